@@ -1,0 +1,236 @@
+"""Plan files: the YAML format of a kế hoạch, its validator and the bundled plans.
+
+The format is documented in docs/plan-format.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from storage.kinds import Direction, IndicatorKind, UnitKind
+from storage.yamlfiles import FileInvalid, FileProblem, Loc, problem, validate_file
+
+PLANS_DIR = Path(__file__).parent / "plans"
+
+FACTORS = (100, 1000, 100000)
+
+
+class Strict(BaseModel):
+    """Refuse unknown fields so a misspelt key is named, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Text(Strict):
+    """A sentence in Vietnamese and English."""
+
+    vi: Annotated[str, Field(min_length=1)]
+    en: Annotated[str, Field(min_length=1)]
+
+
+class TargetSpec(Strict):
+    """The target of one indicator for one milestone year."""
+
+    year: int
+    direction: Direction
+    value: float | None = None
+    value_max: float | None = None
+    ref_year: int | None = None
+    note: str | None = None
+
+
+class IndicatorSpec(Strict):
+    """A measurable indicator (one chỉ tiêu can hold several)."""
+
+    code: Annotated[str, Field(min_length=1, pattern=r"^[0-9]+(\.[0-9]+)?[a-z]?$")]
+    name: Text
+    kind: IndicatorKind
+    factor: int | None = None
+    numerator: Text | None = None
+    denominator: Text | None = None
+    question: Text | None = None
+    unit: Text | None = None
+    reporters: list[UnitKind] | None = None
+    sensitive: bool = False
+    min_denominator: int | None = None
+    targets: list[TargetSpec] = []
+
+    @field_validator("factor")
+    @classmethod
+    def _factor(cls, v: int | None) -> int | None:
+        if v is not None and v not in FACTORS:
+            raise ValueError(f"factor must be one of {', '.join(map(str, FACTORS))}")
+        return v
+
+
+class CriterionSpec(Strict):
+    """A numbered chỉ tiêu as the plan writes it."""
+
+    number: int
+    text: Annotated[str, Field(min_length=1)]
+    indicators: Annotated[list[IndicatorSpec], Field(min_length=1)]
+
+
+class GoalSpec(Strict):
+    """A mục tiêu: a group of chỉ tiêu."""
+
+    code: int
+    title: Text
+    criteria: Annotated[list[CriterionSpec], Field(min_length=1)]
+
+
+class ResponsibilitySpec(Strict):
+    """Which unit kind carries which chỉ tiêu numbers (Tổ chức thực hiện)."""
+
+    unit_kind: UnitKind
+    label: Annotated[str, Field(min_length=1)]
+    criteria: list[int]
+
+
+class DeadlineSpec(Strict):
+    """Yearly deadlines written in the plan, as DD/MM."""
+
+    unit: str | None = None
+    consolidation: str | None = None
+    report_to_commune: str | None = None
+
+    @field_validator("unit", "consolidation", "report_to_commune")
+    @classmethod
+    def _ddmm(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        parts = v.split("/")
+        ok = len(parts) == 2 and all(p.isdigit() for p in parts)
+        if not ok or not (1 <= int(parts[0]) <= 31 and 1 <= int(parts[1]) <= 12):
+            raise ValueError("expected a day and month as DD/MM, for example 20/11")
+        return v
+
+
+class PlanSpec(Strict):
+    """A whole plan file."""
+
+    format: int = 1
+    code: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")]
+    name: Text
+    issuer: Annotated[str, Field(min_length=1)]
+    level: UnitKind
+    period: tuple[int, int]
+    milestones: list[int] = []
+    source: str | None = None
+    deadlines: DeadlineSpec | None = None
+    responsibilities: list[ResponsibilitySpec] = []
+    goals: Annotated[list[GoalSpec], Field(min_length=1)]
+
+    def indicators(self) -> list[tuple[GoalSpec, CriterionSpec, IndicatorSpec]]:
+        """Every indicator in plan order with its goal and criterion."""
+        return [(g, c, i) for g in self.goals for c in g.criteria for i in c.indicators]
+
+    def reporters_of(self, criterion: CriterionSpec, indicator: IndicatorSpec) -> list[UnitKind]:
+        """Who reports an indicator: its own list, else the plan's responsibilities."""
+        if indicator.reporters:
+            return list(indicator.reporters)
+        return [r.unit_kind for r in self.responsibilities if criterion.number in r.criteria]
+
+
+def _semantic_problems(spec: PlanSpec, path: Path, root: Any) -> list[FileProblem]:
+    out: list[FileProblem] = []
+
+    def bad(loc: Loc, msg: str) -> None:
+        out.append(problem(path, root, loc, msg))
+
+    start, end = spec.period
+    if start > end:
+        bad(["period"], "the period must start before it ends")
+    numbers: set[int] = set()
+    codes: set[str] = set()
+    for gi, goal in enumerate(spec.goals):
+        for ci, crit in enumerate(goal.criteria):
+            cloc: list[str | int] = ["goals", gi, "criteria", ci]
+            if crit.number in numbers:
+                bad([*cloc, "number"], f"chỉ tiêu {crit.number} appears twice")
+            numbers.add(crit.number)
+            for ii, ind in enumerate(crit.indicators):
+                iloc = [*cloc, "indicators", ii]
+                if ind.code in codes:
+                    bad([*iloc, "code"], f"indicator code {ind.code} appears twice")
+                codes.add(ind.code)
+                out.extend(_indicator_problems(spec, crit, ind, iloc, path, root))
+    for ri, resp in enumerate(spec.responsibilities):
+        for ni, n in enumerate(resp.criteria):
+            if n not in numbers:
+                bad(["responsibilities", ri, "criteria", ni], f"there is no chỉ tiêu {n}")
+    return out
+
+
+def _indicator_problems(
+    spec: PlanSpec, crit: CriterionSpec, ind: IndicatorSpec, loc: list[str | int], path, root
+) -> list[FileProblem]:
+    out: list[FileProblem] = []
+
+    def bad(sub: Loc, msg: str) -> None:
+        out.append(problem(path, root, [*loc, *sub], msg))
+
+    if ind.kind is IndicatorKind.rate:
+        if ind.factor is None:
+            bad(["factor"], "a rate needs factor: 100 (%), 1000 (‰) or 100000")
+        if ind.numerator is None or ind.denominator is None:
+            bad(["kind"], "a rate needs both a numerator and a denominator question")
+    else:
+        if ind.factor is not None:
+            bad(["factor"], f"factor only applies to rates, not to {ind.kind.value}")
+        if ind.question is None:
+            bad(["kind"], f"a {ind.kind.value} indicator needs a question")
+    if ind.kind is not IndicatorKind.task and not spec.reporters_of(crit, ind):
+        bad(["reporters"], "nobody reports this indicator: add reporters or a responsibility")
+    start, end = spec.period
+    years: set[int] = set()
+    for ti, t in enumerate(ind.targets):
+        tloc: list[str | int] = ["targets", ti]
+        if t.year in years:
+            bad([*tloc, "year"], f"two targets for {t.year}")
+        years.add(t.year)
+        if not (start <= t.year <= end):
+            bad([*tloc, "year"], f"{t.year} is outside the plan period {start}-{end}")
+        needs_value = t.direction not in (Direction.yes, Direction.maintain, Direction.none)
+        if needs_value and t.value is None:
+            bad([*tloc, "value"], f"direction {t.direction.value} needs a value")
+        if t.direction is Direction.range and (t.value_max is None or t.value is None or
+                                               t.value_max < t.value):
+            bad([*tloc, "value_max"], "a range needs value_max at least as large as value")
+        if t.direction is Direction.reduce_vs_year and t.ref_year is None:
+            bad([*tloc, "ref_year"], "reduce_vs_year needs ref_year, the reference year")
+        if t.direction is Direction.yes and ind.kind not in (
+            IndicatorKind.yes_no, IndicatorKind.share_units
+        ):
+            bad([*tloc, "direction"], "direction yes is for yes_no or share_units indicators")
+        if t.direction in (Direction.reduce_per_year, Direction.reduce_vs_year) and ind.kind not in (
+            IndicatorKind.change, IndicatorKind.rate, IndicatorKind.count
+        ):
+            bad([*tloc, "direction"], "a reduction target needs a count or a rate")
+    return out
+
+
+def load_plan(path: Path) -> PlanSpec:
+    """Read and check a plan file; raise FileInvalid naming every mistake."""
+    spec, root = validate_file(PlanSpec, path)
+    problems = _semantic_problems(spec, path, root)
+    if problems:
+        raise FileInvalid(problems)
+    return spec
+
+
+def bundled_plan_paths() -> list[Path]:
+    """The plan files shipped with ctvbot, in code order."""
+    return sorted(PLANS_DIR.glob("*.yaml"))
+
+
+def find_plan_path(code: str) -> Path:
+    """The bundled plan file for a code, or a FileNotFoundError listing the known codes."""
+    for p in bundled_plan_paths():
+        if p.stem == code or p.stem.split("_", 1)[0] == code:
+            return p
+    known = ", ".join(p.stem for p in bundled_plan_paths())
+    raise FileNotFoundError(f"no bundled plan {code!r}; known plans: {known}")

@@ -1,0 +1,132 @@
+"""Load YAML files with line numbers and turn validation errors into 'file:line: field: msg'."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+M = TypeVar("M", bound=BaseModel)
+
+Loc = Sequence[str | int]
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """One mistake in a file: where it is and what was expected."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        field = f" {self.field}:" if self.field else ""
+        return f"{self.path}:{self.line}:{field} {self.message}"
+
+
+class FileInvalid(Exception):
+    """A plan or commune file has mistakes; ``problems`` lists every one."""
+
+    def __init__(self, problems: Iterable[FileProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file keeping line numbers; syntax errors become FileInvalid."""
+    yaml = YAML(typ="rt")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FileInvalid([FileProblem(str(path), 0, "", f"cannot read the file: {exc}")]) from exc
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        line = (exc.problem_mark.line + 1) if exc.problem_mark else 0
+        raise FileInvalid(
+            [FileProblem(str(path), line, "", f"not valid YAML: {exc.problem}")]
+        ) from exc
+
+
+def line_of(root: Any, loc: Loc) -> int:
+    """The 1-based line of the deepest node of ``loc`` that exists in ``root``."""
+    node = root
+    line = getattr(getattr(root, "lc", None), "line", 0) or 0
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0]
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line = node.lc.item(part)[0]
+            node = node[part]
+        else:
+            break
+    return line + 1
+
+
+def field_name(loc: Loc) -> str:
+    """A dotted field path such as ``goals[0].criteria[2].number``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def problem(path: Path, root: Any, loc: Loc, message: str) -> FileProblem:
+    """A FileProblem located at ``loc`` in the loaded tree."""
+    return FileProblem(str(path), line_of(root, loc), field_name(loc), message)
+
+
+def validate_file(model: type[M], path: Path) -> tuple[M, Any]:
+    """Load and validate ``path`` against ``model``; return the model and the raw tree."""
+    root = load_yaml(path)
+    if root is None:
+        raise FileInvalid([FileProblem(str(path), 1, "", "the file is empty")])
+    try:
+        return model.model_validate(root), root
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+            # pydantic adds union/tag names to the location: keep only the real keys
+            loc = _real_loc(root, loc)
+            problems.append(problem(path, root, loc, _message(err)))
+        raise FileInvalid(problems) from exc
+
+
+def _real_loc(root: Any, loc: list[str | int]) -> list[str | int]:
+    out: list[str | int] = []
+    node = root
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, dict | list):
+            # a key pydantic reports but the file does not have (missing field) ends the path
+            if isinstance(part, str) and not part[:1].isupper() and "[" not in part:
+                out.append(part)
+                break
+    return out
+
+
+def _message(err: Any) -> str:
+    kind = err.get("type", "")
+    if kind == "missing":
+        return "this field is required"
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling against docs/plan-format.md)"
+    msg = str(err.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
