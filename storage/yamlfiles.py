@@ -108,10 +108,7 @@ def _real_loc(root: Any, loc: list[str | int]) -> list[str | int]:
     out: list[str | int] = []
     node = root
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            out.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
             out.append(part)
         elif isinstance(node, dict | list):

@@ -1,0 +1,217 @@
+"""Telegram wiring: thin handlers that read the update, call the service, send the replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+
+from sqlalchemy.exc import OperationalError
+from telegram import (
+    BotCommand,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import service
+from bot.i18n import LANGUAGES, render, render_reply, text_of
+from flows.effects import Reply, msg
+
+log = logging.getLogger("ctvbot")
+
+MAX_TEXT = 4096
+
+COMMANDS = {
+    # command: (aliases, menu description key, officers only)
+    "report": (("report", "baocao"), "cmd.report"),
+    "status": (("status", "tinhtrang"), "cmd.status"),
+    "cancel": (("cancel", "huy"), "cmd.cancel"),
+    "help": (("help", "huongdan"), "cmd.help"),
+    "language": (("language", "ngonngu"), "cmd.language"),
+    "invite": (("invite", "moi"), "cmd.invite"),
+}
+MENU_NAMES = {"vi": ["baocao", "tinhtrang", "huy", "huongdan", "ngonngu", "moi"],
+              "en": ["report", "status", "cancel", "help", "language", "invite"]}
+
+
+class RedactToken(logging.Filter):
+    """Remove the bot token from every log record."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the token in the message and its arguments."""
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg = message.replace(self.token, "<token>")
+                record.args = ()
+        return True
+
+
+def install_log_redaction(token: str) -> None:
+    """Keep the token out of logs: quiet httpx's URL lines and redact everywhere."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    redact = RedactToken(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+    logging.getLogger().addFilter(redact)
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split a long text at line breaks into pieces Telegram accepts."""
+    if len(text) <= limit:
+        return [text]
+    parts, current = [], ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            parts.append(line[:limit])
+            line = line[limit:]
+        if current and len(current) + 1 + len(line) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        parts.append(current)
+    return parts
+
+
+def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    """An inline keyboard from (label, data) rows."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row]
+                                 for row in rows])
+
+
+async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int,
+                       replies: list[Reply], locale: str) -> None:
+    """Render and send replies in order."""
+    for reply in replies:
+        text, rows = render_reply(reply, locale)
+        pieces = split_text(text)
+        for n, piece in enumerate(pieces):
+            markup = keyboard(rows) if n == len(pieces) - 1 else None
+            await context.bot.send_message(chat_id, piece, reply_markup=markup)
+
+
+def _user(update: Update) -> service.TgUser:
+    u = update.effective_user
+    assert u is not None
+    return service.TgUser(u.id, u.first_name, u.last_name, u.language_code)
+
+
+async def _dispatch(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                    event: service.Incoming) -> service.Outcome | None:
+    """Run the service off the event loop, send the replies, log one line."""
+    env: service.Env = context.bot_data["env"]
+    started = time.monotonic()
+    user = _user(update)
+    try:
+        outcome = await asyncio.to_thread(service.handle, env, update.update_id, user, event)
+    except OperationalError:
+        log.warning("update %s: database unavailable", update.update_id)
+        chat = update.effective_chat
+        if chat is not None:
+            lang = "en" if (user.language_code or "").startswith("en") else "vi"
+            await context.bot.send_message(chat.id, render(msg("err.try_again"), lang))
+        return None
+    if not outcome.duplicate and update.effective_chat is not None:
+        await send_replies(context, update.effective_chat.id, outcome.replies, outcome.locale)
+    log.info("update %s %s: %d repl%s%s in %.0f ms", update.update_id, type(event).__name__,
+             len(outcome.replies), "y" if len(outcome.replies) == 1 else "ies",
+             " (duplicate, ignored)" if outcome.duplicate else "",
+             (time.monotonic() - started) * 1000)
+    return outcome
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start [CODE]: join with an invitation or learn what the bot is."""
+    code = context.args[0] if context.args else None
+    await _dispatch(update, context, service.StartCmd(code))
+
+
+async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/report (/baocao): start or resume the report."""
+    await _dispatch(update, context, service.ReportCmd())
+
+
+async def simple_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/status, /cancel, /help, /language, /invite and their Vietnamese aliases."""
+    assert update.effective_message is not None and update.effective_message.text
+    word = update.effective_message.text.split()[0].lstrip("/").split("@")[0].lower()
+    name = next(n for n, (aliases, _) in COMMANDS.items() if word in aliases)
+    await _dispatch(update, context, service.SimpleCmd(name))
+
+
+async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A typed answer to the current question."""
+    assert update.effective_message is not None
+    await _dispatch(update, context, service.TextIn(update.effective_message.text or ""))
+
+
+async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button: acknowledge it, take its keyboard away, apply it."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    if query.message is not None:
+        try:
+            await query.edit_message_reply_markup(None)
+        except (BadRequest, Forbidden):
+            pass  # already edited or too old to edit: the press still counts
+    await _dispatch(update, context, service.PressIn(query.data or ""))
+
+
+async def set_commands(application: Application) -> None:
+    """Learn the bot's username; set command menus per language (Vietnamese by default)."""
+    env: service.Env = application.bot_data["env"]
+    if not env.bot_username:
+        application.bot_data["env"] = replace(env, bot_username=application.bot.username)
+    for lang in LANGUAGES:
+        cmds = []
+        for name in MENU_NAMES[lang]:
+            key = next(k for _, (aliases, k) in COMMANDS.items() if name in aliases)
+            cmds.append(BotCommand(name, text_of(key, lang)))
+        await application.bot.set_my_commands(
+            cmds, scope=BotCommandScopeDefault(), language_code=None if lang == "vi" else lang)
+
+
+def build_application(env: service.Env, *, token: str, base_url: str,
+                      base_file_url: str) -> Application:
+    """The PTB Application with every handler; nothing is started."""
+    application = (
+        ApplicationBuilder().token(token).base_url(base_url).base_file_url(base_file_url)
+        .post_init(set_commands).build()
+    )
+    application.bot_data["env"] = env
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CommandHandler(list(COMMANDS["report"][0]), report))
+    for name, (aliases, _) in COMMANDS.items():
+        if name != "report":
+            application.add_handler(CommandHandler(list(aliases), simple_command))
+    application.add_handler(CallbackQueryHandler(press))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, answer))
+    application.add_handler(MessageHandler(filters.COMMAND, simple_unknown))
+    return application
+
+
+async def simple_unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An unknown /command: show help."""
+    await _dispatch(update, context, service.SimpleCmd("help"))

@@ -1,0 +1,211 @@
+"""The ``ctvbot`` command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+
+from bot.settings import Settings
+from storage import repo
+from storage.communes import apply_commune, load_commune
+from storage.db import make_engine, session_scope, upgrade
+from storage.kinds import Role
+from storage.plan_files import bundled_plan_paths, load_plan
+from storage.yamlfiles import FileInvalid
+
+app = typer.Typer(help="ctvbot: child-protection indicator reports over Telegram.",
+                  no_args_is_help=True)
+plan_app = typer.Typer(help="Plans (kế hoạch).", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+app.add_typer(db_app, name="db")
+
+
+def _engine() -> Engine:
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return engine
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations."""
+    _engine()
+    typer.echo("database is up to date")
+
+
+@plan_app.command("list")
+def plan_list() -> None:
+    """List the bundled plans."""
+    for path in bundled_plan_paths():
+        spec = load_plan(path)
+        n_crit = sum(len(g.criteria) for g in spec.goals)
+        typer.echo(f"{spec.code}  {spec.issuer}  {spec.period[0]}-{spec.period[1]}  "
+                   f"{n_crit} chỉ tiêu, {len(spec.indicators())} indicators  ({path.name})")
+
+
+@plan_app.command("check")
+def plan_check(files: Annotated[list[Path] | None, typer.Argument()] = None) -> None:
+    """Check plan files (all bundled plans when none is given)."""
+    failed = False
+    for path in files or bundled_plan_paths():
+        try:
+            spec = load_plan(path)
+        except FileInvalid as exc:
+            failed = True
+            typer.echo(str(exc), err=True)
+            continue
+        typer.echo(f"{path}: ok ({len(spec.indicators())} indicators)")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def setup(file: Path) -> None:
+    """Set up (or update) a commune from a commune file."""
+    try:
+        spec = load_commune(file)
+    except FileInvalid as exc:
+        raise _fail(str(exc)) from exc
+    engine = _engine()
+    with session_scope(engine) as session:
+        changes = apply_commune(spec, session=session)
+    if changes:
+        typer.echo(f"{spec.name}: {len(changes)} change(s)")
+        for line in changes:
+            typer.echo(f"  {line}")
+    else:
+        typer.echo(f"{spec.name}: already up to date, nothing changed")
+
+
+@app.command()
+def units() -> None:
+    """Show the units as a tree."""
+    engine = _engine()
+    with session_scope(engine) as session:
+        rows = repo.list_units(session=session)
+        by_parent: dict[int | None, list] = {}
+        for u in rows:
+            by_parent.setdefault(u.parent_id, []).append(u)
+
+        def show(parent: int | None, depth: int) -> None:
+            for u in by_parent.get(parent, []):
+                typer.echo(f"{'  ' * depth}{u.code}  {u.name}  [{u.kind}]")
+                show(u.id, depth + 1)
+
+        if not rows:
+            typer.echo("no units yet: run `ctvbot setup COMMUNE_FILE` first")
+        show(None, 0)
+
+
+def _link(code: str) -> str:
+    username = Settings().bot_username or "ctvbot"
+    return f"https://t.me/{username}?start={code}"
+
+
+@app.command()
+def invite(
+    unit: str,
+    role: Annotated[Role | None, typer.Option(help="Role (default from the unit's kind)")] = None,
+    name: Annotated[str | None, typer.Option(help="The person's name, for the greeting")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
+) -> None:
+    """Create a one-time invitation for a unit and print its deep link."""
+    engine = _engine()
+    settings = Settings()
+    with session_scope(engine) as session:
+        try:
+            u = repo.find_unit(unit, session=session)
+        except repo.UnknownUnit as exc:
+            raise _fail(str(exc)) from exc
+        inv, code = repo.create_invitation(u, role=role, person_name=name,
+                                           days=settings.invitation_days, session=session)
+        out = {"unit": u.code, "role": str(inv.role), "code": code, "link": _link(code)}
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False))
+    else:
+        typer.echo(f"{out['unit']} ({out['role']}): {out['link']}\ncode: {code}")
+
+
+@app.command()
+def invitations(
+    commune: str,
+    out: Annotated[Path, typer.Option(help="A .csv or .xlsx file")] = Path("invitations.csv"),
+) -> None:
+    """Create invitations for every unit of a commune into a CSV or XLSX file."""
+    engine = _engine()
+    settings = Settings()
+    with session_scope(engine) as session:
+        try:
+            c = repo.find_unit(commune, session=session)
+        except repo.UnknownUnit as exc:
+            raise _fail(str(exc)) from exc
+        rows = []
+        for u in [c, *repo.children(c.id, session=session)]:
+            inv, code = repo.create_invitation(u, days=settings.invitation_days, session=session)
+            rows.append([u.code, u.name, str(inv.role), code, _link(code),
+                         inv.expires_at.strftime("%d/%m/%Y")])
+    header = ["unit", "name", "role", "code", "link", "expires"]
+    if out.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "Invitations"
+        ws.append(header)
+        for r in rows:
+            ws.append(r)
+        ws.freeze_panes = "A2"
+        wb.save(out)
+    else:
+        with out.open("w", newline="", encoding="utf-8-sig") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            w.writerows(rows)
+    typer.echo(f"{len(rows)} invitations written to {out}")
+
+
+def main() -> None:  # pragma: no cover
+    """Entry point for ``python -m bot.cli``."""
+    app(sys.argv[1:])
+
+
+@app.command()
+def run() -> None:
+    """Run the bot by long polling (CTVBOT_TOKEN, CTVBOT_API_URL); Ctrl-C stops it."""
+    import logging
+
+    from telegram import Update
+
+    from bot.app import build_application, install_log_redaction
+    from bot.service import Env
+
+    settings = Settings()
+    if settings.token is None:
+        raise _fail("CTVBOT_TOKEN is not set: put the bot token from @BotFather in it "
+                    "(environment or .env file)")
+    token = settings.token.get_secret_value()
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction(token)
+    engine = _engine()
+    env = Env(engine=engine, tz=settings.tz, bot_username=settings.bot_username or "",
+              invitation_days=settings.invitation_days)
+    application = build_application(env, token=token, base_url=settings.api_url,
+                                     base_file_url=settings.base_file_url)
+    logging.getLogger("ctvbot").info("starting (database: %s)", engine.url.render_as_string(
+        hide_password=True))
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    logging.getLogger("ctvbot").info("stopped")

@@ -1,0 +1,38 @@
+"""Settings read from the environment and a .env file (prefix CTVBOT_)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the bot and the CLI read from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CTVBOT_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///ctvbot.db"
+    token: SecretStr | None = None
+    api_url: str = "https://api.telegram.org/bot"
+    file_url: str | None = None
+    timezone: str = "Asia/Ho_Chi_Minh"
+    bot_username: str | None = None
+    invitation_days: int = 30
+    messages_per_second: float = 25.0
+    webhook_secret: SecretStr | None = None
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        """The commune's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_file_url(self) -> str:
+        """PTB's base_file_url matching api_url (…/bot → …/file/bot)."""
+        if self.file_url:
+            return self.file_url
+        root, _, _ = self.api_url.rstrip("/").rpartition("/bot")
+        return f"{root}/file/bot"

@@ -1,0 +1,575 @@
+"""The reporting conversation as a pure, table-driven state machine.
+
+``step(state, event, sheet)`` returns the new state and the effects (replies, saves, a
+submission). The state is a small JSON-able dict the shell stores in the database, so a
+restart or another bot process continues at exactly the same question. See report.md for
+the diagram.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from flows.effects import (
+    Button,
+    Count,
+    Day,
+    Effect,
+    Msg,
+    Ratio,
+    Reply,
+    Save,
+    Status,
+    SubmitReport,
+    TargetText,
+    YesNo,
+    msg,
+)
+from flows.numbers import Refusal, is_skip, parse_count, parse_task_status, parse_yes_no
+
+# ------------------------------------------------------------------ states
+
+IDLE = "idle"
+ASK_DENOMINATOR = "ask_denominator"
+ASK_NUMERATOR = "ask_numerator"
+ASK_YES_NO = "ask_yes_no"
+ASK_NUMBER = "ask_number"
+ASK_TASK_STATUS = "ask_task_status"
+ASK_TASK_TEXT = "ask_task_text"
+CONFIRM_UNUSUAL = "confirm_unusual"
+REVIEW = "review"
+
+QUESTION_STEPS = {ASK_DENOMINATOR, ASK_NUMERATOR, ASK_YES_NO, ASK_NUMBER, ASK_TASK_STATUS,
+                  ASK_TASK_TEXT, CONFIRM_UNUSUAL}
+
+UNUSUAL_CHANGE = 0.5  # ask for confirmation when a count moves more than ±50% from last year
+MAX_TASK_TEXT = 500
+
+# ------------------------------------------------------------------ what the flow sees
+
+
+@dataclass(frozen=True)
+class Target:
+    """The target that applies to the round's year."""
+
+    year: int  # the milestone year whose target applies
+    direction: str
+    value: float | None = None
+    value_max: float | None = None
+    ref_year: int | None = None
+
+
+@dataclass(frozen=True)
+class Value:
+    """A stored value."""
+
+    numerator: int | None = None
+    denominator: int | None = None
+    value: float | None = None
+    task_status: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """An indicator the unit reports, with its texts in the person's language."""
+
+    code: str
+    kind: str
+    name: str
+    factor: int | None = None
+    question: str | None = None
+    numerator_q: str | None = None
+    denominator_q: str | None = None
+    unit: str | None = None
+    target: Target | None = None
+    last: Value | None = None
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """Everything the flow needs to know about one unit's report in one round."""
+
+    round_id: int
+    year: int
+    unit_name: str
+    deadline: date
+    consolidation_deadline: date
+    items: tuple[Item, ...]
+    values: Mapping[str, Value] = field(default_factory=dict)
+    submitted: bool = False
+    locked: bool = False
+    closed_on: date | None = None
+    contact: str | None = None
+
+    def item(self, code: str) -> Item | None:
+        """The item with this code."""
+        return next((i for i in self.items if i.code == code), None)
+
+    def position(self, code: str) -> int:
+        """1-based position of an item."""
+        return next(n for n, i in enumerate(self.items, 1) if i.code == code)
+
+    def missing(self) -> list[Item]:
+        """Items with no complete value."""
+        return [i for i in self.items if not is_complete(i, self.values.get(i.code))]
+
+
+def is_complete(item: Item, value: Value | None) -> bool:
+    """A value that answers the indicator fully."""
+    if value is None:
+        return False
+    if item.kind == "rate":
+        return value.numerator is not None and value.denominator is not None
+    if item.kind == "task":
+        return value.task_status is not None
+    return value.value is not None
+
+
+# ------------------------------------------------------------------ events
+
+
+@dataclass(frozen=True)
+class Start:
+    """/report, or "Báo cáo ngay": optionally at a given indicator."""
+
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text the person typed."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button: action and the indicator it was shown for."""
+
+    action: str
+    code: str = ""
+    arg: str = ""
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """/cancel."""
+
+
+Event = Start | Text | Press | Cancel
+
+
+@dataclass(frozen=True)
+class Result:
+    """The new state and the effects to carry out, in order."""
+
+    state: dict[str, Any]
+    effects: tuple[Effect, ...] = ()
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def data(sheet: Sheet, action: str, code: str = "", arg: str = "") -> str:
+    """Callback data for a button of this round (short: Telegram allows 64 bytes)."""
+    return f"r{sheet.round_id}:{action}:{code}:{arg}"
+
+
+def _skip_button(sheet: Sheet, code: str) -> tuple[Button, ...]:
+    return (Button(msg("btn.no_data"), data(sheet, "skip", code)),)
+
+
+def _progress(sheet: Sheet, item: Item) -> dict[str, Any]:
+    return {"pos": sheet.position(item.code), "total": len(sheet.items), "code": item.code,
+            "name": item.name}
+
+
+def _target_params(item: Item) -> dict[str, Any]:
+    t = item.target
+    if t is None:
+        return {}
+    return {"target": TargetText(t.direction, t.value, t.value_max, item.factor, t.ref_year),
+            "target_year": t.year}
+
+
+def ask(sheet: Sheet, item: Item, step: str) -> Reply:
+    """The question for a step of an item."""
+    p = _progress(sheet, item)
+    if step == ASK_DENOMINATOR:
+        return Reply((msg("report.ask", **p, question=item.denominator_q),),
+                     (_skip_button(sheet, item.code),))
+    if step == ASK_NUMERATOR:
+        return Reply((msg("report.ask", **p, question=item.numerator_q),),
+                     (_skip_button(sheet, item.code),))
+    if step == ASK_YES_NO:
+        return Reply((msg("report.ask", **p, question=item.question),),
+                     ((Button(msg("btn.yes"), data(sheet, "yes", item.code)),
+                       Button(msg("btn.no"), data(sheet, "no", item.code))),
+                      _skip_button(sheet, item.code)))
+    if step == ASK_TASK_STATUS:
+        return Reply((msg("report.ask", **p, question=item.question),),
+                     ((Button(msg("btn.task_not_started"), data(sheet, "ts", item.code, "n")),
+                       Button(msg("btn.task_in_progress"), data(sheet, "ts", item.code, "p")),
+                       Button(msg("btn.task_done"), data(sheet, "ts", item.code, "d"))),
+                      _skip_button(sheet, item.code)))
+    if step == ASK_TASK_TEXT:
+        return Reply((msg("report.ask_task_text", code=item.code, limit=MAX_TASK_TEXT),),
+                     ((Button(msg("btn.no_note"), data(sheet, "nonote", item.code)),),))
+    return Reply((msg("report.ask", **p, question=item.question),),
+                 (_skip_button(sheet, item.code),))
+
+
+def first_step(item: Item) -> str:
+    """Where an item's questions begin."""
+    return {"rate": ASK_DENOMINATOR, "yes_no": ASK_YES_NO, "share_units": ASK_YES_NO,
+            "task": ASK_TASK_STATUS}.get(item.kind, ASK_NUMBER)
+
+
+def saved_message(item: Item, v: Value) -> Msg:
+    """What the bot says back once a value is stored."""
+    tp = _target_params(item)
+    base = {"code": item.code, "unit": item.unit or ""}
+    if item.kind == "rate":
+        assert v.numerator is not None and v.denominator is not None
+        nums = {"numerator": Count(v.numerator), "denominator": Count(v.denominator)}
+        if v.denominator == 0:
+            return msg("report.saved_rate_zero", **base, **nums)
+        rate = Ratio(v.numerator / v.denominator * (item.factor or 100), item.factor or 100)
+        key = "report.saved_rate_target" if tp else "report.saved_rate"
+        return msg(key, **base, **nums, rate=rate, **tp)
+    if item.kind in ("yes_no", "share_units"):
+        return msg("report.saved_yes_no", **base, answer=YesNo(bool(v.value)))
+    if item.kind == "task":
+        return msg("report.saved_task", **base, status=Status(v.task_status or ""))
+    key = "report.saved_number_target" if tp else "report.saved_number"
+    return msg(key, **base, value=Count(int(v.value or 0)), **tp)
+
+
+def fix_buttons(sheet: Sheet, code: str) -> tuple[tuple[Button, ...], ...]:
+    """The "fix" button under a confirmation."""
+    return ((Button(msg("btn.fix"), data(sheet, "fix", code)),),)
+
+
+def review(sheet: Sheet, values: Mapping[str, Value]) -> Reply:
+    """All values, what is still missing, and the submit button."""
+    lines: list[Msg] = [msg("report.review_header", year=sheet.year, unit_name=sheet.unit_name)]
+    for item in sheet.items:
+        v = values.get(item.code)
+        if is_complete(item, v):
+            assert v is not None
+            lines.append(msg("report.review_line", code=item.code, name=item.name,
+                             value=saved_message(item, v)))
+        else:
+            lines.append(msg("report.review_missing", code=item.code, name=item.name))
+    missing = sum(1 for i in sheet.items if not is_complete(i, values.get(i.code)))
+    if missing:
+        lines.append(msg("report.review_missing_count", count=missing))
+    if sheet.submitted:
+        lines.append(msg("report.review_submitted", deadline=Day(sheet.consolidation_deadline)))
+    fix_row = [Button(msg("btn.fix_code", code=i.code), data(sheet, "fix", i.code))
+               for i in sheet.items]
+    rows = [tuple(fix_row[n:n + 4]) for n in range(0, len(fix_row), 4)]
+    submit = Button(msg("btn.resubmit" if sheet.submitted else "btn.submit"),
+                    data(sheet, "submit"))
+    return Reply(tuple(lines), (*rows, (submit,)))
+
+
+# ------------------------------------------------------------------ the machine
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """One step's working data: the sheet, the values as they now stand, effects so far."""
+
+    sheet: Sheet
+    values: dict[str, Value]
+    effects: list[Effect]
+
+    def say(self, reply: Reply) -> None:
+        """Queue a reply."""
+        self.effects.append(reply)
+
+
+def _state(sheet: Sheet, step: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
+    st: dict[str, Any] = {"flow": "report", "round": sheet.round_id, "step": step}
+    if code is not None:
+        st["code"] = code
+    st.update({k: v for k, v in extra.items() if v is not None})
+    return st
+
+
+def _goto_item(ctx: Ctx, item: Item, review_after: bool = False) -> dict[str, Any]:
+    step = first_step(item)
+    ctx.say(ask(ctx.sheet, item, step))
+    return _state(ctx.sheet, step, item.code, back=True if review_after else None)
+
+
+def _next(ctx: Ctx, after: str | None, state: Mapping[str, Any]) -> dict[str, Any]:
+    """Go to the next item with no value after ``after`` (in plan order), else review."""
+    skipped = set(state.get("skipped", []))
+    if not state.get("back"):
+        items = list(ctx.sheet.items)
+        start = 0 if after is None else next(
+            (n + 1 for n, i in enumerate(items) if i.code == after), len(items))
+        for item in items[start:]:
+            if item.code in skipped or is_complete(item, ctx.values.get(item.code)):
+                continue
+            new = _goto_item(ctx, item)
+            if skipped:
+                new["skipped"] = sorted(skipped)
+            return new
+    ctx.say(review(ctx.sheet, ctx.values))
+    return _state(ctx.sheet, REVIEW)
+
+
+def _accept(ctx: Ctx, item: Item, value: Value, state: Mapping[str, Any]) -> dict[str, Any]:
+    ctx.effects.append(Save(item.code, value.numerator, value.denominator, value.value,
+                            value.task_status, value.text))
+    ctx.values[item.code] = value
+    ctx.say(Reply((saved_message(item, value),), fix_buttons(ctx.sheet, item.code)))
+    skipped = [c for c in state.get("skipped", []) if c != item.code]
+    return _next(ctx, item.code, {**state, "skipped": skipped})
+
+
+def _unusual(item: Item, field_name: str, n: int) -> int | None:
+    """Last year's figure when ``n`` is more than ±50% away from it, else None."""
+    if item.last is None:
+        return None
+    last = getattr(item.last, field_name)
+    if last is None or last == 0:
+        return None
+    last = int(last)
+    return last if abs(n - last) / last > UNUSUAL_CHANGE else None
+
+
+_REFUSAL_KEYS = {
+    Refusal.empty: "err.empty",
+    Refusal.not_number: "err.not_number",
+    Refusal.decimal: "err.decimal",
+    Refusal.negative: "err.negative",
+    Refusal.too_large: "err.too_large",
+}
+
+
+def _refuse(ctx: Ctx, item: Item, step: str, reason: Refusal, text: str) -> None:
+    ctx.say(Reply((msg(_REFUSAL_KEYS[reason], text=text[:40]),
+                   ask(ctx.sheet, item, step).lines[0]), ask(ctx.sheet, item, step).buttons))
+
+
+def _on_count(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
+              confirmed: bool = False) -> dict[str, Any]:
+    step = state["step"]
+    if step == ASK_DENOMINATOR:
+        last = None if confirmed else _unusual(item, "denominator", n)
+        if last is not None:
+            return _confirm(ctx, item, state, n, last)
+        ctx.say(ask(ctx.sheet, item, ASK_NUMERATOR))
+        return {**_state(ctx.sheet, ASK_NUMERATOR, item.code, den=n, back=state.get("back")),
+                "skipped": list(state.get("skipped", []))}
+    if step == ASK_NUMERATOR:
+        den = int(state["den"])
+        if n > den:
+            ctx.say(Reply((msg("err.numerator_above", numerator=Count(n), denominator=Count(den),
+                               unit=item.unit or ""),
+                           ask(ctx.sheet, item, ASK_NUMERATOR).lines[0]),
+                          ask(ctx.sheet, item, ASK_NUMERATOR).buttons))
+            return dict(state)
+        last = None if confirmed else _unusual(item, "numerator", n)
+        if last is not None:
+            return _confirm(ctx, item, state, n, last)
+        return _accept(ctx, item, Value(numerator=n, denominator=den), state)
+    last = None if confirmed else _unusual(item, "value", n)
+    if last is not None:
+        return _confirm(ctx, item, state, n, last)
+    return _accept(ctx, item, Value(value=float(n)), state)
+
+
+def _confirm(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
+             last: int) -> dict[str, Any]:
+    ctx.say(Reply((msg("report.confirm_unusual", value=Count(n), last=Count(last),
+                       last_year=ctx.sheet.year - 1),),
+                  ((Button(msg("btn.confirm"), data(ctx.sheet, "ok", item.code, str(n))),
+                    Button(msg("btn.retype"), data(ctx.sheet, "re", item.code))),)))
+    return {**dict(state), "step": CONFIRM_UNUSUAL, "pending": n, "asked": state["step"]}
+
+
+def _on_text(ctx: Ctx, state: dict[str, Any], text: str) -> dict[str, Any]:
+    step = state.get("step", IDLE)
+    item = ctx.sheet.item(state.get("code", ""))
+    if step == REVIEW:
+        ctx.say(Reply((msg("report.review_hint"),)))
+        return state
+    if step not in QUESTION_STEPS or item is None:
+        ctx.say(Reply((msg("report.idle_hint"),)))
+        return state
+    if step == CONFIRM_UNUSUAL:
+        ctx.say(Reply((msg("report.confirm_hint"),)))
+        return state
+    if step != ASK_TASK_TEXT and is_skip(text):
+        return _skip(ctx, item, state)
+    if step in (ASK_DENOMINATOR, ASK_NUMERATOR, ASK_NUMBER):
+        parsed = parse_count(text)
+        if isinstance(parsed, Refusal):
+            _refuse(ctx, item, step, parsed, text)
+            return state
+        return _on_count(ctx, item, state, parsed)
+    if step == ASK_YES_NO:
+        yes = parse_yes_no(text)
+        if yes is None:
+            ctx.say(Reply((msg("err.yes_no", text=text[:40]),), ask(ctx.sheet, item, step).buttons))
+            return state
+        return _accept(ctx, item, Value(value=1.0 if yes else 0.0), state)
+    if step == ASK_TASK_STATUS:
+        status = parse_task_status(text)
+        if status is None:
+            ctx.say(Reply((msg("err.task_status", text=text[:40]),),
+                          ask(ctx.sheet, item, step).buttons))
+            return state
+        return _task_status(ctx, item, state, status)
+    # ASK_TASK_TEXT
+    note = text.strip()
+    if len(note) > MAX_TASK_TEXT:
+        ctx.say(Reply((msg("err.too_long", length=Count(len(note)), limit=MAX_TASK_TEXT),)))
+        return state
+    return _accept(ctx, item, Value(task_status=state["status"], text=note or None), state)
+
+
+def _task_status(ctx: Ctx, item: Item, state: Mapping[str, Any], status: str) -> dict[str, Any]:
+    ctx.say(ask(ctx.sheet, item, ASK_TASK_TEXT))
+    return {**dict(state), "step": ASK_TASK_TEXT, "status": status}
+
+
+def _skip(ctx: Ctx, item: Item, state: Mapping[str, Any]) -> dict[str, Any]:
+    ctx.say(Reply((msg("report.skipped", code=item.code),)))
+    skipped = sorted(set(state.get("skipped", [])) | {item.code})
+    return _next(ctx, item.code, {**dict(state), "skipped": skipped})
+
+
+TASK_CODES = {"n": "not_started", "p": "in_progress", "d": "done"}
+
+
+def _on_press(ctx: Ctx, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    step = state.get("step", IDLE)
+    sheet = ctx.sheet
+    item = sheet.item(press.code) if press.code else None
+    if press.action == "fix" and item is not None:
+        if sheet.locked:
+            return _locked(ctx, state)
+        back = step == REVIEW or sheet.submitted or bool(state.get("back"))
+        new = _goto_item(ctx, item, review_after=back)
+        if state.get("skipped"):
+            new["skipped"] = list(state["skipped"])
+        return new
+    if press.action == "submit":
+        if step != REVIEW:
+            return _stale(ctx, state)
+        ctx.effects.append(SubmitReport())
+        ctx.say(Reply((msg("report.submitted", year=sheet.year, unit_name=sheet.unit_name,
+                           deadline=Day(sheet.consolidation_deadline)),)))
+        return {}
+    # every other button answers the current question of the current item
+    if step not in QUESTION_STEPS or item is None or state.get("code") != item.code:
+        return _stale(ctx, state)
+    if press.action == "skip" and step != CONFIRM_UNUSUAL:
+        return _skip(ctx, item, state)
+    if press.action in ("yes", "no") and step == ASK_YES_NO:
+        return _accept(ctx, item, Value(value=1.0 if press.action == "yes" else 0.0), state)
+    if press.action == "ts" and step == ASK_TASK_STATUS and press.arg in TASK_CODES:
+        return _task_status(ctx, item, state, TASK_CODES[press.arg])
+    if press.action == "nonote" and step == ASK_TASK_TEXT:
+        return _accept(ctx, item, Value(task_status=state["status"]), state)
+    if press.action == "ok" and step == CONFIRM_UNUSUAL:
+        asked = {k: v for k, v in state.items() if k not in ("pending", "asked")}
+        asked["step"] = state["asked"]
+        return _on_count(ctx, item, asked, int(state["pending"]), confirmed=True)
+    if press.action == "re" and step == CONFIRM_UNUSUAL:
+        asked = {k: v for k, v in state.items() if k not in ("pending", "asked")}
+        asked["step"] = state["asked"]
+        ctx.say(ask(sheet, item, asked["step"]))
+        return asked
+    return _stale(ctx, state)
+
+
+def _stale(ctx: Ctx, state: dict[str, Any]) -> dict[str, Any]:
+    """A button from an earlier question: say so and repeat where we are."""
+    ctx.say(Reply((msg("report.stale_button"),)))
+    step = state.get("step", IDLE)
+    item = ctx.sheet.item(state.get("code", ""))
+    if step == REVIEW:
+        ctx.say(review(ctx.sheet, ctx.values))
+    elif step in QUESTION_STEPS and item is not None and step != CONFIRM_UNUSUAL:
+        ctx.say(ask(ctx.sheet, item, step))
+    return state
+
+
+def _locked(ctx: Ctx, state: Mapping[str, Any]) -> dict[str, Any]:
+    sheet = ctx.sheet
+    ctx.say(Reply((msg("report.locked", year=sheet.year,
+                       closed_on=Day(sheet.closed_on or sheet.consolidation_deadline),
+                       contact=sheet.contact or "—"),)))
+    return {}
+
+
+def _start(ctx: Ctx, state: dict[str, Any], start: Start) -> dict[str, Any]:
+    sheet = ctx.sheet
+    if sheet.locked:
+        return _locked(ctx, state)
+    if not sheet.items:
+        ctx.say(Reply((msg("report.nothing_to_report", unit_name=sheet.unit_name),)))
+        return {}
+    same_round = state.get("round") == sheet.round_id
+    if same_round and state.get("step") in QUESTION_STEPS and start.code is None:
+        item = sheet.item(state.get("code", ""))
+        if item is not None:
+            ctx.say(Reply((msg("report.resume", pos=sheet.position(item.code),
+                               total=len(sheet.items)),)))
+            step = state["step"]
+            if step == CONFIRM_UNUSUAL:
+                step = state["asked"]
+                state = {k: v for k, v in state.items() if k not in ("pending", "asked")}
+                state["step"] = step
+            ctx.say(ask(sheet, item, step))
+            return state
+    if start.code is not None and sheet.item(start.code) is not None:
+        item = sheet.item(start.code)
+        assert item is not None
+        return _goto_item(ctx, item)
+    missing = sheet.missing()
+    if sheet.submitted or not missing:
+        ctx.say(review(sheet, ctx.values))
+        return _state(sheet, REVIEW)
+    ctx.say(Reply((msg("report.intro", year=sheet.year, unit_name=sheet.unit_name,
+                       total=len(sheet.items), missing=len(missing),
+                       deadline=Day(sheet.deadline)),)))
+    return _goto_item(ctx, missing[0])
+
+
+HANDLERS: dict[type, Callable[[Ctx, dict[str, Any], Any], dict[str, Any]]] = {
+    Start: _start,
+    Text: lambda ctx, st, ev: _on_text(ctx, st, ev.text),
+    Press: _on_press,
+}
+
+
+def step(state: Mapping[str, Any], event: Event, sheet: Sheet) -> Result:
+    """Advance the reporting conversation by one event."""
+    ctx = Ctx(sheet, dict(sheet.values), [])
+    st = dict(state) if state.get("flow") == "report" else {}
+    if st and st.get("round") != sheet.round_id:
+        st = {}
+    if isinstance(event, Cancel):
+        ctx.say(Reply((msg("report.cancelled"),)))
+        return Result({}, tuple(ctx.effects))
+    if sheet.locked and not isinstance(event, Start):
+        return Result(_locked(ctx, st), tuple(ctx.effects))
+    new = HANDLERS[type(event)](ctx, st, event)
+    return Result(new, tuple(ctx.effects))
+
+
+def with_values(sheet: Sheet, values: Mapping[str, Value]) -> Sheet:
+    """The same sheet with other stored values (for tests and the shell)."""
+    return replace(sheet, values=dict(values))
