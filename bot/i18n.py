@@ -90,12 +90,11 @@ def fmt_param(value: Any, locale: str) -> str:
         return fmt_target(value, locale)
     if isinstance(value, Day):
         return format_date(value.d, text_of("format.date", locale), locale=Locale.parse(locale))
-    if isinstance(value, YesNo):
-        return text_of("answer.yes" if value.yes else "answer.no", locale)
+    if isinstance(value, YesNo | bool):
+        yes = value.yes if isinstance(value, YesNo) else value
+        return text_of("answer.yes", locale) if yes else text_of("answer.no", locale)
     if isinstance(value, Status):
         return text_of(f"task.{value.status}", locale)
-    if isinstance(value, bool):
-        return text_of("answer.yes" if value else "answer.no", locale)
     if isinstance(value, int):
         return str(value) if 1900 <= value <= 2100 else fmt_number(value, locale, 0)
     if isinstance(value, float):

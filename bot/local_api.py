@@ -301,7 +301,7 @@ def _parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
             name = text[i + 1 : end].strip().lower()
             if not stack:
                 raise _entities_error(f"Unexpected end tag at byte offset {boff(begin)}")
-            tag, start16, start_cp, attrs = stack[-1]
+            tag, start16, start_cp, tag_attrs = stack[-1]
             if name and name != tag:
                 raise _entities_error(
                     f'Unmatched end tag at byte offset {boff(begin)}, expected "</{tag}>", '
@@ -310,7 +310,7 @@ def _parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
             stack.pop()
             length = out.pos16 - start16
             inner = out.text()[start_cp:]
-            entity = _html_entity(tag, attrs, start16, length, inner, stack)
+            entity = _html_entity(tag, tag_attrs, start16, length, inner, stack)
             if entity is not None:
                 if tag == "pre" and entities:
                     last = entities[-1]
@@ -647,7 +647,7 @@ def _parse_markdown(text: str) -> tuple[str, list[dict[str, Any]]]:
 
 _AUTO_PATTERNS = (
     ("bot_command", re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/])")),
-    ("mention", re.compile(r"(?<![\w@])@[A-Za-z0-9_]{4,32}(?![\w@])")),
+    ("mention", re.compile(r"(?<![\w@])@[A-Za-z0-9_]{5,32}(?![\w@])")),
     ("hashtag", re.compile(r"(?<![\w#])#\w*[^\W\d]\w*")),
     ("url", re.compile(r"\bhttps?://[^\s<>\"]+[^\s<>\".,;:!?)\]]")),
 )
@@ -1193,6 +1193,8 @@ class LocalBotApi:
         """Listen on a loopback address; port 0 picks a free port (see ``url``)."""
         if not _is_loopback(host):
             raise ValueError(f"LocalBotApi listens on loopback only, not {host!r}")
+        if self._runner is not None:
+            raise RuntimeError("LocalBotApi is already started")
         app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
@@ -1338,10 +1340,10 @@ class LocalBotApi:
             if key in person:
                 chat.chat[key] = person[key]
         chat.started = chat.started or started
-        key = (token, user_id)
-        if key not in self._users:
-            self._users[key] = LocalUser(self, bot, chat)
-        return self._users[key]
+        user_key = (token, user_id)
+        if user_key not in self._users:
+            self._users[user_key] = LocalUser(self, bot, chat)
+        return self._users[user_key]
 
     def commands(
         self, token: str, scope: dict[str, Any] | None = None
@@ -2715,7 +2717,7 @@ class LocalUser:
 
     def visible_commands(self) -> list[tuple[str, str]]:
         """The command menu this person sees (scope and language fallbacks applied)."""
-        scopes = [
+        scopes: list[dict[str, Any]] = [
             {"type": "chat", "chat_id": self.chat_id},
             {"type": "all_private_chats"},
             {"type": "default"},
@@ -2941,9 +2943,11 @@ async def _serve(host: str, port: int, bots: list[str]) -> None:
     for spec in bots:
         token, _, username = spec.partition("=")
         api.add_bot(token, username or None)
-    print(f"Local Bot API on {api.url}")
+    print(f"Local Bot API on {api.url}", flush=True)
     for info in api.bots():
-        print(f"  bot @{info['username']}: base_url={api.url}/bot token={info['token']}")
+        print(
+            f"  bot @{info['username']}: base_url={api.url}/bot token={info['token']}", flush=True
+        )
     try:
         await asyncio.Event().wait()
     finally:

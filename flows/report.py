@@ -196,12 +196,32 @@ def _target_params(item: Item) -> dict[str, Any]:
             "target_year": t.year}
 
 
-def ask(sheet: Sheet, item: Item, step: str) -> Reply:
+def suggestion(sheet: Sheet, item: Item, values: Mapping[str, Value] | None) -> int | None:
+    """A figure already given for the same question (the same child count asked again)."""
+    if not values or not item.denominator_q:
+        return None
+    for other in sheet.items:
+        v = values.get(other.code)
+        if other.code == item.code or v is None:
+            continue
+        if other.denominator_q == item.denominator_q and v.denominator is not None:
+            return v.denominator
+        if other.numerator_q == item.denominator_q and v.numerator is not None:
+            return v.numerator
+    return None
+
+
+def ask(sheet: Sheet, item: Item, step: str,
+        values: Mapping[str, Value] | None = None) -> Reply:
     """The question for a step of an item."""
     p = _progress(sheet, item)
     if step == ASK_DENOMINATOR:
-        return Reply((msg("report.ask", **p, question=item.denominator_q),),
-                     (_skip_button(sheet, item.code),))
+        known = suggestion(sheet, item, values if values is not None else sheet.values)
+        rows: tuple[tuple[Button, ...], ...] = (_skip_button(sheet, item.code),)
+        if known is not None:
+            rows = ((Button(msg("btn.use_same", value=Count(known)),
+                            data(sheet, "use", item.code, str(known))),), *rows)
+        return Reply((msg("report.ask", **p, question=item.denominator_q),), rows)
     if step == ASK_NUMERATOR:
         return Reply((msg("report.ask", **p, question=item.numerator_q),),
                      (_skip_button(sheet, item.code),))
@@ -273,8 +293,8 @@ def review(sheet: Sheet, values: Mapping[str, Value]) -> Reply:
     fix_row = [Button(msg("btn.fix_code", code=i.code), data(sheet, "fix", i.code))
                for i in sheet.items]
     rows = [tuple(fix_row[n:n + 4]) for n in range(0, len(fix_row), 4)]
-    submit = Button(msg("btn.resubmit" if sheet.submitted else "btn.submit"),
-                    data(sheet, "submit"))
+    label = msg("btn.resubmit") if sheet.submitted else msg("btn.submit")
+    submit = Button(label, data(sheet, "submit"))
     return Reply(tuple(lines), (*rows, (submit,)))
 
 
@@ -304,7 +324,7 @@ def _state(sheet: Sheet, step: str, code: str | None = None, **extra: Any) -> di
 
 def _goto_item(ctx: Ctx, item: Item, review_after: bool = False) -> dict[str, Any]:
     step = first_step(item)
-    ctx.say(ask(ctx.sheet, item, step))
+    ctx.say(ask(ctx.sheet, item, step, ctx.values))
     return _state(ctx.sheet, step, item.code, back=True if review_after else None)
 
 
@@ -367,7 +387,9 @@ def _on_count(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
         last = None if confirmed else _unusual(item, "denominator", n)
         if last is not None:
             return _confirm(ctx, item, state, n, last)
-        ctx.say(ask(ctx.sheet, item, ASK_NUMERATOR))
+        question = ask(ctx.sheet, item, ASK_NUMERATOR)
+        ctx.say(Reply((msg("report.understood", value=Count(n), unit=item.unit or ""),
+                       *question.lines), question.buttons))
         return {**_state(ctx.sheet, ASK_NUMERATOR, item.code, den=n, back=state.get("back")),
                 "skipped": list(state.get("skipped", []))}
     if step == ASK_NUMERATOR:
@@ -476,6 +498,8 @@ def _on_press(ctx: Ctx, state: dict[str, Any], press: Press) -> dict[str, Any]:
         return _stale(ctx, state)
     if press.action == "skip" and step != CONFIRM_UNUSUAL:
         return _skip(ctx, item, state)
+    if press.action == "use" and step == ASK_DENOMINATOR and press.arg.isdigit():
+        return _on_count(ctx, item, state, int(press.arg))
     if press.action in ("yes", "no") and step == ASK_YES_NO:
         return _accept(ctx, item, Value(value=1.0 if press.action == "yes" else 0.0), state)
     if press.action == "ts" and step == ASK_TASK_STATUS and press.arg in TASK_CODES:

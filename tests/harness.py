@@ -1,0 +1,98 @@
+"""End-to-end harness: a real PTB Application polling the local Bot API over HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.local_api import LocalBotApi, LocalUser
+from bot.service import Env
+from storage import repo
+from storage.communes import apply_commune, load_commune
+from storage.db import make_engine
+from storage.kinds import Role
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "123456:TEST-TOKEN-never-logged"
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@dataclass
+class Clock:
+    """A controllable clock (aware UTC)."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def setup_commune(engine: Engine, file: str = "communes/002_xuan_truong.yaml") -> None:
+    """Set up a bundled example commune."""
+    with Session(engine) as session:
+        apply_commune(load_commune(ROOT / file), session=session)
+        session.commit()
+
+
+def invite(engine: Engine, unit_code: str, role: Role | None = None,
+           name: str | None = None) -> str:
+    """A fresh invitation code for a unit."""
+    with Session(engine) as session:
+        unit = repo.find_unit(unit_code, session=session)
+        _, code = repo.create_invitation(unit, role=role, person_name=name, session=session)
+        session.commit()
+    return code
+
+
+class BotProcess:
+    """One bot process: its own engine and PTB Application, polling the local API."""
+
+    def __init__(self, api: LocalBotApi, db_url: str, clock: Clock):
+        self.api, self.db_url, self.clock = api, db_url, clock
+        self.engine: Engine | None = None
+        self.app: Application | None = None
+
+    async def start(self) -> BotProcess:
+        self.engine = make_engine(self.db_url)
+        env = Env(engine=self.engine, tz=TZ, bot_username="", now=self.clock)
+        self.app = build_application(env, token=TOKEN, base_url=f"{self.api.url}/bot",
+                                     base_file_url=f"{self.api.url}/file/bot")
+        await self.app.initialize()
+        await self.app.post_init(self.app)
+        await self.app.start()
+        await self.app.updater.start_polling(poll_interval=0.0, timeout=1)
+        return self
+
+    async def stop(self) -> None:
+        if self.app is not None:
+            await self.app.updater.stop()
+            await self.app.stop()
+            await self.app.shutdown()
+            self.app = None
+        if self.engine is not None:
+            self.engine.dispose()
+            self.engine = None
+
+
+async def say(user: LocalUser, text: str) -> list[str]:
+    """The person sends a text; returns the texts the bot sent or edited in answer."""
+    await user.send(text)
+    return [m.content or "" for m in await user.wait_reply(timeout=10)]
+
+
+async def tap(user: LocalUser, data_or_text: str) -> list[str]:
+    """The person presses a button by its callback data or its label."""
+    last = next((m for m in reversed(user.messages()) if m.buttons), None)
+    assert last is not None, "no message with buttons"
+    if data_or_text in last.button_data:
+        await user.press(data_or_text, message_id=last.message_id)
+    else:
+        await user.press_text(data_or_text, message_id=last.message_id)
+    return [m.content or "" for m in await user.wait_reply(timeout=10) if m.content]

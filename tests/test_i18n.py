@@ -1,0 +1,91 @@
+"""The catalogs: present, compiled, complete, and consistent in their placeholders."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from bot.i18n import LANGUAGES, LOCALES_DIR, CatalogError, text_of, translations
+from storage.kinds import Direction, Role, TaskStatus
+
+ROOT = Path(__file__).resolve().parents[1]
+PLACEHOLDER = re.compile(r"{(\w+)}")
+
+
+def po(lang: str):
+    with (LOCALES_DIR / lang / "LC_MESSAGES" / "ctvbot.po").open("rb") as fh:
+        return read_po(fh, locale=lang)
+
+
+def used_keys() -> set[str]:
+    keys: set[str] = set()
+    for folder in ("flows", "bot"):
+        for _, _, message, _, _ in extract_from_dir(
+            ROOT / folder, method_map=[("**.py", "python")],
+            keywords={"msg": None, "text_of": None},
+        ):
+            if isinstance(message, str) and "." in message:
+                keys.add(message)
+    keys |= {f"target.{d.value}" for d in Direction} | {"target.reduce_per_year_range"}
+    keys |= {f"role.{r.value}" for r in Role} | {f"task.{s.value}" for s in TaskStatus}
+    keys |= {"ratio.100", "ratio.1000", "ratio.100000", "answer.yes", "answer.no", "format.date"}
+    return keys
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_catalog_is_compiled_and_up_to_date(lang):
+    catalog = po(lang)
+    compiled = translations(lang)
+    for m in catalog:
+        if m.id:
+            assert compiled.gettext(m.id) == m.string, f"{lang}: {m.id} differs: recompile"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_used_key_is_translated(lang):
+    catalog = po(lang)
+    missing = [k for k in sorted(used_keys()) if not (catalog.get(k) and catalog.get(k).string)]
+    assert missing == [], f"{lang} catalog lacks: {missing}"
+    assert not [m.id for m in catalog if m.id and m.fuzzy], "fuzzy entries are not translations"
+
+
+def test_vietnamese_catalog_has_no_untranslated_or_english_left():
+    vi, en = po("vi"), po("en")
+    for m in vi:
+        if not m.id:
+            continue
+        assert m.string and m.string != m.id, f"untranslated: {m.id}"
+        other = en.get(m.id)
+        neutral = m.id.startswith(("ratio.", "target.", "btn.lang", "btn.unit", "report.review_line"))
+        if other and not neutral and len(m.string) > 12:
+            assert m.string != other.string, f"{m.id} is the English text in the vi catalog"
+
+
+def test_placeholders_match_between_languages():
+    vi, en = po("vi"), po("en")
+    for m in vi:
+        if m.id:
+            assert set(PLACEHOLDER.findall(m.string)) == set(
+                PLACEHOLDER.findall(en.get(m.id).string)), m.id
+
+
+def test_missing_catalog_is_an_error(monkeypatch, tmp_path):
+    import bot.i18n as i18n
+
+    monkeypatch.setattr(i18n, "LOCALES_DIR", tmp_path)
+    i18n.translations.cache_clear()
+    try:
+        with pytest.raises(CatalogError, match="not compiled"):
+            text_of("btn.yes", "vi")
+    finally:
+        monkeypatch.undo()
+        i18n.translations.cache_clear()
+
+
+def test_unknown_key_is_an_error():
+    with pytest.raises(CatalogError):
+        text_of("no.such.key", "vi")
