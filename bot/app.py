@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import replace
@@ -15,7 +16,7 @@ from telegram import (
     InlineKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -102,13 +103,22 @@ def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
 
 async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int,
                        replies: list[Reply], locale: str) -> None:
-    """Render and send replies in order."""
+    """Render and send replies in order; the previous question's buttons go away."""
+    if not replies:
+        return
+    open_question = context.chat_data.pop("question_message", None) if context.chat_data \
+        is not None else None
+    if open_question is not None:
+        with contextlib.suppress(BadRequest, Forbidden):
+            await context.bot.edit_message_reply_markup(chat_id, open_question, reply_markup=None)
     for reply in replies:
         text, rows = render_reply(reply, locale)
         pieces = split_text(text)
         for n, piece in enumerate(pieces):
             markup = keyboard(rows) if n == len(pieces) - 1 else None
-            await context.bot.send_message(chat_id, piece, reply_markup=markup)
+            sent = await context.bot.send_message(chat_id, piece, reply_markup=markup)
+            if reply.transient and markup is not None and context.chat_data is not None:
+                context.chat_data["question_message"] = sent.message_id
 
 
 def _user(update: Update) -> service.TgUser:
@@ -172,10 +182,9 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert query is not None
     await query.answer()
     if query.message is not None:
-        try:
+        # already edited or too old to edit: the press still counts
+        with contextlib.suppress(BadRequest, Forbidden):
             await query.edit_message_reply_markup(None)
-        except (BadRequest, Forbidden):
-            pass  # already edited or too old to edit: the press still counts
     await _dispatch(update, context, service.PressIn(query.data or ""))
 
 
@@ -209,7 +218,20 @@ def build_application(env: service.Env, *, token: str, base_url: str,
     application.add_handler(CallbackQueryHandler(press))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, answer))
     application.add_handler(MessageHandler(filters.COMMAND, simple_unknown))
+    application.add_error_handler(on_error)
     return application
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log an unexpected error (never the token) and ask the person to try again."""
+    log.error("update %s failed: %r", getattr(update, "update_id", "?"), context.error,
+              exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        user = update.effective_user
+        lang = "en" if user and (user.language_code or "").startswith("en") else "vi"
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_message(update.effective_chat.id,
+                                           render(msg("err.try_again"), lang))
 
 
 async def simple_unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

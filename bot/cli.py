@@ -209,3 +209,16 @@ def run() -> None:
         hide_password=True))
     application.run_polling(allowed_updates=Update.ALL_TYPES)
     logging.getLogger("ctvbot").info("stopped")
+
+
+@app.command()
+def demo(
+    lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
+    out: Annotated[Path | None, typer.Option(help="Folder for the files")] = None,
+) -> None:
+    """Play a commune's reporting year through the real bot, locally (no Telegram account)."""
+    from bot.demo import main as demo_main
+
+    if lang not in ("vi", "en"):
+        raise _fail("--lang must be vi or en")
+    demo_main(lang, out)

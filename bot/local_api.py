@@ -41,6 +41,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from io import BytesIO
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -1110,8 +1111,6 @@ def _dumps(obj: Any) -> str:
 def _image_size(data: bytes) -> tuple[int, int] | None:
     """Width and height of an image, or None when it is not one (needs Pillow)."""
     try:
-        from io import BytesIO
-
         from PIL import Image, UnidentifiedImageError
     except ImportError:
         return (0, 0)
@@ -1537,6 +1536,8 @@ class LocalBotApi:
             return _error_response(ApiError(401, "Unauthorized"))
         name = request.match_info["method"].lower()
         if name not in self._methods:
+            # PTB turns this 404 into telegram.error.InvalidToken("Not Found").
+            _LOG.warning("LocalBotApi does not implement %r", request.match_info["method"])
             return _error_response(ApiError(404, "Not Found"))
         try:
             params = await _read_params(request)
@@ -1696,10 +1697,10 @@ class LocalBotApi:
         bot.signal.notify()
         deadline = time.monotonic() + timeout
         while True:
-            if bot.poll_generation != generation:
-                raise ApiError(409, _POLL_CONFLICT)
             if bot.webhook is not None:
                 raise ApiError(409, _WEBHOOK_CONFLICT)
+            if bot.poll_generation != generation:
+                raise ApiError(409, _POLL_CONFLICT)
             items = bot.queue[:limit]
             remaining = deadline - time.monotonic()
             if items or remaining <= 0 or self._stopping:

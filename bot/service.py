@@ -278,7 +278,7 @@ def on_start(ctx: Ctx, ev: StartCmd) -> None:
         person_name=res.person.name, unit_name=res.unit.name, commune_name=commune.name,
         role=text_of(f"role.{res.role}", ctx.out.locale), year=rnd.year if rnd else None,
         deadline=rnd.unit_deadline if rnd else None)
-    ctx.say(join_flow.on_join(res.outcome.value, joined))
+    ctx.say(join_flow.on_join(res.outcome.value, joined, whole_commune=res.unit.id == commune.id))
 
 
 def on_report(ctx: Ctx, ev: ReportCmd) -> None:
@@ -385,8 +385,12 @@ def on_simple(ctx: Ctx, ev: SimpleCmd) -> None:
     if ev.name == "language":
         ctx.say(join_flow.language_menu())
     elif ev.name == "cancel":
-        repo.save_state(ctx.person.id, {}, session=ctx.session)
-        ctx.say(Reply((msg("report.cancelled"),)))
+        state = repo.load_state(ctx.person.id, session=ctx.session)
+        unit = _state_unit(ctx, state)
+        if unit is not None:
+            _run_report(ctx, unit, state, report_flow.Cancel())
+        else:
+            ctx.say(Reply((msg("report.cancelled"),)))
     elif ev.name == "status":
         state = repo.load_state(ctx.person.id, session=ctx.session)
         unit = _pick_unit(ctx, "status", state)

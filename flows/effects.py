@@ -38,6 +38,7 @@ class Reply:
 
     lines: tuple[Msg, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
+    transient: bool = False  # a question: its buttons go away once the conversation moves on
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,17 @@ OUTCOME_KEYS = {
 }
 
 
-def on_join(outcome: str, joined: Joined | None) -> Reply:
+def on_join(outcome: str, joined: Joined | None, whole_commune: bool = False) -> Reply:
     """What to say after /start CODE."""
     if outcome in OUTCOME_KEYS:
         return Reply((msg(OUTCOME_KEYS[outcome]),))
     assert joined is not None
-    lines = [msg("join.welcome", name=joined.person_name, unit_name=joined.unit_name,
-                 commune_name=joined.commune_name, role=joined.role)]
+    if whole_commune:
+        lines = [msg("join.welcome_commune", name=joined.person_name,
+                     commune_name=joined.commune_name, role=joined.role)]
+    else:
+        lines = [msg("join.welcome", name=joined.person_name, unit_name=joined.unit_name,
+                     commune_name=joined.commune_name, role=joined.role)]
     if joined.year is not None and joined.deadline is not None:
         lines.append(msg("join.round", year=joined.year, deadline=Day(joined.deadline)))
         lines.append(msg("join.how_to_report"))

@@ -221,26 +221,26 @@ def ask(sheet: Sheet, item: Item, step: str,
         if known is not None:
             rows = ((Button(msg("btn.use_same", value=Count(known)),
                             data(sheet, "use", item.code, str(known))),), *rows)
-        return Reply((msg("report.ask", **p, question=item.denominator_q),), rows)
+        return Reply((msg("report.ask", **p, question=item.denominator_q),), rows, True)
     if step == ASK_NUMERATOR:
         return Reply((msg("report.ask", **p, question=item.numerator_q),),
-                     (_skip_button(sheet, item.code),))
+                     (_skip_button(sheet, item.code),), True)
     if step == ASK_YES_NO:
         return Reply((msg("report.ask", **p, question=item.question),),
                      ((Button(msg("btn.yes"), data(sheet, "yes", item.code)),
                        Button(msg("btn.no"), data(sheet, "no", item.code))),
-                      _skip_button(sheet, item.code)))
+                      _skip_button(sheet, item.code)), True)
     if step == ASK_TASK_STATUS:
         return Reply((msg("report.ask", **p, question=item.question),),
                      ((Button(msg("btn.task_not_started"), data(sheet, "ts", item.code, "n")),
                        Button(msg("btn.task_in_progress"), data(sheet, "ts", item.code, "p")),
                        Button(msg("btn.task_done"), data(sheet, "ts", item.code, "d"))),
-                      _skip_button(sheet, item.code)))
+                      _skip_button(sheet, item.code)), True)
     if step == ASK_TASK_TEXT:
         return Reply((msg("report.ask_task_text", code=item.code, limit=MAX_TASK_TEXT),),
-                     ((Button(msg("btn.no_note"), data(sheet, "nonote", item.code)),),))
+                     ((Button(msg("btn.no_note"), data(sheet, "nonote", item.code)),),), True)
     return Reply((msg("report.ask", **p, question=item.question),),
-                 (_skip_button(sheet, item.code),))
+                 (_skip_button(sheet, item.code),), True)
 
 
 def first_step(item: Item) -> str:
@@ -249,24 +249,33 @@ def first_step(item: Item) -> str:
             "task": ASK_TASK_STATUS}.get(item.kind, ASK_NUMBER)
 
 
-def saved_message(item: Item, v: Value) -> Msg:
-    """What the bot says back once a value is stored."""
-    tp = _target_params(item)
-    base = {"code": item.code, "unit": item.unit or ""}
+def value_text(item: Item, v: Value, with_target: bool = True) -> Msg:
+    """A stored value as the person reads it: "124/125 trẻ = 99,2% — kế hoạch 2026: ≥ 98,5%"."""
+    unit = item.unit or ""
     if item.kind == "rate":
         assert v.numerator is not None and v.denominator is not None
-        nums = {"numerator": Count(v.numerator), "denominator": Count(v.denominator)}
+        nums = {"numerator": Count(v.numerator), "denominator": Count(v.denominator), "unit": unit}
         if v.denominator == 0:
-            return msg("report.saved_rate_zero", **base, **nums)
+            return msg("value.rate_zero", **nums)
         rate = Ratio(v.numerator / v.denominator * (item.factor or 100), item.factor or 100)
-        key = "report.saved_rate_target" if tp else "report.saved_rate"
-        return msg(key, **base, **nums, rate=rate, **tp)
-    if item.kind in ("yes_no", "share_units"):
-        return msg("report.saved_yes_no", **base, answer=YesNo(bool(v.value)))
-    if item.kind == "task":
-        return msg("report.saved_task", **base, status=Status(v.task_status or ""))
-    key = "report.saved_number_target" if tp else "report.saved_number"
-    return msg(key, **base, value=Count(int(v.value or 0)), **tp)
+        body = msg("value.rate", **nums, rate=rate)
+    elif item.kind in ("yes_no", "share_units"):
+        body = msg("value.yes_no", answer=YesNo(bool(v.value)))
+    elif item.kind == "task":
+        if v.text:
+            return msg("value.task_note", status=Status(v.task_status or ""), note=v.text)
+        return msg("value.task", status=Status(v.task_status or ""))
+    else:
+        body = msg("value.number", value=Count(int(v.value or 0)), unit=unit)
+    tp = _target_params(item)
+    if with_target and tp:
+        return msg("value.with_target", value=body, **tp)
+    return body
+
+
+def saved_message(item: Item, v: Value) -> Msg:
+    """What the bot says back once a value is stored."""
+    return msg("report.saved", code=item.code, value=value_text(item, v))
 
 
 def fix_buttons(sheet: Sheet, code: str) -> tuple[tuple[Button, ...], ...]:
@@ -282,7 +291,7 @@ def review(sheet: Sheet, values: Mapping[str, Value]) -> Reply:
         if is_complete(item, v):
             assert v is not None
             lines.append(msg("report.review_line", code=item.code, name=item.name,
-                             value=saved_message(item, v)))
+                             value=value_text(item, v)))
         else:
             lines.append(msg("report.review_missing", code=item.code, name=item.name))
     missing = sum(1 for i in sheet.items if not is_complete(i, values.get(i.code)))
@@ -376,8 +385,9 @@ _REFUSAL_KEYS = {
 
 
 def _refuse(ctx: Ctx, item: Item, step: str, reason: Refusal, text: str) -> None:
-    ctx.say(Reply((msg(_REFUSAL_KEYS[reason], text=text[:40]),
-                   ask(ctx.sheet, item, step).lines[0]), ask(ctx.sheet, item, step).buttons))
+    question = ask(ctx.sheet, item, step, ctx.values)
+    ctx.say(Reply((msg(_REFUSAL_KEYS[reason], text=text[:40]), *question.lines),
+                  question.buttons, True))
 
 
 def _on_count(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
@@ -389,16 +399,15 @@ def _on_count(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
             return _confirm(ctx, item, state, n, last)
         question = ask(ctx.sheet, item, ASK_NUMERATOR)
         ctx.say(Reply((msg("report.understood", value=Count(n), unit=item.unit or ""),
-                       *question.lines), question.buttons))
+                       *question.lines), question.buttons, True))
         return {**_state(ctx.sheet, ASK_NUMERATOR, item.code, den=n, back=state.get("back")),
                 "skipped": list(state.get("skipped", []))}
     if step == ASK_NUMERATOR:
         den = int(state["den"])
         if n > den:
+            question = ask(ctx.sheet, item, ASK_NUMERATOR)
             ctx.say(Reply((msg("err.numerator_above", numerator=Count(n), denominator=Count(den),
-                               unit=item.unit or ""),
-                           ask(ctx.sheet, item, ASK_NUMERATOR).lines[0]),
-                          ask(ctx.sheet, item, ASK_NUMERATOR).buttons))
+                               unit=item.unit or ""), *question.lines), question.buttons, True))
             return dict(state)
         last = None if confirmed else _unusual(item, "numerator", n)
         if last is not None:
@@ -415,13 +424,16 @@ def _confirm(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
     ctx.say(Reply((msg("report.confirm_unusual", value=Count(n), last=Count(last),
                        last_year=ctx.sheet.year - 1),),
                   ((Button(msg("btn.confirm"), data(ctx.sheet, "ok", item.code, str(n))),
-                    Button(msg("btn.retype"), data(ctx.sheet, "re", item.code))),)))
+                    Button(msg("btn.retype"), data(ctx.sheet, "re", item.code))),), True))
     return {**dict(state), "step": CONFIRM_UNUSUAL, "pending": n, "asked": state["step"]}
 
 
 def _on_text(ctx: Ctx, state: dict[str, Any], text: str) -> dict[str, Any]:
     step = state.get("step", IDLE)
     item = ctx.sheet.item(state.get("code", ""))
+    if state.get("paused"):
+        ctx.say(Reply((msg("report.idle_hint"),)))
+        return state
     if step == REVIEW:
         ctx.say(Reply((msg("report.review_hint"),)))
         return state
@@ -545,6 +557,7 @@ def _start(ctx: Ctx, state: dict[str, Any], start: Start) -> dict[str, Any]:
     if not sheet.items:
         ctx.say(Reply((msg("report.nothing_to_report", unit_name=sheet.unit_name),)))
         return {}
+    state = {k: v for k, v in state.items() if k != "paused"}
     same_round = state.get("round") == sheet.round_id
     if same_round and state.get("step") in QUESTION_STEPS and start.code is None:
         item = sheet.item(state.get("code", ""))
@@ -556,7 +569,7 @@ def _start(ctx: Ctx, state: dict[str, Any], start: Start) -> dict[str, Any]:
                 step = state["asked"]
                 state = {k: v for k, v in state.items() if k not in ("pending", "asked")}
                 state["step"] = step
-            ctx.say(ask(sheet, item, step))
+            ctx.say(ask(sheet, item, step, ctx.values))
             return state
     if start.code is not None and sheet.item(start.code) is not None:
         item = sheet.item(start.code)
@@ -587,7 +600,10 @@ def step(state: Mapping[str, Any], event: Event, sheet: Sheet) -> Result:
         st = {}
     if isinstance(event, Cancel):
         ctx.say(Reply((msg("report.cancelled"),)))
-        return Result({}, tuple(ctx.effects))
+        keep = st.get("step") in QUESTION_STEPS
+        return Result({**st, "paused": True} if keep else {}, tuple(ctx.effects))
+    if isinstance(event, Press):
+        st.pop("paused", None)
     if sheet.locked and not isinstance(event, Start):
         return Result(_locked(ctx, st), tuple(ctx.effects))
     new = HANDLERS[type(event)](ctx, st, event)

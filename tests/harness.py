@@ -81,18 +81,26 @@ class BotProcess:
             self.engine = None
 
 
+def _newest(user: LocalUser) -> int:
+    return max((m.message_id for m in user.messages()), default=0)
+
+
 async def say(user: LocalUser, text: str) -> list[str]:
-    """The person sends a text; returns the texts the bot sent or edited in answer."""
+    """The person sends a text; returns the texts of the bot's new messages in answer."""
+    seen = _newest(user)
     await user.send(text)
-    return [m.content or "" for m in await user.wait_reply(timeout=10)]
+    got = await user.wait_reply(timeout=10)
+    return [m.content or "" for m in got if m.message_id > seen]
 
 
 async def tap(user: LocalUser, data_or_text: str) -> list[str]:
     """The person presses a button by its callback data or its label."""
     last = next((m for m in reversed(user.messages()) if m.buttons), None)
     assert last is not None, "no message with buttons"
+    seen = _newest(user)
     if data_or_text in last.button_data:
         await user.press(data_or_text, message_id=last.message_id)
     else:
         await user.press_text(data_or_text, message_id=last.message_id)
-    return [m.content or "" for m in await user.wait_reply(timeout=10) if m.content]
+    got = await user.wait_reply(timeout=10)
+    return [m.content or "" for m in got if m.content and m.message_id > seen]

@@ -74,10 +74,11 @@ def test_rate_is_saved_with_rate_and_target_said_back():
     res = d(r.Text("124"))
     assert saves(res) == [Save("5.1", numerator=124, denominator=125)]
     said = replies(res)[0].lines[0]
-    assert said.key == "report.saved_rate_target"
-    assert said.params["rate"] == Ratio(124 / 125 * 100, 100)
-    assert said.params["numerator"] == Count(124)
-    assert said.params["target_year"] == 2026
+    assert said.key == "report.saved"
+    value = said.params["value"]
+    assert value.key == "value.with_target" and value.params["target_year"] == 2026
+    assert value.params["value"].params["rate"] == Ratio(124 / 125 * 100, 100)
+    assert value.params["value"].params["numerator"] == Count(124)
     assert replies(res)[0].buttons[0][0].data == "r7:fix:5.1:"
     assert d.state["step"] == r.ASK_YES_NO and d.state["code"] == "1"
 
@@ -196,14 +197,20 @@ def test_locked_round_refuses_changes():
     assert keys(res) == ["report.locked"] and saves(res) == []
 
 
-def test_cancel_keeps_values():
+def test_cancel_keeps_values_and_the_position():
     d = Driver(sheet())
     d(r.Start())
     d(r.Text("125"))
     d(r.Text("124"))
+    d(r.Press("yes", "1"))
+    d(r.Text("7"))  # hmm: count 21 last year 4 -> +75%: asks to confirm
     res = d(r.Cancel())
-    assert keys(res) == ["report.cancelled"] and d.state == {}
+    assert keys(res) == ["report.cancelled"] and d.state["paused"]
     assert d.values["5.1"] == r.Value(124, 125)
+    res = d(r.Text("5"))  # typing while paused does not answer anything
+    assert keys(res) == ["report.idle_hint"] and saves(res) == []
+    res = d(r.Start())
+    assert keys(res)[0] == "report.resume" and d.state["code"] == "21"
 
 
 def test_parse_counts_as_vietnamese_write_them():

@@ -1,0 +1,241 @@
+"""`ctvbot demo`: a commune's reporting year played through the real bot on this machine.
+
+A local Bot API server, a fresh SQLite database, the bundled seed 002 commune, and people who
+join with their invitations and report — with typing mistakes, one who stops halfway and
+resumes, one who never reports — then reminders on an accelerated clock and the officer's
+/summary. The conversations are printed as a transcript and the files written to a folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.app import build_application
+from bot.local_api import BotMessage, LocalBotApi, LocalUser
+from bot.service import Env
+from storage import repo
+from storage.communes import apply_commune, load_commune
+from storage.db import make_engine, upgrade
+from storage.kinds import Role
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMUNE_FILE = ROOT / "communes" / "002_xuan_truong.yaml"
+TOKEN = "700000001:DEMO-local-only"
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@dataclass
+class DemoClock:
+    """The demo's accelerated clock (aware UTC)."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def local(self) -> str:
+        """The current local date and time, for the transcript."""
+        return self.now.astimezone(TZ).strftime("%d/%m/%Y %H:%M")
+
+
+@dataclass
+class Transcript:
+    """Prints the conversations as they happen and keeps them for the docs."""
+
+    echo: Callable[[str], None]
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, text: str) -> None:
+        self.lines.append(text)
+        self.echo(text)
+
+    def person(self, who: str, text: str) -> None:
+        self.add(f"👤 {who}: {text}")
+
+    def bot(self, messages: list[BotMessage]) -> None:
+        for m in messages:
+            body = (m.content or "").replace("\n", "\n   ")
+            if m.document is not None:
+                body = f"📎 {m.document.file_name} — {body}".rstrip(" —")
+            elif m.photo is not None:
+                body = f"🖼 {body or 'chart'}"
+            self.add(f"🤖 {body}")
+            for row in m.buttons:
+                self.add("   " + "  ".join(f"[{label}]" for label, _ in row))
+
+
+class Person:
+    """A demo participant: a name, a unit and a chat with the bot."""
+
+    def __init__(self, demo: Demo, user: LocalUser, name: str, unit_label: str):
+        self.demo, self.user, self.name, self.unit_label = demo, user, name, unit_label
+
+    @property
+    def who(self) -> str:
+        return f"{self.name} ({self.unit_label})"
+
+    def _newest(self) -> int:
+        return max((m.message_id for m in self.user.messages()), default=0)
+
+    async def say(self, text: str) -> list[BotMessage]:
+        """Send a text and print the bot's new messages."""
+        seen = self._newest()
+        self.demo.transcript.person(self.who, text)
+        await self.user.send(text)
+        got = [m for m in await self.user.wait_reply(timeout=15) if m.message_id > seen]
+        self.demo.transcript.bot(got)
+        return got
+
+    async def tap(self, label: str) -> list[BotMessage]:
+        """Press the button with this label on the latest message that has it."""
+        seen = self._newest()
+        last = next(m for m in reversed(self.user.messages()) if label in m.button_texts)
+        self.demo.transcript.person(self.who, f"[{label}]")
+        await self.user.press_text(label, message_id=last.message_id)
+        got = [m for m in await self.user.wait_reply(timeout=15) if m.message_id > seen]
+        self.demo.transcript.bot(got)
+        return got
+
+
+class Demo:
+    """One run of the demo."""
+
+    def __init__(self, lang: str, out_dir: Path, echo: Callable[[str], None]):
+        self.lang, self.out_dir = lang, out_dir
+        self.transcript = Transcript(echo)
+        self.progress = echo
+        self.clock = DemoClock(datetime(2026, 11, 2, 1, 30, tzinfo=UTC))  # 08:30 local
+        self.api = LocalBotApi()
+        self.engine: Engine | None = None
+        self.app = None
+        self.tmp = tempfile.TemporaryDirectory(prefix="ctvbot-demo-")
+
+    # ---------------------------------------------------------------- set-up
+
+    async def start(self) -> None:
+        self.engine = make_engine(f"sqlite:///{Path(self.tmp.name) / 'demo.db'}")
+        upgrade(self.engine)
+        with Session(self.engine) as session:
+            apply_commune(load_commune(COMMUNE_FILE), session=session)
+            session.commit()
+        await self.api.start()
+        self.api.add_bot(TOKEN, username="ctvbot_demo_bot", first_name="ctvbot")
+        env = Env(engine=self.engine, tz=TZ, bot_username="", now=self.clock)
+        self.app = build_application(env, token=TOKEN, base_url=f"{self.api.url}/bot",
+                                     base_file_url=f"{self.api.url}/file/bot")
+        await self.app.initialize()
+        if self.app.post_init:
+            await self.app.post_init(self.app)
+        await self.app.start()
+        await self.app.updater.start_polling(poll_interval=0.0, timeout=1)
+
+    async def stop(self) -> None:
+        if self.app is not None:
+            await self.app.updater.stop()
+            await self.app.stop()
+            await self.app.shutdown()
+        await self.api.stop()
+        if self.engine is not None:
+            self.engine.dispose()
+        self.tmp.cleanup()
+
+    def invite(self, unit: str, role: Role | None = None, name: str | None = None) -> str:
+        assert self.engine is not None
+        with Session(self.engine) as session:
+            u = repo.find_unit(unit, session=session)
+            _, code = repo.create_invitation(u, role=role, person_name=name, session=session)
+            session.commit()
+        return code
+
+    def person(self, user_id: int, name: str, unit_label: str) -> Person:
+        user = self.api.user(TOKEN, user_id, name, language_code=self.lang)
+        return Person(self, user, name, unit_label)
+
+    def section(self, title: str) -> None:
+        self.transcript.add("")
+        self.transcript.add(f"══ {title} — {self.clock.local()} ══")
+
+    # ---------------------------------------------------------------- the year
+
+    async def play(self) -> None:
+        vi = self.lang == "vi"
+        self.section("Cán bộ VHXH tham gia" if vi else "The officer joins")
+        hoa = self.person(9001, "Hoa", "UBND xã Xuân Trường" if vi else "Xuan Truong commune")
+        await hoa.say(f"/start {self.invite('xuan-truong', Role.officer, 'Nguyễn Thị Hoa')}")
+
+        self.section("Thôn Hành Thiện báo cáo (gõ nhầm, bot bắt lỗi)" if vi else
+                     "Hành Thiện hamlet reports (typing mistakes caught)")
+        lan = self.person(9101, "Lan", "Thôn Hành Thiện")
+        await lan.say(f"/start {self.invite('thon-hanh-thien')}")
+        await lan.say("/baocao" if vi else "/report")
+        for text in ["bốn trăm năm mươi", "450", "12,5", "12", "12", "13", "11", "380", "3",
+                     "1.450", "450", "2", "450", "0", "1", "4", "3"]:
+            if text == "1.450":
+                continue  # kept out: shown in the unusual-value scene below
+            await lan.say(text)
+        await lan.tap("📨 Gửi báo cáo" if vi else "📨 Send the report")
+
+        self.section("Thôn Xuân Bắc dừng giữa chừng rồi làm tiếp" if vi else
+                     "Xuân Bắc hamlet stops halfway and resumes")
+        binh = self.person(9102, "Bình", "Thôn Xuân Bắc")
+        await binh.say(f"/start {self.invite('thon-xuan-bac')}")
+        await binh.say("/baocao" if vi else "/report")
+        for text in ["320", "8", "8"]:
+            await binh.say(text)
+        await binh.say("/huy" if vi else "/cancel")
+        self.clock.now += timedelta(days=1, hours=2)
+        self.section("Hôm sau" if vi else "The next day")
+        await binh.say("/baocao" if vi else "/report")
+        for text in ["7", "290", "2", "320", "1", "320", "0", "0", "2", "2"]:
+            await binh.say(text)
+        await binh.tap("📨 Gửi báo cáo" if vi else "📨 Send the report")
+
+        self.section("Trạm Y tế báo cáo" if vi else "The health station reports")
+        minh = self.person(9201, "Minh", "Trạm Y tế")
+        await minh.say(f"/start {self.invite('tram-y-te', name='Bác sĩ Trần Văn Minh')}")
+        await minh.say("/baocao" if vi else "/report")
+        for text in ["1.420", "1.300", "1 250", "4", "1250", "6", "1250", "9", "980", "61",
+                     "980", "118", "980", "31", "1.250", "1.236", "1.120", "1.101"]:
+            await minh.say(text)
+        await minh.tap("Chưa có số liệu" if vi else "No data yet")
+        await minh.tap("Chưa có số liệu" if vi else "No data yet")
+        await minh.tap("📨 Gửi báo cáo" if vi else "📨 Send the report")
+
+        self.section("Thôn Xuân Thủy không báo cáo" if vi else "Xuân Thủy hamlet never reports")
+        tam = self.person(9103, "Tâm", "Thôn Xuân Thủy")
+        await tam.say(f"/start {self.invite('thon-xuan-thuy')}")
+        await tam.say("/tinhtrang" if vi else "/status")
+
+
+async def run_demo(lang: str = "vi", out_dir: Path | None = None,
+                   echo: Callable[[str], None] = print) -> Path:
+    """Play the demo; return the folder with the report files."""
+    out = out_dir or Path.cwd() / f"ctvbot-demo-{datetime.now():%Y%m%d-%H%M%S}"
+    out.mkdir(parents=True, exist_ok=True)
+    demo = Demo(lang, out, echo)
+    started = time.monotonic()
+    await demo.start()
+    try:
+        await demo.play()
+    finally:
+        await demo.stop()
+    (out / ("transcript.txt")).write_text("\n".join(demo.transcript.lines) + "\n",
+                                          encoding="utf-8")
+    echo("")
+    echo(f"✔ {time.monotonic() - started:.1f} s — files in {out}")
+    return out
+
+
+def main(lang: str, out_dir: Path | None) -> Path:
+    """Entry point for the CLI."""
+    return asyncio.run(run_demo(lang, out_dir))
