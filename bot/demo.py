@@ -161,6 +161,13 @@ class Demo:
         user = self.api.user(TOKEN, user_id, name, language_code=self.lang)
         return Person(self, user, name, unit_label)
 
+    def same(self, n: int) -> str:
+        """The label of the "same figure as before" button."""
+        from bot.i18n import render
+        from flows.effects import Count, msg
+
+        return render(msg("btn.use_same", value=Count(n)), self.lang)
+
     def section(self, title: str) -> None:
         self.transcript.add("")
         self.transcript.add(f"══ {title} — {self.clock.local()} ══")
@@ -196,18 +203,40 @@ class Demo:
         self.clock.now += timedelta(days=1, hours=2)
         self.section("Hôm sau" if vi else "The next day")
         await binh.say("/baocao" if vi else "/report")
-        for text in ["7", "290", "2", "320", "1", "320", "0", "0", "2", "2"]:
-            await binh.say(text)
+        await binh.say("7")
+        await binh.say("310")
+        await binh.say("1")
+        await binh.tap(self.same(320))
+        await binh.say("0")
+        await binh.tap(self.same(320))
+        await binh.say("0")
+        await binh.say("0")
+        await binh.say("2")
+        await binh.say("2")
         await binh.tap("📨 Gửi báo cáo" if vi else "📨 Send the report")
 
         self.section("Trạm Y tế báo cáo" if vi else "The health station reports")
         minh = self.person(9201, "Minh", "Trạm Y tế")
         await minh.say(f"/start {self.invite('tram-y-te', name='Bác sĩ Trần Văn Minh')}")
         await minh.say("/baocao" if vi else "/report")
-        for text in ["1.420", "1.300", "1 250", "4", "1250", "6", "1250", "9", "980", "61",
-                     "980", "118", "980", "31", "1.250", "1.236", "1.120", "1.101"]:
-            await minh.say(text)
-        await minh.tap("Chưa có số liệu" if vi else "No data yet")
+        await minh.say("1.420")
+        await minh.say("1.300")
+        await minh.say("1 250")
+        await minh.say("4")
+        await minh.tap(self.same(1250))
+        await minh.say("6")
+        await minh.tap(self.same(1250))
+        await minh.say("9")
+        await minh.say("980")
+        await minh.say("61")
+        await minh.tap(self.same(980))
+        await minh.say("118")
+        await minh.tap(self.same(980))
+        await minh.say("31")
+        await minh.say("236")
+        await minh.say("231")
+        await minh.say("1.190")
+        await minh.say("1.161")
         await minh.tap("Chưa có số liệu" if vi else "No data yet")
         await minh.tap("📨 Gửi báo cáo" if vi else "📨 Send the report")
 

@@ -213,6 +213,7 @@ class CommuneReport:
     round_ids: tuple[int, ...]
     include_sensitive: bool
     generated_at: datetime
+    parent: UnitInfo | None = None  # the level the report is sent to
 
     def counts(self) -> dict[str, int]:
         """How many indicators are dat / khong_dat / chua_du / not judged."""
@@ -720,7 +721,13 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                         rnd.closed_at),
         plan=_plan_info(plan), year=year, rows=rows, units=unit_rows,
         completeness=completeness, rollup=False, round_ids=(rnd.id,),
-        include_sensitive=include_sensitive, generated_at=datetime.now(UTC))
+        include_sensitive=include_sensitive, generated_at=datetime.now(UTC),
+        parent=_parent(commune, session))
+
+
+def _parent(unit: Unit, session: Session) -> UnitInfo | None:
+    parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
+    return _unit_info(parent) if parent else None
 
 
 def _unit_value(ind: _Ind, v: ReportedValue) -> float | None:
@@ -872,7 +879,8 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     return CommuneReport(
         commune=_unit_info(upper), round=None, plan=_plan_info(plan), year=year, rows=rows,
         units=unit_rows, completeness=completeness, rollup=True, round_ids=tuple(sorted(rids)),
-        include_sensitive=include_sensitive, generated_at=datetime.now(UTC))
+        include_sensitive=include_sensitive, generated_at=datetime.now(UTC),
+        parent=_parent(upper, session))
 
 
 # ------------------------------------------------------------------ raw values and JSON
