@@ -222,3 +222,7 @@ def demo(
     if lang not in ("vi", "en"):
         raise _fail("--lang must be vi or en")
     demo_main(lang, out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,66 @@
+"""`ctvbot run` as a real process: long polling, one log line per update, no token in logs,
+clean stop on Ctrl-C, and a conversation carried from one process to another."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import pytest
+
+from bot.local_api import LocalBotApi
+from tests.harness import TOKEN, invite, say, setup_commune
+
+
+@pytest.fixture
+async def api():
+    server = LocalBotApi()
+    await server.start()
+    server.add_bot(TOKEN, username="ctvbot_test_bot")
+    yield server
+    await server.stop()
+
+
+async def start_process(api: LocalBotApi, db_url: str) -> asyncio.subprocess.Process:
+    env = {**os.environ, "CTVBOT_TOKEN": TOKEN, "CTVBOT_API_URL": f"{api.url}/bot",
+           "CTVBOT_DATABASE_URL": db_url}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    await api.wait_until(lambda: api.stats(TOKEN).calls["getUpdates"] > 0, timeout=30,
+                         what="the bot process to poll")
+    return proc
+
+
+async def interrupt(proc: asyncio.subprocess.Process) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode == 0, out.decode()
+    return out.decode()
+
+
+async def test_two_processes_continue_one_conversation(api, db_url, engine):
+    setup_commune(engine)
+    code = invite(engine, "thon-hanh-thien")
+    lan = api.user(TOKEN, 1001, "Lan", language_code="vi")
+    first = await start_process(api, db_url)
+    try:
+        await say(lan, f"/start {code}")
+        await say(lan, "/baocao")
+        out = await say(lan, "450")
+        assert any("Đã hiểu: 450" in o for o in out)
+    finally:
+        log1 = await interrupt(first)
+    second = await start_process(api, db_url)
+    try:
+        out = await say(lan, "12")
+        assert any("12/450" in o for o in out), out
+    finally:
+        log2 = await interrupt(second)
+    for log in (log1, log2):
+        assert TOKEN not in log and TOKEN.split(":")[1] not in log
+    handled = [line for line in log1.splitlines() if " update " in line and " in " in line]
+    assert len(handled) == 3, log1
+    assert "stopped" in log2
