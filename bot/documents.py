@@ -1,0 +1,752 @@
+"""The commune's annual report as documents: Word (Nghị định 30/2020), Excel and a chart.
+
+Everything here renders a ``storage.aggregate.CommuneReport``; nothing touches the database.
+Numbers are written the Vietnamese way (decimal comma, thousands dot): 99,2%; 4,8‰;
+550/100.000.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_decimal
+
+from storage.aggregate import (
+    CHUA_DU,
+    DAT,
+    KHONG_DAT,
+    R_MISSING,
+    R_NO_DATA,
+    R_NO_REFERENCE,
+    R_NO_TARGET,
+    R_NOT_JUDGED,
+    R_NOT_SUBMITTED,
+    R_ZERO_DENOMINATOR,
+    W_AGENCY_OVER_HAMLETS,
+    W_SMALL_DENOMINATOR,
+    W_ZERO_DENOMINATOR,
+    W_ZERO_REFERENCE,
+    CommuneReport,
+    IndicatorRow,
+    RawValue,
+    Target,
+    UnitRow,
+    UnitValue,
+)
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+FONT = "Times New Roman"
+BODY_PT = 13
+TITLE_PT = 14
+EXCEL_MAX_ROWS = 1_048_575
+
+VERDICT_VI = {DAT: "Đạt", KHONG_DAT: "Không đạt", CHUA_DU: "Chưa đủ số liệu", None: "—"}
+REASON_VI = {
+    R_NO_DATA: "chưa có đơn vị nào báo cáo",
+    R_MISSING: "còn đơn vị chưa báo cáo",
+    R_NOT_SUBMITTED: "còn đơn vị chưa gửi báo cáo",
+    R_NO_REFERENCE: "năm so sánh không có số liệu",
+    R_ZERO_DENOMINATOR: "mẫu số bằng 0, không phát sinh",
+    R_NO_TARGET: "kế hoạch không ghi chỉ tiêu",
+    R_NOT_JUDGED: "không đánh giá (theo dõi)",
+}
+WARNING_VI = {
+    W_SMALL_DENOMINATOR: "mẫu số nhỏ, tỷ lệ chỉ mang tính tham khảo",
+    W_AGENCY_OVER_HAMLETS: "dùng số liệu của cơ quan chuyên môn, không cộng số liệu của thôn",
+    W_ZERO_DENOMINATOR: "mẫu số bằng 0",
+    W_ZERO_REFERENCE: "năm so sánh bằng 0, không tính được tỷ lệ giảm",
+}
+TASK_VI = {"not_started": "chưa thực hiện", "in_progress": "đang thực hiện",
+           "done": "hoàn thành"}
+ADMIN_PREFIXES = ("Thành phố", "Thị trấn", "Thị xã", "Phường", "Huyện", "Tỉnh", "Quận", "Xã")
+
+
+# ------------------------------------------------------------------ numbers and words
+
+
+def vn_number(value: float, decimals: int = 2) -> str:
+    """A number written the Vietnamese way: 1.234,5."""
+    pattern = "#,##0" + ("." + "#" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale="vi")
+
+
+def with_unit(value: float, factor: int | None) -> str:
+    """A rate with its sign: 99,2% / 4,8‰ / 550/100.000."""
+    if factor == 1000:
+        return f"{vn_number(value)}‰"
+    if factor == 100000:
+        return f"{vn_number(value, 1)}/100.000"
+    return f"{vn_number(value)}%"
+
+
+def _factor(row: IndicatorRow) -> int | None:
+    return 100 if row.kind == "share_units" else row.factor
+
+
+def fmt_value(row: IndicatorRow, value: float | None = None, *, detail: bool = True) -> str:
+    """The result of an indicator as the report writes it."""
+    v = row.value if value is None else value
+    if row.kind == "task":
+        done = row.task_counts.get("done", 0)
+        return f"{done}/{row.units_reported} hoàn thành" if row.units_reported else "—"
+    if v is None:
+        return "—"
+    if row.kind == "rate":
+        text = with_unit(v, row.factor)
+        if detail and value is None and row.numerator is not None:
+            text += f" ({vn_number(row.numerator, 0)}/{vn_number(row.denominator or 0, 0)})"
+        return text
+    if row.kind == "share_units":
+        text = with_unit(v, 100)
+        if detail and value is None and row.denominator:
+            text += f" ({row.numerator}/{row.denominator} đơn vị)"
+        return text
+    if row.kind == "yes_no":
+        return "Có" if v >= 1 else "Không"
+    return vn_number(v, 0) + (f" {row.unit_vi}" if row.unit_vi and detail else "")
+
+
+def fmt_target(t: Target | None, row: IndicatorRow, *, milestone: bool = True) -> str:
+    """A target as the plan states it: ≥ 95%, < 5‰, giảm 2–3%/năm, ... (theo mốc 2030)."""
+    if t is None:
+        return "—"
+    f = _factor(row)
+
+    def num(v: float | None) -> str:
+        if v is None:
+            return "?"
+        return with_unit(v, f) if row.kind in ("rate", "share_units") else vn_number(v, 2)
+
+    d = t.direction
+    text = {
+        "at_least": lambda: f"≥ {num(t.value)}",
+        "at_most": lambda: f"≤ {num(t.value)}",
+        "below": lambda: f"< {num(t.value)}",
+        "above": lambda: f"> {num(t.value)}",
+        "range": lambda: f"{num(t.value)} – {num(t.value_max)}",
+        "reduce_per_year": lambda: (
+            f"Giảm {vn_number(t.value or 0)}–{vn_number(t.value_max)}%/năm"
+            if t.value_max is not None else f"Giảm {vn_number(t.value or 0)}%/năm"),
+        "reduce_vs_year": lambda: f"Giảm {vn_number(t.value or 0)}% so với năm {t.ref_year}",
+        "yes": lambda: "Đạt chuẩn",
+        "maintain": lambda: "Duy trì (không thấp hơn năm trước)",
+        "none": lambda: "Theo dõi" + (f" ({t.note})" if t.note else ""),
+    }.get(d, lambda: d)()
+    if milestone and t.from_next_milestone:
+        text += f" (theo mốc {t.milestone_year})"
+    return text
+
+
+def fmt_verdict(row: IndicatorRow) -> str:
+    """Đạt / Không đạt / Chưa đủ số liệu, with the provisional result while incomplete."""
+    text = VERDICT_VI.get(row.verdict, "—")
+    if row.verdict == CHUA_DU and row.provisional_verdict:
+        text += f" (tạm tính: {VERDICT_VI[row.provisional_verdict].lower()})"
+    if row.verdict is None and row.reason == R_ZERO_DENOMINATOR:
+        text = "Không phát sinh"
+    return text
+
+
+def fmt_last_year(row: IndicatorRow) -> str:
+    """Last year's figure (— when there was none)."""
+    return "—" if row.last_year_value is None else fmt_value(row, row.last_year_value,
+                                                            detail=False)
+
+
+def notes_for(row: IndicatorRow) -> list[str]:
+    """Why a verdict is missing and what to be careful about, in Vietnamese."""
+    out = []
+    if row.verdict == CHUA_DU and row.reason:
+        text = REASON_VI.get(row.reason, row.reason)
+        if row.reason == R_NO_REFERENCE and row.reference_year:
+            text = f"năm {row.reference_year} không có số liệu để so sánh"
+        names = row.missing_units if row.reason in (R_MISSING, R_NO_DATA) else (
+            row.unsubmitted_units or row.missing_units)
+        if names and row.reason != R_NO_REFERENCE:
+            text += ": " + ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+        out.append(f"chưa đủ số liệu — {text}")
+    for w in row.warnings:
+        text = WARNING_VI.get(w, w)
+        if w == W_SMALL_DENOMINATOR and row.denominator is not None:
+            text = f"mẫu số nhỏ ({vn_number(row.denominator, 0)}), tỷ suất chỉ mang tính tham khảo"
+        out.append(text)
+    if row.change_pct is not None and row.reference_year:
+        word = "giảm" if row.change_pct >= 0 else "tăng"
+        out.append(f"{word} {vn_number(abs(row.change_pct))}% so với năm {row.reference_year}")
+    return out
+
+
+def place_of(report: CommuneReport) -> str:
+    """The place name for the date line: "Xã Xuân Trường" → "Xuân Trường"."""
+    name = report.commune.name
+    for prefix in ADMIN_PREFIXES:
+        if name.startswith(prefix + " "):
+            return name[len(prefix) + 1:]
+    return name
+
+
+def _rows(report: CommuneReport, include_sensitive: bool) -> list[IndicatorRow]:
+    return [r for r in report.rows if include_sensitive or not r.sensitive]
+
+
+def _local(dt: datetime | None) -> datetime | None:
+    return dt.astimezone(TZ).replace(tzinfo=None) if dt else None
+
+
+# ------------------------------------------------------------------ Word
+
+
+def _docx_helpers():  # noqa: ANN202 - a namespace of python-docx names, imported lazily
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Mm, Pt
+
+    return Document, WD_ORIENT, WD_TABLE_ALIGNMENT, WD_ALIGN_PARAGRAPH, WD_BREAK, \
+        OxmlElement, qn, Mm, Pt
+
+
+def report_docx(report: CommuneReport, *, place: str | None = None,
+                include_sensitive: bool) -> bytes:
+    """The report as a .docx in the state administrative format (Nghị định 30/2020/NĐ-CP)."""
+    (Document, _orient, WD_TABLE_ALIGNMENT, ALIGN, WD_BREAK, OxmlElement, qn, Mm,
+     Pt) = _docx_helpers()
+    place = place or place_of(report)
+    doc = Document()
+    sec = doc.sections[0]
+    sec.page_width, sec.page_height = Mm(210), Mm(297)
+    sec.top_margin, sec.bottom_margin = Mm(20), Mm(20)
+    sec.left_margin, sec.right_margin = Mm(30), Mm(15)
+    sec.header_distance = Mm(10)
+
+    def set_fonts(rpr_parent, name: str = FONT) -> None:
+        rpr = rpr_parent.get_or_add_rPr()
+        fonts = rpr.find(qn("w:rFonts"))
+        if fonts is None:
+            fonts = OxmlElement("w:rFonts")
+            rpr.insert(0, fonts)
+        for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
+            fonts.set(qn(attr), name)
+
+    normal = doc.styles["Normal"]
+    normal.font.name, normal.font.size = FONT, Pt(BODY_PT)
+    set_fonts(normal.element)
+    normal.paragraph_format.space_after = Pt(0)
+    normal.paragraph_format.space_before = Pt(0)
+    normal.paragraph_format.line_spacing = 1.1
+    for style_name in ("Table Grid",):
+        if style_name in [s.name for s in doc.styles]:
+            set_fonts(doc.styles[style_name].element)
+
+    def para(container, text: str = "", *, bold: bool = False, italic: bool = False,
+             underline: bool = False, size: float | None = None, align=ALIGN.LEFT,
+             before: float = 0, after: float = 0, indent_first: float | None = None):
+        p = container.add_paragraph()
+        p.alignment = align
+        pf = p.paragraph_format
+        pf.space_before, pf.space_after = Pt(before), Pt(after)
+        if indent_first is not None:
+            pf.first_line_indent = Mm(indent_first)
+        if text:
+            run(p, text, bold=bold, italic=italic, underline=underline, size=size)
+        return p
+
+    def run(p, text: str, *, bold: bool = False, italic: bool = False,
+            underline: bool = False, size: float | None = None):
+        r = p.add_run(text)
+        r.bold, r.italic, r.underline = bold or None, italic or None, underline or None
+        r.font.name = FONT
+        r.font.size = Pt(size or BODY_PT)
+        set_fonts(r._element)
+        return r
+
+    def short_line(container, width_mm: float, cell_mm: float) -> None:
+        """A centred short rule (a bottom border on an indented empty paragraph)."""
+        p = container.add_paragraph()
+        side = max((cell_mm - width_mm) / 2, 0)
+        p.paragraph_format.left_indent = Mm(side)
+        p.paragraph_format.right_indent = Mm(side)
+        p.paragraph_format.space_after = Pt(2)
+        p_pr = p._p.get_or_add_pPr()
+        bdr = OxmlElement("w:pBdr")
+        bottom = OxmlElement("w:bottom")
+        for k, v in (("w:val", "single"), ("w:sz", "6"), ("w:space", "1"),
+                     ("w:color", "000000")):
+            bottom.set(qn(k), v)
+        bdr.append(bottom)
+        p_pr.append(bdr)
+        tiny = p.add_run("")
+        tiny.font.size = Pt(2)
+
+    def no_borders(table) -> None:
+        tbl_pr = table._tbl.tblPr
+        borders = OxmlElement("w:tblBorders")
+        for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
+            e = OxmlElement(f"w:{edge}")
+            e.set(qn("w:val"), "nil")
+            borders.append(e)
+        tbl_pr.append(borders)
+
+    def widths(table, mm: Sequence[float]) -> None:
+        table.autofit = False
+        for row in table.rows:
+            for cell, w in zip(row.cells, mm, strict=False):
+                cell.width = Mm(w)
+
+    def cell_text(cell, text: str, *, bold: bool = False, italic: bool = False,
+                  align=ALIGN.LEFT, size: float | None = None) -> None:
+        p = cell.paragraphs[0]
+        p.alignment = align
+        run(p, text, bold=bold, italic=italic, size=size)
+
+    def repeat_header(row) -> None:
+        tr_pr = row._tr.get_or_add_trPr()
+        h = OxmlElement("w:tblHeader")
+        h.set(qn("w:val"), "true")
+        tr_pr.append(h)
+
+    def shade(cell, fill: str) -> None:
+        tc_pr = cell._tc.get_or_add_tcPr()
+        shd = OxmlElement("w:shd")
+        shd.set(qn("w:val"), "clear")
+        shd.set(qn("w:color"), "auto")
+        shd.set(qn("w:fill"), fill)
+        tc_pr.append(shd)
+
+    # page numbers at the top centre, not on the first page (Nghị định 30)
+    sec.different_first_page_header_footer = True
+    hp = sec.header.paragraphs[0]
+    hp.alignment = ALIGN.CENTER
+    for kind, text in (("begin", None), (None, "PAGE"), ("end", None)):
+        r = hp.add_run()
+        r.font.size = Pt(BODY_PT)
+        if kind:
+            fld = OxmlElement("w:fldChar")
+            fld.set(qn("w:fldCharType"), kind)
+            r._r.append(fld)
+        else:
+            instr = OxmlElement("w:instrText")
+            instr.set(qn("xml:space"), "preserve")
+            instr.text = text
+            r._r.append(instr)
+
+    # header block: issuing body | national motto
+    body_name = report.commune.name.upper()
+    left_w, right_w = 68.0, 97.0
+    head = doc.add_table(rows=1, cols=2)
+    head.alignment = WD_TABLE_ALIGNMENT.CENTER
+    no_borders(head)
+    widths(head, (left_w, right_w))
+    lc, rc = head.rows[0].cells
+    lc.paragraphs[0].alignment = ALIGN.CENTER
+    run(lc.paragraphs[0], "ỦY BAN NHÂN DÂN", bold=True, size=13)
+    para(lc, body_name, bold=True, size=13, align=ALIGN.CENTER)
+    short_line(lc, 25, left_w)
+    para(lc, "Số: …/BC-UBND", size=13, align=ALIGN.CENTER, before=4)
+    rc.paragraphs[0].alignment = ALIGN.CENTER
+    run(rc.paragraphs[0], "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold=True, size=12)
+    para(rc, "Độc lập - Tự do - Hạnh phúc", bold=True, underline=True, size=13,
+         align=ALIGN.CENTER)
+    para(rc, f"{place}, ngày … tháng … năm {report.year}", italic=True, size=13,
+         align=ALIGN.CENTER, before=10)
+
+    # title
+    plan_name = _lower_first(report.plan.name_vi)
+    para(doc, "BÁO CÁO", bold=True, size=TITLE_PT, align=ALIGN.CENTER, before=18)
+    para(doc, f"Kết quả thực hiện {plan_name} năm {report.year}", bold=True, size=TITLE_PT,
+         align=ALIGN.CENTER)
+    short_line(doc, 30, 165)
+    rows = _rows(report, include_sensitive)
+    counts = {DAT: 0, KHONG_DAT: 0, CHUA_DU: 0, None: 0}
+    for r in rows:
+        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    who = report.commune.name
+    intro = (f"Căn cứ {report.plan.name_vi}; căn cứ số liệu do các đơn vị báo cáo, "
+             f"Ủy ban nhân dân {_lower_first(who)} "
+             f"báo cáo kết quả thực hiện các chỉ tiêu năm {report.year} như sau:")
+    para(doc, intro, align=ALIGN.JUSTIFY, before=12, after=6, indent_first=10)
+
+    para(doc, "I. KẾT QUẢ THỰC HIỆN CÁC CHỈ TIÊU", bold=True, before=6, after=4)
+    judged = len(rows) - counts[None]
+    para(doc, (f"Trong {judged} chỉ tiêu được đánh giá: {counts[DAT]} chỉ tiêu đạt, "
+               f"{counts[KHONG_DAT]} chỉ tiêu không đạt, {counts[CHUA_DU]} chỉ tiêu chưa đủ "
+               f"số liệu" + (f"; {counts[None]} chỉ tiêu theo dõi, không đánh giá."
+                             if counts[None] else ".")),
+         align=ALIGN.JUSTIFY, after=4, indent_first=10)
+    if any(r.target and r.target.from_next_milestone for r in rows):
+        para(doc, ("Năm không phải năm mốc của kế hoạch được đánh giá theo chỉ tiêu của mốc kế "
+                   "tiếp (ghi “theo mốc …”)."), italic=True, align=ALIGN.JUSTIFY, after=4,
+             indent_first=10)
+
+    col_mm = (13.0, 57.0, 27.0, 28.0, 19.0, 21.0)
+    table = doc.add_table(rows=1, cols=6)
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for cell, text in zip(table.rows[0].cells, ("STT", "Chỉ tiêu", "Kế hoạch", "Thực hiện",
+                                                "Năm trước", "Đánh giá"), strict=True):
+        cell_text(cell, text, bold=True, align=ALIGN.CENTER)
+        shade(cell, "E7E6E6")
+    repeat_header(table.rows[0])
+    goal = None
+    for r in rows:
+        if r.goal_code != goal:
+            goal = r.goal_code
+            g = table.add_row().cells
+            merged = g[0].merge(g[5])
+            cell_text(merged, f"Mục tiêu {r.goal_code}. {r.goal_title_vi}", bold=True)
+        cells = table.add_row().cells
+        cell_text(cells[0], r.code, align=ALIGN.CENTER)
+        cell_text(cells[1], r.name_vi)
+        cell_text(cells[2], fmt_target(r.target, r), align=ALIGN.CENTER)
+        cell_text(cells[3], fmt_value(r), align=ALIGN.CENTER)
+        cell_text(cells[4], fmt_last_year(r), align=ALIGN.CENTER)
+        cell_text(cells[5], fmt_verdict(r), align=ALIGN.CENTER,
+                  bold=r.verdict == KHONG_DAT)
+    widths(table, col_mm)
+
+    noted = [(r, notes_for(r)) for r in rows]
+    noted = [(r, n) for r, n in noted if n]
+    if noted:
+        para(doc, "Ghi chú:", bold=True, italic=True, before=6)
+        for r, n in noted:
+            para(doc, f"- Chỉ tiêu {r.code}: " + "; ".join(n) + ".", align=ALIGN.JUSTIFY,
+                 indent_first=10)
+
+    c = report.completeness
+    para(doc, "II. TÌNH HÌNH BÁO CÁO CỦA CÁC ĐƠN VỊ", bold=True, before=10, after=4)
+    deadline = (f"; hạn gửi {report.round.unit_deadline:%d/%m/%Y}" if report.round else "")
+    para(doc, (f"Số đơn vị đã gửi báo cáo: {c.units_submitted}/{c.units_expected} "
+               f"({c.units_on_time} đúng hạn, {c.units_late} chậm hạn{deadline})."),
+         align=ALIGN.JUSTIFY, indent_first=10)
+    label = "đơn vị" if not report.rollup else "địa phương"
+    if c.late_units:
+        para(doc, f"- Các {label} gửi chậm: {', '.join(c.late_units)}.", align=ALIGN.JUSTIFY,
+             indent_first=10)
+    if c.missing_units:
+        para(doc, f"- Các {label} chưa gửi: {', '.join(c.missing_units)}.",
+             align=ALIGN.JUSTIFY, indent_first=10)
+    if not c.late_units and not c.missing_units:
+        para(doc, "- Tất cả các đơn vị đã gửi báo cáo đúng hạn.", indent_first=10)
+
+    # Nơi nhận | signature
+    sign = doc.add_table(rows=1, cols=2)
+    no_borders(sign)
+    widths(sign, (80.0, 85.0))
+    nl, sr = sign.rows[0].cells
+    p = nl.paragraphs[0]
+    p.paragraph_format.space_before = Pt(12)
+    run(p, "Nơi nhận:", bold=True, italic=True, size=12)
+    upper = f"UBND {_lower_first(report.parent.name)}" if report.parent else "Cấp trên"
+    for line in (f"- {upper} (để b/c);", "- Chủ tịch, các PCT UBND;",
+                 "- Các ban, ngành, đoàn thể;", "- Lưu: VT, VHXH."):
+        para(nl, line, size=11)
+    p = sr.paragraphs[0]
+    p.alignment = ALIGN.CENTER
+    p.paragraph_format.space_before = Pt(12)
+    run(p, "TM. ỦY BAN NHÂN DÂN", bold=True, size=13)
+    para(sr, "CHỦ TỊCH", bold=True, size=13, align=ALIGN.CENTER)
+    for _ in range(5):  # room for the signature and the seal
+        para(sr, "", align=ALIGN.CENTER)
+    para(sr, "", size=13, align=ALIGN.CENTER)  # the officer writes the name here
+
+    # annex: per-unit figures
+    brk = doc.add_paragraph().add_run()
+    brk.add_break(WD_BREAK.PAGE)
+    para(doc, "PHỤ LỤC", bold=True, size=TITLE_PT, align=ALIGN.CENTER)
+    para(doc, ("Số liệu chi tiết theo " + ("địa phương" if report.rollup else "đơn vị")),
+         bold=True, align=ALIGN.CENTER)
+    para(doc, f"(Kèm theo Báo cáo số …/BC-UBND ngày … tháng … năm {report.year} của "
+              f"Ủy ban nhân dân {_lower_first(report.commune.name)})", italic=True,
+         align=ALIGN.CENTER, after=8)
+    codes = {r.code for r in rows}
+    by_code = {r.code: r for r in rows}
+    if report.rollup:
+        annex = doc.add_table(rows=1, cols=6)
+        annex.style = "Table Grid"
+        heads = ("STT", "Địa phương", "Đơn vị đã gửi", "Đạt", "Không đạt", "Chưa đủ")
+        for cell, text in zip(annex.rows[0].cells, heads, strict=True):
+            cell_text(cell, text, bold=True, align=ALIGN.CENTER)
+            shade(cell, "E7E6E6")
+        repeat_header(annex.rows[0])
+        for n, u in enumerate(report.units, start=1):
+            vs = [v.verdict for k, v in u.values.items() if k in codes]
+            cells = annex.add_row().cells
+            for cell, text, al in zip(cells, (
+                    str(n), u.name, f"{u.units_submitted}/{u.units_expected}",
+                    str(vs.count(DAT)), str(vs.count(KHONG_DAT)), str(vs.count(CHUA_DU))),
+                    (ALIGN.CENTER, ALIGN.LEFT) + (ALIGN.CENTER,) * 4, strict=True):
+                cell_text(cell, text, align=al)
+        widths(annex, (12.0, 63.0, 27.0, 20.0, 22.0, 21.0))
+    else:
+        annex = doc.add_table(rows=1, cols=4)
+        annex.style = "Table Grid"
+        for cell, text in zip(annex.rows[0].cells, ("STT", "Chỉ tiêu", "Số liệu", "Trạng thái"),
+                              strict=True):
+            cell_text(cell, text, bold=True, align=ALIGN.CENTER)
+            shade(cell, "E7E6E6")
+        repeat_header(annex.rows[0])
+        for n, u in enumerate(report.units, start=1):
+            g = annex.add_row().cells
+            merged = g[0].merge(g[3])
+            cell_text(merged, f"{n}. {u.name} — {_unit_status(u)}", bold=True)
+            for code in u.expected:
+                if code not in codes:
+                    continue
+                cells = annex.add_row().cells
+                v = u.values.get(code)
+                cell_text(cells[0], code, align=ALIGN.CENTER)
+                cell_text(cells[1], by_code[code].name_vi)
+                cell_text(cells[2], _unit_value_text(by_code[code], v), align=ALIGN.CENTER)
+                cell_text(cells[3], _state_text(v), align=ALIGN.CENTER)
+        widths(annex, (14.0, 86.0, 38.0, 27.0))
+
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def _unit_status(u: UnitRow) -> str:
+    if not u.submitted:
+        return "chưa gửi báo cáo"
+    at = _local(u.submitted_at)
+    when = f" ngày {at:%d/%m/%Y}" if at else ""
+    return f"đã gửi{when}" + (" (đúng hạn)" if u.on_time else " (chậm hạn)")
+
+
+def _unit_value_text(row: IndicatorRow, v: UnitValue | None) -> str:
+    """One unit's value: 1/2 (50%) for a rate, Có/Không, a count, a task status."""
+    if v is None:
+        return "—"
+    if row.kind == "rate":
+        if v.numerator is None or v.denominator is None:
+            return "—"
+        rate = f" ({with_unit(v.value, row.factor)})" if v.value is not None else ""
+        return f"{vn_number(v.numerator, 0)}/{vn_number(v.denominator, 0)}{rate}"
+    if row.kind in ("share_units", "yes_no"):
+        return "—" if v.value is None else ("Có" if v.value >= 0.5 else "Không")
+    if row.kind == "task":
+        return TASK_VI.get(v.task_status or "", "—")
+    return "—" if v.value is None else vn_number(v.value, 0)
+
+
+def _state_text(v: UnitValue | None) -> str:
+    if v is None:
+        return "chưa báo cáo"
+    return {"submitted": "đã gửi", "draft": "chưa gửi"}.get(v.state or "", "")
+
+
+# ------------------------------------------------------------------ Excel
+
+
+def _excel_format(row: IndicatorRow) -> str:
+    if row.kind in ("rate", "share_units"):
+        return "0.0" if row.factor == 100000 else "0.00"
+    if row.kind == "yes_no":
+        return '"Có";"Có";"Không"'
+    return "#,##0"
+
+
+def _excel_value(row: IndicatorRow, v: float | None) -> float | int | None:
+    if v is None:
+        return None
+    if row.kind in ("count", "change", "yes_no"):
+        return int(round(v))
+    return round(v, 4)
+
+
+def _target_number(t: Target | None) -> float | None:
+    return None if t is None else t.value
+
+
+def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
+                *, include_sensitive: bool = True) -> bytes:
+    """The report as an .xlsx: "Tổng hợp", "Theo đơn vị" and "Số liệu" (numbers as numbers)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    if len(raw_rows) >= EXCEL_MAX_ROWS:
+        raise ValueError(f"{len(raw_rows)} raw values do not fit in one sheet")
+    rows = _rows(report, include_sensitive)
+    codes = {r.code for r in rows}
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="E7E6E6")
+    wrap = Alignment(wrap_text=True, vertical="top")
+
+    def header(ws, names: Sequence[str], widths_: Sequence[float], freeze: str) -> None:
+        ws.append(list(names))
+        for i, (cell, w) in enumerate(zip(ws[1], widths_, strict=True), start=1):
+            cell.font, cell.fill = bold, fill
+            cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+            ws.column_dimensions[get_column_letter(i)].width = w
+        ws.freeze_panes = freeze
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Tổng hợp"
+    header(ws, ("Mục tiêu", "Mã", "Chỉ tiêu", "Đơn vị tính", "Tử số", "Mẫu số", "Thực hiện",
+                "Kế hoạch", "Mức kế hoạch", "Mốc", "Năm trước", "Đánh giá",
+                "Đơn vị đã báo cáo", "Đơn vị phải báo cáo", "Đúng hạn", "Chậm hạn", "Ghi chú"),
+           (9, 7, 48, 11, 10, 11, 11, 22, 11, 7, 11, 22, 11, 11, 9, 9, 50), "D2")
+    for r in rows:
+        unit = {100: "%", 1000: "‰", 100000: "/100.000"}.get(_factor(r) or 0, "") \
+            if r.kind in ("rate", "share_units") else (r.unit_vi or "")
+        ws.append([
+            r.goal_code, r.code, r.name_vi, unit, r.numerator, r.denominator,
+            _excel_value(r, r.value), fmt_target(r.target, r, milestone=False),
+            _target_number(r.target), r.target.milestone_year if r.target else None,
+            _excel_value(r, r.last_year_value), fmt_verdict(r), r.units_reported,
+            r.units_expected, r.units_on_time, r.units_late, "; ".join(notes_for(r)),
+        ])
+        line = ws[ws.max_row]
+        for idx in (5, 6, 13, 14, 15, 16):
+            line[idx - 1].number_format = "#,##0"
+        line[6].number_format = line[10].number_format = _excel_format(r)
+        line[8].number_format = "0.00"
+        line[9].number_format = "0"
+        line[2].alignment = line[16].alignment = wrap
+
+    wu = wb.create_sheet("Theo đơn vị")
+    unit_names = ("Mã đơn vị", "Đơn vị", "Loại", "Đã gửi", "Ngày gửi", "Đúng hạn")
+    ind_heads = [f"{r.code} {r.name_vi}" for r in rows]
+    header(wu, (*unit_names, *ind_heads), (22, 30, 14, 8, 16, 9, *([14] * len(rows))), "C2")
+    wu.row_dimensions[1].height = 90
+    for u in report.units:
+        line = [u.code, u.name, u.kind, "Có" if u.submitted else "Chưa",
+                _local(u.submitted_at), None if u.on_time is None else
+                ("Có" if u.on_time else "Không")]
+        for r in rows:
+            v = u.values.get(r.code)
+            line.append(_excel_value(r, v.value if v else None)
+                        if r.kind != "task" else (TASK_VI.get(v.task_status or "")
+                                                  if v else None))
+        wu.append(line)
+        cells = wu[wu.max_row]
+        cells[4].number_format = "dd/mm/yyyy hh:mm"
+        for i, r in enumerate(rows, start=len(unit_names)):
+            cells[i].number_format = _excel_format(r)
+
+    wr = wb.create_sheet("Số liệu")
+    header(wr, ("year", "unit", "indicator", "numerator", "denominator", "value",
+                "reported_by", "reported_at", "state", "source", "text"),
+           (7, 34, 10, 12, 12, 10, 22, 17, 10, 9, 30), "A2")
+    for v in raw_rows:
+        if v.indicator not in codes and not include_sensitive:
+            continue
+        wr.append([v.year, v.unit, v.indicator, v.numerator, v.denominator, v.value,
+                   v.reported_by, _local(v.reported_at), v.state, v.source, v.text])
+    for row in wr.iter_rows(min_row=2, min_col=4, max_col=8):
+        row[0].number_format = row[1].number_format = "#,##0"
+        row[2].number_format = "0.##"
+        row[4].number_format = "dd/mm/yyyy hh:mm"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------ chart
+
+
+def _chartable(rows: Iterable[IndicatorRow]) -> list[IndicatorRow]:
+    return [r for r in rows if r.kind in ("rate", "share_units") and r.value is not None
+            and r.target is not None and r.target.value is not None
+            and r.target.direction in ("at_least", "at_most", "below", "above", "range")]
+
+
+def report_png(report: CommuneReport, *, include_sensitive: bool = True) -> bytes:
+    """Result against target per numeric indicator, as a PNG.
+
+    Each row has its own scale (its bar ends at the result, the black diamond marks the
+    target). Đạt, không đạt and chưa đủ differ by colour, hatching and a written label.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    rows = _chartable(_rows(report, include_sensitive))
+    styles = {DAT: ("#2e7d32", "", "✓ Đạt"), KHONG_DAT: ("#c62828", "///", "✗ Không đạt"),
+              CHUA_DU: ("#9e9e9e", "..", "? Chưa đủ số liệu"), None: ("#9e9e9e", "..", "—")}
+    n = max(len(rows), 1)
+    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.42 * n), dpi=110)
+    plt.rcParams["font.family"] = "DejaVu Sans"
+    for y, r in enumerate(rows):
+        t = r.target
+        assert t is not None and t.value is not None and r.value is not None
+        top = max(r.value, t.value_max or t.value, 1e-9) * 1.15
+        color, hatch, label = styles.get(r.verdict, styles[None])
+        ax.barh(y, r.value / top, color=color, hatch=hatch, edgecolor="black",
+                linewidth=0.6, height=0.6)
+        ax.plot([t.value / top], [y], marker="D", color="black", markersize=7)
+        ax.vlines(t.value / top, y - 0.38, y + 0.38, colors="black", linewidth=1.5)
+        goal = fmt_target(t, r, milestone=False)
+        ax.text(1.02, y, f"{with_unit(r.value, _factor(r))}  (KH {goal})  {label}",
+                va="center", fontsize=9)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([_short(f"{r.code}. {r.name_vi}", 52) for r in rows], fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xticks([])
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(f"{report.commune.name} — kết quả năm {report.year} so với kế hoạch",
+                 fontsize=12, loc="left")
+    if not rows:
+        ax.text(0.5, 0.5, "Chưa có chỉ tiêu nào có số liệu", ha="center", va="center")
+    handles = [Patch(facecolor=styles[k][0], hatch=styles[k][1], edgecolor="black",
+                     label=styles[k][2]) for k in (DAT, KHONG_DAT, CHUA_DU)]
+    handles.append(plt.Line2D([], [], marker="D", color="black", linestyle="None",
+                              label="Kế hoạch (mức chỉ tiêu)"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4,
+              fontsize=9, frameon=False)
+    fig.subplots_adjust(left=0.36, right=0.66, top=1 - 0.55 / (1.2 + 0.42 * n),
+                        bottom=0.7 / (1.2 + 0.42 * n))
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    plt.close(fig)
+    return out.getvalue()
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+# ------------------------------------------------------------------ chat
+
+
+def report_text(report: CommuneReport, *, include_sensitive: bool = False,
+                max_lines: int = 30) -> str:
+    """A short Vietnamese summary for the chat (/summary): counts, then what needs care."""
+    rows = _rows(report, include_sensitive)
+    c = report.completeness
+    counts = {DAT: 0, KHONG_DAT: 0, CHUA_DU: 0}
+    for r in rows:
+        if r.verdict in counts:
+            counts[r.verdict] += 1
+    lines = [f"Báo cáo năm {report.year} — {report.commune.name}",
+             f"Đơn vị đã gửi: {c.units_submitted}/{c.units_expected} "
+             f"({c.units_on_time} đúng hạn, {c.units_late} chậm)",
+             f"Đạt {counts[DAT]} · Không đạt {counts[KHONG_DAT]} · "
+             f"Chưa đủ số liệu {counts[CHUA_DU]}"]
+    for verdict, title in ((KHONG_DAT, "Không đạt:"), (CHUA_DU, "Chưa đủ số liệu:")):
+        chosen = [r for r in rows if r.verdict == verdict]
+        if chosen:
+            lines.append(title)
+            lines += [f"• {r.code} {_short(r.name_vi, 60)}: {fmt_value(r, detail=False)} "
+                      f"(KH {fmt_target(r.target, r)})" for r in chosen]
+    if c.missing_units:
+        lines.append("Chưa gửi: " + ", ".join(c.missing_units))
+    if len(lines) > max_lines:
+        lines = lines[: max_lines - 1] + ["…"]
+    return "\n".join(lines)

@@ -1,0 +1,282 @@
+"""Repository for reminders: who is missing what in a round, and the exactly-once log.
+
+What a round's units lack is computed for the whole round at once (one grouped query over
+the reported values, not a query per unit). A reminder is *claimed* by inserting its
+ReminderLog row before it is sent: the UNIQUE (person, round, slot) constraint makes the
+insert fail for everyone but the first, so two processes (or a restart) never send twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import String, and_, cast, delete, func, not_, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage.kinds import IndicatorKind, Role
+from storage.models import (
+    Indicator,
+    Membership,
+    Person,
+    ReminderLog,
+    ReportedValue,
+    Round,
+    Submission,
+    Unit,
+)
+
+REPORTING_ROLES = (Role.collaborator.value, Role.agency.value)
+OFFICER_ROLES = (Role.officer.value, Role.admin.value)
+
+CLAIMED, SENT, BLOCKED, STALE, FAILED = "claimed", "sent", "blocked", "stale", "failed"
+
+
+# ------------------------------------------------------------------ progress of a round
+
+
+@dataclass(frozen=True)
+class UnitProgress:
+    """One unit of a round: what it must report, what it has, whether it sent it."""
+
+    unit: Unit
+    expected: tuple[Indicator, ...]  # plan order
+    complete: frozenset[int]  # indicator ids with a complete value
+    submitted: bool
+
+    @property
+    def missing(self) -> tuple[Indicator, ...]:
+        """Expected indicators without a complete value, in plan order."""
+        return tuple(i for i in self.expected if i.id not in self.complete)
+
+    @property
+    def pending(self) -> bool:
+        """Not sent yet: the unit gets reminders."""
+        return not self.submitted
+
+
+def complete_value():  # noqa: ANN201 - a SQL expression
+    """SQL: the reported value answers its indicator fully (the flow's ``is_complete``)."""
+    rv = ReportedValue
+    return or_(
+        and_(Indicator.kind == IndicatorKind.rate.value, col(rv.numerator).is_not(None),
+             col(rv.denominator).is_not(None)),
+        and_(Indicator.kind == IndicatorKind.task.value, col(rv.task_status).is_not(None)),
+        and_(col(Indicator.kind).not_in([IndicatorKind.rate.value, IndicatorKind.task.value]),
+             col(rv.value).is_not(None)),
+    )
+
+
+def complete_by_unit(round_id: int, *, session: Session) -> dict[int, frozenset[int]]:
+    """For every unit of a round: the indicator ids it has complete values for.
+
+    One grouped query: ``unit_id, count, string_agg(indicator_id)`` over the round.
+    """
+    ids = func.aggregate_strings(cast(ReportedValue.indicator_id, String), ",")
+    rows = session.exec(
+        select(ReportedValue.unit_id, func.count(), ids)
+        .join(Indicator, Indicator.id == ReportedValue.indicator_id)
+        .where(ReportedValue.round_id == round_id, complete_value())
+        .group_by(ReportedValue.unit_id)
+    ).all()
+    return {unit_id: frozenset(int(x) for x in (joined or "").split(",") if x)
+            for unit_id, _n, joined in rows}
+
+
+def round_units(rnd: Round, *, session: Session) -> list[tuple[Unit, bool]]:
+    """The units directly under the round's commune, with "has submitted", in their order."""
+    rows = session.exec(
+        select(Unit, Submission.id)
+        .join(Submission, and_(Submission.unit_id == Unit.id, Submission.round_id == rnd.id),
+              isouter=True)
+        .where(Unit.parent_id == rnd.commune_id)
+        .order_by(Unit.position, Unit.code)
+    ).all()
+    return [(u, sid is not None) for u, sid in rows]
+
+
+def round_progress(rnd: Round, *, session: Session) -> list[UnitProgress]:
+    """Every unit that has something to report in the round (three queries in all)."""
+    indicators = session.exec(select(Indicator).where(Indicator.plan_id == rnd.plan_id)
+                              .order_by(Indicator.position)).all()
+    by_kind: dict[str, tuple[Indicator, ...]] = {}
+    complete = complete_by_unit(rnd.id, session=session)
+    out = []
+    for unit, submitted in round_units(rnd, session=session):
+        if unit.kind not in by_kind:
+            by_kind[unit.kind] = tuple(i for i in indicators if unit.kind in (i.reporters or []))
+        expected = by_kind[unit.kind]
+        if not expected:
+            continue
+        ids = {i.id for i in expected}
+        out.append(UnitProgress(unit, expected, frozenset(complete.get(unit.id, ()) & ids),
+                                submitted))
+    return out
+
+
+# ------------------------------------------------------------------ who gets what
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A reporting person and their units that have not sent the report."""
+
+    person: Person
+    units: tuple[UnitProgress, ...]
+
+
+def _reporting_people(unit_ids: Sequence[int], *,
+                      session: Session) -> list[tuple[Membership, Person]]:
+    if not unit_ids:
+        return []
+    rows = session.exec(
+        select(Membership, Person).join(Person, Person.id == Membership.person_id)
+        .where(col(Membership.unit_id).in_(list(unit_ids)),
+               col(Membership.role).in_(REPORTING_ROLES))
+        .order_by(Person.id, Membership.id)
+    ).all()
+    return [(m, p) for m, p in rows]
+
+
+def pending_recipients(rnd: Round, *, session: Session,
+                       progress: Sequence[UnitProgress] | None = None) -> list[Recipient]:
+    """Reachable reporting people whose unit has not sent its report (submitted: nothing)."""
+    progress = round_progress(rnd, session=session) if progress is None else progress
+    pending = {p.unit.id: p for p in progress if p.pending}
+    grouped: dict[int, tuple[Person, list[UnitProgress]]] = {}
+    for m, person in _reporting_people(list(pending), session=session):
+        if person.telegram_id is None or person.unreachable:
+            continue
+        grouped.setdefault(person.id, (person, []))[1].append(pending[m.unit_id])
+    return [Recipient(person, tuple(units)) for person, units in grouped.values()]
+
+
+def unreachable_people(rnd: Round, *, session: Session,
+                       progress: Sequence[UnitProgress] | None = None
+                       ) -> list[tuple[Person, Unit]]:
+    """Reporting people of the round's units the bot cannot write to (they blocked it)."""
+    progress = round_progress(rnd, session=session) if progress is None else progress
+    units = {p.unit.id: p.unit for p in progress}
+    return [(person, units[m.unit_id])
+            for m, person in _reporting_people(list(units), session=session)
+            if person.unreachable]
+
+
+def officers(commune_id: int, *, session: Session, reachable_only: bool = True) -> list[Person]:
+    """The officers and admins of a commune (with a Telegram account)."""
+    rows = session.exec(
+        select(Person).join(Membership, Membership.person_id == Person.id)
+        .where(Membership.unit_id == commune_id, col(Membership.role).in_(OFFICER_ROLES),
+               col(Person.telegram_id).is_not(None))
+        .order_by(Person.id)
+    ).all()
+    seen: dict[int, Person] = {}
+    for p in rows:
+        if not (reachable_only and p.unreachable):
+            seen.setdefault(p.id, p)
+    return list(seen.values())
+
+
+def officer_communes(person_id: int, *, session: Session) -> list[Unit]:
+    """The units a person is officer or admin of."""
+    rows = session.exec(
+        select(Unit).join(Membership, Membership.unit_id == Unit.id)
+        .where(Membership.person_id == person_id, col(Membership.role).in_(OFFICER_ROLES))
+        .order_by(Unit.position, Unit.code)
+    ).all()
+    return list(dict.fromkeys(rows))
+
+
+def active_rounds(*, session: Session, today: date) -> list[Round]:
+    """Rounds still open (not closed, consolidation deadline not passed)."""
+    return list(session.exec(select(Round).where(
+        col(Round.closed_at).is_(None), Round.consolidation_deadline >= today)
+        .order_by(Round.id)))
+
+
+# ------------------------------------------------------------------ the log
+
+
+def logged_people(round_id: int, slot: str, *, session: Session) -> set[int]:
+    """People who already have a row (any outcome) for a slot."""
+    return set(session.exec(select(ReminderLog.person_id).where(
+        ReminderLog.round_id == round_id, ReminderLog.slot == slot)).all())
+
+
+def handled_slots(round_id: int, *, session: Session) -> set[str]:
+    """The slots of a round that have at least one row."""
+    return set(session.exec(select(ReminderLog.slot).where(ReminderLog.round_id == round_id)
+                            .group_by(ReminderLog.slot)).all())
+
+
+def claim(*, session: Session, person_id: int, round_id: int, slot: str, now: datetime,
+          outcome: str = CLAIMED) -> bool:
+    """Insert the reminder's row; False when it already exists (someone else has it)."""
+    try:
+        with session.begin_nested():
+            session.add(ReminderLog(person_id=person_id, round_id=round_id, slot=slot,
+                                    claimed_at=now, outcome=outcome))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _row(person_id: int, round_id: int, slot: str):  # noqa: ANN202 - a where clause
+    return and_(ReminderLog.person_id == person_id, ReminderLog.round_id == round_id,
+                ReminderLog.slot == slot)
+
+
+def mark(*, session: Session, person_id: int, round_id: int, slot: str, outcome: str,
+         now: datetime) -> None:
+    """Record what became of a claimed reminder (sent, blocked, failed)."""
+    session.exec(update(ReminderLog).where(_row(person_id, round_id, slot)).values(
+        outcome=outcome, sent_at=now if outcome == SENT else None))
+
+
+def release(*, session: Session, person_id: int, round_id: int, slot: str) -> None:
+    """Give back a claim that was never sent (stopped before it went out)."""
+    session.exec(delete(ReminderLog).where(_row(person_id, round_id, slot),
+                                           ReminderLog.outcome == CLAIMED))
+
+
+def mark_stale(round_id: int, slot: str, person_ids: Iterable[int], *, session: Session,
+               now: datetime) -> int:
+    """Record a missed slot as stale for these people; returns how many rows were added."""
+    done = logged_people(round_id, slot, session=session)
+    added = 0
+    for pid in person_ids:
+        if pid not in done and claim(session=session, person_id=pid, round_id=round_id,
+                                     slot=slot, now=now, outcome=STALE):
+            added += 1
+    return added
+
+
+def set_unreachable(person_id: int, unreachable: bool = True, *, session: Session) -> None:
+    """Mark a person as (un)reachable: they blocked the bot, or came back."""
+    session.exec(update(Person).where(Person.id == person_id).values(unreachable=unreachable))
+
+
+def reminded_since(round_id: int, person_ids: Iterable[int], since: datetime, *,
+                   session: Session) -> set[int]:
+    """People who were sent (or are being sent) a reminder of this round since ``since``.
+
+    Digests do not count: they go to officers.
+    """
+    ids = list(person_ids)
+    if not ids:
+        return set()
+    return set(session.exec(select(ReminderLog.person_id).where(
+        ReminderLog.round_id == round_id, col(ReminderLog.person_id).in_(ids),
+        ReminderLog.claimed_at >= since, col(ReminderLog.outcome).in_([CLAIMED, SENT]),
+        not_(col(ReminderLog.slot).startswith("digest:")))).all())
+
+
+def outcomes(round_id: int, *, session: Session, slot: str | None = None) -> dict[str, int]:
+    """How many rows per outcome (for tests, the benchmark and the logs)."""
+    q = select(ReminderLog.outcome, func.count()).where(ReminderLog.round_id == round_id)
+    if slot is not None:
+        q = q.where(ReminderLog.slot == slot)
+    return dict(session.exec(q.group_by(ReminderLog.outcome)).all())
