@@ -238,3 +238,41 @@ async def test_submitted_report_can_be_changed_until_consolidation_then_locked(
     clock.now += timedelta(days=40)  # past the consolidation deadline (05/12/2026)
     out = await say(lan, "/baocao")
     assert "đã khóa" in out[0] and "05/12/2026" in out[0]
+
+
+async def test_a_clean_hamlet_report_takes_12_messages_and_4_taps(api, bot, engine):
+    code = invite(engine, "thon-xuan-trung")
+    an = api.user(TOKEN, 9001, "An", language_code="vi")
+    typed, taps = 0, 0
+
+    async def typing(text):
+        nonlocal typed
+        typed += 1
+        return await say(an, text)
+
+    async def tapping(label):
+        nonlocal taps
+        taps += 1
+        return await tap(an, label)
+
+    await typing(f"/start {code}")
+    await typing("/baocao")
+    await typing("500")                 # 8.1 children
+    await typing("10")                  # 8.1 in special circumstances
+    await tapping("Vẫn là 10")          # 8.2 denominator: the same children
+    await typing("9")
+    await typing("420")                 # 10
+    await typing("2")
+    await tapping("Vẫn là 500")         # 11.1
+    await typing("1")
+    await tapping("Vẫn là 500")         # 11.2
+    await typing("0")
+    await typing("0")                   # 13
+    await typing("3")                   # 20.2
+    out = await typing("3")
+    assert any("Báo cáo năm 2026 của Thôn Xuân Trung" in o for o in out)
+    out = await tapping("📨 Gửi báo cáo")
+    assert "Đã gửi" in out[-1]
+    assert (typed, taps) == (12, 4)
+    vals = values(engine, "thon-xuan-trung")
+    assert len(vals) == 7 and (vals["8.2"].numerator, vals["8.2"].denominator) == (9, 10)
