@@ -224,5 +224,21 @@ def demo(
     demo_main(lang, out)
 
 
+@app.command()
+def chat(
+    member: Annotated[str, typer.Option("--as", help="The member: thon-hanh-thien, tram-y-te, "
+                                        "thcs, cong-an, xuan-truong (the officer)…")]
+    = "thon-hanh-thien",
+    lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
+) -> None:
+    """Talk to the bot in the terminal as a member of the demo commune."""
+    from bot.chat import MEMBERS
+    from bot.chat import main as chat_main
+
+    if member not in MEMBERS:
+        raise _fail(f"unknown member {member!r}; choose one of: {', '.join(MEMBERS)}")
+    chat_main(member, lang)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -87,6 +87,18 @@ class Person:
     def _newest(self) -> int:
         return max((m.message_id for m in self.user.messages()), default=0)
 
+    async def user_say(self, text: str) -> list[BotMessage]:
+        """Send a text; return the bot's new messages (nothing printed)."""
+        seen = self._newest()
+        await self.user.send(text)
+        return [m for m in await self.user.wait_reply(timeout=15) if m.message_id > seen]
+
+    async def user_press(self, label: str, message_id: int) -> list[BotMessage]:
+        """Press a button; return the bot's new messages (nothing printed)."""
+        seen = self._newest()
+        await self.user.press_text(label, message_id=message_id)
+        return [m for m in await self.user.wait_reply(timeout=15) if m.message_id > seen]
+
     async def say(self, text: str) -> list[BotMessage]:
         """Send a text and print the bot's new messages."""
         seen = self._newest()

@@ -1,0 +1,50 @@
+"""`ctvbot demo` and `ctvbot chat`, as a newcomer runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from bot.chat import run_chat
+from bot.demo import run_demo
+
+
+async def test_demo_plays_the_year_and_writes_its_files(tmp_path):
+    lines: list[str] = []
+    out = await run_demo("vi", tmp_path / "demo", echo=lines.append)
+    text = "\n".join(lines)
+    assert "Xin chào Lan" in text
+    assert "Chưa hiểu «bốn trăm năm mươi»" in text          # a typing mistake caught
+    assert "Tiếp tục từ chỗ bạn dừng" in text               # stopped halfway, resumed
+    assert text.count("Đã gửi báo cáo năm 2026") >= 3
+    assert (out / "transcript.txt").read_text(encoding="utf-8").startswith("\n══")
+
+
+async def test_demo_in_english(tmp_path):
+    lines: list[str] = []
+    await run_demo("en", tmp_path / "demo", echo=lines.append)
+    text = "\n".join(lines)
+    assert "Hello Lan" in text and "Saved indicator" in text
+
+
+async def test_chat_in_the_terminal():
+    typed = iter(["/baocao", "450", "b1", "/huy"])
+    shown: list[str] = []
+
+    def read() -> str:
+        try:
+            return next(typed)
+        except StopIteration:
+            raise EOFError from None
+
+    await run_chat("thon-hanh-thien", "vi", read=read, echo=shown.append)
+    text = "\n".join(shown)
+    assert "Đã hiểu: 450 trẻ" in text and "[b1 Chưa có số liệu]" in text
+    assert "để trống" in text and "Đã dừng" in text
+
+
+def test_demo_command_leaves_nothing_running(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"files in {tmp_path}" in proc.stdout
