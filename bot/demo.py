@@ -87,34 +87,40 @@ class Person:
     def _newest(self) -> int:
         return max((m.message_id for m in self.user.messages()), default=0)
 
+    async def _after(self, seen: int) -> list[BotMessage]:
+        """Wait for the bot's new messages (id above ``seen``) and for it to go quiet."""
+        deadline = time.monotonic() + 15
+        while self._newest() <= seen:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the bot did not answer {self.name}")
+            await asyncio.sleep(0.01)
+        await self.user.wait_idle(timeout=15)
+        return [m for m in self.user.messages() if m.message_id > seen]
+
     async def user_say(self, text: str) -> list[BotMessage]:
         """Send a text; return the bot's new messages (nothing printed)."""
         seen = self._newest()
         await self.user.send(text)
-        return [m for m in await self.user.wait_reply(timeout=15) if m.message_id > seen]
+        return await self._after(seen)
 
     async def user_press(self, label: str, message_id: int) -> list[BotMessage]:
         """Press a button; return the bot's new messages (nothing printed)."""
         seen = self._newest()
         await self.user.press_text(label, message_id=message_id)
-        return [m for m in await self.user.wait_reply(timeout=15) if m.message_id > seen]
+        return await self._after(seen)
 
     async def say(self, text: str) -> list[BotMessage]:
         """Send a text and print the bot's new messages."""
-        seen = self._newest()
         self.demo.transcript.person(self.who, text)
-        await self.user.send(text)
-        got = [m for m in await self.user.wait_reply(timeout=15) if m.message_id > seen]
+        got = await self.user_say(text)
         self.demo.transcript.bot(got)
         return got
 
     async def tap(self, label: str) -> list[BotMessage]:
         """Press the button with this label on the latest message that has it."""
-        seen = self._newest()
         last = next(m for m in reversed(self.user.messages()) if label in m.button_texts)
         self.demo.transcript.person(self.who, f"[{label}]")
-        await self.user.press_text(label, message_id=last.message_id)
-        got = [m for m in await self.user.wait_reply(timeout=15) if m.message_id > seen]
+        got = await self.user_press(label, last.message_id)
         self.demo.transcript.bot(got)
         return got
 

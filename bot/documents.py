@@ -10,9 +10,17 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
+from docx import Document
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH as ALIGN
+from docx.enum.text import WD_BREAK
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
 
 from storage.aggregate import (
     CHUA_DU,
@@ -86,8 +94,9 @@ def _factor(row: IndicatorRow) -> int | None:
     return 100 if row.kind == "share_units" else row.factor
 
 
-def fmt_value(row: IndicatorRow, value: float | None = None, *, detail: bool = True) -> str:
-    """The result of an indicator as the report writes it."""
+def fmt_value(row: IndicatorRow, value: float | None = None, *, detail: bool = True,
+              sep: str = " ") -> str:
+    """The result of an indicator as the report writes it (``sep`` before the counts)."""
     v = row.value if value is None else value
     if row.kind == "task":
         done = row.task_counts.get("done", 0)
@@ -97,12 +106,12 @@ def fmt_value(row: IndicatorRow, value: float | None = None, *, detail: bool = T
     if row.kind == "rate":
         text = with_unit(v, row.factor)
         if detail and value is None and row.numerator is not None:
-            text += f" ({vn_number(row.numerator, 0)}/{vn_number(row.denominator or 0, 0)})"
+            text += f"{sep}({vn_number(row.numerator, 0)}/{vn_number(row.denominator or 0, 0)})"
         return text
     if row.kind == "share_units":
         text = with_unit(v, 100)
         if detail and value is None and row.denominator:
-            text += f" ({row.numerator}/{row.denominator} đơn vị)"
+            text += f"{sep}({row.numerator}/{row.denominator} đơn vị)"
         return text
     if row.kind == "yes_no":
         return "Có" if v >= 1 else "Không"
@@ -199,316 +208,313 @@ def _local(dt: datetime | None) -> datetime | None:
 # ------------------------------------------------------------------ Word
 
 
-def _docx_helpers():  # noqa: ANN202 - a namespace of python-docx names, imported lazily
-    from docx import Document
-    from docx.enum.section import WD_ORIENT
-    from docx.enum.table import WD_TABLE_ALIGNMENT
-    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-    from docx.shared import Mm, Pt
+class _Word:
+    """A python-docx document with the few helpers the report needs."""
 
-    return Document, WD_ORIENT, WD_TABLE_ALIGNMENT, WD_ALIGN_PARAGRAPH, WD_BREAK, \
-        OxmlElement, qn, Mm, Pt
+    def __init__(self) -> None:
+        self.doc = Document()
+        sec = self.doc.sections[0]
+        sec.page_width, sec.page_height = Mm(210), Mm(297)
+        sec.top_margin, sec.bottom_margin = Mm(20), Mm(20)
+        sec.left_margin, sec.right_margin = Mm(30), Mm(15)
+        sec.header_distance = Mm(10)
+        normal = self.doc.styles["Normal"]
+        normal.font.name, normal.font.size = FONT, Pt(BODY_PT)
+        self.set_fonts(normal.element)
+        pf = normal.paragraph_format
+        pf.space_after, pf.space_before, pf.line_spacing = Pt(0), Pt(0), 1.1
+        self.set_fonts(self.doc.styles["Table Grid"].element)
 
-
-def report_docx(report: CommuneReport, *, place: str | None = None,
-                include_sensitive: bool) -> bytes:
-    """The report as a .docx in the state administrative format (Nghị định 30/2020/NĐ-CP)."""
-    (Document, _orient, WD_TABLE_ALIGNMENT, ALIGN, WD_BREAK, OxmlElement, qn, Mm,
-     Pt) = _docx_helpers()
-    place = place or place_of(report)
-    doc = Document()
-    sec = doc.sections[0]
-    sec.page_width, sec.page_height = Mm(210), Mm(297)
-    sec.top_margin, sec.bottom_margin = Mm(20), Mm(20)
-    sec.left_margin, sec.right_margin = Mm(30), Mm(15)
-    sec.header_distance = Mm(10)
-
-    def set_fonts(rpr_parent, name: str = FONT) -> None:
-        rpr = rpr_parent.get_or_add_rPr()
+    @staticmethod
+    def set_fonts(element: Any) -> None:
+        """Times New Roman for every script, east-Asian and complex included."""
+        rpr = element.get_or_add_rPr()
         fonts = rpr.find(qn("w:rFonts"))
         if fonts is None:
             fonts = OxmlElement("w:rFonts")
             rpr.insert(0, fonts)
         for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
-            fonts.set(qn(attr), name)
+            fonts.set(qn(attr), FONT)
 
-    normal = doc.styles["Normal"]
-    normal.font.name, normal.font.size = FONT, Pt(BODY_PT)
-    set_fonts(normal.element)
-    normal.paragraph_format.space_after = Pt(0)
-    normal.paragraph_format.space_before = Pt(0)
-    normal.paragraph_format.line_spacing = 1.1
-    for style_name in ("Table Grid",):
-        if style_name in [s.name for s in doc.styles]:
-            set_fonts(doc.styles[style_name].element)
-
-    def para(container, text: str = "", *, bold: bool = False, italic: bool = False,
-             underline: bool = False, size: float | None = None, align=ALIGN.LEFT,
-             before: float = 0, after: float = 0, indent_first: float | None = None):
-        p = container.add_paragraph()
-        p.alignment = align
-        pf = p.paragraph_format
-        pf.space_before, pf.space_after = Pt(before), Pt(after)
-        if indent_first is not None:
-            pf.first_line_indent = Mm(indent_first)
-        if text:
-            run(p, text, bold=bold, italic=italic, underline=underline, size=size)
-        return p
-
-    def run(p, text: str, *, bold: bool = False, italic: bool = False,
-            underline: bool = False, size: float | None = None):
+    def run(self, p: Any, text: str, *, bold: bool = False, italic: bool = False,
+            underline: bool = False, size: float | None = None) -> Any:
+        """A run in Times New Roman."""
         r = p.add_run(text)
         r.bold, r.italic, r.underline = bold or None, italic or None, underline or None
         r.font.name = FONT
         r.font.size = Pt(size or BODY_PT)
-        set_fonts(r._element)
+        self.set_fonts(r._element)
         return r
 
-    def short_line(container, width_mm: float, cell_mm: float) -> None:
-        """A centred short rule (a bottom border on an indented empty paragraph)."""
-        p = container.add_paragraph()
-        side = max((cell_mm - width_mm) / 2, 0)
-        p.paragraph_format.left_indent = Mm(side)
-        p.paragraph_format.right_indent = Mm(side)
+    def para(self, text: str = "", *, container: Any = None, bold: bool = False,
+             italic: bool = False, underline: bool = False, size: float | None = None,
+             align: Any = ALIGN.LEFT, before: float = 0, after: float = 0,
+             indent: float | None = None) -> Any:
+        """A paragraph (first-line indent in mm)."""
+        p = (container or self.doc).add_paragraph()
+        p.alignment = align
+        pf = p.paragraph_format
+        pf.space_before, pf.space_after = Pt(before), Pt(after)
+        if indent is not None:
+            pf.first_line_indent = Mm(indent)
+        if text:
+            self.run(p, text, bold=bold, italic=italic, underline=underline, size=size)
+        return p
+
+    def body(self, text: str, **kw: Any) -> Any:
+        """A justified body paragraph with the usual first-line indent."""
+        return self.para(text, align=ALIGN.JUSTIFY, indent=10, **kw)
+
+    def short_line(self, width_mm: float, room_mm: float, container: Any = None) -> None:
+        """A centred short rule: a bottom border on an indented empty paragraph."""
+        p = (container or self.doc).add_paragraph()
+        side = max((room_mm - width_mm) / 2, 0)
+        p.paragraph_format.left_indent = p.paragraph_format.right_indent = Mm(side)
         p.paragraph_format.space_after = Pt(2)
-        p_pr = p._p.get_or_add_pPr()
         bdr = OxmlElement("w:pBdr")
         bottom = OxmlElement("w:bottom")
         for k, v in (("w:val", "single"), ("w:sz", "6"), ("w:space", "1"),
                      ("w:color", "000000")):
             bottom.set(qn(k), v)
         bdr.append(bottom)
-        p_pr.append(bdr)
-        tiny = p.add_run("")
-        tiny.font.size = Pt(2)
+        p._p.get_or_add_pPr().append(bdr)
+        p.add_run("").font.size = Pt(2)
 
-    def no_borders(table) -> None:
-        tbl_pr = table._tbl.tblPr
-        borders = OxmlElement("w:tblBorders")
-        for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
-            e = OxmlElement(f"w:{edge}")
-            e.set(qn("w:val"), "nil")
-            borders.append(e)
-        tbl_pr.append(borders)
+    def table(self, widths_mm: Sequence[float], *, grid: bool = True,
+              heads: Sequence[str] = ()) -> Any:
+        """A fixed-width table, with a shaded header row repeated on every page."""
+        t = self.doc.add_table(rows=1, cols=len(widths_mm))
+        t.alignment = WD_TABLE_ALIGNMENT.CENTER
+        t.autofit = False
+        tbl_pr = t._tbl.tblPr
+        layout = OxmlElement("w:tblLayout")
+        layout.set(qn("w:type"), "fixed")
+        tbl_pr.append(layout)
+        if grid:
+            t.style = "Table Grid"
+        else:
+            borders = OxmlElement("w:tblBorders")
+            for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
+                e = OxmlElement(f"w:{edge}")
+                e.set(qn("w:val"), "nil")
+                borders.append(e)
+            tbl_pr.append(borders)
+        for col, w in zip(t.columns, widths_mm, strict=True):
+            col.width = Mm(w)
+        self._widths = list(widths_mm)
+        if heads:
+            for cell, text in zip(t.rows[0].cells, heads, strict=True):
+                self.cell(cell, text, bold=True, align=ALIGN.CENTER)
+                shd = OxmlElement("w:shd")
+                for k, v in (("w:val", "clear"), ("w:color", "auto"), ("w:fill", "E7E6E6")):
+                    shd.set(qn(k), v)
+                cell._tc.get_or_add_tcPr().append(shd)
+            h = OxmlElement("w:tblHeader")
+            h.set(qn("w:val"), "true")
+            t.rows[0]._tr.get_or_add_trPr().append(h)
+        self.fit(t, widths_mm)
+        return t
 
-    def widths(table, mm: Sequence[float]) -> None:
-        table.autofit = False
-        for row in table.rows:
-            for cell, w in zip(row.cells, mm, strict=False):
+    @staticmethod
+    def fit(t: Any, widths_mm: Sequence[float]) -> None:
+        """Set every cell's width (Word reads the cells, LibreOffice the grid)."""
+        for row in t.rows:
+            for cell, w in zip(row.cells, widths_mm, strict=False):
                 cell.width = Mm(w)
 
-    def cell_text(cell, text: str, *, bold: bool = False, italic: bool = False,
-                  align=ALIGN.LEFT, size: float | None = None) -> None:
+    def cell(self, cell: Any, text: str, *, bold: bool = False, italic: bool = False,
+             align: Any = ALIGN.LEFT, size: float | None = None) -> None:
+        """Write into a cell's first paragraph."""
         p = cell.paragraphs[0]
         p.alignment = align
-        run(p, text, bold=bold, italic=italic, size=size)
+        self.run(p, text, bold=bold, italic=italic, size=size)
 
-    def repeat_header(row) -> None:
-        tr_pr = row._tr.get_or_add_trPr()
-        h = OxmlElement("w:tblHeader")
-        h.set(qn("w:val"), "true")
-        tr_pr.append(h)
+    def row(self, t: Any, texts: Sequence[str], aligns: Sequence[Any], *,
+            bold_last: bool = False) -> None:
+        """A table row of texts."""
+        cells = t.add_row().cells
+        for i, (cell, text, al) in enumerate(zip(cells, texts, aligns, strict=True)):
+            self.cell(cell, text, align=al, bold=bold_last and i == len(texts) - 1)
 
-    def shade(cell, fill: str) -> None:
-        tc_pr = cell._tc.get_or_add_tcPr()
-        shd = OxmlElement("w:shd")
-        shd.set(qn("w:val"), "clear")
-        shd.set(qn("w:color"), "auto")
-        shd.set(qn("w:fill"), fill)
-        tc_pr.append(shd)
+    def group_row(self, t: Any, text: str) -> None:
+        """A row spanning the whole table (a mục tiêu, a unit)."""
+        cells = t.add_row().cells
+        self.cell(cells[0].merge(cells[-1]), text, bold=True)
 
-    # page numbers at the top centre, not on the first page (Nghị định 30)
-    sec.different_first_page_header_footer = True
-    hp = sec.header.paragraphs[0]
-    hp.alignment = ALIGN.CENTER
-    for kind, text in (("begin", None), (None, "PAGE"), ("end", None)):
-        r = hp.add_run()
-        r.font.size = Pt(BODY_PT)
-        if kind:
-            fld = OxmlElement("w:fldChar")
-            fld.set(qn("w:fldCharType"), kind)
-            r._r.append(fld)
-        else:
-            instr = OxmlElement("w:instrText")
-            instr.set(qn("xml:space"), "preserve")
-            instr.text = text
-            r._r.append(instr)
+    def page_numbers(self) -> None:
+        """Page number at the top centre, from the second page (Nghị định 30)."""
+        sec = self.doc.sections[0]
+        sec.different_first_page_header_footer = True
+        hp = sec.header.paragraphs[0]
+        hp.alignment = ALIGN.CENTER
+        for kind in ("begin", "instr", "end"):
+            r = hp.add_run()
+            r.font.size = Pt(BODY_PT)
+            if kind == "instr":
+                el = OxmlElement("w:instrText")
+                el.set(qn("xml:space"), "preserve")
+                el.text = "PAGE"
+            else:
+                el = OxmlElement("w:fldChar")
+                el.set(qn("w:fldCharType"), kind)
+            r._r.append(el)
 
-    # header block: issuing body | national motto
-    body_name = report.commune.name.upper()
-    left_w, right_w = 68.0, 97.0
-    head = doc.add_table(rows=1, cols=2)
-    head.alignment = WD_TABLE_ALIGNMENT.CENTER
-    no_borders(head)
-    widths(head, (left_w, right_w))
-    lc, rc = head.rows[0].cells
-    lc.paragraphs[0].alignment = ALIGN.CENTER
-    run(lc.paragraphs[0], "ỦY BAN NHÂN DÂN", bold=True, size=13)
-    para(lc, body_name, bold=True, size=13, align=ALIGN.CENTER)
-    short_line(lc, 25, left_w)
-    para(lc, "Số: …/BC-UBND", size=13, align=ALIGN.CENTER, before=4)
-    rc.paragraphs[0].alignment = ALIGN.CENTER
-    run(rc.paragraphs[0], "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold=True, size=12)
-    para(rc, "Độc lập - Tự do - Hạnh phúc", bold=True, underline=True, size=13,
-         align=ALIGN.CENTER)
-    para(rc, f"{place}, ngày … tháng … năm {report.year}", italic=True, size=13,
-         align=ALIGN.CENTER, before=10)
+    def page_break(self) -> None:
+        """Start a new page."""
+        self.doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
-    # title
-    plan_name = _lower_first(report.plan.name_vi)
-    para(doc, "BÁO CÁO", bold=True, size=TITLE_PT, align=ALIGN.CENTER, before=18)
-    para(doc, f"Kết quả thực hiện {plan_name} năm {report.year}", bold=True, size=TITLE_PT,
-         align=ALIGN.CENTER)
-    short_line(doc, 30, 165)
+    def bytes(self) -> bytes:
+        """The .docx file."""
+        out = io.BytesIO()
+        self.doc.save(out)
+        return out.getvalue()
+
+
+C, L = ALIGN.CENTER, ALIGN.LEFT
+
+
+def report_docx(report: CommuneReport, *, place: str | None = None,
+                include_sensitive: bool) -> bytes:
+    """The report as a .docx in the state administrative format (Nghị định 30/2020/NĐ-CP).
+
+    A4, margins 20/20/30/15 mm, Times New Roman 13 pt; header block, title, the indicator
+    table by mục tiêu, notes, who reported, "Nơi nhận" and the signature block left for
+    the officer, then the annex with per-unit figures. Sensitive indicators only when
+    ``include_sensitive``.
+    """
+    w = _Word()
+    w.page_numbers()
     rows = _rows(report, include_sensitive)
+    _docx_heading(w, report, place or place_of(report))
+    _docx_results(w, report, rows)
+    _docx_completeness(w, report)
+    _docx_signature(w, report)
+    _docx_annex(w, report, rows)
+    return w.bytes()
+
+
+def _docx_heading(w: _Word, report: CommuneReport, place: str) -> None:
+    """Issuing body and number | national motto and date; then the title."""
+    left, right = 68.0, 97.0
+    head = w.table((left, right), grid=False)
+    lc, rc = head.rows[0].cells
+    lc.paragraphs[0].alignment = C
+    w.run(lc.paragraphs[0], "ỦY BAN NHÂN DÂN", bold=True)
+    w.para(report.commune.name.upper(), container=lc, bold=True, align=C)
+    w.short_line(22, left, lc)
+    w.para("Số: …/BC-UBND", container=lc, align=C, before=4)
+    rc.paragraphs[0].alignment = C
+    w.run(rc.paragraphs[0], "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold=True, size=12)
+    w.para("Độc lập - Tự do - Hạnh phúc", container=rc, bold=True, underline=True, align=C)
+    w.para(f"{place}, ngày … tháng … năm {report.year}", container=rc, italic=True,
+           align=C, before=10)
+    w.para("BÁO CÁO", bold=True, size=TITLE_PT, align=C, before=18)
+    w.para(f"Kết quả thực hiện {_lower_first(report.plan.name_vi)} năm {report.year}",
+           bold=True, size=TITLE_PT, align=C)
+    w.short_line(30, 165)
+
+
+def _docx_results(w: _Word, report: CommuneReport, rows: list[IndicatorRow]) -> None:
+    """Section I: the indicator table grouped by mục tiêu, and the notes."""
+    w.body(f"Căn cứ {report.plan.name_vi}; căn cứ số liệu do các đơn vị báo cáo, Ủy ban nhân "
+           f"dân {_lower_first(report.commune.name)} báo cáo kết quả thực hiện các chỉ tiêu "
+           f"năm {report.year} như sau:", before=12, after=6)
+    w.para("I. KẾT QUẢ THỰC HIỆN CÁC CHỈ TIÊU", bold=True, before=6, after=4)
     counts = {DAT: 0, KHONG_DAT: 0, CHUA_DU: 0, None: 0}
     for r in rows:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
-    who = report.commune.name
-    intro = (f"Căn cứ {report.plan.name_vi}; căn cứ số liệu do các đơn vị báo cáo, "
-             f"Ủy ban nhân dân {_lower_first(who)} "
-             f"báo cáo kết quả thực hiện các chỉ tiêu năm {report.year} như sau:")
-    para(doc, intro, align=ALIGN.JUSTIFY, before=12, after=6, indent_first=10)
-
-    para(doc, "I. KẾT QUẢ THỰC HIỆN CÁC CHỈ TIÊU", bold=True, before=6, after=4)
     judged = len(rows) - counts[None]
-    para(doc, (f"Trong {judged} chỉ tiêu được đánh giá: {counts[DAT]} chỉ tiêu đạt, "
-               f"{counts[KHONG_DAT]} chỉ tiêu không đạt, {counts[CHUA_DU]} chỉ tiêu chưa đủ "
-               f"số liệu" + (f"; {counts[None]} chỉ tiêu theo dõi, không đánh giá."
-                             if counts[None] else ".")),
-         align=ALIGN.JUSTIFY, after=4, indent_first=10)
+    tail = (f"; {counts[None]} chỉ tiêu theo dõi, không đánh giá." if counts[None] else ".")
+    w.body(f"Trong {judged} chỉ tiêu được đánh giá: {counts[DAT]} chỉ tiêu đạt, "
+           f"{counts[KHONG_DAT]} chỉ tiêu không đạt, {counts[CHUA_DU]} chỉ tiêu chưa đủ số "
+           f"liệu{tail}", after=4)
     if any(r.target and r.target.from_next_milestone for r in rows):
-        para(doc, ("Năm không phải năm mốc của kế hoạch được đánh giá theo chỉ tiêu của mốc kế "
-                   "tiếp (ghi “theo mốc …”)."), italic=True, align=ALIGN.JUSTIFY, after=4,
-             indent_first=10)
-
-    col_mm = (13.0, 57.0, 27.0, 28.0, 19.0, 21.0)
-    table = doc.add_table(rows=1, cols=6)
-    table.style = "Table Grid"
-    table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    for cell, text in zip(table.rows[0].cells, ("STT", "Chỉ tiêu", "Kế hoạch", "Thực hiện",
-                                                "Năm trước", "Đánh giá"), strict=True):
-        cell_text(cell, text, bold=True, align=ALIGN.CENTER)
-        shade(cell, "E7E6E6")
-    repeat_header(table.rows[0])
+        w.body("Năm không phải năm mốc của kế hoạch được đánh giá theo chỉ tiêu của mốc kế "
+               "tiếp (ghi “theo mốc …”).", italic=True, after=4)
+    t = w.table((13.0, 57.0, 27.0, 28.0, 19.0, 21.0),
+                heads=("STT", "Chỉ tiêu", "Kế hoạch", "Thực hiện", "Năm trước", "Đánh giá"))
     goal = None
     for r in rows:
         if r.goal_code != goal:
             goal = r.goal_code
-            g = table.add_row().cells
-            merged = g[0].merge(g[5])
-            cell_text(merged, f"Mục tiêu {r.goal_code}. {r.goal_title_vi}", bold=True)
-        cells = table.add_row().cells
-        cell_text(cells[0], r.code, align=ALIGN.CENTER)
-        cell_text(cells[1], r.name_vi)
-        cell_text(cells[2], fmt_target(r.target, r), align=ALIGN.CENTER)
-        cell_text(cells[3], fmt_value(r), align=ALIGN.CENTER)
-        cell_text(cells[4], fmt_last_year(r), align=ALIGN.CENTER)
-        cell_text(cells[5], fmt_verdict(r), align=ALIGN.CENTER,
-                  bold=r.verdict == KHONG_DAT)
-    widths(table, col_mm)
-
-    noted = [(r, notes_for(r)) for r in rows]
-    noted = [(r, n) for r, n in noted if n]
+            w.group_row(t, f"Mục tiêu {r.goal_code}. {r.goal_title_vi}")
+        w.row(t, (r.code, r.name_vi, fmt_target(r.target, r), fmt_value(r, sep="\n"),
+                  fmt_last_year(r), fmt_verdict(r)), (C, L, C, C, C, C),
+              bold_last=r.verdict == KHONG_DAT)
+    w.fit(t, w._widths)
+    noted = [(r, n) for r in rows if (n := notes_for(r))]
     if noted:
-        para(doc, "Ghi chú:", bold=True, italic=True, before=6)
+        w.para("Ghi chú:", bold=True, italic=True, before=6)
         for r, n in noted:
-            para(doc, f"- Chỉ tiêu {r.code}: " + "; ".join(n) + ".", align=ALIGN.JUSTIFY,
-                 indent_first=10)
+            w.body(f"- Chỉ tiêu {r.code}: " + "; ".join(n) + ".")
 
+
+def _docx_completeness(w: _Word, report: CommuneReport) -> None:
+    """Section II: units reported / expected, late and missing ones by name."""
     c = report.completeness
-    para(doc, "II. TÌNH HÌNH BÁO CÁO CỦA CÁC ĐƠN VỊ", bold=True, before=10, after=4)
-    deadline = (f"; hạn gửi {report.round.unit_deadline:%d/%m/%Y}" if report.round else "")
-    para(doc, (f"Số đơn vị đã gửi báo cáo: {c.units_submitted}/{c.units_expected} "
-               f"({c.units_on_time} đúng hạn, {c.units_late} chậm hạn{deadline})."),
-         align=ALIGN.JUSTIFY, indent_first=10)
-    label = "đơn vị" if not report.rollup else "địa phương"
+    w.para("II. TÌNH HÌNH BÁO CÁO CỦA CÁC ĐƠN VỊ", bold=True, before=10, after=4)
+    deadline = f"; hạn gửi {report.round.unit_deadline:%d/%m/%Y}" if report.round else ""
+    w.body(f"Số đơn vị đã gửi báo cáo: {c.units_submitted}/{c.units_expected} "
+           f"({c.units_on_time} đúng hạn, {c.units_late} chậm hạn{deadline}).")
+    label = "địa phương" if report.rollup else "đơn vị"
     if c.late_units:
-        para(doc, f"- Các {label} gửi chậm: {', '.join(c.late_units)}.", align=ALIGN.JUSTIFY,
-             indent_first=10)
+        w.body(f"- Các {label} gửi chậm: {', '.join(c.late_units)}.")
     if c.missing_units:
-        para(doc, f"- Các {label} chưa gửi: {', '.join(c.missing_units)}.",
-             align=ALIGN.JUSTIFY, indent_first=10)
+        w.body(f"- Các {label} chưa gửi: {', '.join(c.missing_units)}.")
     if not c.late_units and not c.missing_units:
-        para(doc, "- Tất cả các đơn vị đã gửi báo cáo đúng hạn.", indent_first=10)
+        w.body("- Tất cả các đơn vị đã gửi báo cáo đúng hạn.")
 
-    # Nơi nhận | signature
-    sign = doc.add_table(rows=1, cols=2)
-    no_borders(sign)
-    widths(sign, (80.0, 85.0))
-    nl, sr = sign.rows[0].cells
+
+def _docx_signature(w: _Word, report: CommuneReport) -> None:
+    """"Nơi nhận" on the left, the signature block on the right (left blank to sign)."""
+    t = w.table((80.0, 85.0), grid=False)
+    nl, sr = t.rows[0].cells
     p = nl.paragraphs[0]
     p.paragraph_format.space_before = Pt(12)
-    run(p, "Nơi nhận:", bold=True, italic=True, size=12)
+    w.run(p, "Nơi nhận:", bold=True, italic=True, size=12)
     upper = f"UBND {_lower_first(report.parent.name)}" if report.parent else "Cấp trên"
     for line in (f"- {upper} (để b/c);", "- Chủ tịch, các PCT UBND;",
                  "- Các ban, ngành, đoàn thể;", "- Lưu: VT, VHXH."):
-        para(nl, line, size=11)
+        w.para(line, container=nl, size=11)
     p = sr.paragraphs[0]
-    p.alignment = ALIGN.CENTER
+    p.alignment = C
     p.paragraph_format.space_before = Pt(12)
-    run(p, "TM. ỦY BAN NHÂN DÂN", bold=True, size=13)
-    para(sr, "CHỦ TỊCH", bold=True, size=13, align=ALIGN.CENTER)
-    for _ in range(5):  # room for the signature and the seal
-        para(sr, "", align=ALIGN.CENTER)
-    para(sr, "", size=13, align=ALIGN.CENTER)  # the officer writes the name here
+    w.run(p, "TM. ỦY BAN NHÂN DÂN", bold=True)
+    w.para("CHỦ TỊCH", container=sr, bold=True, align=C)
+    for _ in range(6):  # room for the signature, the seal and the name
+        w.para("", container=sr, align=C)
 
-    # annex: per-unit figures
-    brk = doc.add_paragraph().add_run()
-    brk.add_break(WD_BREAK.PAGE)
-    para(doc, "PHỤ LỤC", bold=True, size=TITLE_PT, align=ALIGN.CENTER)
-    para(doc, ("Số liệu chi tiết theo " + ("địa phương" if report.rollup else "đơn vị")),
-         bold=True, align=ALIGN.CENTER)
-    para(doc, f"(Kèm theo Báo cáo số …/BC-UBND ngày … tháng … năm {report.year} của "
-              f"Ủy ban nhân dân {_lower_first(report.commune.name)})", italic=True,
-         align=ALIGN.CENTER, after=8)
+
+def _docx_annex(w: _Word, report: CommuneReport, rows: list[IndicatorRow]) -> None:
+    """Phụ lục: each unit's figures (each commune's results for a roll-up)."""
+    w.page_break()
+    w.para("PHỤ LỤC", bold=True, size=TITLE_PT, align=C)
+    w.para("Số liệu chi tiết theo " + ("địa phương" if report.rollup else "đơn vị"),
+           bold=True, align=C)
+    w.para(f"(Kèm theo Báo cáo số …/BC-UBND ngày … tháng … năm {report.year} của Ủy ban "
+           f"nhân dân {_lower_first(report.commune.name)})", italic=True, align=C, after=8)
     codes = {r.code for r in rows}
     by_code = {r.code: r for r in rows}
     if report.rollup:
-        annex = doc.add_table(rows=1, cols=6)
-        annex.style = "Table Grid"
-        heads = ("STT", "Địa phương", "Đơn vị đã gửi", "Đạt", "Không đạt", "Chưa đủ")
-        for cell, text in zip(annex.rows[0].cells, heads, strict=True):
-            cell_text(cell, text, bold=True, align=ALIGN.CENTER)
-            shade(cell, "E7E6E6")
-        repeat_header(annex.rows[0])
+        t = w.table((12.0, 63.0, 27.0, 20.0, 22.0, 21.0),
+                    heads=("STT", "Địa phương", "Đơn vị đã gửi", "Đạt", "Không đạt",
+                           "Chưa đủ"))
         for n, u in enumerate(report.units, start=1):
             vs = [v.verdict for k, v in u.values.items() if k in codes]
-            cells = annex.add_row().cells
-            for cell, text, al in zip(cells, (
-                    str(n), u.name, f"{u.units_submitted}/{u.units_expected}",
-                    str(vs.count(DAT)), str(vs.count(KHONG_DAT)), str(vs.count(CHUA_DU))),
-                    (ALIGN.CENTER, ALIGN.LEFT) + (ALIGN.CENTER,) * 4, strict=True):
-                cell_text(cell, text, align=al)
-        widths(annex, (12.0, 63.0, 27.0, 20.0, 22.0, 21.0))
+            w.row(t, (str(n), u.name, f"{u.units_submitted}/{u.units_expected}",
+                      str(vs.count(DAT)), str(vs.count(KHONG_DAT)), str(vs.count(CHUA_DU))),
+                  (C, L, C, C, C, C))
     else:
-        annex = doc.add_table(rows=1, cols=4)
-        annex.style = "Table Grid"
-        for cell, text in zip(annex.rows[0].cells, ("STT", "Chỉ tiêu", "Số liệu", "Trạng thái"),
-                              strict=True):
-            cell_text(cell, text, bold=True, align=ALIGN.CENTER)
-            shade(cell, "E7E6E6")
-        repeat_header(annex.rows[0])
+        t = w.table((14.0, 86.0, 38.0, 27.0),
+                    heads=("STT", "Chỉ tiêu", "Số liệu", "Trạng thái"))
         for n, u in enumerate(report.units, start=1):
-            g = annex.add_row().cells
-            merged = g[0].merge(g[3])
-            cell_text(merged, f"{n}. {u.name} — {_unit_status(u)}", bold=True)
+            w.group_row(t, f"{n}. {u.name} — {_unit_status(u)}")
             for code in u.expected:
-                if code not in codes:
-                    continue
-                cells = annex.add_row().cells
-                v = u.values.get(code)
-                cell_text(cells[0], code, align=ALIGN.CENTER)
-                cell_text(cells[1], by_code[code].name_vi)
-                cell_text(cells[2], _unit_value_text(by_code[code], v), align=ALIGN.CENTER)
-                cell_text(cells[3], _state_text(v), align=ALIGN.CENTER)
-        widths(annex, (14.0, 86.0, 38.0, 27.0))
-
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
+                if code in codes:
+                    v = u.values.get(code)
+                    w.row(t, (code, by_code[code].name_vi, _unit_value_text(by_code[code], v),
+                              _state_text(v)), (C, L, C, C))
+    w.fit(t, w._widths)
 
 
 def _unit_status(u: UnitRow) -> str:
@@ -675,7 +681,7 @@ def report_png(report: CommuneReport, *, include_sensitive: bool = True) -> byte
     styles = {DAT: ("#2e7d32", "", "✓ Đạt"), KHONG_DAT: ("#c62828", "///", "✗ Không đạt"),
               CHUA_DU: ("#9e9e9e", "..", "? Chưa đủ số liệu"), None: ("#9e9e9e", "..", "—")}
     n = max(len(rows), 1)
-    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.42 * n), dpi=110)
+    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.42 * n), dpi=110)
     plt.rcParams["font.family"] = "DejaVu Sans"
     for y, r in enumerate(rows):
         t = r.target
@@ -706,7 +712,7 @@ def report_png(report: CommuneReport, *, include_sensitive: bool = True) -> byte
                               label="Kế hoạch (mức chỉ tiêu)"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4,
               fontsize=9, frameon=False)
-    fig.subplots_adjust(left=0.36, right=0.66, top=1 - 0.55 / (1.2 + 0.42 * n),
+    fig.subplots_adjust(left=0.33, right=0.62, top=1 - 0.55 / (1.2 + 0.42 * n),
                         bottom=0.7 / (1.2 + 0.42 * n))
     out = io.BytesIO()
     fig.savefig(out, format="png")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,22 +87,32 @@ def _newest(user: LocalUser) -> int:
     return max((m.message_id for m in user.messages()), default=0)
 
 
+async def _new_messages(user: LocalUser, seen: int) -> list[str]:
+    """Wait until the bot has sent something new and gone quiet; the new messages' texts."""
+    deadline = time.monotonic() + 10
+    while _newest(user) <= seen:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the bot sent nothing new to {user.user_id}")
+        await asyncio.sleep(0.01)
+    await user.wait_idle(timeout=10)
+    return [m.content or "" for m in user.messages() if m.message_id > seen and m.content]
+
+
 async def say(user: LocalUser, text: str) -> list[str]:
     """The person sends a text; returns the texts of the bot's new messages in answer."""
     seen = _newest(user)
     await user.send(text)
-    got = await user.wait_reply(timeout=10)
-    return [m.content or "" for m in got if m.message_id > seen]
+    return await _new_messages(user, seen)
 
 
 async def tap(user: LocalUser, data_or_text: str) -> list[str]:
     """The person presses a button by its callback data or its label."""
-    last = next((m for m in reversed(user.messages()) if m.buttons), None)
+    last = next((m for m in reversed(user.messages()) if data_or_text in m.button_data
+                 or data_or_text in m.button_texts), None)
     assert last is not None, "no message with buttons"
     seen = _newest(user)
     if data_or_text in last.button_data:
         await user.press(data_or_text, message_id=last.message_id)
     else:
         await user.press_text(data_or_text, message_id=last.message_id)
-    got = await user.wait_reply(timeout=10)
-    return [m.content or "" for m in got if m.content and m.message_id > seen]
+    return await _new_messages(user, seen)

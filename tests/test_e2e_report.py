@@ -276,3 +276,46 @@ async def test_a_clean_hamlet_report_takes_12_messages_and_4_taps(api, bot, engi
     assert (typed, taps) == (12, 4)
     vals = values(engine, "thon-xuan-trung")
     assert len(vals) == 7 and (vals["8.2"].numerator, vals["8.2"].denominator) == (9, 10)
+
+
+async def test_one_person_for_two_hamlets_is_asked_which(api, bot, engine):
+    lan = api.user(TOKEN, 9101, "Lan", language_code="vi")
+    await say(lan, f"/start {invite(engine, 'thon-xuan-dai')}")
+    out = await say(lan, f"/start {invite(engine, 'thon-xuan-thuy')}")
+    assert "Thôn Xuân Thủy" in out[0]
+    out = await say(lan, "/baocao")
+    assert "đơn vị nào" in out[0]
+    out = await tap(lan, "Thôn Xuân Thủy")
+    assert "Báo cáo năm 2026 của Thôn Xuân Thủy" in out[0]
+    await say(lan, "200")
+    await say(lan, "4")
+    assert values(engine, "thon-xuan-thuy")["8.1"].numerator == 4
+    assert values(engine, "thon-xuan-dai") == {}
+    out = await say(lan, "/tinhtrang")  # still on Xuân Thủy's report: its status
+    assert "Thôn Xuân Thủy" in out[0]
+
+
+async def test_value_far_from_last_year_asks_for_confirmation(api, bot, engine):
+    from storage.models import Round
+    with Session(engine) as s:  # last year's report of this hamlet
+        commune = repo.find_unit("xuan-truong", session=s)
+        cur = repo.open_round(commune.id, session=s)
+        last = Round(commune_id=commune.id, plan_id=cur.plan_id, year=2025,
+                     unit_deadline=cur.unit_deadline.replace(year=2025),
+                     consolidation_deadline=cur.consolidation_deadline.replace(year=2025))
+        s.add(last)
+        s.flush()
+        unit = repo.find_unit("thon-hanh-thien", session=s)
+        ind = next(i for i in repo.indicators_for(unit, cur, session=s) if i.code == "8.1")
+        repo.save_value(session=s, round_id=last.id, unit_id=unit.id, indicator_id=ind.id,
+                        person_id=None, numerator=10, denominator=440, source="import")
+        s.commit()
+    lan = api.user(TOKEN, 9201, "Lan", language_code="vi")
+    await say(lan, f"/start {invite(engine, 'thon-hanh-thien')}")
+    await say(lan, "/baocao")
+    out = await say(lan, "4.500")  # one zero too many
+    assert "Năm 2025 là 440" in out[0] and "4.500" in out[0]
+    out = await tap(lan, "Nhập lại")
+    assert "(1/7)" in out[-1]
+    out = await say(lan, "450")
+    assert "Đã hiểu: 450" in out[0]

@@ -1,0 +1,572 @@
+"""The reminder scheduler and the rate-limited, exactly-once sender.
+
+One scheduler: PTB's JobQueue (APScheduler 3). On start the jobs are rebuilt from the
+database (the database is the truth): one job per open round at its next slot, and a resync
+every ten minutes that picks up deadlines changed, rounds added or closed by another process.
+A slot missed while the bot was down is sent on start if it is still current (see
+``flows.reminders.due``) and marked stale otherwise.
+
+Trigger times are computed from the database and the injectable clock (``Env.now``): a job
+runs after ``slot.at - now``; tests call ``Reminders.run_due(at=T)`` directly.
+
+Sending: every message is claimed in ReminderLog (INSERT, UNIQUE person/round/slot) right
+before it goes out, so a restart or a second process never sends it twice. At most
+``messages_per_second`` overall and one per second per chat; a 429 waits ``retry_after`` and
+sends the same message again; a 403 marks the person unreachable (the officers' digest names
+them). Stopping (cancellation) lets a message in flight finish and be recorded, and gives
+back the claims not yet sent, so the next run sends exactly those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, ChatMemberHandler, ContextTypes
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.i18n import render_reply
+from flows import reminders as plan
+from flows.effects import Reply
+from storage import reminders as store
+from storage.models import Person, Round, Unit
+
+log = logging.getLogger("ctvbot.reminders")
+
+DEFAULT_RATE = 25.0  # messages per second overall (Telegram allows about 30)
+PER_CHAT_SECONDS = 1.0  # at most one message per second to a chat
+RESYNC_SECONDS = 600
+NETWORK_RETRIES = 5
+MAX_TEXT = 4096
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------ what goes out
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to one person for one slot of a round."""
+
+    person_id: int
+    chat_id: int
+    round_id: int
+    slot: str
+    reply: Reply
+    locale: str
+
+
+@dataclass
+class FanOut:
+    """What became of a batch."""
+
+    sent: int = 0
+    skipped: int = 0  # already claimed or sent (by this or another process)
+    blocked: int = 0  # 403: the person is marked unreachable
+    failed: int = 0  # refused by Telegram for another reason, or the network never came back
+    released: int = 0  # stopped before it went out: the claim was given back
+    retries_429: int = 0
+
+    def add(self, other: FanOut) -> FanOut:
+        """Add another batch's counts to this one."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
+
+@dataclass
+class RunReport:
+    """What ``run_due`` did: per slot key, and the slots marked stale."""
+
+    slots: dict[str, FanOut] = field(default_factory=dict)
+    stale: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> FanOut:
+        """All slots together."""
+        out = FanOut()
+        for f in self.slots.values():
+            out.add(f)
+        return out
+
+
+# ------------------------------------------------------------------ building messages
+
+
+def _tr(obj: Any, name: str, lang: str) -> str:
+    return getattr(obj, f"{name}_{lang}", None) or getattr(obj, f"{name}_vi")
+
+
+def reminder_deliveries(rnd: Round, recipients: Iterable[store.Recipient], slot: str,
+                        today: date, *, officer_name: str | None = None) -> list[Delivery]:
+    """The reminder of each recipient, in their language."""
+    out = []
+    for r in recipients:
+        lang = r.person.language or "vi"
+        gaps = [plan.Gap(u.unit.name, len(u.expected),
+                         tuple((i.code, _tr(i, "name", lang)) for i in u.missing))
+                for u in r.units]
+        reply = plan.reminder(rnd.id, rnd.year, rnd.unit_deadline, rnd.consolidation_deadline,
+                              today, gaps, officer_name=officer_name)
+        assert r.person.id is not None and r.person.telegram_id is not None
+        out.append(Delivery(r.person.id, r.person.telegram_id, rnd.id, slot, reply, lang))
+    return out
+
+
+def digest_reply(rnd: Round, commune: Unit, today: date, *, session: Session,
+                 progress: Sequence[store.UnitProgress] | None = None) -> Reply:
+    """The officers' view of a round: submitted / expected, late units, unreachable people."""
+    progress = store.round_progress(rnd, session=session) if progress is None else progress
+    units = [plan.UnitLine(p.unit.name, len(p.expected), tuple(i.code for i in p.missing),
+                           p.submitted) for p in progress]
+    unreachable = [(p.name, u.name)
+                   for p, u in store.unreachable_people(rnd, session=session, progress=progress)]
+    closed_on = rnd.closed_at.date() if rnd.closed_at else None
+    return plan.digest(commune.name, rnd.year, rnd.unit_deadline, rnd.consolidation_deadline,
+                       today, units, unreachable, closed_on=closed_on)
+
+
+def _markup(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row]
+                                 for row in rows])
+
+
+def _pieces(text: str) -> list[str]:
+    from bot.app import split_text  # late: bot.app imports this module
+
+    return split_text(text, MAX_TEXT)
+
+
+# ------------------------------------------------------------------ pacing
+
+
+class Pacer:
+    """At most ``per_second`` sends overall and one per ``per_chat`` seconds to a chat.
+
+    Each caller reserves the next free instant and sleeps until it, without holding the lock;
+    a 429 pauses everyone for ``retry_after``.
+    """
+
+    def __init__(self, per_second: float, per_chat: float = PER_CHAT_SECONDS, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+        if per_second <= 0:
+            raise ValueError("messages_per_second must be positive")
+        self.interval = 1.0 / per_second
+        self.per_chat = per_chat
+        self._clock, self._sleep = clock, sleep
+        self._next = 0.0
+        self._paused_until = 0.0
+        self._chat_next: dict[int, float] = {}
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, chat_id: int) -> None:
+        """Wait for this chat's and everyone's turn."""
+        while True:
+            ahead = self._chat_next.get(chat_id, 0.0) - self._clock()
+            if ahead > 0:
+                await self._sleep(ahead)
+                continue
+            async with self._lock:
+                now = self._clock()
+                if self._chat_next.get(chat_id, 0.0) > now:
+                    continue  # another message to this chat took the turn
+                start = max(now, self._next, self._paused_until)
+                self._next = start + self.interval
+                self._chat_next[chat_id] = start + self.per_chat
+            if start > now:
+                await self._sleep(start - now)
+            return
+
+    def pause(self, seconds: float) -> None:
+        """Telegram said "retry after": nobody sends before then."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+def _retry_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+# ------------------------------------------------------------------ the sender
+
+
+class Sender:
+    """Claims, sends and records deliveries, paced, with a few workers in flight."""
+
+    def __init__(self, engine: Engine, bot: Bot, *, messages_per_second: float = DEFAULT_RATE,
+                 per_chat_seconds: float = PER_CHAT_SECONDS,
+                 now: Callable[[], datetime] = _utcnow, workers: int | None = None,
+                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+        self.engine, self.bot, self.now = engine, bot, now
+        self.pacer = Pacer(messages_per_second, per_chat_seconds, sleep=sleep)
+        self.workers = workers or max(4, int(messages_per_second * 2))
+        self._sleep = sleep
+
+    async def deliver(self, deliveries: Sequence[Delivery]) -> FanOut:
+        """Send every delivery once (skipping those someone already claimed)."""
+        report = FanOut()
+        queue = deque(deliveries)
+
+        async def worker() -> None:
+            while queue:
+                await self._one(queue.popleft(), report)
+
+        tasks = [asyncio.create_task(worker()) for _ in range(min(self.workers, len(queue)))]
+        # cancelling this coroutine cancels the workers and waits for them to settle
+        await asyncio.gather(*tasks)
+        return report
+
+    # -- one message
+
+    async def _one(self, d: Delivery, report: FanOut) -> None:
+        text, rows = render_reply(d.reply, d.locale)
+        pieces, markup = _pieces(text), _markup(rows)
+        await self.pacer.acquire(d.chat_id)
+        claiming = asyncio.ensure_future(asyncio.to_thread(self._claim, d))
+        try:
+            claimed = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            if await claiming:
+                await asyncio.to_thread(self._settle, d, None)
+            raise
+        if not claimed:
+            report.skipped += 1
+            return
+        sent: list[int] = []
+        try:
+            outcome = await self._send(d, pieces, markup, sent, report)
+        except asyncio.CancelledError:
+            outcome = store.SENT if sent else None
+            await asyncio.to_thread(self._settle, d, outcome)
+            report.sent += bool(sent)
+            report.released += not sent
+            raise
+        await asyncio.to_thread(self._settle, d, outcome)
+        if outcome == store.SENT:
+            report.sent += 1
+        elif outcome == store.BLOCKED:
+            report.blocked += 1
+        elif outcome is None:
+            report.released += 1
+        else:
+            report.failed += 1
+
+    async def _send(self, d: Delivery, pieces: list[str], markup: InlineKeyboardMarkup | None,
+                    sent: list[int], report: FanOut) -> str | None:
+        """Send the pieces of a claimed message; the outcome (None: give the claim back)."""
+        network_failures = 0
+        n = 0
+        while n < len(pieces):
+            if n > 0 or network_failures or report is None:
+                await self.pacer.acquire(d.chat_id)
+            last = n == len(pieces) - 1
+            call = asyncio.ensure_future(self.bot.send_message(
+                d.chat_id, pieces[n], reply_markup=markup if last else None))
+            try:
+                message = await asyncio.shield(call)
+            except asyncio.CancelledError:
+                # the request is on its way: let it finish, so the log tells the truth
+                with contextlib.suppress(Exception):
+                    sent.append((await call).message_id)
+                raise
+            except RetryAfter as exc:
+                report.retries_429 += 1
+                wait = _retry_seconds(exc)
+                log.info("429 for chat %s: retrying the same message in %.0f s", d.chat_id, wait)
+                self.pacer.pause(wait)
+                await self._sleep(wait)
+                await self.pacer.acquire(d.chat_id)
+                continue
+            except Forbidden as exc:
+                log.info("person %s blocked the bot (%s)", d.person_id, exc.message)
+                return store.BLOCKED
+            except TimedOut as exc:
+                # the request may have arrived: sending it again could send it twice
+                log.warning("reminder %s to person %s timed out: not resent (%s)",
+                            d.slot, d.person_id, exc.message)
+                return store.SENT if sent else store.FAILED
+            except BadRequest as exc:
+                log.warning("reminder %s to person %s refused: %s", d.slot, d.person_id,
+                            exc.message)
+                return store.SENT if sent else store.FAILED
+            except NetworkError as exc:
+                network_failures += 1
+                if network_failures > NETWORK_RETRIES:
+                    log.warning("reminder %s to person %s: network down, given back (%s)",
+                                d.slot, d.person_id, exc.message)
+                    return store.SENT if sent else None
+                await self._sleep(min(2.0 ** network_failures, 30.0))
+                continue
+            except TelegramError as exc:
+                log.warning("reminder %s to person %s failed: %s", d.slot, d.person_id,
+                            exc.message)
+                return store.SENT if sent else store.FAILED
+            sent.append(message.message_id)
+            n += 1
+        return store.SENT
+
+    # -- the log (in worker threads)
+
+    def _claim(self, d: Delivery) -> bool:
+        with Session(self.engine) as session:
+            ok = store.claim(session=session, person_id=d.person_id, round_id=d.round_id,
+                             slot=d.slot, now=self.now())
+            session.commit()
+            return ok
+
+    def _settle(self, d: Delivery, outcome: str | None) -> None:
+        with Session(self.engine) as session:
+            if outcome is None:
+                store.release(session=session, person_id=d.person_id, round_id=d.round_id,
+                              slot=d.slot)
+            else:
+                store.mark(session=session, person_id=d.person_id, round_id=d.round_id,
+                           slot=d.slot, outcome=outcome, now=self.now())
+                if outcome == store.BLOCKED:
+                    store.set_unreachable(d.person_id, session=session)
+            session.commit()
+
+
+# ------------------------------------------------------------------ the scheduler
+
+
+class Reminders:
+    """Everything about reminders in one bot process: what is due, the sender, the jobs."""
+
+    def __init__(self, engine: Engine, bot: Bot, *, tz: Any,
+                 messages_per_second: float = DEFAULT_RATE,
+                 now: Callable[[], datetime] | None = None, workers: int | None = None) -> None:
+        self.engine, self.tz = engine, tz
+        self._now = now
+        self.sender = Sender(engine, bot, messages_per_second=messages_per_second,
+                             now=self.utcnow, workers=workers)
+        self.job_queue: Any = None
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def utcnow(self) -> datetime:
+        """Now (aware, UTC), from the injected clock when there is one."""
+        return self._now() if self._now is not None else _utcnow()
+
+    def today(self, at: datetime | None = None) -> date:
+        """The local date."""
+        return (at or self.utcnow()).astimezone(self.tz).date()
+
+    # -- what is due (sync, worker threads)
+
+    def _targets(self, rnd: Round, slot: plan.Slot, session: Session) -> list[int]:
+        if slot.stream == plan.DIGEST:
+            return [p.id for p in store.officers(rnd.commune_id, session=session) if p.id]
+        return [r.person.id for r in store.pending_recipients(rnd, session=session)
+                if r.person.id]
+
+    def due_now(self, at: datetime, round_ids: Iterable[int] | None = None
+                ) -> list[tuple[int, tuple[plan.Slot, ...]]]:
+        """Mark the missed slots stale; the current slots of every open round."""
+        wanted = set(round_ids) if round_ids is not None else None
+        out = []
+        with Session(self.engine, expire_on_commit=False) as session:
+            for rnd in store.active_rounds(session=session, today=self.today(at)):
+                if wanted is not None and rnd.id not in wanted:
+                    continue
+                assert rnd.id is not None
+                slots = plan.schedule(plan.Timing.of(rnd), self.tz)
+                due = plan.due(slots, at, store.handled_slots(rnd.id, session=session))
+                for slot in due.stale:
+                    n = store.mark_stale(rnd.id, slot.key, self._targets(rnd, slot, session),
+                                         session=session, now=at)
+                    log.info("round %s: slot %s was missed, marked stale for %d", rnd.id,
+                             slot.key, n)
+                session.commit()
+                if due.send or due.stale:
+                    out.append((rnd.id, due.send, tuple(s.key for s in due.stale)))
+        return out
+
+    def deliveries_for(self, round_id: int, slot: plan.Slot, at: datetime) -> list[Delivery]:
+        """The messages of a slot still to send (people already logged are left out)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            rnd = session.get(Round, round_id)
+            if rnd is None or rnd.closed_at is not None:
+                return []
+            done = store.logged_people(round_id, slot.key, session=session)
+            progress = store.round_progress(rnd, session=session)
+            if slot.stream == plan.REMIND:
+                recipients = [r for r in store.pending_recipients(rnd, session=session,
+                                                                  progress=progress)
+                              if r.person.id not in done]
+                return reminder_deliveries(rnd, recipients, slot.key, self.today(at))
+            commune = session.get(Unit, rnd.commune_id)
+            assert commune is not None
+            reply = digest_reply(rnd, commune, self.today(at), session=session,
+                                 progress=progress)
+            return [Delivery(p.id, p.telegram_id, round_id, slot.key, reply, p.language or "vi")
+                    for p in store.officers(rnd.commune_id, session=session)
+                    if p.id not in done and p.id is not None and p.telegram_id is not None]
+
+    def next_slots(self, at: datetime) -> dict[int, plan.Slot]:
+        """The next slot of every open round after ``at``."""
+        out = {}
+        with Session(self.engine) as session:
+            for rnd in store.active_rounds(session=session, today=self.today(at)):
+                nxt = plan.next_slot(plan.schedule(plan.Timing.of(rnd), self.tz), at)
+                if nxt is not None and rnd.id is not None:
+                    out[rnd.id] = nxt
+        return out
+
+    # -- running
+
+    def _lock(self, round_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(round_id, asyncio.Lock())
+
+    async def run_due(self, at: datetime | None = None,
+                      round_ids: Iterable[int] | None = None) -> RunReport:
+        """Send what is due at ``at`` (default: now) and mark what was missed stale."""
+        at = at or self.utcnow()
+        report = RunReport()
+        for round_id, send, stale in await asyncio.to_thread(self.due_now, at, round_ids):
+            report.stale.extend(stale)
+            async with self._lock(round_id):
+                for slot in send:
+                    batch = await asyncio.to_thread(self.deliveries_for, round_id, slot, at)
+                    result = await self.sender.deliver(batch)
+                    report.slots[slot.key] = report.slots.get(slot.key, FanOut()).add(result)
+                    if batch:
+                        log.info("round %s slot %s: %s", round_id, slot.key, result)
+        return report
+
+    async def deliver(self, deliveries: Sequence[Delivery]) -> FanOut:
+        """Send prepared deliveries (an officer's nudge) through the same sender."""
+        return await self.sender.deliver(deliveries)
+
+    def spawn(self, coro: Any, name: str = "reminders") -> asyncio.Task[Any]:
+        """Run in the background; ``stop`` cancels it gracefully."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
+
+    # -- the jobs (PTB's JobQueue: the one APScheduler)
+
+    async def start(self, job_queue: Any) -> None:
+        """Catch up on what was missed, schedule the next slots, resync every ten minutes."""
+        self.job_queue = job_queue
+        job_queue.run_repeating(self._resync_job, interval=RESYNC_SECONDS, first=RESYNC_SECONDS,
+                                name="reminders:resync")
+        await self.rebuild()
+        self.spawn(self._catch_up(), "reminders:catch-up")
+
+    async def _catch_up(self) -> None:
+        report = await self.run_due()
+        if report.slots or report.stale:
+            log.info("catch-up: sent %s, stale %s", report.total, report.stale)
+
+    async def rebuild(self) -> dict[int, datetime]:
+        """Schedule one job per open round at its next slot (the database is the truth)."""
+        if self.job_queue is None:
+            return {}
+        now = self.utcnow()
+        nexts = await asyncio.to_thread(self.next_slots, now)
+        for job in self.job_queue.jobs(pattern=r"^reminders:round:"):
+            job.schedule_removal()
+        for round_id, slot in nexts.items():
+            delay = max((slot.at - now).total_seconds(), 0.0)
+            self.job_queue.run_once(self._round_job, when=delay, name=f"reminders:round:{round_id}",
+                                    data={"round_id": round_id, "slot": slot.key, "at": slot.at})
+        return {rid: s.at for rid, s in nexts.items()}
+
+    async def _round_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        round_id = context.job.data["round_id"]  # type: ignore[union-attr,index]
+        self.spawn(self._run_round(round_id), f"reminders:round:{round_id}")
+
+    async def _run_round(self, round_id: int) -> None:
+        await self.run_due(round_ids=[round_id])
+        await self.rebuild()
+
+    async def _resync_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.rebuild()
+
+    async def stop(self) -> None:
+        """Stop the jobs and the batches in progress (what is in flight is recorded)."""
+        if self.job_queue is not None:
+            for job in self.job_queue.jobs(pattern=r"^reminders:"):
+                job.schedule_removal()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# ------------------------------------------------------------------ wiring
+
+
+async def start_reminders(application: Application) -> Reminders:
+    """post_init: build the process's Reminders from the Env and start its jobs."""
+    env = application.bot_data["env"]
+    rate = float(application.bot_data.get("messages_per_second", DEFAULT_RATE))
+    reminders = Reminders(env.engine, application.bot, tz=env.tz, messages_per_second=rate,
+                          now=env.now)
+    application.bot_data["reminders"] = reminders
+    if application.job_queue is None:
+        log.warning("no JobQueue (install python-telegram-bot[job-queue]): no reminders")
+    else:
+        await reminders.start(application.job_queue)
+    return reminders
+
+
+async def stop_reminders(application: Application) -> None:
+    """post_stop / post_shutdown: stop the batches in progress."""
+    reminders = application.bot_data.get("reminders")
+    if reminders is not None:
+        await reminders.stop()
+
+
+async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The person blocked the bot (unreachable) or came back (reachable again)."""
+    change = update.my_chat_member
+    if change is None or change.chat.type != "private":
+        return
+    status = change.new_chat_member.status
+    if status not in ("kicked", "member"):
+        return
+    env = context.bot_data["env"]
+
+    def apply() -> None:
+        with Session(env.engine) as session:
+            pid = session.exec(select(Person.id).where(
+                Person.telegram_id == change.from_user.id)).first()
+            if pid is not None:
+                store.set_unreachable(pid, status == "kicked", session=session)
+                session.commit()
+
+    await asyncio.to_thread(apply)
+
+
+def install(application: Application) -> None:
+    """Register the blocked/unblocked handler (its own group: it never hides another)."""
+    application.add_handler(ChatMemberHandler(on_my_chat_member,
+                                              ChatMemberHandler.MY_CHAT_MEMBER), group=-2)
