@@ -128,7 +128,8 @@ def render(m: Msg, locale: str | None = None) -> str:
     return _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", text))
 
 
-def render_reply(reply: Reply, locale: str | None = None) -> tuple[str, list[list[tuple[str, str]]]]:
+def render_reply(reply: Reply,
+                 locale: str | None = None) -> tuple[str, list[list[tuple[str, str]]]]:
     """The text and the buttons (label, data) of a reply."""
     loc = locale or current_locale.get()
     text = "\n".join(render(line, loc) for line in reply.lines)

@@ -611,7 +611,7 @@ def _compute(ind: _Ind, scope: _Scope, year: int) -> _Computed:
 # ------------------------------------------------------------------ building the reports
 
 
-def _resolve_unit(code_or_id: str | int, session: Session) -> Unit:
+def resolve_unit(code_or_id: str | int, session: Session) -> Unit:
     if isinstance(code_or_id, int):
         unit = session.get(Unit, code_or_id)
         if unit is None:
@@ -635,7 +635,7 @@ def _years_needed(inds: Sequence[_Ind], year: int) -> list[int]:
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, tz: ZoneInfo = TZ) -> CommuneReport:
     """The annual report of a commune (or any unit with its own round) for ``year``."""
-    commune = _resolve_unit(commune_code_or_id, session)
+    commune = resolve_unit(commune_code_or_id, session)
     rnd = repo.round_for_year(commune.id, year, session=session)
     if rnd is None:
         years = session.exec(select(Round.year).where(Round.commune_id == commune.id)
@@ -770,7 +770,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     upper unit and its descendant communes on the same plan. ``units`` holds one row per
     commune (its own figures) unless ``include_units`` is False.
     """
-    upper = _resolve_unit(upper_unit, session)
+    upper = resolve_unit(upper_unit, session)
     tree = select(Unit.id).where(Unit.id == upper.id).cte("tree", recursive=True)
     tree = tree.union_all(select(Unit.id).join(tree, Unit.parent_id == tree.c.id)
                           .where(col_in(Unit.kind, UPPER_KINDS)))

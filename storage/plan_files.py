@@ -206,9 +206,9 @@ def _indicator_problems(
             IndicatorKind.yes_no, IndicatorKind.share_units
         ):
             bad([*tloc, "direction"], "direction yes is for yes_no or share_units indicators")
-        if t.direction in (Direction.reduce_per_year, Direction.reduce_vs_year) and ind.kind not in (
-            IndicatorKind.change, IndicatorKind.rate, IndicatorKind.count
-        ):
+        reduction = t.direction in (Direction.reduce_per_year, Direction.reduce_vs_year)
+        if reduction and ind.kind not in (IndicatorKind.change, IndicatorKind.rate,
+                                          IndicatorKind.count):
             bad([*tloc, "direction"], "a reduction target needs a count or a rate")
     return out
 

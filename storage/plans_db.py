@@ -7,7 +7,15 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from storage.models import Criterion, Goal, Indicator, Milestone, Plan, Responsibility
+from storage.models import (
+    Criterion,
+    Goal,
+    Indicator,
+    Milestone,
+    Plan,
+    ReportedValue,
+    Responsibility,
+)
 from storage.plan_files import PlanSpec, bundled_plan_paths, load_plan
 
 
@@ -35,8 +43,10 @@ def store_plan(spec: PlanSpec, *, source_text: str, session: Session) -> Plan:
     assert plan.id is not None
 
     goals = {g.code: g for g in session.exec(select(Goal).where(Goal.plan_id == plan.id))}
-    crits = {c.number: c for c in session.exec(select(Criterion).where(Criterion.plan_id == plan.id))}
-    inds = {i.code: i for i in session.exec(select(Indicator).where(Indicator.plan_id == plan.id))}
+    crits = {c.number: c for c in
+             session.exec(select(Criterion).where(Criterion.plan_id == plan.id))}
+    inds = {i.code: i for i in
+            session.exec(select(Indicator).where(Indicator.plan_id == plan.id))}
     seen_inds: set[str] = set()
     position = 0
     for g in spec.goals:
@@ -64,6 +74,11 @@ def store_plan(spec: PlanSpec, *, source_text: str, session: Session) -> Plan:
                 _store_targets(ind, i, session=session)
     for code, ind in inds.items():
         if code not in seen_inds:
+            used = session.exec(select(ReportedValue.id).where(
+                ReportedValue.indicator_id == ind.id)).first()
+            if used is not None:
+                raise ValueError(f"plan {spec.code}: indicator {code} was removed from the file "
+                                 "but has reported values; keep it in the plan")
             session.delete(ind)
     for r in session.exec(select(Responsibility).where(Responsibility.plan_id == plan.id)):
         session.delete(r)

@@ -105,17 +105,19 @@ def validate_file(model: type[M], path: Path) -> tuple[M, Any]:
 
 
 def _real_loc(root: Any, loc: list[str | int]) -> list[str | int]:
+    """Keep the parts of a pydantic location that exist in the file (plus a missing key)."""
     out: list[str | int] = []
     node = root
     for part in loc:
-        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
+        in_map = isinstance(node, dict) and part in node
+        in_seq = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_map or in_seq:
             node = node[part]
             out.append(part)
-        elif isinstance(node, dict | list):
-            # a key pydantic reports but the file does not have (missing field) ends the path
-            if isinstance(part, str) and not part[:1].isupper() and "[" not in part:
-                out.append(part)
-                break
+        elif (isinstance(node, dict | list) and isinstance(part, str)
+              and not part[:1].isupper() and "[" not in part):
+            out.append(part)  # a field the file lacks ends the path
+            break
     return out
 
 

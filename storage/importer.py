@@ -1,0 +1,308 @@
+"""Importing reported values from a CSV or XLSX file (the "Số liệu" sheet read back).
+
+Columns: ``year``, ``unit``, ``indicator``, ``numerator``, ``denominator``, ``value``
+(others are ignored; ``text`` is read for tasks). Every row is checked first; when any row
+is wrong nothing is saved and every problem is reported with its line number. Values are
+saved through ``repo.save_value(source="import")`` so the history records them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from flows.numbers import Refusal, normalise, parse_count, parse_task_status, parse_yes_no
+from storage import repo
+from storage.kinds import IndicatorKind, Role, TaskStatus
+from storage.models import Indicator, Membership, Person, ReportedValue, Round, Unit
+
+REQUIRED = ("year", "unit", "indicator", "numerator", "denominator", "value")
+RAW_SHEET = "Số liệu"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One wrong row (line 1 is the header)."""
+
+    line: int
+    message: str
+
+
+class ImportFailed(ValueError):
+    """The file has wrong rows; nothing was saved."""
+
+    def __init__(self, path: Path | str, problems: list[Problem]) -> None:
+        self.path, self.problems = str(path), problems
+        super().__init__("\n".join(f"{self.path}:{p.line}: {p.message}" for p in problems))
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did."""
+
+    rows: int
+    saved: int
+    unchanged: int
+    units: int
+    submitted: int
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    line: int
+    round_id: int
+    unit_id: int
+    indicator_id: int
+    numerator: int | None = None
+    denominator: int | None = None
+    value: float | None = None
+    task_status: str | None = None
+    text: str | None = None
+
+
+# ------------------------------------------------------------------ reading the file
+
+
+def read_table(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row by lower-case column name) from a .csv or .xlsx file."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        yield from _read_xlsx(path)
+    else:
+        yield from _read_csv(path)
+
+
+def _header(cells: list[Any]) -> list[str]:
+    return [str(c).strip().lower() if c is not None else "" for c in cells]
+
+
+def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    text = path.read_text(encoding="utf-8-sig")
+    first = text.splitlines()[0] if text else ""
+    delimiter = max((",", ";", "\t"), key=first.count)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header: list[str] | None = None
+    for line, cells in enumerate(reader, start=1):
+        if header is None:
+            header = _header(cells)
+            yield line, {"__header__": header}
+            continue
+        if any(c.strip() for c in cells):
+            yield line, dict(zip(header, cells, strict=False))
+
+
+def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheets = ([wb[RAW_SHEET]] if RAW_SHEET in wb.sheetnames else []) + list(wb.worksheets)
+        chosen = next((ws for ws in sheets if set(REQUIRED) <= set(_header(
+            next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ())))), wb.worksheets[0])
+        header: list[str] | None = None
+        for line, cells in enumerate(chosen.iter_rows(values_only=True), start=1):
+            if header is None:
+                header = _header(list(cells))
+                yield line, {"__header__": header}
+                continue
+            if any(c is not None and str(c).strip() for c in cells):
+                yield line, dict(zip(header, cells, strict=False))
+    finally:
+        wb.close()
+
+
+# ------------------------------------------------------------------ cells
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def _count(v: Any, what: str) -> int:
+    """A whole non-negative number from a cell ("1.234" is one thousand two hundred...)."""
+    if isinstance(v, bool):
+        raise ValueError(f"{what}: expected a number, not {v!r}")
+    if isinstance(v, int | float):
+        if v < 0:
+            raise ValueError(f"{what}: must not be negative ({v})")
+        if float(v) != int(v):
+            raise ValueError(f"{what}: must be a whole number, not {v}")
+        return int(v)
+    got = parse_count(str(v))
+    if isinstance(got, Refusal):
+        reason = {Refusal.decimal: "must be a whole number", Refusal.negative: "must not be "
+                  "negative", Refusal.too_large: "is too large"}.get(got, "is not a number")
+        raise ValueError(f"{what}: {reason} ({str(v).strip()!r})")
+    return got
+
+
+def _yes_no(v: Any) -> float:
+    if isinstance(v, int | float) and not isinstance(v, bool) and v in (0, 1):
+        return float(v)
+    if isinstance(v, bool):
+        return 1.0 if v else 0.0
+    t = normalise(str(v))
+    if t in ("1", "1.0", "true", "x"):
+        return 1.0
+    if t in ("0", "0.0", "false"):
+        return 0.0
+    got = parse_yes_no(t)
+    if got is None:
+        raise ValueError(f"value: expected yes/no (1/0, có/không), not {str(v).strip()!r}")
+    return 1.0 if got else 0.0
+
+
+def _status(v: Any) -> str:
+    t = normalise(str(v))
+    if t in {s.value for s in TaskStatus}:
+        return t
+    got = parse_task_status(t)
+    if got is None:
+        raise ValueError("value: expected a task status (not_started, in_progress, done / "
+                         f"chưa, đang, xong), not {str(v).strip()!r}")
+    return got
+
+
+def _parse_values(ind: Indicator, row: dict[str, Any]) -> dict[str, Any]:
+    """The fields to save for one row, checked against the indicator's kind."""
+    kind = ind.kind
+    if kind == IndicatorKind.rate:
+        missing = [k for k in ("numerator", "denominator") if _blank(row.get(k))]
+        if missing:
+            raise ValueError(f"indicator {ind.code} is a rate: {' and '.join(missing)} "
+                             "required")
+        num, den = _count(row["numerator"], "numerator"), _count(row["denominator"],
+                                                                  "denominator")
+        if num > den:
+            raise ValueError(f"numerator {num} is larger than denominator {den}")
+        return {"numerator": num, "denominator": den}
+    if _blank(row.get("value")):
+        raise ValueError(f"indicator {ind.code} ({kind}): value required")
+    v = row["value"]
+    if kind in (IndicatorKind.share_units, IndicatorKind.yes_no):
+        return {"value": _yes_no(v)}
+    if kind == IndicatorKind.task:
+        text = row.get("text")
+        return {"task_status": _status(v), "text": None if _blank(text) else str(text).strip()}
+    return {"value": float(_count(v, "value"))}
+
+
+# ------------------------------------------------------------------ checking and saving
+
+
+def _not_officer_of(person_id: int, commune_ids: set[int], session: Session) -> list[int]:
+    """Communes (of ``commune_ids``) the person is NOT an officer of."""
+    ok = set(session.exec(select(Membership.unit_id).where(
+        Membership.person_id == person_id,
+        col(Membership.role).in_([Role.officer.value, Role.admin.value]))).all())
+    return sorted(commune_ids - ok)
+
+
+def import_values(path: Path, *, session: Session, person_id: int | None = None,
+                  submit: bool = False) -> ImportResult:
+    """Check every row of the file, then save them all (or nothing: raises ImportFailed).
+
+    ``submit`` marks every unit of the file as having sent its report.
+    """
+    rows = list(read_table(path))
+    problems: list[Problem] = []
+    if not rows:
+        raise ImportFailed(path, [Problem(1, "the file is empty")])
+    header = rows[0][1]["__header__"]
+    absent = [c for c in REQUIRED if c not in header]
+    if absent:
+        raise ImportFailed(path, [Problem(1, f"missing column(s): {', '.join(absent)}; "
+                                             f"expected {', '.join(REQUIRED)}")])
+    data = rows[1:]
+
+    units = session.exec(select(Unit)).all()
+    by_code = {u.code: u for u in units}
+    by_tail: dict[str, list[Unit]] = {}
+    for u in units:
+        by_tail.setdefault(u.code.rsplit("/", 1)[-1], []).append(u)
+    rounds = {(r.commune_id, r.year): r for r in session.exec(select(Round)).all()}
+    inds = {(i.plan_id, i.code): i for i in session.exec(select(Indicator)).all()}
+
+    parsed: list[_Parsed] = []
+    seen: dict[tuple[int, int, int], int] = {}
+    for line, row in data:
+        try:
+            year = _count(row.get("year"), "year") if not _blank(row.get("year")) else None
+            if year is None:
+                raise ValueError("year: required")
+            ucode = "" if _blank(row.get("unit")) else str(row["unit"]).strip()
+            unit = by_code.get(ucode)
+            if unit is None:
+                tails = by_tail.get(ucode, [])
+                if len(tails) > 1:
+                    raise ValueError(f"unit {ucode!r} is ambiguous: "
+                                     f"{', '.join(u.code for u in tails)}")
+                if not tails:
+                    raise ValueError(f"unknown unit {ucode!r}" if ucode else "unit: required")
+                unit = tails[0]
+            rnd = rounds.get((unit.parent_id, year)) if unit.parent_id else None
+            if rnd is None:
+                raise ValueError(f"no reporting round for {unit.code} in {year}")
+            icode = "" if _blank(row.get("indicator")) else str(row["indicator"]).strip()
+            if icode.endswith(".0"):  # 5.0 typed as a number in a spreadsheet
+                icode = icode[:-2]
+            ind = inds.get((rnd.plan_id, icode))
+            if ind is None:
+                raise ValueError(f"unknown indicator {icode!r} in the plan of the {year} round"
+                                 if icode else "indicator: required")
+            if unit.kind not in (ind.reporters or []):
+                raise ValueError(f"{unit.code} ({unit.kind}) does not report indicator "
+                                 f"{ind.code} (reported by {', '.join(ind.reporters or [])})")
+            fields = _parse_values(ind, row)
+        except ValueError as exc:
+            problems.append(Problem(line, str(exc)))
+            continue
+        key = (rnd.id, unit.id, ind.id)
+        if key in seen:
+            problems.append(Problem(line, f"{unit.code} {ind.code} {year} is already on line "
+                                          f"{seen[key]}"))
+            continue
+        seen[key] = line
+        parsed.append(_Parsed(line, rnd.id, unit.id, ind.id, **fields))
+
+    if person_id is not None:
+        if session.get(Person, person_id) is None:
+            problems.append(Problem(1, f"no person with id {person_id}"))
+        else:
+            unit_by_id = {u.id: u for u in units}
+            commune_ids = {unit_by_id[p.unit_id].parent_id for p in parsed}
+            for cid in _not_officer_of(person_id, {c for c in commune_ids if c}, session):
+                problems.append(Problem(1, f"person {person_id} is not an officer of "
+                                           f"{unit_by_id[cid].code}"))
+    if problems:
+        raise ImportFailed(path, sorted(problems, key=lambda p: p.line))
+
+    round_ids = sorted({p.round_id for p in parsed})
+    existing = {(v.round_id, v.unit_id, v.indicator_id): v for v in session.exec(
+        select(ReportedValue).where(col(ReportedValue.round_id).in_(round_ids or [-1])))}
+    saved = unchanged = 0
+    for p in parsed:
+        old = existing.get((p.round_id, p.unit_id, p.indicator_id))
+        if old is not None and (old.numerator, old.denominator, old.value, old.task_status,
+                                old.text) == (p.numerator, p.denominator, p.value,
+                                              p.task_status, p.text):
+            unchanged += 1
+            continue
+        repo.save_value(session=session, round_id=p.round_id, unit_id=p.unit_id,
+                        indicator_id=p.indicator_id, person_id=person_id,
+                        numerator=p.numerator, denominator=p.denominator, value=p.value,
+                        task_status=p.task_status, text=p.text, source="import")
+        saved += 1
+    pairs = sorted({(p.round_id, p.unit_id) for p in parsed})
+    submitted = 0
+    if submit:
+        for rid, uid in pairs:
+            submitted += repo.submit(rid, uid, person_id=person_id, session=session)
+    session.flush()
+    return ImportResult(rows=len(parsed), saved=saved, unchanged=unchanged, units=len(pairs),
+                        submitted=submitted)
