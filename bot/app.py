@@ -65,13 +65,12 @@ class RedactToken(logging.Filter):
         return True
 
 
-def install_log_redaction(token: str) -> None:
-    """Keep the token out of logs: quiet httpx's URL lines and redact everywhere."""
+def install_log_redaction(secret: str) -> None:
+    """Keep a secret (the token) out of logs: quiet httpx's URL lines, redact everywhere."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    redact = RedactToken(token)
+    redact = RedactToken(secret)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
-    logging.getLogger().addFilter(redact)
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:

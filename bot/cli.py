@@ -183,9 +183,19 @@ def main() -> None:  # pragma: no cover
 
 
 @app.command()
-def run() -> None:
-    """Run the bot by long polling (CTVBOT_TOKEN, CTVBOT_API_URL); Ctrl-C stops it."""
+def run(
+    webhook: Annotated[bool, typer.Option(help="Receive updates by webhook (several workers "
+                                          "behind a reverse proxy) instead of long polling")]
+    = False,
+    listen: Annotated[str, typer.Option(help="HOST:PORT this worker listens on")]
+    = "127.0.0.1:8080",
+    url: Annotated[str | None, typer.Option(help="The public HTTPS URL Telegram posts to")]
+    = None,
+) -> None:
+    """Run the bot (long polling, or --webhook); Ctrl-C stops it cleanly."""
     import logging
+    import secrets as pysecrets
+    from urllib.parse import urlsplit
 
     from telegram import Update
 
@@ -196,19 +206,37 @@ def run() -> None:
     if settings.token is None:
         raise _fail("CTVBOT_TOKEN is not set: put the bot token from @BotFather in it "
                     "(environment or .env file)")
+    if webhook and not url:
+        raise _fail("--webhook needs --url, the public URL the reverse proxy serves")
+    if webhook and settings.webhook_secret is None:
+        raise _fail("--webhook needs CTVBOT_WEBHOOK_SECRET (the same on every worker): "
+                    f"for example {pysecrets.token_urlsafe(24)}")
+    host, _, port = listen.rpartition(":")
+    if webhook and not port.isdigit():
+        raise _fail("--listen must be HOST:PORT, for example 127.0.0.1:8080")
     token = settings.token.get_secret_value()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_redaction(token)
+    if settings.webhook_secret is not None:
+        install_log_redaction(settings.webhook_secret.get_secret_value())
     engine = _engine()
     env = Env(engine=engine, tz=settings.tz, bot_username=settings.bot_username or "",
               invitation_days=settings.invitation_days)
     application = build_application(env, token=token, base_url=settings.api_url,
                                      base_file_url=settings.base_file_url)
-    logging.getLogger("ctvbot").info("starting (database: %s)", engine.url.render_as_string(
-        hide_password=True))
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
-    logging.getLogger("ctvbot").info("stopped")
+    log = logging.getLogger("ctvbot")
+    log.info("starting (%s, database: %s)", "webhook" if webhook else "long polling",
+             engine.url.render_as_string(hide_password=True))
+    if webhook:
+        assert url is not None and settings.webhook_secret is not None
+        application.run_webhook(
+            listen=host or "127.0.0.1", port=int(port), url_path=urlsplit(url).path.lstrip("/"),
+            webhook_url=url, secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=Update.ALL_TYPES)
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    log.info("stopped")
 
 
 @app.command()
@@ -242,3 +270,4 @@ def chat(
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+from bot.report_cli import register as _register_report; _register_report(app)  # noqa: E402, E702, I001
