@@ -239,6 +239,27 @@ def run(
     log.info("stopped")
 
 
+@app.command("backup")
+def backup_cmd(file: Path) -> None:
+    """Write the whole database to a file (gzipped JSON, any engine)."""
+    from storage.backup import backup
+
+    counts = backup(_engine(), file)
+    typer.echo(f"{sum(counts.values())} rows from {len(counts)} tables written to {file}")
+
+
+@app.command("restore")
+def restore_cmd(file: Path) -> None:
+    """Load a backup into an empty database (CTVBOT_DATABASE_URL)."""
+    from storage.backup import RestoreRefused, restore
+
+    try:
+        counts = restore(_engine(), file)
+    except RestoreRefused as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"{sum(counts.values())} rows restored into {len(counts)} tables from {file}")
+
+
 @app.command()
 def demo(
     lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
