@@ -22,7 +22,7 @@ def dump(engine) -> dict[str, list[tuple]]:
         out = {}
         for table in SQLModel.metadata.sorted_tables:
             rows = conn.execute(select(table)).all()
-            out[table.name] = sorted((tuple(str(v) for v in r) for r in rows))
+            out[table.name] = sorted(tuple(str(v) for v in r) for r in rows)
         return out
 
 
