@@ -193,9 +193,23 @@ class Ctx:
 
 
 def _reporting_units(ctx: Ctx) -> list[Unit]:
+    """Units this person reports for: their own, and for officers every unit of their commune
+    (to enter a paper report on its behalf)."""
     assert ctx.person is not None
-    return [u for m, u in repo.memberships(ctx.person.id, session=ctx.session)
-            if m.role in REPORTING_ROLES]
+    own: list[Unit] = []
+    for m, u in repo.memberships(ctx.person.id, session=ctx.session):
+        if m.role in REPORTING_ROLES:
+            own.append(u)
+        elif m.role in OFFICER_ROLES:
+            own.extend(repo.children(u.id, session=ctx.session))
+    seen: set[int] = set()
+    return [u for u in own if not (u.id in seen or seen.add(u.id))]
+
+
+def _is_member(ctx: Ctx, unit: Unit) -> bool:
+    assert ctx.person is not None
+    return any(u.id == unit.id and m.role in REPORTING_ROLES
+               for m, u in repo.memberships(ctx.person.id, session=ctx.session))
 
 
 def _run_report(ctx: Ctx, unit: Unit, state: dict, event: report_flow.Event) -> None:
@@ -210,13 +224,15 @@ def _run_report(ctx: Ctx, unit: Unit, state: dict, event: report_flow.Event) -> 
     sheet, indicators = build_sheet(unit, rnd, ctx.out.locale, session=ctx.session,
                                     today=ctx.env.today())
     result = report_flow.step(state, event, sheet)
+    source = "chat" if _is_member(ctx, unit) else "officer"  # an officer typing a paper report
     for effect in result.effects:
         if isinstance(effect, Save):
             ind = indicators[effect.code]
             repo.save_value(session=ctx.session, round_id=rnd.id, unit_id=unit.id,
                             indicator_id=ind.id, person_id=ctx.person.id,
                             numerator=effect.numerator, denominator=effect.denominator,
-                            value=effect.value, task_status=effect.task_status, text=effect.text)
+                            value=effect.value, task_status=effect.task_status, text=effect.text,
+                            source=source)
         elif isinstance(effect, SubmitReport):
             repo.submit(rnd.id, unit.id, person_id=ctx.person.id, session=ctx.session)
         else:
@@ -287,6 +303,10 @@ def on_report(ctx: Ctx, ev: ReportCmd) -> None:
         ctx.say(join_flow.not_a_member())
         return
     state = repo.load_state(ctx.person.id, session=ctx.session)
+    units = _reporting_units(ctx)
+    if state.get("paused") and len(units) > 1:  # after /huy, someone with several units chooses
+        ctx.say(join_flow.choose_unit([(u.id, u.name) for u in units], "report"))
+        return
     unit = _pick_unit(ctx, "report", state)
     if unit is not None:
         _run_report(ctx, unit, state, report_flow.Start(ev.code))
@@ -325,8 +345,9 @@ def on_press(ctx: Ctx, ev: PressIn) -> None:
             return
         if then == "status":
             _status_for(ctx, unit)
-        else:
-            _run_report(ctx, unit, {"unit": unit.id}, report_flow.Start())
+        else:  # the same unit as the paused report resumes it; another starts afresh
+            same = state if state.get("unit") == unit.id else {"unit": unit.id}
+            _run_report(ctx, unit, same, report_flow.Start())
         return
     if kind == "inv":
         _invite_for(ctx, rest)

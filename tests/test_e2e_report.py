@@ -319,3 +319,27 @@ async def test_value_far_from_last_year_asks_for_confirmation(api, bot, engine):
     assert "(1/7)" in out[-1]
     out = await say(lan, "450")
     assert "Đã hiểu: 450" in out[0]
+
+
+async def test_officer_enters_a_paper_report_on_behalf_of_a_hamlet(api, bot, engine):
+    hoa = api.user(TOKEN, 9401, "Hoa", language_code="vi")
+    await say(hoa, f"/start {invite(engine, 'xuan-truong', role=Role.officer, name='Hoa')}")
+    out = await say(hoa, "/baocao")
+    assert "đơn vị nào" in out[0]
+    out = await tap(hoa, "Thôn Xuân Đài")
+    assert "Báo cáo năm 2026 của Thôn Xuân Đài" in out[0]
+    await say(hoa, "210")
+    await say(hoa, "6")
+    with Session(engine) as s:
+        unit = repo.find_unit("thon-xuan-dai", session=s)
+        row = s.exec(select(ReportedValue).where(ReportedValue.unit_id == unit.id)).one()
+        hist = s.exec(select(ValueChange).where(ValueChange.unit_id == unit.id)).one()
+        officer = repo.person_by_telegram(9401, session=s)
+    assert (row.numerator, row.denominator, row.source) == (6, 210, "officer")
+    assert hist.changed_by == officer.id and hist.source == "officer"
+    # /huy, then /baocao asks again which unit; the same one resumes where it stopped
+    await say(hoa, "/huy")
+    out = await say(hoa, "/baocao")
+    assert "đơn vị nào" in out[0]
+    out = await tap(hoa, "Thôn Xuân Đài")
+    assert any("(2/7)" in o for o in out)
