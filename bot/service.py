@@ -379,8 +379,9 @@ def _unit_for_round(ctx: Ctx, round_id: int) -> Unit | None:
     rnd = ctx.session.get(Round, round_id)
     if rnd is None:
         return None
-    for u in _reporting_units(ctx):
-        if repo.commune_of(u, session=ctx.session).id == rnd.commune_id:
+    for m, u in repo.memberships(ctx.person.id, session=ctx.session):  # own units only
+        if m.role in REPORTING_ROLES and \
+                repo.commune_of(u, session=ctx.session).id == rnd.commune_id:
             return u
     return None
 

@@ -510,7 +510,8 @@ def _on_press(ctx: Ctx, state: dict[str, Any], press: Press) -> dict[str, Any]:
         return _stale(ctx, state)
     if press.action == "skip" and step != CONFIRM_UNUSUAL:
         return _skip(ctx, item, state)
-    if press.action == "use" and step == ASK_DENOMINATOR and press.arg.isdigit():
+    if press.action == "use" and step == ASK_DENOMINATOR and press.arg.isdigit() \
+            and int(press.arg) == suggestion(sheet, item, ctx.values):
         return _on_count(ctx, item, state, int(press.arg))
     if press.action in ("yes", "no") and step == ASK_YES_NO:
         return _accept(ctx, item, Value(value=1.0 if press.action == "yes" else 0.0), state)

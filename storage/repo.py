@@ -50,6 +50,8 @@ def find_unit(code: str, *, session: Session) -> Unit:
     matches = session.exec(select(Unit).where(col(Unit.code).endswith("/" + code))).all()
     if len(matches) == 1:
         return matches[0]
+    if matches:  # the short code is ambiguous: offer the full codes it could mean
+        raise UnknownUnit(code, sorted(u.code for u in matches))
     known = session.exec(select(Unit.code).order_by(Unit.code)).all()
     raise UnknownUnit(code, known)
 

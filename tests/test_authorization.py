@@ -1,0 +1,147 @@
+"""Who may do what: every command and button, for every kind of person, including forged
+callback data and stale buttons from an old round. A refusal changes nothing."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import Session, select
+
+from bot import service
+from storage import repo
+from storage.kinds import Role
+from storage.models import Invitation, ReportedValue, Round, ValueChange
+from tests.harness import invite, setup_commune
+
+IDS = itertools.count(50_000)
+PEOPLE = {
+    "stranger": (None, None),
+    "collaborator": ("thon-hanh-thien", None),
+    "agency": ("xuan-truong/tram-y-te", None),
+    "officer": ("xuan-truong", Role.officer),
+    "other_officer": ("huong-phu", Role.officer),
+    "admin": ("xuan-truong", Role.admin),
+}
+
+
+@pytest.fixture
+def world(engine):
+    setup_commune(engine)
+    setup_commune(engine, "communes/001_nam_dong.yaml")
+    env = service.Env(engine=engine, tz=ZoneInfo("Asia/Ho_Chi_Minh"), bot_username="b",
+                      now=lambda: datetime(2026, 11, 3, 2, tzinfo=UTC))
+    users = {}
+    for n, (name, (unit, role)) in enumerate(PEOPLE.items()):
+        user = service.TgUser(60_000 + n, name, language_code="vi")
+        if unit is not None:
+            out = service.handle(env, next(IDS), user,
+                                 service.StartCmd(invite(engine, unit, role=role)))
+            assert out.replies[0].lines[0].key.startswith("join.welcome")
+        users[name] = user
+    with Session(engine) as s:
+        xt = repo.find_unit("xuan-truong", session=s)
+        cur = repo.open_round(xt.id, session=s)
+        old = Round(commune_id=xt.id, plan_id=cur.plan_id, year=2025,
+                    unit_deadline=date(2025, 11, 10), consolidation_deadline=date(2025, 12, 5))
+        s.add(old)
+        s.commit()
+        ids = {
+            "xt_round": cur.id, "old_round": old.id,
+            "hp_round": repo.open_round(repo.find_unit("huong-phu", session=s).id,
+                                        session=s).id,
+            "xt_hamlet": repo.find_unit("xuan-truong/thon-hanh-thien", session=s).id,
+            "hp_hamlet": repo.find_unit("huong-phu/thon-1", session=s).id,
+        }
+    return env, users, ids
+
+
+def keys(out: service.Outcome) -> list[str]:
+    return [line.key for reply in out.replies for line in reply.lines]
+
+
+def act(env, user, event) -> list[str]:
+    return keys(service.handle(env, next(IDS), user, event))
+
+
+REFUSED = {"start.stranger", "refuse.officers_only", "report.stale_button"}
+
+# action -> expected first key per person (None: any reply that is not a refusal)
+MATRIX = {
+    "report": {"stranger": "start.stranger", "collaborator": "report.intro",
+               "agency": "report.intro", "officer": "report.choose_unit",
+               "other_officer": "report.choose_unit", "admin": "report.choose_unit"},
+    "status": {"stranger": "start.stranger", "collaborator": "status.header",
+               "agency": "status.header", "officer": "report.choose_unit",
+               "other_officer": "report.choose_unit", "admin": "report.choose_unit"},
+    "invite": {"stranger": "start.stranger", "collaborator": "refuse.officers_only",
+               "agency": "refuse.officers_only", "officer": "invite.choose_unit",
+               "other_officer": "invite.choose_unit", "admin": "invite.choose_unit"},
+    "inv_xt": {"stranger": "start.stranger", "collaborator": "refuse.officers_only",
+               "agency": "refuse.officers_only", "officer": "invite.created",
+               "other_officer": "refuse.officers_only", "admin": "invite.created"},
+    "inv_hp": {"stranger": "start.stranger", "collaborator": "refuse.officers_only",
+               "agency": "refuse.officers_only", "officer": "refuse.officers_only",
+               "other_officer": "invite.created", "admin": "refuse.officers_only"},
+    "unit_xt": {"stranger": "start.stranger", "collaborator": "report.intro",
+                "agency": "report.stale_button", "officer": "report.intro",
+                "other_officer": "report.stale_button", "admin": "report.intro"},
+    "unit_hp": {"stranger": "start.stranger", "collaborator": "report.stale_button",
+                "agency": "report.stale_button", "officer": "report.stale_button",
+                "other_officer": "report.locked", "admin": "report.stale_button"},
+    "go_xt": {"stranger": "start.stranger", "collaborator": "report.ask",
+              "agency": "report.intro", "officer": "report.stale_button",
+              "other_officer": "report.stale_button", "admin": "report.stale_button"},
+    "old_round_button": {p: "start.stranger" if p == "stranger" else "report.stale_button"
+                         for p in PEOPLE},
+    "forged": {p: "start.stranger" if p == "stranger" else "report.stale_button"
+               for p in PEOPLE},
+    "help": {p: "start.stranger" if p == "stranger" else "help.reporter" for p in PEOPLE},
+}
+
+
+def event_for(action: str, ids: dict) -> service.Incoming:
+    return {
+        "report": service.ReportCmd(),
+        "status": service.SimpleCmd("status"),
+        "invite": service.SimpleCmd("invite"),
+        "inv_xt": service.PressIn(f"inv:{ids['xt_hamlet']}"),
+        "inv_hp": service.PressIn(f"inv:{ids['hp_hamlet']}"),
+        "unit_xt": service.PressIn(f"u:{ids['xt_hamlet']}:report"),
+        "unit_hp": service.PressIn(f"u:{ids['hp_hamlet']}:report"),
+        "go_xt": service.PressIn(f"r{ids['xt_round']}:go:8.1:"),
+        "old_round_button": service.PressIn(f"r{ids['old_round']}:yes:1:"),
+        "forged": service.PressIn("r99999:submit::"),
+        "help": service.SimpleCmd("help"),
+    }[action]
+
+
+@pytest.mark.parametrize("action", sorted(MATRIX))
+def test_authorization_matrix(world, engine, action):
+    env, users, ids = world
+    for person, expected in MATRIX[action].items():
+        with Session(engine) as s:
+            before = (len(s.exec(select(ReportedValue)).all()),
+                      len(s.exec(select(Invitation)).all()))
+        got = act(env, users[person], event_for(action, ids))
+        assert got and got[0] == expected, (action, person, got)
+        if expected in REFUSED:
+            with Session(engine) as s:
+                after = (len(s.exec(select(ReportedValue)).all()),
+                         len(s.exec(select(Invitation)).all()))
+            assert after == before, (action, person)
+        act(env, users[person], service.SimpleCmd("cancel"))
+
+
+def test_forged_answers_to_another_units_question_change_nothing(world, engine):
+    env, users, ids = world
+    act(env, users["collaborator"], service.ReportCmd())
+    for data in [f"r{ids['xt_round']}:yes:1:", f"r{ids['xt_round']}:use:8.1:999999",
+                 f"r{ids['xt_round']}:ok:8.1:-4", f"r{ids['xt_round']}:ts:9:d",
+                 f"r{ids['hp_round']}:fix:2:", f"r{ids['xt_round']}:fix:3.1:"]:
+        got = act(env, users["collaborator"], service.PressIn(data))
+        assert got[0] == "report.stale_button", (data, got)
+    with Session(engine) as s:
+        assert s.exec(select(ValueChange)).all() == []
