@@ -78,3 +78,16 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session on the test database."""
     with Session(engine, expire_on_commit=False) as s:
         yield s
+
+
+@pytest.fixture
+async def api():
+    """A local Bot API server with the test bot registered."""
+    from bot.local_api import LocalBotApi
+    from tests.harness import TOKEN
+
+    server = LocalBotApi()
+    await server.start()
+    server.add_bot(TOKEN, username="ctvbot_test_bot")
+    yield server
+    await server.stop()

@@ -8,19 +8,8 @@ import os
 import signal
 import sys
 
-import pytest
-
 from bot.local_api import LocalBotApi
 from tests.harness import TOKEN, invite, say, setup_commune
-
-
-@pytest.fixture
-async def api():
-    server = LocalBotApi()
-    await server.start()
-    server.add_bot(TOKEN, username="ctvbot_test_bot")
-    yield server
-    await server.stop()
 
 
 async def start_process(api: LocalBotApi, db_url: str) -> asyncio.subprocess.Process:

@@ -23,15 +23,6 @@ from storage.models import Indicator, ReportedValue, ValueChange
 from tests.harness import TOKEN, BotProcess, Clock, invite, say, setup_commune
 
 
-@pytest.fixture
-async def api():
-    server = LocalBotApi()
-    await server.start()
-    server.add_bot(TOKEN, username="ctvbot_test_bot")
-    yield server
-    await server.stop()
-
-
 def stored(engine, unit_code: str) -> dict[str, tuple[int | None, int | None]]:
     with Session(engine) as s:
         unit = repo.find_unit(unit_code, session=s)
