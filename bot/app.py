@@ -14,6 +14,7 @@ from telegram import (
     BotCommandScopeDefault,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Update,
 )
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -27,7 +28,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import service
+from bot import officer, reminders, service
 from bot.i18n import LANGUAGES, render, render_reply, text_of
 from flows.effects import Reply, msg
 
@@ -43,9 +44,13 @@ COMMANDS = {
     "help": (("help", "huongdan"), "cmd.help"),
     "language": (("language", "ngonngu"), "cmd.language"),
     "invite": (("invite", "moi"), "cmd.invite"),
+    "summary": (("summary", "tonghop"), "cmd.summary"),
+    **officer.COMMANDS,  # progress, remind, deadline, close: handled by bot.officer
 }
-MENU_NAMES = {"vi": ["baocao", "tinhtrang", "huy", "huongdan", "ngonngu", "moi"],
-              "en": ["report", "status", "cancel", "help", "language", "invite"]}
+MENU_NAMES = {"vi": ["baocao", "tinhtrang", "huy", "huongdan", "ngonngu", "moi", "tonghop",
+                     *officer.MENU_NAMES["vi"]],
+              "en": ["report", "status", "cancel", "help", "language", "invite", "summary",
+                     *officer.MENU_NAMES["en"]]}
 
 
 class RedactToken(logging.Filter):
@@ -120,6 +125,19 @@ async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int,
                 context.chat_data["question_message"] = sent.message_id
 
 
+async def send_files(context: ContextTypes.DEFAULT_TYPE, chat_id: int,
+                     files: list[service.OutFile], locale: str) -> None:
+    """Upload the documents and pictures an update produced."""
+    for f in files:
+        caption = render(f.caption, locale)
+        if f.kind == "photo":
+            await context.bot.send_photo(chat_id, InputFile(f.data, filename=f.filename),
+                                         caption=caption)
+        else:
+            await context.bot.send_document(chat_id, InputFile(f.data, filename=f.filename),
+                                            caption=caption)
+
+
 def _user(update: Update) -> service.TgUser:
     u = update.effective_user
     assert u is not None
@@ -143,6 +161,7 @@ async def _dispatch(update: Update, context: ContextTypes.DEFAULT_TYPE,
         return None
     if not outcome.duplicate and update.effective_chat is not None:
         await send_replies(context, update.effective_chat.id, outcome.replies, outcome.locale)
+        await send_files(context, update.effective_chat.id, outcome.files, outcome.locale)
     log.info("update %s %s: %d repl%s%s in %.0f ms", update.update_id, type(event).__name__,
              len(outcome.replies), "y" if len(outcome.replies) == 1 else "ies",
              " (duplicate, ignored)" if outcome.duplicate else "",
@@ -159,6 +178,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/report (/baocao): start or resume the report."""
     await _dispatch(update, context, service.ReportCmd())
+
+
+async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/summary (/tonghop) [YEAR]: the commune's report, for officers."""
+    await _dispatch(update, context, service.SummaryCmd(context.args[0] if context.args else None))
 
 
 async def simple_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -201,18 +225,28 @@ async def set_commands(application: Application) -> None:
             cmds, scope=BotCommandScopeDefault(), language_code=None if lang == "vi" else lang)
 
 
+async def post_init(application: Application) -> None:
+    """Set the command menus, then start the reminder scheduler."""
+    await set_commands(application)
+    await reminders.start_reminders(application)
+
+
 def build_application(env: service.Env, *, token: str, base_url: str,
                       base_file_url: str) -> Application:
     """The PTB Application with every handler; nothing is started."""
     application = (
         ApplicationBuilder().token(token).base_url(base_url).base_file_url(base_file_url)
-        .post_init(set_commands).build()
+        .post_init(post_init).post_stop(reminders.stop_reminders)
+        .post_shutdown(reminders.stop_reminders).build()
     )
     application.bot_data["env"] = env
+    officer.install(application)  # group -1: ahead of simple_command for the officer commands
+    reminders.install(application)  # blocked / unblocked: marks people (un)reachable
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler(list(COMMANDS["report"][0]), report))
+    application.add_handler(CommandHandler(list(COMMANDS["summary"][0]), summary))
     for name, (aliases, _) in COMMANDS.items():
-        if name != "report":
+        if name not in ("report", "summary"):
             application.add_handler(CommandHandler(list(aliases), simple_command))
     application.add_handler(CallbackQueryHandler(press))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, answer))

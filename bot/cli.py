@@ -225,6 +225,7 @@ def run(
               invitation_days=settings.invitation_days)
     application = build_application(env, token=token, base_url=settings.api_url,
                                      base_file_url=settings.base_file_url)
+    application.bot_data["messages_per_second"] = settings.messages_per_second  # reminders
     log = logging.getLogger("ctvbot")
     log.info("starting (%s, database: %s)", "webhook" if webhook else "long polling",
              engine.url.render_as_string(hide_password=True))
@@ -289,6 +290,17 @@ def chat(
     chat_main(member, lang)
 
 
+def _register_subcommands() -> None:
+    """Commands defined in their own modules: report, values, bench."""
+    from bot.bench import register as register_bench
+    from bot.report_cli import register as register_report
+
+    register_report(app)
+    register_bench(app)
+
+
+_register_subcommands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
-from bot.report_cli import register as _register_report; _register_report(app)  # noqa: E402, E702, I001

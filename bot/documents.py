@@ -431,7 +431,7 @@ def _docx_results(w: _Word, report: CommuneReport, rows: list[IndicatorRow]) -> 
     if any(r.target and r.target.from_next_milestone for r in rows):
         w.body("Năm không phải năm mốc của kế hoạch được đánh giá theo chỉ tiêu của mốc kế "
                "tiếp (ghi “theo mốc …”).", italic=True, after=4)
-    t = w.table((13.0, 57.0, 27.0, 28.0, 19.0, 21.0),
+    t = w.table((13.5, 51.5, 27.0, 32.0, 20.0, 21.0),
                 heads=("STT", "Chỉ tiêu", "Kế hoạch", "Thực hiện", "Năm trước", "Đánh giá"))
     goal = None
     for r in rows:

@@ -48,6 +48,7 @@ log = logging.getLogger("ctvbot.reminders")
 DEFAULT_RATE = 25.0  # messages per second overall (Telegram allows about 30)
 PER_CHAT_SECONDS = 1.0  # at most one message per second to a chat
 RESYNC_SECONDS = 600
+RETRY_SECONDS = 60
 NETWORK_RETRIES = 5
 MAX_TEXT = 4096
 
@@ -161,7 +162,8 @@ class Pacer:
     """At most ``per_second`` sends overall and one per ``per_chat`` seconds to a chat.
 
     Each caller reserves the next free instant and sleeps until it, without holding the lock;
-    a 429 pauses everyone for ``retry_after``.
+    a sliding one-second window then makes sure a late wake-up of several callers never
+    bursts above the limit. A 429 pauses everyone for ``retry_after``.
     """
 
     def __init__(self, per_second: float, per_chat: float = PER_CHAT_SECONDS, *,
@@ -170,6 +172,8 @@ class Pacer:
         if per_second <= 0:
             raise ValueError("messages_per_second must be positive")
         self.interval = 1.0 / per_second
+        self.cap = max(1, int(per_second))
+        self._sent: deque[float] = deque()
         self.per_chat = per_chat
         self._clock, self._sleep = clock, sleep
         self._next = 0.0
@@ -193,11 +197,41 @@ class Pacer:
                 self._chat_next[chat_id] = start + self.per_chat
             if start > now:
                 await self._sleep(start - now)
+            await self._window()
             return
+
+    async def _window(self) -> None:
+        """However late the loop woke up: never more than ``per_second`` in any second."""
+        while True:
+            now = self._clock()
+            while self._sent and now - self._sent[0] >= 1.0:
+                self._sent.popleft()
+            if len(self._sent) < self.cap:
+                self._sent.append(now)
+                return
+            await self._sleep(self._sent[0] + 1.0 - now)
 
     def pause(self, seconds: float) -> None:
         """Telegram said "retry after": nobody sends before then."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+async def _wait_out(fut: asyncio.Future[Any]) -> Any:
+    """Wait until ``fut`` is done whatever cancellations arrive meanwhile; its result."""
+    while not fut.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(fut)
+    return fut.result()
+
+
+async def _finish(aw: Any) -> Any:
+    """Await to completion even if cancelled meanwhile; the cancellation is re-raised after."""
+    fut = asyncio.ensure_future(aw)
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        await _wait_out(fut)
+        raise
 
 
 def _retry_seconds(exc: RetryAfter) -> float:
@@ -232,8 +266,19 @@ class Sender:
                 await self._one(queue.popleft(), report)
 
         tasks = [asyncio.create_task(worker()) for _ in range(min(self.workers, len(queue)))]
-        # cancelling this coroutine cancels the workers and waits for them to settle
-        await asyncio.gather(*tasks)
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException as exc:
+            # stopped (gather cancelled the workers) or a worker failed (cancel the others):
+            # wait until every worker has recorded or given back its message, since gather
+            # returns at the first cancelled one
+            if not isinstance(exc, asyncio.CancelledError):
+                for task in tasks:
+                    task.cancel()
+            while not all(t.done() for t in tasks):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait(tasks)
+            raise
         return report
 
     # -- one message
@@ -246,8 +291,8 @@ class Sender:
         try:
             claimed = await asyncio.shield(claiming)
         except asyncio.CancelledError:
-            if await claiming:
-                await asyncio.to_thread(self._settle, d, None)
+            if await _wait_out(claiming):
+                await _finish(asyncio.to_thread(self._settle, d, None))
             raise
         if not claimed:
             report.skipped += 1
@@ -257,11 +302,11 @@ class Sender:
             outcome = await self._send(d, pieces, markup, sent, report)
         except asyncio.CancelledError:
             outcome = store.SENT if sent else None
-            await asyncio.to_thread(self._settle, d, outcome)
             report.sent += bool(sent)
             report.released += not sent
+            await _finish(asyncio.to_thread(self._settle, d, outcome))
             raise
-        await asyncio.to_thread(self._settle, d, outcome)
+        await _finish(asyncio.to_thread(self._settle, d, outcome))
         if outcome == store.SENT:
             report.sent += 1
         elif outcome == store.BLOCKED:
@@ -277,7 +322,7 @@ class Sender:
         network_failures = 0
         n = 0
         while n < len(pieces):
-            if n > 0 or network_failures or report is None:
+            if n > 0 or network_failures:
                 await self.pacer.acquire(d.chat_id)
             last = n == len(pieces) - 1
             call = asyncio.ensure_future(self.bot.send_message(
@@ -287,7 +332,7 @@ class Sender:
             except asyncio.CancelledError:
                 # the request is on its way: let it finish, so the log tells the truth
                 with contextlib.suppress(Exception):
-                    sent.append((await call).message_id)
+                    sent.append((await _wait_out(call)).message_id)
                 raise
             except RetryAfter as exc:
                 report.retries_429 += 1
@@ -301,6 +346,11 @@ class Sender:
                 log.info("person %s blocked the bot (%s)", d.person_id, exc.message)
                 return store.BLOCKED
             except TimedOut as exc:
+                if "pool timeout" in exc.message.lower():  # never left this process
+                    network_failures += 1
+                    if network_failures > NETWORK_RETRIES:
+                        return store.SENT if sent else None
+                    continue
                 # the request may have arrived: sending it again could send it twice
                 log.warning("reminder %s to person %s timed out: not resent (%s)",
                             d.slot, d.person_id, exc.message)
@@ -381,7 +431,7 @@ class Reminders:
                 if r.person.id]
 
     def due_now(self, at: datetime, round_ids: Iterable[int] | None = None
-                ) -> list[tuple[int, tuple[plan.Slot, ...]]]:
+                ) -> list[tuple[int, tuple[plan.Slot, ...], tuple[str, ...]]]:
         """Mark the missed slots stale; the current slots of every open round."""
         wanted = set(round_ids) if round_ids is not None else None
         out = []
@@ -392,8 +442,11 @@ class Reminders:
                 assert rnd.id is not None
                 slots = plan.schedule(plan.Timing.of(rnd), self.tz)
                 due = plan.due(slots, at, store.handled_slots(rnd.id, session=session))
+                targets: dict[str, list[int]] = {}  # per stream: who the slot was for
                 for slot in due.stale:
-                    n = store.mark_stale(rnd.id, slot.key, self._targets(rnd, slot, session),
+                    if slot.stream not in targets:
+                        targets[slot.stream] = self._targets(rnd, slot, session)
+                    n = store.mark_stale(rnd.id, slot.key, targets[slot.stream],
                                          session=session, now=at)
                     log.info("round %s: slot %s was missed, marked stale for %d", rnd.id,
                              slot.key, n)
@@ -504,7 +557,15 @@ class Reminders:
         self.spawn(self._run_round(round_id), f"reminders:round:{round_id}")
 
     async def _run_round(self, round_id: int) -> None:
-        await self.run_due(round_ids=[round_id])
+        try:
+            await self.run_due(round_ids=[round_id])
+        except Exception:  # noqa: BLE001 - the database or the network is down: try again
+            log.exception("round %s: reminders failed, retrying in %s s", round_id, RETRY_SECONDS)
+            if self.job_queue is not None:
+                self.job_queue.run_once(self._round_job, when=RETRY_SECONDS,
+                                        name=f"reminders:retry:{round_id}",
+                                        data={"round_id": round_id})
+            return
         await self.rebuild()
 
     async def _resync_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:

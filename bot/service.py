@@ -18,7 +18,8 @@ from sqlmodel import Session, select
 from bot.i18n import pick_language
 from flows import join as join_flow
 from flows import report as report_flow
-from flows.effects import Reply, Save, SubmitReport, msg
+from flows import summary as summary_flow
+from flows.effects import Msg, Reply, Save, SubmitReport, TargetText, msg
 from flows.status import status as status_reply
 from storage import repo
 from storage.kinds import Role
@@ -76,13 +77,30 @@ class PressIn:
 
 
 @dataclass(frozen=True)
+class SummaryCmd:
+    """/summary [YEAR] (/tonghop)."""
+
+    arg: str | None = None
+
+
+@dataclass(frozen=True)
+class OutFile:
+    """A file to send: a document or a photo, with a caption from the catalog."""
+
+    kind: str  # document | photo
+    filename: str
+    data: bytes
+    caption: Msg
+
+
+@dataclass(frozen=True)
 class SimpleCmd:
     """/status, /cancel, /help, /language, /invite."""
 
     name: str
 
 
-Incoming = StartCmd | ReportCmd | TextIn | PressIn | SimpleCmd
+Incoming = StartCmd | ReportCmd | TextIn | PressIn | SimpleCmd | SummaryCmd
 
 
 @dataclass
@@ -91,6 +109,7 @@ class Outcome:
 
     locale: str
     replies: list[Reply] = field(default_factory=list)
+    files: list[OutFile] = field(default_factory=list)
     duplicate: bool = False
     callback_text: str | None = None
 
@@ -450,12 +469,67 @@ def _invite_for(ctx: Ctx, unit_id: str) -> None:
                                      link, code, inv.expires_at.date()))
 
 
+def on_summary(ctx: Ctx, ev: SummaryCmd) -> None:
+    """/summary [YEAR]: the commune's report in chat, then Word, Excel and a chart (officers)."""
+    from bot.documents import report_docx, report_png, report_xlsx
+    from storage.aggregate import ReportError, build_report, raw_values
+
+    if ctx.person is None:
+        ctx.say(join_flow.not_a_member())
+        return
+    communes = _officer_communes(ctx)
+    if not communes:
+        ctx.say(join_flow.officers_only())
+        return
+    commune = communes[0]
+    if ev.arg and not (ev.arg.isdigit() and len(ev.arg) == 4):
+        ctx.say(summary_flow.usage())
+        return
+    current = repo.open_round(commune.id, session=ctx.session)
+    year = int(ev.arg) if ev.arg else (current.year if current else ctx.env.today().year)
+    try:
+        report = build_report(commune.id, year, session=ctx.session, include_sensitive=True,
+                              tz=ctx.env.tz)
+    except ReportError:
+        years = sorted(r.year for r in ctx.session.exec(
+            select(Round).where(Round.commune_id == commune.id)))
+        ctx.say(summary_flow.no_round(year, years))
+        return
+    lang = ctx.out.locale
+    rows = [summary_flow.SummaryRow(
+        code=r.code, name=r.name_en if lang == "en" else r.name_vi, kind=r.kind,
+        factor=r.factor, value=r.value,
+        target=TargetText(r.target.direction, r.target.value, r.target.value_max,
+                          100 if r.kind == "share_units" else r.factor, r.target.ref_year)
+        if r.target else None,
+        target_year=r.target.milestone_year if r.target else None,
+        from_next_milestone=bool(r.target and r.target.from_next_milestone),
+        verdict=r.verdict, units_reported=r.units_reported, units_expected=r.units_expected,
+        task_done=r.task_counts.get("done", 0)) for r in report.rows]
+    c = report.completeness
+    ctx.say(summary_flow.summary(summary_flow.SummaryView(
+        commune_name=commune.name, year=year, rows=rows, units_expected=c.units_expected,
+        units_submitted=c.units_submitted, units_on_time=c.units_on_time,
+        units_late=c.units_late, missing_units=c.missing_units)))
+    stem = f"bao-cao-{commune.code.replace('/', '-')}-{year}"
+    names = {"year": year, "commune_name": commune.name}
+    ctx.out.files += [
+        OutFile("document", f"{stem}.docx", report_docx(report, include_sensitive=True),
+                msg("summary.caption_docx", **names)),
+        OutFile("document", f"{stem}.xlsx",
+                report_xlsx(report, raw_values(report, session=ctx.session)),
+                msg("summary.caption_xlsx", **names)),
+        OutFile("photo", f"{stem}.png", report_png(report), msg("summary.caption_png", **names)),
+    ]
+
+
 HANDLERS: dict[type, Callable[[Ctx, Any], None]] = {
     StartCmd: on_start,
     ReportCmd: on_report,
     TextIn: on_text,
     PressIn: on_press,
     SimpleCmd: on_simple,
+    SummaryCmd: on_summary,
 }
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, exists, func, literal, or_
+from sqlalchemy import Select, and_, case, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -244,12 +244,14 @@ class _Ind:
     goal_title_en: str
     criterion_number: int
     milestones: tuple[Milestone, ...]
+    mixed: bool = field(init=False)  # reporters mix areas (thôn) and agencies, summed figure
+    agencies: frozenset[str] = field(init=False)  # reporter kinds that are agencies
 
-    @property
-    def mixed(self) -> bool:
-        """Reporters mix area kinds (hamlets) and agencies, for a summed figure."""
-        return (self.kind in SUMMED_KINDS and bool(self.reporters & AREA_KINDS)
-                and bool(self.reporters - AREA_KINDS))
+    def __post_init__(self) -> None:
+        agencies = self.reporters - AREA_KINDS
+        object.__setattr__(self, "agencies", agencies)
+        object.__setattr__(self, "mixed", self.kind in SUMMED_KINDS and bool(agencies)
+                           and bool(self.reporters & AREA_KINDS))
 
 
 def target_for(milestones: Sequence[Milestone], year: int) -> Target | None:
@@ -283,7 +285,7 @@ def _plan_indicators(plan_id: int, *, session: Session) -> list[_Ind]:
             for i, cnum, gcode, gvi, gen in rows]
 
 
-def col_in(column: Any, values: Sequence[Any]) -> Any:
+def _col_in(column: Any, values: Sequence[Any]) -> Any:
     """``column IN (values)``."""
     return col(column).in_(list(values))
 
@@ -306,18 +308,22 @@ def deadline_cutoff(deadline: date, tz: ZoneInfo = TZ) -> datetime:
 _rv = ReportedValue.__table__
 _u = Unit.__table__
 _r = Round.__table__
-_i = Indicator.__table__
 _s = Submission.__table__
 
 
-def _has_data(rv: Any, kind: Any) -> Any:
-    """A value counts when the fields its kind needs are filled."""
+def _has_data(rv: Any, inds: Sequence[_Ind]) -> Any:
+    """A value counts when the fields its indicator's kind needs are filled.
+
+    The kinds come from the plan (in Python), so the query needs no join to Indicator.
+    """
+    rates = [i.id for i in inds if i.kind == IndicatorKind.rate]
+    tasks = [i.id for i in inds if i.kind == IndicatorKind.task]
+    others = [i.id for i in inds if i.kind not in (IndicatorKind.rate, IndicatorKind.task)]
     return or_(
-        and_(kind == IndicatorKind.rate.value, rv.c.numerator.is_not(None),
+        and_(rv.c.indicator_id.in_(rates), rv.c.numerator.is_not(None),
              rv.c.denominator.is_not(None)),
-        and_(kind == IndicatorKind.task.value, rv.c.task_status.is_not(None)),
-        and_(kind.not_in([IndicatorKind.rate.value, IndicatorKind.task.value]),
-             rv.c.value.is_not(None)),
+        and_(rv.c.indicator_id.in_(tasks), rv.c.task_status.is_not(None)),
+        and_(rv.c.indicator_id.in_(others), rv.c.value.is_not(None)),
     )
 
 
@@ -342,7 +348,7 @@ class _G:
     ind: int
     kind: str
     submitted: bool
-    agency_here: bool | None  # SQL-computed for mixed indicators over several rounds
+    agency_here: bool | None  # set per commune for mixed indicators in a roll-up
     n: int
     num: int | None
     den: int | None
@@ -351,22 +357,14 @@ class _G:
     on_time: int
 
 
-def _grouped(session: Session, rounds: Select, deadlines: Iterable[date], tz: ZoneInfo, *,
-             by_commune: bool, mixed_ids: Sequence[int] = ()) -> list[_G]:
+def _grouped(session: Session, rounds: Select, inds: Sequence[_Ind], deadlines: Iterable[date],
+             tz: ZoneInfo, *, by_commune: bool) -> list[_G]:
     """THE aggregate: sums per (year, indicator, unit kind, submitted) over ``rounds``."""
-    submitted = case((_s.c.id.is_(None), 0), else_=1)
-    keys: list[Any] = [_r.c.year, _rv.c.indicator_id, _u.c.kind, submitted]
+    # ReportedValue.state is "submitted" exactly when the unit has a Submission (repo keeps
+    # them in step); a plain column also lets PostgreSQL estimate the groups and hash them.
+    keys: list[Any] = [_r.c.year, _rv.c.indicator_id, _u.c.kind, _rv.c.state]
     if by_commune:
         keys.insert(0, _r.c.commune_id)
-    if mixed_ids:
-        rv2, u2 = _rv.alias("rv2"), _u.alias("u2")
-        agency = exists().where(
-            rv2.c.round_id == _rv.c.round_id, rv2.c.indicator_id == _rv.c.indicator_id,
-            u2.c.id == rv2.c.unit_id, u2.c.kind.not_in(sorted(AREA_KINDS)),
-            or_(rv2.c.value.is_not(None),
-                and_(rv2.c.numerator.is_not(None), rv2.c.denominator.is_not(None))))
-        keys.append(case((and_(_rv.c.indicator_id.in_(list(mixed_ids)),
-                               _u.c.kind.in_(sorted(AREA_KINDS)), agency), 1), else_=0))
     on_time = case((func.coalesce(_s.c.submitted_at, _rv.c.updated_at)
                     < _cutoff_expr(deadlines, tz), 1), else_=0)
     stmt = (
@@ -376,20 +374,17 @@ def _grouped(session: Session, rounds: Select, deadlines: Iterable[date], tz: Zo
         .select_from(
             _rv.join(_r, _r.c.id == _rv.c.round_id)
             .join(_u, _u.c.id == _rv.c.unit_id)
-            .join(_i, _i.c.id == _rv.c.indicator_id)
             .outerjoin(_s, and_(_s.c.round_id == _rv.c.round_id,
                                 _s.c.unit_id == _rv.c.unit_id)))
-        .where(_rv.c.round_id.in_(rounds), _has_data(_rv, _i.c.kind))
+        .where(_rv.c.round_id.in_(rounds), _has_data(_rv, inds))
         .group_by(*keys)
     )
     out = []
     for row in session.connection().execute(stmt):
         vals = list(row)
         scope = vals.pop(0) if by_commune else None
-        year, ind, kind, sub = vals[:4]
-        agency_here = bool(vals[4]) if mixed_ids else None
-        n, num, den, val, yes, ontime = vals[-6:]
-        out.append(_G(scope, year, ind, kind, bool(sub), agency_here, int(n),
+        year, ind, kind, sub, n, num, den, val, yes, ontime = vals
+        out.append(_G(scope, year, ind, kind, sub == "submitted", None, int(n),
                       None if num is None else int(num), None if den is None else int(den),
                       None if val is None else float(val), int(yes or 0), int(ontime or 0)))
     return out
@@ -429,10 +424,11 @@ class _Fig:
 
 def _combine(groups: Iterable[_G], ind: _Ind) -> _Fig:
     """Sum the groups of one indicator, keeping only reporter kinds; agency before hamlets."""
-    mine = [g for g in groups if g.kind in ind.reporters]
+    reporters = ind.reporters
+    mine = [g for g in groups if g.kind in reporters]
     fig = _Fig()
     if ind.mixed:
-        if any(g.agency_here is not None for g in mine):  # several rounds: flag from SQL
+        if any(g.agency_here is not None for g in mine):  # several rounds: flagged per round
             keep = [g for g in mine if not g.agency_here]
         elif any(g.kind not in AREA_KINDS for g in mine):
             keep = [g for g in mine if g.kind not in AREA_KINDS]
@@ -546,9 +542,8 @@ def _expected(ind: _Ind, scope: _Scope, fig: _Fig) -> int:
         return scope.mixed_expected[ind.id]
     kinds = ind.reporters
     if ind.mixed:
-        agency = ind.reporters - AREA_KINDS
-        if fig.kinds & agency:
-            kinds = agency
+        if fig.kinds & ind.agencies:
+            kinds = ind.agencies
         elif fig.kinds:
             kinds = ind.reporters & AREA_KINDS
     return sum(scope.kind_counts.get(k, 0) for k in kinds)
@@ -574,9 +569,8 @@ class _Computed:
     warnings: list[str]
 
 
-def _compute(ind: _Ind, scope: _Scope, year: int) -> _Computed:
-    """Figure, target and verdict of one indicator in one scope."""
-    target = target_for(ind.milestones, year)
+def _compute(ind: _Ind, scope: _Scope, year: int, target: Target | None) -> _Computed:
+    """Figure and verdict of one indicator in one scope, against the year's target."""
     fig = _combine(scope.groups.get((year, ind.id), ()), ind)
     expected = _expected(ind, scope, fig)
     num, den, value = _value(ind, fig, expected)
@@ -612,6 +606,7 @@ def _compute(ind: _Ind, scope: _Scope, year: int) -> _Computed:
 
 
 def resolve_unit(code_or_id: str | int, session: Session) -> Unit:
+    """A unit by id, full code or unambiguous last part of its code (else ReportError)."""
     if isinstance(code_or_id, int):
         unit = session.get(Unit, code_or_id)
         if unit is None:
@@ -645,9 +640,11 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     plan = session.get(Plan, rnd.plan_id)
     assert plan is not None
     inds = _plan_indicators(plan.id, session=session)
-    rounds = (select(Round.id).where(Round.commune_id == commune.id, Round.plan_id == plan.id,
-                                     col_in(Round.year, _years_needed(inds, year))))
-    groups = _grouped(session, rounds, [rnd.unit_deadline], tz, by_commune=False)
+    round_ids = session.exec(select(Round.id).where(
+        Round.commune_id == commune.id, Round.plan_id == plan.id,
+        _col_in(Round.year, _years_needed(inds, year)))).all()
+    rounds = sa_select(_r.c.id).where(_r.c.id.in_(list(round_ids)))  # a literal list: exact
+    groups = _grouped(session, rounds, inds, [rnd.unit_deadline], tz, by_commune=False)
     units = repo.children(commune.id, session=session)
     scope = _Scope()
     for g in groups:
@@ -665,28 +662,18 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     cutoff = deadline_cutoff(rnd.unit_deadline, tz)
     shown = [i for i in inds if include_sensitive or not i.sensitive]
 
-    def has_data(ind: _Ind, v: ReportedValue | None) -> bool:
-        if v is None:
-            return False
-        if ind.kind == IndicatorKind.rate:
-            return v.numerator is not None and v.denominator is not None
-        if ind.kind == IndicatorKind.task:
-            return v.task_status is not None
-        return v.value is not None
-
     rows = []
     for ind in shown:
-        c = _compute(ind, scope, year)
+        c = _compute(ind, scope, year, target_for(ind.milestones, year))
         kinds = ind.reporters
         if ind.mixed and c.fig.kinds:
-            agency = ind.reporters - AREA_KINDS
+            agency = ind.agencies
             kinds = agency if c.fig.kinds & agency else ind.reporters & AREA_KINDS
         resp = [u for u in units if u.kind in kinds]
-        missing = [u.name for u in resp if not has_data(ind, by_unit[u.id].get(ind.id))]
-        unsub = [u.name for u in resp if u.id not in subs
-                 and has_data(ind, by_unit[u.id].get(ind.id))]
-        rows.append(_row(ind, c, missing, unsub, by_unit_values=[
-            by_unit[u.id].get(ind.id) for u in resp]))
+        mine = [(u, by_unit[u.id].get(ind.id)) for u in resp]
+        missing = [u.name for u, v in mine if not _has_value(ind, v)]
+        unsub = [u.name for u, v in mine if _has_value(ind, v) and v.state != "submitted"]
+        rows.append(_row(ind, c, missing, unsub, by_unit_values=[v for _, v in mine]))
 
     reporter_kinds = set().union(*(i.reporters for i in inds)) if inds else set()
     unit_rows = []
@@ -728,6 +715,17 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
 def _parent(unit: Unit, session: Session) -> UnitInfo | None:
     parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
     return _unit_info(parent) if parent else None
+
+
+def _has_value(ind: _Ind, v: ReportedValue | None) -> bool:
+    """The value has what its kind needs (the Python twin of ``_has_data``)."""
+    if v is None:
+        return False
+    if ind.kind == IndicatorKind.rate:
+        return v.numerator is not None and v.denominator is not None
+    if ind.kind == IndicatorKind.task:
+        return v.task_status is not None
+    return v.value is not None
 
 
 def _unit_value(ind: _Ind, v: ReportedValue) -> float | None:
@@ -773,7 +771,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     upper = resolve_unit(upper_unit, session)
     tree = select(Unit.id).where(Unit.id == upper.id).cte("tree", recursive=True)
     tree = tree.union_all(select(Unit.id).join(tree, Unit.parent_id == tree.c.id)
-                          .where(col_in(Unit.kind, UPPER_KINDS)))
+                          .where(_col_in(Unit.kind, UPPER_KINDS)))
     in_tree = col(Round.commune_id).in_(select(tree.c.id))
     plans = session.exec(select(Plan.id, Plan.code, func.count(Round.id))
                          .join(Round, Round.plan_id == Plan.id)
@@ -790,7 +788,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     assert plan is not None
     inds = _plan_indicators(plan.id, session=session)
     years = _years_needed(inds, year)
-    rounds = select(Round.id).where(in_tree, Round.plan_id == plan.id, col_in(Round.year, years))
+    rounds = select(Round.id).where(in_tree, Round.plan_id == plan.id, _col_in(Round.year, years))
     current = select(Round.id).where(in_tree, Round.plan_id == plan.id, Round.year == year)
     deadlines = session.exec(select(Round.unit_deadline).where(col(Round.id).in_(current))
                              .distinct()).all()
@@ -807,15 +805,23 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     for cid, kind, n in kind_rows:
         total.kind_counts[kind] = total.kind_counts.get(kind, 0) + int(n)
         per[cid].kind_counts[kind] = int(n)
-    for g in _grouped(session, rounds, deadlines, tz, by_commune=False, mixed_ids=mixed):
-        total.groups[(g.year, g.ind)].append(g)
-
-    per_groups: list[_G] = []
-    if include_units or mixed:
-        per_groups = _grouped(session, rounds, deadlines, tz, by_commune=True)
-        for g in per_groups:
-            per[g.scope].groups[(g.year, g.ind)].append(g)  # type: ignore[index]
     ind_by_id = {i.id: i for i in inds}
+    if include_units or mixed:
+        # one scan grouped per commune; the totals are the sums of the communes' groups,
+        # with the agency-before-hamlets choice made commune by commune
+        for g in _grouped(session, rounds, inds, deadlines, tz, by_commune=True):
+            per[g.scope].groups[(g.year, g.ind)].append(g)  # type: ignore[index]
+        for sc in per.values():
+            for key, groups in sc.groups.items():
+                ind = ind_by_id.get(key[1])
+                if ind is not None and ind.mixed:
+                    agency = any(g.kind in ind.agencies for g in groups)
+                    groups[:] = [replace(g, agency_here=agency and g.kind in AREA_KINDS)
+                                 for g in groups]
+                total.groups[key].extend(groups)
+    else:
+        for g in _grouped(session, rounds, inds, deadlines, tz, by_commune=False):
+            total.groups[(g.year, g.ind)].append(g)
     if mixed:  # expected units of mixed indicators: decided commune by commune
         for sc in per.values():
             for iid in mixed:
@@ -838,13 +844,14 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     subs = {cid: (int(e), int(s), int(o or 0)) for cid, e, s, o in sub_rows}
 
     shown = [i for i in inds if include_sensitive or not i.sensitive]
+    targets = {i.id: target_for(i.milestones, year) for i in inds}
     per_computed: dict[int, dict[int, _Computed]] = {}
     if include_units or mixed:
         for cid, sc in per.items():
-            per_computed[cid] = {i.id: _compute(i, sc, year) for i in shown}
+            per_computed[cid] = {i.id: _compute(i, sc, year, targets[i.id]) for i in shown}
     rows = []
     for ind in shown:
-        c = _compute(ind, total, year)
+        c = _compute(ind, total, year, targets[ind.id])
         incomplete = [communes[cid].name for cid, cc in per_computed.items()
                       if cid in communes and cc[ind.id].expected
                       and (cc[ind.id].fig.n < cc[ind.id].expected

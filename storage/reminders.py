@@ -111,7 +111,7 @@ def round_progress(rnd: Round, *, session: Session) -> list[UnitProgress]:
         if not expected:
             continue
         ids = {i.id for i in expected}
-        out.append(UnitProgress(unit, expected, frozenset(complete.get(unit.id, ()) & ids),
+        out.append(UnitProgress(unit, expected, complete.get(unit.id, frozenset()) & ids,
                                 submitted))
     return out
 
@@ -186,7 +186,7 @@ def officer_communes(person_id: int, *, session: Session) -> list[Unit]:
         .where(Membership.person_id == person_id, col(Membership.role).in_(OFFICER_ROLES))
         .order_by(Unit.position, Unit.code)
     ).all()
-    return list(dict.fromkeys(rows))
+    return list({u.id: u for u in rows}.values())
 
 
 def active_rounds(*, session: Session, today: date) -> list[Round]:
@@ -244,14 +244,24 @@ def release(*, session: Session, person_id: int, round_id: int, slot: str) -> No
 
 def mark_stale(round_id: int, slot: str, person_ids: Iterable[int], *, session: Session,
                now: datetime) -> int:
-    """Record a missed slot as stale for these people; returns how many rows were added."""
+    """Record a missed slot as stale for these people (one bulk INSERT … ON CONFLICT DO
+    NOTHING); returns how many people it was recorded for."""
     done = logged_people(round_id, slot, session=session)
-    added = 0
-    for pid in person_ids:
-        if pid not in done and claim(session=session, person_id=pid, round_id=round_id,
-                                     slot=slot, now=now, outcome=STALE):
-            added += 1
-    return added
+    new = sorted(set(person_ids) - done)
+    if not new:
+        return 0
+    rows = [dict(person_id=pid, round_id=round_id, slot=slot, claimed_at=now, outcome=STALE)
+            for pid in new]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # any other database: one savepoint per row
+        return sum(claim(session=session, person_id=r["person_id"], round_id=round_id,
+                         slot=slot, now=now, outcome=STALE) for r in rows)
+    session.exec(insert(ReminderLog).on_conflict_do_nothing(), params=rows)
+    return len(new)
 
 
 def set_unreachable(person_id: int, unreachable: bool = True, *, session: Session) -> None:

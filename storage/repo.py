@@ -265,7 +265,17 @@ def save_value(*, session: Session, round_id: int, unit_id: int, indicator_id: i
     state = "submitted" if submitted else "draft"
     now = utcnow()
     if row is None:
-        row = ReportedValue(round_id=round_id, unit_id=unit_id, indicator_id=indicator_id)
+        try:
+            with session.begin_nested():  # another writer may insert the same value first
+                row = ReportedValue(round_id=round_id, unit_id=unit_id,
+                                    indicator_id=indicator_id, state=state)
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            row = session.exec(select(ReportedValue).where(
+                ReportedValue.round_id == round_id, ReportedValue.unit_id == unit_id,
+                ReportedValue.indicator_id == indicator_id).with_for_update()).one()
+            row.version += 1
     else:
         row.version += 1
     row.numerator, row.denominator, row.value = numerator, denominator, value

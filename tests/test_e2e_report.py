@@ -331,3 +331,30 @@ async def test_officer_enters_a_paper_report_on_behalf_of_a_hamlet(api, bot, eng
     assert "đơn vị nào" in out[0]
     out = await tap(hoa, "Thôn Xuân Đài")
     assert any("(2/7)" in o for o in out)
+
+
+async def test_summary_for_officers_with_word_excel_and_chart(api, bot, engine):
+    lan = api.user(TOKEN, 9501, "Lan", language_code="vi")
+    await say(lan, f"/start {invite(engine, 'thon-hanh-thien')}")
+    await say(lan, "/baocao")
+    for text in ["450", "12", "12", "11", "380", "3", "450", "2", "450", "0", "1", "4", "3"]:
+        await say(lan, text)
+    await tap(lan, "📨 Gửi báo cáo")
+    assert "chỉ dành cho cán bộ" in (await say(lan, "/tonghop"))[0]  # a collaborator: refused
+    assert not any(m.document for m in lan.messages())
+    hoa = api.user(TOKEN, 9502, "Hoa", language_code="vi")
+    await say(hoa, f"/start {invite(engine, 'xuan-truong', role=Role.officer)}")
+    out = await say(hoa, "/tonghop")
+    text = "\n".join(out)
+    assert "Báo cáo năm 2026 – Xã Xuân Trường" in text
+    assert "Đơn vị đã gửi: 1/14" in text
+    assert "8.1" in text and "2,7%" in text and "9 " in text  # 12/450, and the abuse row (9)
+    assert "Chưa gửi báo cáo:" in text and "Thôn Xuân Bắc" in text
+    docs = [m.document for m in hoa.messages() if m.document]
+    assert {d.filename.rsplit(".", 1)[1] for d in docs} == {"docx", "xlsx"}
+    assert any(m.photo for m in hoa.messages())
+    assert docs[0].data[:2] == b"PK"
+    out = await say(hoa, "/tonghop 2019")
+    assert "Chưa có đợt báo cáo năm 2019" in out[0] and "2026" in out[0]
+    out = await say(hoa, "/tonghop abc")
+    assert "/tonghop 2025" in out[0]

@@ -1,0 +1,229 @@
+"""``ctvbot report`` and ``ctvbot values import`` through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from docx import Document
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from bot.report_cli import register
+from storage import repo
+from storage.kinds import Role
+from storage.models import Membership, Person, ReportedValue, Submission, ValueChange
+from tests.test_aggregate import HAMLETS, setup_commune
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    """A command line with the report commands (as bot.cli registers them)."""
+    a = typer.Typer()
+    register(a)
+
+    @a.command("noop")
+    def _noop() -> None:  # a second command keeps Typer from flattening the app
+        """Nothing."""
+
+    return a
+
+
+@pytest.fixture
+def db(db_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """Xuân Trường with some figures; the CLI pointed at the same database."""
+    monkeypatch.setenv("CTVBOT_DATABASE_URL", db_url)
+    with Session(engine, expire_on_commit=False) as s:
+        xt = setup_commune(s)
+        xt.save("thon-hanh-thien", "8.1", numerator=1, denominator=2)
+        xt.save("thon-xuan-bac", "8.1", numerator=99, denominator=100)
+        xt.save("ubnd", "1", value=1)
+        s.commit()
+    return engine
+
+
+def _count(engine: Engine, model: type) -> int:
+    with Session(engine) as s:
+        return s.exec(select(func.count()).select_from(model)).one()
+
+
+def test_bot_cli_has_the_commands() -> None:
+    from bot.cli import app as main_app
+
+    names = {c.name for c in main_app.registered_commands}
+    groups = {g.name for g in main_app.registered_groups}
+    assert "report" in names and "values" in groups
+
+
+def test_report_json(app: typer.Typer, db: Engine) -> None:
+    res = runner.invoke(app, ["report", "--year", "2026", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["unit"]["code"] == "xuan-truong" and data["year"] == 2026
+    ind = next(i for i in data["indicators"] if i["code"] == "8.1")
+    assert (ind["numerator"], ind["denominator"]) == (100, 102)
+    assert ind["value"] == pytest.approx(98.0392, abs=1e-4)
+    assert ind["verdict"] == "chua_du"
+    assert (ind["units_reported"], ind["units_expected"]) == (2, 6)
+    assert next(i for i in data["indicators"] if i["code"] == "1")["verdict"] == "dat"
+
+
+def test_report_rollup_and_files(app: typer.Typer, db: Engine, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    res = runner.invoke(app, ["report", "--year", "2026", "--unit", "ninh-binh",
+                              "--format", "json", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["rollup"] is True and data["unit"]["code"] == "ninh-binh"
+    for fmt in ("docx", "xlsx", "png"):
+        path = tmp_path / f"r.{fmt}"
+        res = runner.invoke(app, ["report", "--year", "2026", "--unit", "xuan-truong",
+                                  "--format", fmt, "--out", str(path), "--no-sensitive"])
+        assert res.exit_code == 0, res.output
+        assert path.stat().st_size > 1000
+    doc = Document(str(tmp_path / "r.docx"))
+    assert any(p.text == "BÁO CÁO" for p in doc.paragraphs)
+    assert load_workbook(tmp_path / "r.xlsx").sheetnames[-1] == "Số liệu"
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_errors(app: typer.Typer, db: Engine) -> None:
+    res = runner.invoke(app, ["report", "--year", "2019"])
+    assert res.exit_code == 1 and "no commune has a round for 2019" in res.output
+    res = runner.invoke(app, ["report", "--year", "2026", "--unit", "nowhere"])
+    assert res.exit_code == 1 and "no unit 'nowhere'" in res.output
+
+
+def _csv(tmp_path: Path, lines: list[str], name: str = "values.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_import_csv(app: typer.Typer, db: Engine, tmp_path: Path) -> None:
+    path = _csv(tmp_path, [
+        "year,unit,indicator,numerator,denominator,value,note",
+        "2026,thon-xuan-trung,8.1,3,1.234,,typed the Vietnamese way",
+        "2026,xuan-truong/thon-xuan-phong,13,,,2,",
+        "2026,mam-non,7,,,có,",
+        "2026,tieu-hoc,7,,,0,",
+    ])
+    before = _count(db, ValueChange)
+    res = runner.invoke(app, ["values", "import", str(path), "--submit"])
+    assert res.exit_code == 0, res.output
+    assert "4 saved" in res.output
+    with Session(db) as s:
+        rows = s.exec(select(ReportedValue).where(ReportedValue.source == "import")).all()
+        got = [(r.numerator, r.denominator, r.value, r.state) for r in rows]
+        assert sorted(got, key=str) == sorted(
+            [(3, 1234, None, "submitted"), (None, None, 2.0, "submitted"),
+             (None, None, 1.0, "submitted"), (None, None, 0.0, "submitted")], key=str)
+        assert s.exec(select(func.count()).select_from(Submission)).one() == 4 + 3
+    assert _count(db, ValueChange) == before + 4  # the history records the import
+    again = runner.invoke(app, ["values", "import", str(path)])
+    assert again.exit_code == 0 and "0 saved, 4 unchanged" in again.output
+
+
+def test_bad_file_saves_nothing_and_names_the_lines(app: typer.Typer, db: Engine,
+                                                    tmp_path: Path) -> None:
+    path = _csv(tmp_path, [
+        "year,unit,indicator,numerator,denominator,value",
+        "2026,thon-xuan-trung,8.1,3,100,",  # good
+        "2026,thon-nowhere,8.1,3,100,",  # 3: unknown unit
+        "2026,thon-xuan-trung,99,3,100,",  # 4: unknown indicator
+        "2026,thon-xuan-trung,8.2,30,10,",  # 5: numerator > denominator
+        "2026,thon-xuan-trung,8.1,3,100,",  # 6: twice
+        "2026,thon-xuan-phong,13,,,2.5",  # 7: decimal for a count
+        "2026,thon-xuan-phong,10,-1,100,",  # 8: negative
+        "2026,thon-xuan-phong,11.1,,100,",  # 9: numerator missing
+        "2019,thon-xuan-phong,10,1,100,",  # 10: no round
+        "2026,thon-xuan-phong,9,1,100,",  # 11: a hamlet does not report 9
+        "2026,mam-non,7,,,maybe",  # 12: not yes/no
+    ])
+    before = (_count(db, ReportedValue), _count(db, ValueChange))
+    res = runner.invoke(app, ["values", "import", str(path)])
+    assert res.exit_code == 1
+    out = res.output
+    for line, words in ((3, "unknown unit 'thon-nowhere'"), (4, "unknown indicator '99'"),
+                        (5, "numerator 30 is larger than denominator 10"),
+                        (6, "already on line 2"), (7, "whole number"), (8, "negative"),
+                        (9, "numerator required"), (10, "no reporting round"),
+                        (11, "does not report indicator 9"), (12, "expected yes/no")):
+        assert f"values.csv:{line}: " in out and words in out, (line, out)
+    assert "values.csv:2:" not in out
+    assert "nothing was saved" in out
+    assert (_count(db, ReportedValue), _count(db, ValueChange)) == before
+
+
+def test_missing_column(app: typer.Typer, db: Engine, tmp_path: Path) -> None:
+    path = _csv(tmp_path, ["year;unit;indicator;value", "2026;ubnd;1;1"])
+    res = runner.invoke(app, ["values", "import", str(path)])
+    assert res.exit_code == 1 and ":1: missing column(s): numerator, denominator" in res.output
+
+
+def test_export_edit_import_round_trip(app: typer.Typer, db: Engine, tmp_path: Path) -> None:
+    out = tmp_path / "r.xlsx"
+    assert runner.invoke(app, ["report", "--year", "2026", "--format", "xlsx", "--out",
+                               str(out)]).exit_code == 0
+    res = runner.invoke(app, ["values", "import", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "0 saved, 3 unchanged" in res.output
+    wb = load_workbook(out)
+    ws = wb["Số liệu"]
+    for r in ws.iter_rows(min_row=2):
+        if r[1].value == "xuan-truong/thon-xuan-bac":
+            r[3].value = 98  # 98 of 100
+    ws.append([2026, "thon-xuan-trung", "8.1", 5, 200])
+    wb.save(out)
+    with Session(db) as s:
+        officer = Person(name="Chị Hoa")
+        s.add(officer)
+        s.flush()
+        s.add(Membership(person_id=officer.id, unit_id=repo.find_unit(
+            "xuan-truong", session=s).id, role=Role.officer))
+        s.commit()
+        officer_id = officer.id
+    res = runner.invoke(app, ["values", "import", str(out), "--as", "Chị Hoa"])
+    assert res.exit_code == 0, res.output
+    assert "2 saved, 2 unchanged" in res.output
+    data = json.loads(runner.invoke(app, ["report", "--year", "2026"]).stdout)
+    ind = next(i for i in data["indicators"] if i["code"] == "8.1")
+    assert (ind["numerator"], ind["denominator"]) == (1 + 98 + 5, 2 + 100 + 200)
+    with Session(db) as s:
+        changes = s.exec(select(ValueChange).where(ValueChange.source == "import")).all()
+        assert {c.changed_by for c in changes} == {officer_id}
+
+
+def test_import_as_someone_who_is_not_an_officer(app: typer.Typer, db: Engine,
+                                                 tmp_path: Path) -> None:
+    with Session(db) as s:
+        s.add(Person(name="Anh Nam"))
+        s.commit()
+    path = _csv(tmp_path, ["year,unit,indicator,numerator,denominator,value",
+                           "2026,ubnd,1,,,1"])
+    res = runner.invoke(app, ["values", "import", str(path), "--as", "Anh Nam"])
+    assert res.exit_code == 1 and "is not an officer of xuan-truong" in res.output
+
+
+def test_xlsx_with_numbers_as_text(app: typer.Typer, db: Engine, tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Year", "Unit", "Indicator", "Numerator", "Denominator", "Value"])
+    for h in HAMLETS:
+        ws.append([2026, h, "11.1", "1", "2.000"])  # 2.000 is two thousand
+    path = tmp_path / "values.xlsx"
+    buf = io.BytesIO()
+    wb.save(buf)
+    path.write_bytes(buf.getvalue())
+    res = runner.invoke(app, ["values", "import", str(path)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(runner.invoke(app, ["report", "--year", "2026"]).stdout)
+    ind = next(i for i in data["indicators"] if i["code"] == "11.1")
+    assert (ind["numerator"], ind["denominator"], ind["value"]) == (6, 12000, 50.0)
