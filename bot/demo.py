@@ -66,7 +66,7 @@ class Transcript:
         for m in messages:
             body = (m.content or "").replace("\n", "\n   ")
             if m.document is not None:
-                body = f"📎 {m.document.file_name} — {body}".rstrip(" —")
+                body = f"📎 {m.document.filename} — {body}".rstrip(" —")
             elif m.photo is not None:
                 body = f"🖼 {body or 'chart'}"
             self.add(f"🤖 {body}")
@@ -131,6 +131,7 @@ class Demo:
     def __init__(self, lang: str, out_dir: Path, echo: Callable[[str], None]):
         self.lang, self.out_dir = lang, out_dir
         self.transcript = Transcript(echo)
+        self.files: list[Path] = []
         self.progress = echo
         self.clock = DemoClock(datetime(2026, 11, 2, 1, 30, tzinfo=UTC))  # 08:30 local
         self.api = LocalBotApi()
@@ -263,6 +264,16 @@ class Demo:
         await tam.say(f"/start {self.invite('thon-xuan-thuy')}")
         await tam.say("/tinhtrang" if vi else "/status")
 
+        self.clock.now = datetime(2026, 11, 12, 1, 30, tzinfo=UTC)
+        self.section("Cán bộ xem báo cáo tổng hợp" if vi else "The officer asks for the report")
+        got = await hoa.say("/tonghop" if vi else "/summary")
+        for m in got:
+            stored = m.document or m.photo_file
+            if stored is not None:
+                name = m.document.filename if m.document else "bieu-do-2026.png"
+                (self.out_dir / name).write_bytes(stored.data)
+                self.files.append(self.out_dir / name)
+
 
 async def run_demo(lang: str = "vi", out_dir: Path | None = None,
                    echo: Callable[[str], None] = print) -> Path:
@@ -279,6 +290,8 @@ async def run_demo(lang: str = "vi", out_dir: Path | None = None,
     (out / ("transcript.txt")).write_text("\n".join(demo.transcript.lines) + "\n",
                                           encoding="utf-8")
     echo("")
+    for f in demo.files:
+        echo(f"  {f.name}")
     echo(f"✔ {time.monotonic() - started:.1f} s — files in {out}")
     return out
 

@@ -84,8 +84,9 @@ def fmt_param(value: Any, locale: str) -> str:
     if isinstance(value, Count):
         return fmt_number(value.n, locale, 0)
     if isinstance(value, Ratio):
+        decimals = 0 if value.factor == 100000 else (2 if 0 < abs(value.value) < 1 else 1)
         return text_of(f"ratio.{value.factor}", locale).format(
-            value=fmt_number(value.value, locale, 1 if value.factor != 100000 else 0))
+            value=fmt_number(value.value, locale, decimals))
     if isinstance(value, TargetText):
         return fmt_target(value, locale)
     if isinstance(value, Day):

@@ -251,9 +251,10 @@ def _run_report(ctx: Ctx, unit: Unit, state: dict, event: report_flow.Event) -> 
                             indicator_id=ind.id, person_id=ctx.person.id,
                             numerator=effect.numerator, denominator=effect.denominator,
                             value=effect.value, task_status=effect.task_status, text=effect.text,
-                            source=source)
+                            source=source, now=ctx.env.utcnow())
         elif isinstance(effect, SubmitReport):
-            repo.submit(rnd.id, unit.id, person_id=ctx.person.id, session=ctx.session)
+            repo.submit(rnd.id, unit.id, person_id=ctx.person.id, session=ctx.session,
+                        now=ctx.env.utcnow())
         else:
             ctx.say(effect)
     new_state = dict(result.state)

@@ -255,7 +255,7 @@ def save_value(*, session: Session, round_id: int, unit_id: int, indicator_id: i
                person_id: int | None, numerator: int | None = None,
                denominator: int | None = None, value: float | None = None,
                task_status: str | None = None, text: str | None = None,
-               source: str = "chat") -> ReportedValue:
+               source: str = "chat", now: datetime | None = None) -> ReportedValue:
     """Set a unit's value for an indicator and record the change in the history."""
     row = session.exec(select(ReportedValue).where(
         ReportedValue.round_id == round_id, ReportedValue.unit_id == unit_id,
@@ -263,7 +263,7 @@ def save_value(*, session: Session, round_id: int, unit_id: int, indicator_id: i
     submitted = session.exec(select(Submission.id).where(
         Submission.round_id == round_id, Submission.unit_id == unit_id)).first() is not None
     state = "submitted" if submitted else "draft"
-    now = utcnow()
+    now = now or utcnow()
     if row is None:
         try:
             with session.begin_nested():  # another writer may insert the same value first
@@ -290,7 +290,8 @@ def save_value(*, session: Session, round_id: int, unit_id: int, indicator_id: i
     return row
 
 
-def submit(round_id: int, unit_id: int, *, person_id: int | None, session: Session) -> bool:
+def submit(round_id: int, unit_id: int, *, person_id: int | None, session: Session,
+           now: datetime | None = None) -> bool:
     """Mark a unit's report as sent; True the first time."""
     values = session.exec(select(ReportedValue).where(ReportedValue.round_id == round_id,
                                                       ReportedValue.unit_id == unit_id)).all()
@@ -303,7 +304,8 @@ def submit(round_id: int, unit_id: int, *, person_id: int | None, session: Sessi
         return False
     try:
         with session.begin_nested():
-            session.add(Submission(round_id=round_id, unit_id=unit_id, submitted_by=person_id))
+            session.add(Submission(round_id=round_id, unit_id=unit_id, submitted_by=person_id,
+                                   submitted_at=now or utcnow()))
     except IntegrityError:
         return False
     return True

@@ -18,6 +18,9 @@ async def test_demo_plays_the_year_and_writes_its_files(tmp_path):
     assert "Tiếp tục từ chỗ bạn dừng" in text               # stopped halfway, resumed
     assert text.count("Đã gửi báo cáo năm 2026") >= 3
     assert (out / "transcript.txt").read_text(encoding="utf-8").startswith("\n══")
+    assert "Đơn vị đã gửi: 3/14 (3 đúng hạn, 0 chậm)" in text
+    files = {p.suffix for p in out.iterdir()}
+    assert {".docx", ".xlsx", ".png"} <= files
 
 
 async def test_demo_in_english(tmp_path):
