@@ -95,7 +95,17 @@ class Person:
                 raise TimeoutError(f"the bot did not answer {self.name}")
             await asyncio.sleep(0.01)
         await self.user.wait_idle(timeout=15)
+        self.seen = self._newest()
         return [m for m in self.user.messages() if m.message_id > seen]
+
+    async def incoming(self) -> list[BotMessage]:
+        """What the bot sent on its own (reminders, digests) since the person last looked."""
+        await self.user.wait_idle(timeout=15)
+        seen = getattr(self, "seen", 0)
+        got = [m for m in self.user.messages() if m.message_id > seen]
+        self.seen = self._newest()
+        self.demo.transcript.bot(got)
+        return got
 
     async def user_say(self, text: str) -> list[BotMessage]:
         """Send a text; return the bot's new messages (nothing printed)."""
@@ -264,8 +274,22 @@ class Demo:
         await tam.say(f"/start {self.invite('thon-xuan-thuy')}")
         await tam.say("/tinhtrang" if vi else "/status")
 
+        reminders = self.app.bot_data["reminders"]
+        for day in (7, 10):
+            self.clock.now = datetime(2026, 11, day, 2, 0, tzinfo=UTC)  # 09:00 local
+            self.section("Bot tự nhắc những nơi còn thiếu" if vi else
+                         "The bot reminds whoever is missing")
+            self.progress(f"   … {self.clock.local()}: reminders")
+            await reminders.run_due(at=self.clock.now)
+            for who in (tam, hoa, lan):
+                self.transcript.add(f"   ({who.who})")
+                if not await who.incoming():
+                    self.transcript.add("   —")
+
         self.clock.now = datetime(2026, 11, 12, 1, 30, tzinfo=UTC)
-        self.section("Cán bộ xem báo cáo tổng hợp" if vi else "The officer asks for the report")
+        self.section("Cán bộ xem tiến độ và báo cáo tổng hợp" if vi else
+                     "The officer checks progress and asks for the report")
+        await hoa.say("/tiendo" if vi else "/progress")
         got = await hoa.say("/tonghop" if vi else "/summary")
         for m in got:
             stored = m.document or m.photo_file

@@ -321,9 +321,11 @@ class Sender:
         """Send the pieces of a claimed message; the outcome (None: give the claim back)."""
         network_failures = 0
         n = 0
+        paced = True  # the first attempt was paced by the caller, every other one is here
         while n < len(pieces):
-            if n > 0 or network_failures:
+            if not paced:
                 await self.pacer.acquire(d.chat_id)
+            paced = False
             last = n == len(pieces) - 1
             call = asyncio.ensure_future(self.bot.send_message(
                 d.chat_id, pieces[n], reply_markup=markup if last else None))
@@ -340,7 +342,6 @@ class Sender:
                 log.info("429 for chat %s: retrying the same message in %.0f s", d.chat_id, wait)
                 self.pacer.pause(wait)
                 await self._sleep(wait)
-                await self.pacer.acquire(d.chat_id)
                 continue
             except Forbidden as exc:
                 log.info("person %s blocked the bot (%s)", d.person_id, exc.message)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import tempfile
 import time
 from collections import Counter
@@ -83,10 +84,8 @@ async def run(n: int, rate: float, db_url: str, restart: bool) -> dict:
                 await api.wait_until(lambda: stats.sends >= n // 2 or task.done(),
                                      timeout=n / rate * 3 + 60)
                 task.cancel()  # the process is stopped halfway
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
             phases.append(("first process", stats.sends, time.monotonic() - started))
         engine1.dispose()
         if restart:

@@ -19,6 +19,8 @@ async def test_demo_plays_the_year_and_writes_its_files(tmp_path):
     assert text.count("Đã gửi báo cáo năm 2026") >= 3
     assert (out / "transcript.txt").read_text(encoding="utf-8").startswith("\n══")
     assert "Đơn vị đã gửi: 3/14 (3 đúng hạn, 0 chậm)" in text
+    assert "⏰ Nhắc báo cáo năm 2026" in text and "[Báo cáo ngay]" in text  # reminders fired
+    assert "Tiến độ báo cáo năm 2026" in text                               # the digest
     files = {p.suffix for p in out.iterdir()}
     assert {".docx", ".xlsx", ".png"} <= files
 
