@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from bot import service
+from bot import officer, service
 from storage import repo
 from storage.kinds import Role
 from storage.models import Invitation, ReportedValue, Round, ValueChange
@@ -63,6 +63,9 @@ def keys(out: service.Outcome) -> list[str]:
 
 
 def act(env, user, event) -> list[str]:
+    if isinstance(event, tuple):  # an officer command: (function, *args)
+        fn, *args = event
+        return keys(fn(env, next(IDS), user, *args))
     return keys(service.handle(env, next(IDS), user, event))
 
 
@@ -99,7 +102,11 @@ MATRIX = {
     "forged": {p: "start.stranger" if p == "stranger" else "report.stale_button"
                for p in PEOPLE},
     "help": {p: "start.stranger" if p == "stranger" else "help.reporter" for p in PEOPLE},
+    "summary": {"stranger": "start.stranger", "collaborator": "refuse.officers_only",
+                "agency": "refuse.officers_only", "officer": "summary.header",
+                "other_officer": "summary.header", "admin": "summary.header"},
 }
+OFFICER_ONLY = {"progress", "remind", "deadline", "close", "close_press_xt"}
 
 
 def event_for(action: str, ids: dict) -> service.Incoming:
@@ -115,6 +122,12 @@ def event_for(action: str, ids: dict) -> service.Incoming:
         "old_round_button": service.PressIn(f"r{ids['old_round']}:yes:1:"),
         "forged": service.PressIn("r99999:submit::"),
         "help": service.SimpleCmd("help"),
+        "summary": service.SummaryCmd(),
+        "progress": (officer.progress,),
+        "remind": (officer.remind,),
+        "deadline": (officer.deadline, ["20/11/2026", "05/12/2026"]),
+        "close": (officer.close,),
+        "close_press_xt": (officer.press, f"off:close:{ids['xt_round']}"),
     }[action]
 
 
@@ -145,3 +158,29 @@ def test_forged_answers_to_another_units_question_change_nothing(world, engine):
         assert got[0] == "report.stale_button", (data, got)
     with Session(engine) as s:
         assert s.exec(select(ValueChange)).all() == []
+
+
+@pytest.mark.parametrize("action", sorted(OFFICER_ONLY))
+def test_officer_commands_refuse_everyone_else(world, engine, action):
+    env, users, ids = world
+    for person in ("stranger", "collaborator", "agency"):
+        with Session(engine) as s:
+            before = [(r.unit_deadline, r.closed_at) for r in s.exec(select(Round)).all()]
+        got = act(env, users[person], event_for(action, ids))
+        assert got and not any(k.startswith(("progress.", "deadline.changed", "close.done"))
+                               for k in got), (action, person, got)
+        with Session(engine) as s:
+            after = [(r.unit_deadline, r.closed_at) for r in s.exec(select(Round)).all()]
+        assert after == before
+    got = act(env, users["officer"], event_for(action, ids))
+    assert got and not any(k in REFUSED for k in got), (action, got)
+
+
+def test_an_officer_sees_only_their_own_commune(world):
+    env, users, _ = world
+    for person, commune, code in (("officer", "Xã Xuân Trường", "xuan-truong"),
+                                  ("other_officer", "Xã Hương Phú", "huong-phu")):
+        out = service.handle(env, next(IDS), users[person], service.SummaryCmd())
+        assert out.replies[0].lines[0].params["commune_name"] == commune
+        assert len(out.files) == 3
+        assert all(f.filename.startswith(f"bao-cao-{code}-") for f in out.files)
