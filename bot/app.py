@@ -17,19 +17,22 @@ from telegram import (
     InputFile,
     Update,
 )
+from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from bot import officer, reminders, service
-from bot.i18n import LANGUAGES, render, render_reply, text_of
+from bot.i18n import LANGUAGES, pick_language, render, render_reply, text_of
 from flows.effects import Reply, msg
 
 log = logging.getLogger("ctvbot")
@@ -211,6 +214,55 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _dispatch(update, context, service.PressIn(query.data or ""))
 
 
+async def _language_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The sender's stored language, else the one their Telegram app uses."""
+    user = update.effective_user
+    if user is None:
+        return "vi"
+    stored = await asyncio.to_thread(service.person_language, context.bot_data["env"], user.id)
+    return stored or pick_language(user.language_code)
+
+
+async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Private chats and new messages only; anything else stops here."""
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        await not_private(update, context)
+    if update.edited_message is not None:
+        await edited(update, context)
+
+
+async def not_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command or button outside a private chat: figures are only shown in private."""
+    lang = await _language_of(update, context)
+    text = render(msg("err.private_only"), lang)
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer(text, show_alert=True)
+    elif update.message is not None and (update.message.text or "").startswith("/"):
+        with contextlib.suppress(Forbidden):  # the bot was removed from the group meanwhile
+            await context.bot.send_message(update.message.chat_id, text)
+    log.info("update %s: outside a private chat, ignored", update.update_id)
+    raise ApplicationHandlerStop
+
+
+async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message is not read again: say how to change a figure."""
+    lang = await _language_of(update, context)
+    assert update.effective_chat is not None
+    await context.bot.send_message(update.effective_chat.id, render(msg("err.edited"), lang))
+    log.info("update %s: edited message, not applied", update.update_id)
+    raise ApplicationHandlerStop
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo, sticker, voice note or file: the bot only reads typed answers."""
+    lang = await _language_of(update, context)
+    assert update.effective_chat is not None
+    await context.bot.send_message(update.effective_chat.id, render(msg("err.not_text"), lang))
+    log.info("update %s: not a text message", update.update_id)
+
+
 async def set_commands(application: Application) -> None:
     """Learn the bot's username; set command menus per language (Vietnamese by default)."""
     env: service.Env = application.bot_data["env"]
@@ -240,6 +292,7 @@ def build_application(env: service.Env, *, token: str, base_url: str,
         .post_shutdown(reminders.stop_reminders).build()
     )
     application.bot_data["env"] = env
+    application.add_handler(TypeHandler(Update, guard), group=-3)  # ahead of everything
     officer.install(application)  # group -1: ahead of simple_command for the officer commands
     reminders.install(application)  # blocked / unblocked: marks people (un)reachable
     application.add_handler(CommandHandler("start", start))
@@ -251,6 +304,7 @@ def build_application(env: service.Env, *, token: str, base_url: str,
     application.add_handler(CallbackQueryHandler(press))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, answer))
     application.add_handler(MessageHandler(filters.COMMAND, simple_unknown))
+    application.add_handler(MessageHandler(~filters.TEXT & filters.UpdateType.MESSAGE, not_text))
     application.add_error_handler(on_error)
     return application
 

@@ -1344,6 +1344,19 @@ class LocalBotApi:
             self._users[user_key] = LocalUser(self, bot, chat)
         return self._users[user_key]
 
+    def group(self, token: str, chat_id: int, title: str) -> dict[str, Any]:
+        """A group chat the bot is a member of (for raw updates); its chat object."""
+        if chat_id >= 0:
+            raise ValueError("group chat ids are negative")
+        bot = self._bot(token)
+        chat = bot.chats.get(chat_id)
+        if chat is None:
+            chat_dict = {"id": chat_id, "type": "group", "title": title}
+            chat = _Chat(chat=chat_dict, user={}, chat_instance=str(chat_id * 7919),
+                         started=True)
+            bot.chats[chat_id] = chat
+        return dict(chat.chat)
+
     def commands(
         self, token: str, scope: dict[str, Any] | None = None
     ) -> dict[str, list[tuple[str, str]]]:
@@ -1396,8 +1409,10 @@ class LocalBotApi:
     async def push_update(self, token: str, update: dict[str, Any]) -> int:
         """Queue any raw update (its update_id is assigned); returns the update_id."""
         bot = self._bot(token)
-        kind = next((k for k in update if k != "update_id"), "message")
-        update_id = self._enqueue(bot, kind, {k: v for k, v in update.items() if k != "update_id"})
+        kinds = [k for k in update if k != "update_id"]
+        if len(kinds) != 1:
+            raise ValueError(f"an update holds exactly one object, not {kinds}")
+        update_id = self._enqueue(bot, kinds[0], copy.deepcopy(update[kinds[0]]))
         await asyncio.sleep(0)
         return update_id
 

@@ -83,14 +83,14 @@ class BotProcess:
             self.engine = None
 
 
-def _newest(user: LocalUser) -> int:
+def newest(user: LocalUser) -> int:
     return max((m.message_id for m in user.messages()), default=0)
 
 
-async def _new_messages(user: LocalUser, seen: int) -> list[str]:
+async def new_messages(user: LocalUser, seen: int) -> list[str]:
     """Wait until the bot has sent something new and gone quiet; the new messages' texts."""
     deadline = time.monotonic() + 10
-    while _newest(user) <= seen:
+    while newest(user) <= seen:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the bot sent nothing new to {user.user_id}")
         await asyncio.sleep(0.01)
@@ -100,9 +100,9 @@ async def _new_messages(user: LocalUser, seen: int) -> list[str]:
 
 async def say(user: LocalUser, text: str) -> list[str]:
     """The person sends a text; returns the texts of the bot's new messages in answer."""
-    seen = _newest(user)
+    seen = newest(user)
     await user.send(text)
-    return await _new_messages(user, seen)
+    return await new_messages(user, seen)
 
 
 async def tap(user: LocalUser, data_or_text: str) -> list[str]:
@@ -110,9 +110,9 @@ async def tap(user: LocalUser, data_or_text: str) -> list[str]:
     last = next((m for m in reversed(user.messages()) if data_or_text in m.button_data
                  or data_or_text in m.button_texts), None)
     assert last is not None, "no message with buttons"
-    seen = _newest(user)
+    seen = newest(user)
     if data_or_text in last.button_data:
         await user.press(data_or_text, message_id=last.message_id)
     else:
         await user.press_text(data_or_text, message_id=last.message_id)
-    return await _new_messages(user, seen)
+    return await new_messages(user, seen)

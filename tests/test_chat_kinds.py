@@ -1,0 +1,106 @@
+"""Where and what the bot listens to: private chats only, new text messages only.
+
+Figures are sensitive even as counts, so a command typed in a group (an officer's /tonghop in
+the commune's group chat) must not post them there; an edited message must not be applied as
+a new answer; a photo or a voice note gets told what the bot reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+import zlib
+
+import pytest
+
+from storage.kinds import Role
+from tests.harness import (
+    TOKEN,
+    BotProcess,
+    Clock,
+    invite,
+    new_messages,
+    newest,
+    say,
+    setup_commune,
+)
+from tests.test_e2e_report import values
+
+GROUP = -100123
+
+
+def _png() -> bytes:
+    """A 1×1 white PNG (a photo of a paper report, as far as the bot can tell)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff")) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+async def bot(api, db_url, engine):
+    setup_commune(engine)
+    proc = await BotProcess(api, db_url, Clock()).start()
+    yield proc
+    await proc.stop()
+
+
+async def _group_command(api, user: dict, text: str) -> list[str]:
+    """``user`` sends ``text`` (a command) in a group; the bot's answers in the group."""
+    chat = api.group(TOKEN, GROUP, "Cán bộ xã Xuân Trường")
+    seen = len(api.messages(TOKEN, GROUP))
+    word = text.split()[0]
+    await api.push_update(TOKEN, {"message": {
+        "message_id": 1000 + seen, "date": int(time.time()), "chat": chat, "from": user,
+        "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(word)}]}})
+    await api.wait_until(lambda: len(api.messages(TOKEN, GROUP)) > seen, timeout=10)
+    await asyncio.sleep(0.5)  # anything more (figures, files) would show up by now
+    return [m.content or "" for m in api.messages(TOKEN, GROUP)[seen:]]
+
+
+async def test_summary_in_a_group_is_refused_and_shows_no_figure(api, bot, engine):
+    code = invite(engine, "xuan-truong", Role.officer, "Nguyễn Thị Hoa")
+    hoa = api.user(TOKEN, 3001, "Hoa", language_code="vi")
+    await say(hoa, f"/start {code}")
+    out = await _group_command(api, {"id": 3001, "is_bot": False, "first_name": "Hoa"},
+                               "/tonghop")
+    assert len(out) == 1 and "tin nhắn riêng" in out[0], out
+    assert "%" not in out[0]
+    # nothing was uploaded into the group either
+    assert all(not m.document and not m.photo for m in api.messages(TOKEN, GROUP))
+    # in the private chat the same officer still gets the report
+    out = await say(hoa, "/tonghop")
+    assert any("2026" in o for o in out)
+
+
+async def test_an_edited_answer_is_not_applied(api, bot, engine):
+    code = invite(engine, "thon-hanh-thien")
+    lan = api.user(TOKEN, 1001, "Lan", language_code="vi")
+    await say(lan, f"/start {code}")
+    await say(lan, "/baocao")
+    out = await say(lan, "450")
+    assert "450" in out[0]
+    own = max(m.message_id for m in lan.history() if not m.from_bot)  # the "450"
+    seen = newest(lan)
+    await lan.edit(own, "460")
+    new = await new_messages(lan, seen)
+    assert len(new) == 1 and "không đọc lại tin nhắn đã sửa" in new[0], new
+    # the flow still waits for the numerator of 8.1, and nothing was stored for it
+    out = await say(lan, "12")
+    assert any("12/450" in o for o in out), out
+    assert values(engine, "thon-hanh-thien")["8.1"].denominator == 450
+
+
+async def test_a_photo_gets_told_what_the_bot_reads(api, bot, engine):
+    code = invite(engine, "thon-hanh-thien")
+    lan = api.user(TOKEN, 1001, "Lan", language_code="vi")
+    await say(lan, f"/start {code}")
+    await say(lan, "/baocao")
+    seen = newest(lan)
+    await lan.send_photo(_png(), caption="bao cao giay")
+    new = await new_messages(lan, seen)
+    assert len(new) == 1 and "không đọc ảnh" in new[0], new
+    assert values(engine, "thon-hanh-thien") == {}
