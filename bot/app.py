@@ -64,12 +64,20 @@ class RedactToken(logging.Filter):
         self.token = token
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Replace the token in the message and its arguments."""
-        if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg = message.replace(self.token, "<token>")
-                record.args = ()
+        """Replace the token in the message, its arguments and its traceback."""
+        if not self.token:
+            return True
+        message = record.getMessage()
+        if self.token in message:
+            record.msg = message.replace(self.token, "<token>")
+            record.args = ()
+        if record.exc_info and not record.exc_text:
+            # formatted here once; the handler's formatter then uses this text as it is
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "<token>")
+        if record.stack_info and self.token in record.stack_info:
+            record.stack_info = record.stack_info.replace(self.token, "<token>")
         return True
 
 
@@ -322,5 +330,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def simple_unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """An unknown /command: show help."""
-    await _dispatch(update, context, service.SimpleCmd("help"))
+    """An unknown /command: say so and show the help."""
+    assert update.effective_message is not None
+    word = (update.effective_message.text or "/").split()[0].split("@")[0][:32]
+    await _dispatch(update, context, service.SimpleCmd("unknown", word))

@@ -20,7 +20,7 @@ from storage.plan_files import bundled_plan_paths, load_plan
 from storage.yamlfiles import FileInvalid
 
 app = typer.Typer(help="ctvbot: child-protection indicator reports over Telegram.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
 plan_app = typer.Typer(help="Plans (kế hoạch).", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
@@ -198,6 +198,7 @@ def run(
     from urllib.parse import urlsplit
 
     from telegram import Update
+    from telegram.error import InvalidToken
 
     from bot.app import build_application, install_log_redaction
     from bot.service import Env
@@ -229,14 +230,20 @@ def run(
     log = logging.getLogger("ctvbot")
     log.info("starting (%s, database: %s)", "webhook" if webhook else "long polling",
              engine.url.render_as_string(hide_password=True))
-    if webhook:
-        assert url is not None and settings.webhook_secret is not None
-        application.run_webhook(
-            listen=host or "127.0.0.1", port=int(port), url_path=urlsplit(url).path.lstrip("/"),
-            webhook_url=url, secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=Update.ALL_TYPES)
-    else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        if webhook:
+            assert url is not None and settings.webhook_secret is not None
+            application.run_webhook(
+                listen=host or "127.0.0.1", port=int(port),
+                url_path=urlsplit(url).path.lstrip("/"), webhook_url=url,
+                secret_token=settings.webhook_secret.get_secret_value(),
+                allowed_updates=Update.ALL_TYPES)
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        # the exception's text holds the token: say what happened without it
+        raise _fail("Telegram refused the bot token (CTVBOT_TOKEN): check it with "
+                    "@BotFather, or CTVBOT_API_URL if you use your own Bot API server") from None
     log.info("stopped")
 
 

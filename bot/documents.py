@@ -32,6 +32,7 @@ from storage.aggregate import (
     R_NO_TARGET,
     R_NOT_JUDGED,
     R_NOT_SUBMITTED,
+    R_REFERENCE_INCOMPLETE,
     R_ZERO_DENOMINATOR,
     W_AGENCY_OVER_HAMLETS,
     W_SMALL_DENOMINATOR,
@@ -57,6 +58,7 @@ REASON_VI = {
     R_MISSING: "còn đơn vị chưa báo cáo",
     R_NOT_SUBMITTED: "còn đơn vị chưa gửi báo cáo",
     R_NO_REFERENCE: "năm so sánh không có số liệu",
+    R_REFERENCE_INCOMPLETE: "năm so sánh thiếu số liệu của một số đơn vị, chưa so sánh được",
     R_ZERO_DENOMINATOR: "mẫu số bằng 0, không phát sinh",
     R_NO_TARGET: "kế hoạch không ghi chỉ tiêu",
     R_NOT_JUDGED: "không đánh giá (theo dõi)",
@@ -172,9 +174,12 @@ def notes_for(row: IndicatorRow) -> list[str]:
         text = REASON_VI.get(row.reason, row.reason)
         if row.reason == R_NO_REFERENCE and row.reference_year:
             text = f"năm {row.reference_year} không có số liệu để so sánh"
+        if row.reason == R_REFERENCE_INCOMPLETE and row.reference_year:
+            text = (f"năm {row.reference_year} chưa đủ số liệu của các đơn vị, "
+                    "chưa so sánh được")
         names = row.missing_units if row.reason in (R_MISSING, R_NO_DATA) else (
             row.unsubmitted_units or row.missing_units)
-        if names and row.reason != R_NO_REFERENCE:
+        if names and row.reason not in (R_NO_REFERENCE, R_REFERENCE_INCOMPLETE):
             text += ": " + ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
         out.append(f"chưa đủ số liệu — {text}")
     for w in row.warnings:

@@ -120,7 +120,7 @@ def reminder_deliveries(rnd: Round, recipients: Iterable[store.Recipient], slot:
     for r in recipients:
         lang = r.person.language or "vi"
         gaps = [plan.Gap(u.unit.name, len(u.expected),
-                         tuple((i.code, _tr(i, "name", lang)) for i in u.missing))
+                         tuple((i.code, _tr(i, "name", lang)) for i in u.missing), u.unit.id)
                 for u in r.units]
         reply = plan.reminder(rnd.id, rnd.year, rnd.unit_deadline, rnd.consolidation_deadline,
                               today, gaps, officer_name=officer_name)

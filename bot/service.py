@@ -95,9 +95,10 @@ class OutFile:
 
 @dataclass(frozen=True)
 class SimpleCmd:
-    """/status, /cancel, /help, /language, /invite."""
+    """/status, /cancel, /help, /language, /invite, or "unknown" with the command typed."""
 
     name: str
+    arg: str = ""
 
 
 Incoming = StartCmd | ReportCmd | TextIn | PressIn | SimpleCmd | SummaryCmd
@@ -183,15 +184,14 @@ def build_sheet(unit: Unit, rnd: Round, lang: str, *, session: Session,
     values = {by_id[k].code: _value(v) for k, v in current.items() if k in by_id}
     officers = repo.officers_of(rnd.commune_id, session=session)
     locked = rnd.closed_at is not None or today > rnd.consolidation_deadline
-    closed_on = rnd.closed_at.date() if rnd.closed_at else (
-        rnd.consolidation_deadline if locked else None)
+    closed_on = rnd.closed_at.date() if rnd.closed_at else None  # closed by an officer
     sheet = report_flow.Sheet(
         round_id=rnd.id, year=rnd.year, unit_name=unit.name, deadline=rnd.unit_deadline,
         consolidation_deadline=rnd.consolidation_deadline, items=items,
         values={k: v for k, v in values.items() if v is not None},
         submitted=repo.submission_of(rnd.id, unit.id, session=session) is not None,
         locked=locked, closed_on=closed_on,
-        contact=", ".join(p.name for p in officers) or None,
+        contact=", ".join(p.name for p in officers) or None, unit_id=unit.id,
     )
     return sheet, {i.code: i for i in indicators}
 
@@ -294,10 +294,11 @@ def _roles(ctx: Ctx) -> list[str]:
 
 def on_start(ctx: Ctx, ev: StartCmd) -> None:
     """/start: join with a code, or explain the bot."""
-    if not ev.code:
+    code = join_flow.invitation_code(ev.code or "") or (ev.code or "").strip(" .,;!?")
+    if not code:
         ctx.say(join_flow.on_start_without_code(ctx.person.name if ctx.person else None))
         return
-    res = repo.redeem_invitation(ev.code, telegram_id=ctx.user.id, name=ctx.user.full_name,
+    res = repo.redeem_invitation(code, telegram_id=ctx.user.id, name=ctx.user.full_name,
                                  language=ctx.out.locale, session=ctx.session,
                                  now=ctx.env.utcnow())
     if res.outcome not in (JoinOutcome.joined, JoinOutcome.already_member):
@@ -333,14 +334,21 @@ def on_report(ctx: Ctx, ev: ReportCmd) -> None:
 
 
 def on_text(ctx: Ctx, ev: TextIn) -> None:
-    """A typed answer goes to the current question."""
+    """A typed answer goes to the current question; a typed invitation code joins."""
+    code = join_flow.invitation_code(ev.text)
     if ctx.person is None:
-        ctx.say(join_flow.not_a_member())
+        if code is not None:  # the code alone, without "/start"
+            on_start(ctx, StartCmd(code))
+        else:
+            ctx.say(join_flow.not_a_member())
         return
     state = repo.load_state(ctx.person.id, session=ctx.session)
     unit = _state_unit(ctx, state)
-    if unit is None:
-        ctx.say(Reply((msg("report.idle_hint"),)))
+    if unit is None or (code is not None and state.get("step") not in report_flow.QUESTION_STEPS):
+        if code is not None:
+            on_start(ctx, StartCmd(code))
+        else:
+            ctx.say(Reply((msg("report.idle_hint"),)))
         return
     _run_report(ctx, unit, state, report_flow.Text(ev.text))
 
@@ -356,6 +364,10 @@ def on_press(ctx: Ctx, ev: PressIn) -> None:
         repo.set_language(ctx.person, rest, session=ctx.session)
         ctx.out.locale = rest
         ctx.say(Reply((msg("language.set"),)))
+        unit = _state_unit(ctx, state)
+        if unit is not None and state.get("step") in report_flow.QUESTION_STEPS \
+                and not state.get("paused"):  # the open question again, in the new language
+            _run_report(ctx, unit, state, report_flow.Start())
         return
     if kind == "u":
         uid, _, then = rest.partition(":")
@@ -375,9 +387,14 @@ def on_press(ctx: Ctx, ev: PressIn) -> None:
     if kind.startswith("r") and kind[1:].isdigit():
         action, _, tail = rest.partition(":")
         code, _, arg = tail.partition(":")
-        unit = _state_unit(ctx, state)
         round_id = int(kind[1:])
-        if unit is None:
+        if action == "go" and arg:  # "Báo cáo ngay" names its unit: never another one
+            unit = next((u for u in _reporting_units(ctx) if str(u.id) == arg), None)
+            if unit is not None and state.get("unit") != unit.id:
+                state = {"unit": unit.id}
+        else:
+            unit = _state_unit(ctx, state)
+        if unit is None and not (action == "go" and arg):
             unit = _unit_for_round(ctx, round_id)
         if unit is None:
             ctx.say(Reply((msg("report.stale_button"),)))
@@ -417,8 +434,10 @@ def _status_for(ctx: Ctx, unit: Unit) -> None:
 
 
 def on_simple(ctx: Ctx, ev: SimpleCmd) -> None:
-    """/status, /cancel, /help, /language, /invite."""
-    if ev.name == "help":
+    """/status, /cancel, /help, /language, /invite; an unknown command gets the help."""
+    if ev.name in ("help", "unknown"):
+        if ev.name == "unknown" and ctx.person is not None:
+            ctx.say(Reply((msg("err.unknown_command", command=ev.arg),)))
         ctx.say(join_flow.help_text(_roles(ctx)))
         return
     if ctx.person is None:

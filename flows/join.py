@@ -6,6 +6,7 @@ functions only decide what to say.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -94,6 +95,16 @@ def help_text(roles: Sequence[str]) -> Reply:
     if not roles:
         lines = [msg("start.stranger")]
     return Reply(tuple(lines))
+
+
+_CODE_PREFIX = re.compile(r"^(mã|ma|code|mã mời|ma moi|mã tham gia)\s*[:：]?\s*", re.IGNORECASE)
+_CODE = re.compile(r"^(?=[a-z0-9]*[a-z])(?=[a-z0-9]*[0-9])[a-z0-9]{8,20}$")
+
+
+def invitation_code(text: str) -> str | None:
+    """An invitation code in what a person typed ("/start CODE." or "Mã: CODE"), if any."""
+    t = _CODE_PREFIX.sub("", text.strip()).strip(" .,;!?\"'«»“”").lower()
+    return t if _CODE.match(t) else None
 
 
 def not_a_member() -> Reply:

@@ -184,6 +184,7 @@ class Gap:
     unit_name: str
     total: int
     missing: tuple[tuple[str, str], ...]  # (code, name), plan order
+    unit_id: int | None = None  # the unit "Báo cáo ngay" opens
 
 
 @dataclass(frozen=True)
@@ -191,9 +192,10 @@ class _RoundRef:
     round_id: int
 
 
-def go_data(round_id: int, code: str = "") -> str:
-    """The "Báo cáo ngay" callback data: the report flow's own ``go`` button."""
-    return data(cast(Sheet, _RoundRef(round_id)), "go", code)
+def go_data(round_id: int, code: str = "", unit_id: int | None = None) -> str:
+    """The "Báo cáo ngay" callback data: the report flow's own ``go`` button, for one unit."""
+    return data(cast(Sheet, _RoundRef(round_id)), "go", code,
+                "" if unit_id is None else str(unit_id))
 
 
 def _timing_line(year: int, deadline: date, consolidation: date, today: date) -> Msg:
@@ -225,8 +227,16 @@ def reminder(round_id: int, year: int, deadline: date, consolidation_deadline: d
         if len(gap.missing) > first:
             lines.append(msg("remind.more", count=len(gap.missing) - first))
     lines.append(msg("remind.action"))
-    first_code = next((g.missing[0][0] for g in gaps if g.missing), "")
-    return Reply(tuple(lines), ((Button(msg("btn.report_now"), go_data(round_id, first_code)),),))
+    if len(gaps) == 1:
+        gap = gaps[0]
+        code = gap.missing[0][0] if gap.missing else ""
+        return Reply(tuple(lines), ((Button(msg("btn.report_now"),
+                                            go_data(round_id, code, gap.unit_id)),),))
+    # one person, several units: one button each, so the figures go where they belong
+    rows = tuple((Button(msg("btn.report_now_unit", unit_name=g.unit_name),
+                         go_data(round_id, g.missing[0][0] if g.missing else "", g.unit_id)),)
+                 for g in gaps)
+    return Reply(tuple(lines), rows)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,14 @@ from flows.effects import (
     YesNo,
     msg,
 )
-from flows.numbers import Refusal, is_skip, parse_count, parse_task_status, parse_yes_no
+from flows.numbers import (
+    Refusal,
+    is_skip,
+    normalise,
+    parse_count,
+    parse_task_status,
+    parse_yes_no,
+)
 
 # ------------------------------------------------------------------ states
 
@@ -104,6 +111,7 @@ class Sheet:
     locked: bool = False
     closed_on: date | None = None
     contact: str | None = None
+    unit_id: int | None = None
 
     def item(self, code: str) -> Item | None:
         """The item with this code."""
@@ -192,17 +200,24 @@ def _target_params(item: Item) -> dict[str, Any]:
     t = item.target
     if t is None:
         return {}
-    return {"target": TargetText(t.direction, t.value, t.value_max, item.factor, t.ref_year),
+    factor = item.factor or (100 if item.kind == "share_units" else None)
+    return {"target": TargetText(t.direction, t.value, t.value_max, factor, t.ref_year),
             "target_year": t.year}
 
 
 def suggestion(sheet: Sheet, item: Item, values: Mapping[str, Value] | None) -> int | None:
-    """A figure already given for the same question (the same child count asked again)."""
+    """A figure already given for the same question (the same child count asked again).
+
+    The nearest earlier indicator in plan order wins (the latest answer as the person goes
+    through the report), then the nearest later one.
+    """
     if not values or not item.denominator_q:
         return None
-    for other in sheet.items:
+    items = list(sheet.items)
+    here = next((n for n, i in enumerate(items) if i.code == item.code), len(items))
+    for other in [*reversed(items[:here]), *items[here + 1:]]:
         v = values.get(other.code)
-        if other.code == item.code or v is None:
+        if v is None:
             continue
         if other.denominator_q == item.denominator_q and v.denominator is not None:
             return v.denominator
@@ -212,8 +227,8 @@ def suggestion(sheet: Sheet, item: Item, values: Mapping[str, Value] | None) -> 
 
 
 def ask(sheet: Sheet, item: Item, step: str,
-        values: Mapping[str, Value] | None = None) -> Reply:
-    """The question for a step of an item."""
+        values: Mapping[str, Value] | None = None, den: int | None = None) -> Reply:
+    """The question for a step of an item (``den``: the total just typed, for a rate)."""
     p = _progress(sheet, item)
     if step == ASK_DENOMINATOR:
         known = suggestion(sheet, item, values if values is not None else sheet.values)
@@ -223,8 +238,11 @@ def ask(sheet: Sheet, item: Item, step: str,
                             data(sheet, "use", item.code, str(known))),), *rows)
         return Reply((msg("report.ask", **p, question=item.denominator_q),), rows, True)
     if step == ASK_NUMERATOR:
-        return Reply((msg("report.ask", **p, question=item.numerator_q),),
-                     (_skip_button(sheet, item.code),), True)
+        rows: tuple[tuple[Button, ...], ...] = (_skip_button(sheet, item.code),)
+        if den is not None:
+            rows = (*rows, (Button(msg("btn.fix_total", value=Count(den)),
+                                   data(sheet, "reden", item.code)),))
+        return Reply((msg("report.ask", **p, question=item.numerator_q),), rows, True)
     if step == ASK_YES_NO:
         return Reply((msg("report.ask", **p, question=item.question),),
                      ((Button(msg("btn.yes"), data(sheet, "yes", item.code)),
@@ -397,7 +415,10 @@ def _on_count(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
         last = None if confirmed else _unusual(item, "denominator", n)
         if last is not None:
             return _confirm(ctx, item, state, n, last)
-        question = ask(ctx.sheet, item, ASK_NUMERATOR)
+        known = None if confirmed else suggestion(ctx.sheet, item, ctx.values)
+        if known and abs(n - known) / known > UNUSUAL_CHANGE:
+            return _confirm(ctx, item, state, n, known, same_question=True)
+        question = ask(ctx.sheet, item, ASK_NUMERATOR, den=n)
         ctx.say(Reply((msg("report.understood", value=Count(n), unit=item.unit or ""),
                        *question.lines), question.buttons, True))
         return {**_state(ctx.sheet, ASK_NUMERATOR, item.code, den=n, back=state.get("back")),
@@ -405,7 +426,7 @@ def _on_count(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
     if step == ASK_NUMERATOR:
         den = int(state["den"])
         if n > den:
-            question = ask(ctx.sheet, item, ASK_NUMERATOR)
+            question = ask(ctx.sheet, item, ASK_NUMERATOR, den=den)
             ctx.say(Reply((msg("err.numerator_above", numerator=Count(n), denominator=Count(den),
                                unit=item.unit or ""), *question.lines), question.buttons, True))
             return dict(state)
@@ -419,13 +440,53 @@ def _on_count(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
     return _accept(ctx, item, Value(value=float(n)), state)
 
 
+def _confirm_reply(sheet: Sheet, item: Item, n: int, last: int, same_question: bool) -> Reply:
+    if same_question:
+        line = msg("report.confirm_same_question", value=Count(n), earlier=Count(last))
+    else:
+        line = msg("report.confirm_unusual", value=Count(n), last=Count(last),
+                   last_year=sheet.year - 1)
+    return Reply((line,), ((Button(msg("btn.confirm"), data(sheet, "ok", item.code, str(n))),
+                            Button(msg("btn.retype"), data(sheet, "re", item.code))),), True)
+
+
 def _confirm(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
-             last: int) -> dict[str, Any]:
-    ctx.say(Reply((msg("report.confirm_unusual", value=Count(n), last=Count(last),
-                       last_year=ctx.sheet.year - 1),),
-                  ((Button(msg("btn.confirm"), data(ctx.sheet, "ok", item.code, str(n))),
-                    Button(msg("btn.retype"), data(ctx.sheet, "re", item.code))),), True))
-    return {**dict(state), "step": CONFIRM_UNUSUAL, "pending": n, "asked": state["step"]}
+             last: int, same_question: bool = False) -> dict[str, Any]:
+    ctx.say(_confirm_reply(ctx.sheet, item, n, last, same_question))
+    return {**dict(state), "step": CONFIRM_UNUSUAL, "pending": n, "asked": state["step"],
+            "against": last, "same": True if same_question else None}
+
+
+def _unconfirm(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The state of the question the confirmation interrupted."""
+    asked = {k: v for k, v in state.items() if k not in ("pending", "asked", "against", "same")}
+    asked["step"] = state["asked"]
+    return asked
+
+
+def _retype(ctx: Ctx, item: Item, state: Mapping[str, Any]) -> dict[str, Any]:
+    asked = _unconfirm(state)
+    ctx.say(ask(ctx.sheet, item, asked["step"], ctx.values, den=asked.get("den")))
+    return asked
+
+
+def _on_confirm_text(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
+    """A typed answer to "is this figure right?": yes, no, or simply the right figure."""
+    pending = int(state["pending"])
+    t = normalise(text)
+    if t in ("nhập lại", "nhap lai", "sửa", "sua", "gõ lại", "go lai") or (
+            parse_yes_no(text) is False and parse_count(text) != pending):
+        return _retype(ctx, item, state)
+    if parse_yes_no(text) is True:
+        return _on_count(ctx, item, _unconfirm(state), pending, confirmed=True)
+    parsed = parse_count(text)
+    if isinstance(parsed, int):
+        # the same figure again is a yes; another figure is the new answer, checked again
+        return _on_count(ctx, item, _unconfirm(state), parsed, confirmed=parsed == pending)
+    ctx.say(Reply((msg("report.confirm_hint"),)))
+    ctx.say(_confirm_reply(ctx.sheet, item, pending, int(state.get("against") or 0),
+                           bool(state.get("same"))))
+    return state
 
 
 def _on_text(ctx: Ctx, state: dict[str, Any], text: str) -> dict[str, Any]:
@@ -441,9 +502,8 @@ def _on_text(ctx: Ctx, state: dict[str, Any], text: str) -> dict[str, Any]:
         ctx.say(Reply((msg("report.idle_hint"),)))
         return state
     if step == CONFIRM_UNUSUAL:
-        ctx.say(Reply((msg("report.confirm_hint"),)))
-        return state
-    if step != ASK_TASK_TEXT and is_skip(text):
+        return _on_confirm_text(ctx, item, state, text)
+    if step != ASK_TASK_TEXT and is_skip(text, yes_no=step == ASK_YES_NO):
         return _skip(ctx, item, state)
     if step in (ASK_DENOMINATOR, ASK_NUMERATOR, ASK_NUMBER):
         parsed = parse_count(text)
@@ -520,14 +580,12 @@ def _on_press(ctx: Ctx, state: dict[str, Any], press: Press) -> dict[str, Any]:
     if press.action == "nonote" and step == ASK_TASK_TEXT:
         return _accept(ctx, item, Value(task_status=state["status"]), state)
     if press.action == "ok" and step == CONFIRM_UNUSUAL:
-        asked = {k: v for k, v in state.items() if k not in ("pending", "asked")}
-        asked["step"] = state["asked"]
-        return _on_count(ctx, item, asked, int(state["pending"]), confirmed=True)
+        return _on_count(ctx, item, _unconfirm(state), int(state["pending"]), confirmed=True)
     if press.action == "re" and step == CONFIRM_UNUSUAL:
-        asked = {k: v for k, v in state.items() if k not in ("pending", "asked")}
-        asked["step"] = state["asked"]
-        ctx.say(ask(sheet, item, asked["step"]))
-        return asked
+        return _retype(ctx, item, state)
+    if press.action == "reden" and step == ASK_NUMERATOR:
+        ctx.say(ask(sheet, item, ASK_DENOMINATOR, ctx.values))
+        return {k: v for k, v in {**state, "step": ASK_DENOMINATOR}.items() if k != "den"}
     return _stale(ctx, state)
 
 
@@ -538,16 +596,24 @@ def _stale(ctx: Ctx, state: dict[str, Any]) -> dict[str, Any]:
     item = ctx.sheet.item(state.get("code", ""))
     if step == REVIEW:
         ctx.say(review(ctx.sheet, ctx.values))
-    elif step in QUESTION_STEPS and item is not None and step != CONFIRM_UNUSUAL:
-        ctx.say(ask(ctx.sheet, item, step))
+    elif step == CONFIRM_UNUSUAL and item is not None:
+        ctx.say(_confirm_reply(ctx.sheet, item, int(state["pending"]),
+                               int(state.get("against") or 0), bool(state.get("same"))))
+    elif step in QUESTION_STEPS and item is not None:
+        ctx.say(ask(ctx.sheet, item, step, ctx.values, den=state.get("den")))
     return state
 
 
 def _locked(ctx: Ctx, state: Mapping[str, Any]) -> dict[str, Any]:
     sheet = ctx.sheet
-    ctx.say(Reply((msg("report.locked", year=sheet.year,
-                       closed_on=Day(sheet.closed_on or sheet.consolidation_deadline),
-                       contact=sheet.contact or "—"),)))
+    contact = sheet.contact or msg("report.contact_officer")
+    if sheet.closed_on is not None:
+        line = msg("report.locked", year=sheet.year, closed_on=Day(sheet.closed_on),
+                   contact=contact)
+    else:
+        line = msg("report.locked_deadline", year=sheet.year,
+                   deadline=Day(sheet.consolidation_deadline), contact=contact)
+    ctx.say(Reply((line,)))
     return {}
 
 
@@ -565,24 +631,22 @@ def _start(ctx: Ctx, state: dict[str, Any], start: Start) -> dict[str, Any]:
         if item is not None:
             ctx.say(Reply((msg("report.resume", pos=sheet.position(item.code),
                                total=len(sheet.items)),)))
-            step = state["step"]
-            if step == CONFIRM_UNUSUAL:
-                step = state["asked"]
-                state = {k: v for k, v in state.items() if k not in ("pending", "asked")}
-                state["step"] = step
-            ctx.say(ask(sheet, item, step, ctx.values))
+            if state["step"] == CONFIRM_UNUSUAL:
+                state = _unconfirm(state)
+            ctx.say(ask(sheet, item, state["step"], ctx.values, den=state.get("den")))
             return state
     if start.code is not None and sheet.item(start.code) is not None:
         item = sheet.item(start.code)
         assert item is not None
         return _goto_item(ctx, item)
     missing = sheet.missing()
-    if sheet.submitted or not missing:
+    if not missing:
         ctx.say(review(sheet, ctx.values))
         return _state(sheet, REVIEW)
-    ctx.say(Reply((msg("report.intro", year=sheet.year, unit_name=sheet.unit_name,
-                       total=len(sheet.items), missing=len(missing),
-                       deadline=Day(sheet.deadline)),)))
+    typed = any(first_step(i) in (ASK_DENOMINATOR, ASK_NUMBER) for i in missing)
+    p = {"year": sheet.year, "unit_name": sheet.unit_name, "total": len(sheet.items),
+         "missing": len(missing), "deadline": Day(sheet.deadline)}
+    ctx.say(Reply((msg("report.intro", **p) if typed else msg("report.intro_buttons", **p),)))
     return _goto_item(ctx, missing[0])
 
 

@@ -29,5 +29,7 @@ def status(sheet: Sheet, today: date) -> Reply:
         lines.append(msg("status.all_done"))
     buttons: tuple = ()
     if missing and not sheet.locked:
-        buttons = ((Button(msg("btn.report_now"), data(sheet, "go", missing[0].code)),),)
+        buttons = ((Button(msg("btn.report_now"),
+                           data(sheet, "go", missing[0].code,
+                                "" if sheet.unit_id is None else str(sheet.unit_id))),),)
     return Reply(tuple(lines), buttons)

@@ -48,6 +48,7 @@ R_NO_DATA = "no_data"
 R_NOT_SUBMITTED = "not_submitted"
 R_MISSING = "missing_units"
 R_NO_REFERENCE = "no_reference_data"
+R_REFERENCE_INCOMPLETE = "reference_incomplete"  # fewer units then than expected now
 R_ZERO_DENOMINATOR = "zero_denominator"
 R_NO_TARGET = "no_target"
 R_NOT_JUDGED = "not_judged"
@@ -480,10 +481,13 @@ def _meets(direction: str, v: float, t: Target, ref: float | None, kind: str) ->
 
 def _judge(ind: _Ind, value: float | None, fig: _Fig, target: Target | None,
            ref_value: float | None, ref_known: bool, incomplete: str | None,
+           ref_complete: bool = True,
            ) -> tuple[str | None, str | None, str | None, float | None, list[str]]:
     """Verdict, provisional verdict, reason, change % and extra warnings.
 
-    ``incomplete`` is the reason the data is not complete yet (None when it is).
+    ``incomplete`` is the reason the data is not complete yet (None when it is);
+    ``ref_complete`` says whether every unit expected now reported in the reference year
+    (a sum over 3 hamlets then against 6 now is not a change).
     """
     warnings: list[str] = []
     change = None
@@ -502,6 +506,8 @@ def _judge(ind: _Ind, value: float | None, fig: _Fig, target: Target | None,
     if d in (Direction.reduce_per_year, Direction.reduce_vs_year, Direction.maintain):
         if not ref_known or ref_value is None:
             return CHUA_DU, None, R_NO_REFERENCE, change, warnings
+        if not ref_complete:
+            return CHUA_DU, None, R_REFERENCE_INCOMPLETE, change, warnings
         if d == Direction.maintain:
             ok = _meets(d, value, target, ref_value, ind.kind)
         elif ref_value == 0:
@@ -569,21 +575,30 @@ class _Computed:
     warnings: list[str]
 
 
+def _earlier_expected(ind: _Ind, fig: _Fig, expected: int) -> int:
+    """The units a share of an earlier year is over: those that reported it then."""
+    if ind.kind == IndicatorKind.share_units and fig.n:
+        return fig.n
+    return expected
+
+
 def _compute(ind: _Ind, scope: _Scope, year: int, target: Target | None) -> _Computed:
     """Figure and verdict of one indicator in one scope, against the year's target."""
     fig = _combine(scope.groups.get((year, ind.id), ()), ind)
     expected = _expected(ind, scope, fig)
     num, den, value = _value(ind, fig, expected)
     last = _combine(scope.groups.get((year - 1, ind.id), ()), ind)
-    last_value = _value(ind, last, expected)[2]
+    # an earlier year's share of units is over the units that reported it then
+    last_value = _value(ind, last, _earlier_expected(ind, last, expected))[2]
     ref_year = _reference_year(ind, target, year)
     ref = last if ref_year == year - 1 else _combine(scope.groups.get((ref_year, ind.id), ()),
                                                      ind)
-    ref_value = _value(ind, ref, expected)[2]
+    ref_value = _value(ind, ref, _earlier_expected(ind, ref, expected))[2]
     incomplete = (R_MISSING if fig.n < expected else
                   R_NOT_SUBMITTED if fig.n_sub < fig.n else None)
     verdict, provisional, reason, change, extra = _judge(
-        ind, value, fig, target, ref_value, ref.n > 0, incomplete)
+        ind, value, fig, target, ref_value, ref.n > 0, incomplete,
+        ref_complete=ref.n >= expected)
     warnings = list(extra)
     if ind.kind == IndicatorKind.rate and fig.n and fig.den is not None:
         min_den = ind.min_denominator or DEFAULT_MIN_DENOMINATOR.get(ind.factor or 100)

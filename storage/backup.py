@@ -41,7 +41,15 @@ def backup(engine: Engine, path: Path) -> dict[str, int]:
     tables = SQLModel.metadata.sorted_tables
     counts: dict[str, int] = {}
     payload: dict[str, Any] = {"format": FORMAT, "revision": _revision(engine), "tables": {}}
-    with engine.connect() as conn, conn.begin():  # one consistent snapshot
+    # One consistent snapshot while the bot keeps writing: PostgreSQL's default READ
+    # COMMITTED would read each table at a different moment (a membership without its
+    # person); REPEATABLE READ sees the whole database as of the first query. SQLite's
+    # transaction is already one snapshot.
+    snapshot = engine.execution_options(isolation_level="REPEATABLE READ") \
+        if engine.dialect.name == "postgresql" else engine
+    with snapshot.connect() as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET TRANSACTION READ ONLY"))
         for table in tables:
             rows = conn.execute(select(table)).mappings().all()
             payload["tables"][table.name] = [{k: _encode(v) for k, v in r.items()} for r in rows]

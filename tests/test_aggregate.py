@@ -19,6 +19,7 @@ from storage.aggregate import (
     R_NO_REFERENCE,
     R_NOT_JUDGED,
     R_NOT_SUBMITTED,
+    R_REFERENCE_INCOMPLETE,
     W_AGENCY_OVER_HAMLETS,
     W_SMALL_DENOMINATOR,
     CommuneReport,
@@ -500,3 +501,25 @@ def test_province_rollup_over_the_city(city: Commune) -> None:
         (r.code, r.value, r.verdict) for r in rep.rows]
     with pytest.raises(ReportError, match="no round"):
         build_rollup("kien-giang", 2019, session=city.session)
+
+
+def test_change_against_an_incomplete_last_year_is_chua_du(xt: Commune) -> None:
+    """3 of 6 thôn reported 2 each last year (6); all 6 this year (11): not a rise of 83%."""
+    for h in HAMLETS[:3]:
+        xt.save(h, "13", year=2025, value=2)
+    for h, n in zip(HAMLETS, (2, 2, 1, 2, 2, 2), strict=True):
+        xt.save(h, "13", value=n)
+    r = row(xt.report(), "13")
+    assert (r.value, r.reference_value) == (11, 6)
+    assert (r.verdict, r.reason) == (CHUA_DU, R_REFERENCE_INCOMPLETE)
+    for h in HAMLETS[3:]:  # the missing thôn's 2025 figures are entered: now comparable
+        xt.save(h, "13", year=2025, value=2)
+    r = row(xt.report(), "13")
+    assert r.reference_value == 12 and r.verdict == DAT  # 11 against 12: down 8.3% ≥ 2%
+    assert r.change_pct == pytest.approx(100 / 12)
+
+
+def test_last_years_share_of_units_is_over_the_units_that_reported_then(xt: Commune) -> None:
+    xt.save("tieu-hoc", "19", year=2025, value=1)  # only one school reported in 2025: 1/1
+    r = row(xt.report(), "19")
+    assert r.last_year_value == pytest.approx(100.0)

@@ -93,7 +93,7 @@ MATRIX = {
                 "other_officer": "report.stale_button", "admin": "report.intro"},
     "unit_hp": {"stranger": "start.stranger", "collaborator": "report.stale_button",
                 "agency": "report.stale_button", "officer": "report.stale_button",
-                "other_officer": "report.locked", "admin": "report.stale_button"},
+                "other_officer": "report.locked_deadline", "admin": "report.stale_button"},
     "go_xt": {"stranger": "start.stranger", "collaborator": "report.ask",
               "agency": "report.intro", "officer": "report.stale_button",
               "other_officer": "report.stale_button", "admin": "report.stale_button"},

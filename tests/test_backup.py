@@ -95,3 +95,47 @@ def test_not_a_backup_is_refused(tmp_path, monkeypatch):
     bad.write_text("hello")
     out = runner.invoke(app, ["restore", str(bad)])
     assert out.exit_code == 1 and "not a ctvbot backup" in out.output
+
+
+def test_backup_is_one_snapshot_while_the_bot_writes(pg_database, tmp_path):
+    """A person joins (person, then membership rows) while the backup reads table by table.
+
+    On SQLite the backup holds the write lock, so writers wait; on PostgreSQL they do not,
+    and the backup must still see the database as of one moment.
+    """
+    from sqlalchemy import event, text
+
+    from storage.backup import backup, restore
+    from storage.models import Membership
+
+    engine = make_engine(pg_database)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    fill(engine)
+    code = invite(engine, "thon-xuan-bac")
+    joined = []
+
+    def join_meanwhile(conn, cursor, statement, *_args) -> None:
+        if joined or "FROM person" not in statement:
+            return
+        joined.append(True)  # right after the person table was read: someone joins
+        with Session(engine) as s:
+            repo.redeem_invitation(code, telegram_id=9_000_000_002, name="Bình", language="vi",
+                                   session=s)
+            s.commit()
+
+    reader = make_engine(pg_database)
+    event.listen(reader, "after_cursor_execute", join_meanwhile)
+    file = tmp_path / "b.json.gz"
+    counts = backup(reader, file)
+    reader.dispose()
+    assert joined, "the backup never read the person table"
+    with Session(engine) as s:  # the join did happen, after the snapshot
+        assert len(s.exec(select(Membership)).all()) == counts["membership"] + 1
+    target = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    upgrade(target)
+    assert restore(target, file) == counts  # no membership without its person
+    target.dispose()
+    engine.dispose()

@@ -54,3 +54,18 @@ async def test_two_processes_continue_one_conversation(api, db_url, engine):
     handled = [line for line in log1.splitlines() if " update " in line and " in " in line]
     assert len(handled) == 3, log1
     assert "stopped" in log2
+
+
+async def test_a_refused_token_is_reported_without_the_token(api, db_url, engine):
+    """A revoked or mistyped token: a clear message and exit 1, the token in no line."""
+    wrong = "999999:REVOKED-token-must-not-be-printed"
+    env = {**os.environ, "CTVBOT_TOKEN": wrong, "CTVBOT_API_URL": f"{api.url}/bot",
+           "CTVBOT_DATABASE_URL": db_url}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    text = out.decode()
+    assert proc.returncode == 1, text
+    assert "Telegram refused the bot token" in text
+    assert wrong not in text and wrong.split(":")[1] not in text, text

@@ -181,7 +181,8 @@ async def test_english_and_language_switch(api, bot, engine):
     assert "(1/7)" in out[-1] and "Indicator" in out[-1]
     await say(jo, "/language")
     out = await tap(jo, "lang:vi")
-    assert "tiếng Việt" in out[-1]
+    assert "tiếng Việt" in out[0]
+    assert "(1/7) Chỉ tiêu 8.1" in out[-1]  # the open question again, now in Vietnamese
     out = await say(jo, "/tinhtrang")
     assert "Hạn nộp" in out[0] or "Còn thiếu" in "\n".join(out)
 
@@ -225,7 +226,7 @@ async def test_submitted_report_can_be_changed_until_consolidation_then_locked(
     assert any("vẫn sửa được" in o for o in out)
     clock.now += timedelta(days=40)  # past the consolidation deadline (05/12/2026)
     out = await say(lan, "/baocao")
-    assert "đã khóa" in out[0] and "05/12/2026" in out[0]
+    assert "hết hạn sửa" in out[0] and "05/12/2026" in out[0]
 
 
 async def test_a_clean_hamlet_report_takes_12_messages_and_4_taps(api, bot, engine):

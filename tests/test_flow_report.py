@@ -251,3 +251,119 @@ def test_any_sequence_never_raises_and_keeps_invariants(seq):
             if s.numerator is not None:
                 assert s.denominator is not None and s.numerator <= s.denominator
         assert isinstance(d.state, dict)
+
+
+# ------------------------------------------------------------------ answers people actually type
+
+CHILDREN_Q = "Trong thôn có bao nhiêu trẻ em (dưới 16 tuổi)?"
+SPECIAL = r.Item(code="8.1", kind="rate", name="Trẻ em có hoàn cảnh đặc biệt", factor=100,
+                 numerator_q="Bao nhiêu trẻ có hoàn cảnh đặc biệt?", denominator_q=CHILDREN_Q,
+                 unit="trẻ")
+INJURY = r.Item(code="11.1", kind="rate", name="Tai nạn thương tích", factor=100000,
+                numerator_q="Bao nhiêu trẻ bị tai nạn?", denominator_q=CHILDREN_Q, unit="trẻ")
+DEATHS = r.Item(code="11.2", kind="rate", name="Tử vong do tai nạn", factor=100000,
+                numerator_q="Bao nhiêu trẻ tử vong?", denominator_q=CHILDREN_Q, unit="trẻ")
+
+
+def test_typing_the_right_figure_at_the_unusual_value_question_takes_it():
+    d = Driver(sheet())
+    d(r.Start())
+    d(r.Text("12"))  # last year 120 children: a tenth of it
+    assert d.state["step"] == r.CONFIRM_UNUSUAL
+    res = d(r.Text("120"))  # the person simply types the right figure
+    assert d.state["step"] == r.ASK_NUMERATOR and d.state["den"] == 120
+    assert "report.understood" in keys(res)
+
+
+def test_typing_the_same_figure_again_confirms_it_and_typed_yes_too():
+    d = Driver(sheet())
+    d(r.Start())
+    d(r.Text("12"))
+    d(r.Text("12"))
+    assert d.state["step"] == r.ASK_NUMERATOR and d.state["den"] == 12
+    d = Driver(sheet())
+    d(r.Start())
+    d(r.Text("12"))
+    d(r.Text("đúng rồi ạ"))
+    assert d.state["step"] == r.ASK_NUMERATOR and d.state["den"] == 12
+
+
+def test_words_at_the_confirmation_repeat_it_with_its_buttons():
+    d = Driver(sheet())
+    d(r.Start())
+    d(r.Text("12"))
+    res = d(r.Text("hả?"))
+    assert d.state["step"] == r.CONFIRM_UNUSUAL
+    assert replies(res)[-1].buttons[0][0].data == "r7:ok:5.1:12"
+
+
+def test_a_wrong_total_can_be_fixed_from_the_numerator_question():
+    d = Driver(sheet())
+    d(r.Start())
+    res = d(r.Text("125"))
+    fix = replies(res)[-1].buttons[-1][0]
+    assert fix.data == "r7:reden:5.1:" and fix.label.params["value"] == Count(125)
+    res = d(r.Text("130"))  # more than the total: the refusal offers the same fix
+    assert replies(res)[-1].buttons[-1][0].data == "r7:reden:5.1:"
+    d(r.Press("reden", "5.1"))
+    assert d.state["step"] == r.ASK_DENOMINATOR and "den" not in d.state
+    d(r.Text("130"))
+    d(r.Text("130"))
+    assert d.values["5.1"] == r.Value(numerator=130, denominator=130)
+
+
+def test_the_same_question_answered_very_differently_is_checked():
+    d = Driver(sheet(items=(SPECIAL, INJURY, DEATHS)))
+    d(r.Start())
+    d(r.Text("450"))
+    d(r.Text("12"))
+    res = d(r.Text("2"))  # 11.1 asks the child count again: 2 is a slip for 450
+    assert d.state["step"] == r.CONFIRM_UNUSUAL
+    assert replies(res)[-1].lines[0].key == "report.confirm_same_question"
+    d(r.Text("450"))
+    assert d.state["step"] == r.ASK_NUMERATOR and d.state["den"] == 450
+
+
+def test_same_figure_button_offers_the_latest_answer():
+    d = Driver(sheet(items=(SPECIAL, INJURY, DEATHS)))
+    d(r.Start())
+    for text in ("460", "12", "450", "450", "2"):  # 8.1 on 460, 11.1 on 450 (confirmed)
+        d(r.Text(text))
+    assert d.state["code"] == "11.2"
+    assert r.suggestion(d.sheet, DEATHS, d.values) == 450
+
+
+def test_after_sending_early_report_asks_what_is_missing():
+    d = Driver(sheet(submitted=True, values={"5.1": r.Value(numerator=1, denominator=2)}))
+    res = d(r.Start())
+    assert keys(res)[0] == "report.intro" and d.state["code"] == "1"
+
+
+def test_a_unit_with_only_buttons_is_not_told_to_type_numbers():
+    d = Driver(sheet(items=(YESNO, TASK)))
+    res = d(r.Start())
+    assert keys(res)[0] == "report.intro_buttons"
+
+
+def test_a_yes_no_question_reads_not_yet_as_no():
+    d = Driver(sheet(items=(YESNO,)))
+    d(r.Start())
+    d(r.Text("chưa có"))
+    assert d.values["1"] == r.Value(value=0.0)
+
+
+def test_locked_by_deadline_and_closed_by_officer_say_different_things():
+    res = r.step({}, r.Start(), sheet(locked=True))
+    assert keys(res) == ["report.locked_deadline"]
+    res = r.step({}, r.Start(), sheet(locked=True, closed_on=date(2026, 12, 1)))
+    assert keys(res) == ["report.locked"]
+
+
+def test_counts_as_people_type_them():
+    for text, n in [("120 học sinh", 120), ("12 bé", 12), ("3 thôn", 3), ("không có", 0),
+                    ("0 ạ", 0), ("dạ 12 ạ", 12), ("1 cuộc tảo hôn", 1), ("450.", 450)]:
+        assert parse_count(text) == n, text
+    for text in ("12 triệu", "5k", "12%", "12 trên 450", "sau", "nam", "tam"):
+        assert parse_count(text) == Refusal.not_number, text
+    for text in ("Có.", "vâng", "dạ có", "có rồi"):
+        assert parse_yes_no(text) is True, text

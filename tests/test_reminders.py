@@ -27,7 +27,7 @@ from storage import reminders as store
 from storage import repo
 from storage.db import make_engine
 from storage.kinds import Role
-from storage.models import Indicator, Membership, Person, ReminderLog, Round
+from storage.models import Indicator, Membership, Person, ReminderLog, ReportedValue, Round
 from tests.harness import TOKEN, BotProcess, Clock, invite, say, setup_commune, tap
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -277,7 +277,9 @@ async def test_due_reminders_go_once_and_submitted_units_get_nothing(api, tg, en
     msg = api.messages(TOKEN, done_tid + 1)[0]
     assert "hạn nộp là ngày 10/11/2026, còn 7 ngày" in msg.content
     assert "Thôn Xuân Bắc còn 7/7 chỉ tiêu" in msg.content
-    assert msg.button_data == [f"r{the_round(engine).id}:go:8.1:"]
+    with Session(engine) as s:
+        xuan_bac = repo.find_unit("thon-xuan-bac", session=s).id
+    assert msg.button_data == [f"r{the_round(engine).id}:go:8.1:{xuan_bac}"]
     assert [r.outcome for r in log_rows(engine)] == ["sent"] * 5
 
 
@@ -550,6 +552,37 @@ async def test_reminder_arrives_and_report_now_opens_the_first_missing(api, bot,
     assert any("(2/7)" in o or "12" in o for o in out)
 
 
+async def test_report_now_opens_the_unit_it_names_for_someone_with_two_hamlets(
+        api, bot, engine, clock):
+    """The reminder is about Xuân Bắc; the conversation was last on Hành Thiện."""
+    lan = api.user(TOKEN, 1002, "Lan", language_code="vi")
+    await say(lan, f"/start {invite(engine, 'thon-hanh-thien')}")
+    await say(lan, f"/start {invite(engine, 'thon-xuan-bac')}")
+    fill(engine, "thon-hanh-thien", submit=True)
+    fill(engine, "thon-xuan-bac", codes=["8.1"])
+    out = await say(lan, "/baocao")
+    out = await tap(lan, "Thôn Hành Thiện")  # the saved position now points at Hành Thiện
+    assert any("Hành Thiện" in o for o in out)
+    rem: Reminders = bot.app.bot_data["reminders"]
+    clock.now = local(2026, 11, 3, 9)
+    await rem.run_due()
+    reminder = lan.messages()[-1]
+    assert "Thôn Xuân Bắc còn 6/7 chỉ tiêu" in reminder.content
+    assert "Hành Thiện" not in reminder.content
+    out = await tap(lan, reminder.button_data[0])
+    assert any("(2/7) Chỉ tiêu 8.2" in o for o in out), out
+    out = await say(lan, "1")  # 8.1 said 1 child in special circumstances
+    assert any("Đã hiểu: 1 trẻ" in o for o in out), out
+    await say(lan, "1")
+    with Session(engine) as s:
+        ind = s.exec(select(Indicator).where(Indicator.code == "8.2")).first()
+        rows = {repo.find_unit(c, session=s).id: c
+                for c in ("thon-hanh-thien", "thon-xuan-bac")}
+        saved = s.exec(select(ReportedValue).where(ReportedValue.indicator_id == ind.id)).all()
+    assert {rows[v.unit_id]: (v.numerator, v.denominator) for v in saved} == {
+        "thon-hanh-thien": (1, 10), "thon-xuan-bac": (1, 1)}
+
+
 async def test_officer_progress_and_refusal_for_a_collaborator(api, bot, engine, clock):
     hoa = api.user(TOKEN, 7001, "Hoa", language_code="vi")
     await say(hoa, f"/start {invite(engine, 'xuan-truong', role=Role.officer, name='Chị Hoa')}")
@@ -574,7 +607,7 @@ async def test_officer_progress_and_refusal_for_a_collaborator(api, bot, engine,
     out = await tap(hoa, "🔒 Chốt số liệu")
     assert "🔒 Đã chốt" in out[-1]
     out = await say(lan, "/baocao")
-    assert "đã khóa" in out[0] and "Chị Hoa" in out[0]
+    assert "đã được chốt" in out[0] and "Chị Hoa" in out[0]
 
 
 async def test_jobs_are_rebuilt_from_the_database_and_follow_deadline_changes(
