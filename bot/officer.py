@@ -34,9 +34,9 @@ from bot.service import Env, TgUser
 from flows import join as join_flow
 from flows import reminders as plan
 from flows.effects import Button, Day, Msg, Reply, msg
+from flows.numbers import parse_day
 from storage import reminders as store
 from storage import repo
-from storage.communes import parse_vn_date
 from storage.models import Person, Round, Unit
 
 log = logging.getLogger("ctvbot.officer")
@@ -141,6 +141,10 @@ def remind(env: Env, update_id: int, user: TgUser) -> OfficerOutcome:
                 ctx.say(msg("officer.remind_closed", year=rnd.year,
                             closed_on=Day(rnd.closed_at.date())))
                 continue
+            if ctx.env.today() > rnd.consolidation_deadline:  # figures can no longer change
+                ctx.say(msg("officer.remind_past", year=rnd.year,
+                            deadline=Day(rnd.consolidation_deadline)))
+                continue
             _remind_round(ctx, rnd, slot, now)
     return _apply(env, update_id, user, body)
 
@@ -224,6 +228,10 @@ def _pick_commune(ctx: Ctx, args: list[str]) -> tuple[Unit, Round] | None:
         if len(match) == 1:
             args.pop(0)
             return match[0]
+        if len(args) != 2:  # two words are two dates, one of them unreadable: said below
+            ctx.say(msg("deadline.unknown_commune", text=args[0][:30],
+                        codes=", ".join(c.code for c, _ in rounds) or "—"))
+            return None
     if not rounds:
         _no_round(ctx, ctx.communes[0])
         return None
@@ -255,12 +263,16 @@ def deadline(env: Env, update_id: int, user: TgUser, args: Sequence[str]) -> Off
         today = ctx.env.today()
         parsed: list[date] = []
         for text in rest[:2]:
-            try:
-                parsed.append(parse_vn_date(text))
-            except ValueError:
+            day = parse_day(text, rnd.year)
+            if day is None:
                 ctx.say(msg("deadline.bad_date", text=text[:20]), msg("deadline.usage"))
                 return
+            parsed.append(day)
         unit_deadline, consolidation = parsed
+        latest = date(rnd.year + 1, 12, 31)  # a report on year Y is made by the end of Y+1
+        if consolidation > latest or unit_deadline > latest:
+            ctx.say(msg("deadline.too_late", year=rnd.year, latest=Day(latest)))
+            return
         days = list(rnd.reminder_days_before or [])
         if len(rest) == 3:
             new_days = _parse_days(rest[2])

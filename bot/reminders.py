@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -49,6 +49,8 @@ DEFAULT_RATE = 25.0  # messages per second overall (Telegram allows about 30)
 PER_CHAT_SECONDS = 1.0  # at most one message per second to a chat
 RESYNC_SECONDS = 600
 RETRY_SECONDS = 60
+ORPHANED_CLAIM = timedelta(minutes=15)  # a claim this old was left by a killed process
+SEND_LOCK_KEY = 0x637476626F74  # PostgreSQL advisory lock: one sending batch at a time
 NETWORK_RETRIES = 5
 MAX_TEXT = 4096
 
@@ -244,6 +246,53 @@ def _retry_seconds(exc: RetryAfter) -> float:
 # ------------------------------------------------------------------ the sender
 
 
+class SendLock:
+    """One sending batch at a time across every bot process on the database.
+
+    Each process paces itself; with several webhook workers their batches would add up past
+    Telegram's overall limit. On PostgreSQL a session-level advisory lock, held on its own
+    connection for the batch, lets one batch go at a time (a killed process's connection
+    closes and frees it). SQLite serves one process: nothing to share.
+    """
+
+    def __init__(self, engine: Engine, *, sleep: Callable[[float], Any] = asyncio.sleep,
+                 poll: float = 0.2) -> None:
+        self.engine, self._sleep, self.poll = engine, sleep, poll
+        self._conn: Any = None
+
+    async def __aenter__(self) -> SendLock:
+        if self.engine.dialect.name != "postgresql":
+            return self
+        self._conn = await asyncio.to_thread(self.engine.connect)
+        try:
+            while not await asyncio.to_thread(self._try):
+                await self._sleep(self.poll)
+        except BaseException:
+            await _finish(asyncio.to_thread(self._close, False))
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            await _finish(asyncio.to_thread(self._close, True))
+
+    def _try(self) -> bool:
+        got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                 {"k": SEND_LOCK_KEY}).scalar()
+        self._conn.commit()
+        return bool(got)
+
+    def _close(self, held: bool) -> None:
+        conn, self._conn = self._conn, None
+        try:
+            if held:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SEND_LOCK_KEY})
+                conn.commit()
+            conn.close()
+        except Exception:  # noqa: BLE001 - the connection is gone: the lock went with it
+            conn.invalidate()
+
+
 class Sender:
     """Claims, sends and records deliveries, paced, with a few workers in flight."""
 
@@ -257,7 +306,14 @@ class Sender:
         self._sleep = sleep
 
     async def deliver(self, deliveries: Sequence[Delivery]) -> FanOut:
-        """Send every delivery once (skipping those someone already claimed)."""
+        """Send every delivery once (skipping those someone already claimed), one batch at a
+        time across processes."""
+        if not deliveries:
+            return FanOut()
+        async with SendLock(self.engine):  # real time: it waits for other processes
+            return await self._deliver(deliveries)
+
+    async def _deliver(self, deliveries: Sequence[Delivery]) -> FanOut:
         report = FanOut()
         queue = deque(deliveries)
 
@@ -441,6 +497,12 @@ class Reminders:
                 if wanted is not None and rnd.id not in wanted:
                     continue
                 assert rnd.id is not None
+                orphans = store.release_orphans(rnd.id, session=session,
+                                                before=at - ORPHANED_CLAIM)
+                if orphans:
+                    log.warning("round %s: %d reminder(s) claimed by a process that stopped "
+                                "before sending; given back to be sent again (%s)", rnd.id,
+                                len(orphans), ", ".join(sorted({o.slot for o in orphans})))
                 slots = plan.schedule(plan.Timing.of(rnd), self.tz)
                 due = plan.due(slots, at, store.handled_slots(rnd.id, session=session))
                 targets: dict[str, list[int]] = {}  # per stream: who the slot was for

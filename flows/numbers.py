@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from enum import StrEnum
 
 MAX_COUNT = 10_000_000
@@ -156,3 +157,20 @@ def parse_task_status(text: str) -> str | None:
         if t in words:
             return status
     return None
+
+
+_DAY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2}|\d{4}))?$")
+
+
+def parse_day(text: str, default_year: int) -> date | None:
+    """A date as people type it in a chat: 20/11/2026, 20/11/26, 20-11-2026, 20.11 (this
+    year). None when it is not a real date."""
+    m = _DAY.match(normalise(text))
+    if not m:
+        return None
+    day, month, year = int(m.group(1)), int(m.group(2)), m.group(3)
+    y = default_year if year is None else (2000 + int(year) if len(year) == 2 else int(year))
+    try:
+        return date(y, month, day)
+    except ValueError:
+        return None

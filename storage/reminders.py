@@ -242,6 +242,18 @@ def release(*, session: Session, person_id: int, round_id: int, slot: str) -> No
                                            ReminderLog.outcome == CLAIMED))
 
 
+def release_orphans(round_id: int, *, session: Session, before: datetime) -> list[ReminderLog]:
+    """Give back claims older than ``before`` that were never settled: the process that
+    claimed them was killed between the claim and the send (a graceful stop settles its
+    claims). Returns the rows given back; the slot's next run sends them if still useful."""
+    rows = list(session.exec(select(ReminderLog).where(
+        ReminderLog.round_id == round_id, ReminderLog.outcome == CLAIMED,
+        ReminderLog.claimed_at < before)))
+    for row in rows:
+        session.delete(row)
+    return rows
+
+
 def mark_stale(round_id: int, slot: str, person_ids: Iterable[int], *, session: Session,
                now: datetime) -> int:
     """Record a missed slot as stale for these people (one bulk INSERT … ON CONFLICT DO

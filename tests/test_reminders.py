@@ -336,6 +336,63 @@ async def test_two_processes_on_one_database_send_each_reminder_once(api, db_url
     assert r1.slots["digest:2026-11-07"].sent + r2.slots["digest:2026-11-07"].sent == 1
 
 
+async def test_a_claim_left_by_a_killed_process_is_sent_again(api, tg, engine):
+    """SIGKILL between the claim and the send leaves a 'claimed' row: it is not lost."""
+    setup_commune(engine)
+    ids = people(api, engine, 3)
+    victim = next(iter(ids.values()))
+    at = local(2026, 11, 3, 9, 0)
+    with Session(engine) as s:
+        assert store.claim(session=s, person_id=victim, round_id=the_round(engine).id,
+                           slot="remind:2026-11-03", now=at)
+        s.commit()
+    rem = Reminders(engine, tg, tz=TZ)
+    report = await rem.run_due(at=at + timedelta(minutes=2))  # a live claim: left alone
+    assert report.slots["remind:2026-11-03"].sent == 2
+    report = await rem.run_due(at=at + timedelta(minutes=30))  # the process is long gone
+    assert report.slots["remind:2026-11-03"].sent == 1
+    assert set(received(api, ids).values()) == {1}
+    assert {r.outcome for r in log_rows(engine)} == {"sent"}
+
+
+@pytest.mark.postgres
+async def test_two_processes_together_stay_under_the_overall_limit(api, pg_database):
+    """Each worker paces itself at 25/s; together they must not go past Telegram's 30/s."""
+    from sqlalchemy import text
+
+    eng = make_engine(pg_database)
+    with eng.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    from storage.db import upgrade
+    upgrade(eng)
+    setup_commune(eng)
+    tids = list(range(50_000, 50_120))
+    person_ids = [add_person(eng, HAMLETS[k % len(HAMLETS)], t, f"CTV {k}")
+                  for k, t in enumerate(tids)]
+    for k, t in enumerate(tids):
+        api.user(TOKEN, t, f"CTV {k}", started=True)
+    api.set_rate_limits(30, 1)
+    rnd = the_round(eng)
+    reply = plan.reminder(rnd.id, rnd.year, rnd.unit_deadline, rnd.consolidation_deadline,
+                          date(2026, 11, 25), [plan.Gap("Thôn", 7, ())])
+    batches = [[Delivery(p, t, rnd.id, f"manual:{n}", reply, "vi")
+                for p, t in zip(person_ids[n::2], tids[n::2], strict=True)] for n in (0, 1)]
+    engines = [make_engine(pg_database), make_engine(pg_database)]
+    try:
+        async with Bot(TOKEN, base_url=f"{api.url}/bot") as b1, \
+                Bot(TOKEN, base_url=f"{api.url}/bot") as b2:
+            one = Reminders(engines[0], b1, tz=TZ, messages_per_second=25)
+            two = Reminders(engines[1], b2, tz=TZ, messages_per_second=25)
+            r1, r2 = await asyncio.gather(one.deliver(batches[0]), two.deliver(batches[1]))
+    finally:
+        for e in (*engines, eng):
+            e.dispose()
+    assert r1.sent + r2.sent == 120
+    assert api.stats(TOKEN).too_many_requests == 0
+    assert set(received(api, tids).values()) == {1}
+
+
 async def test_429_is_waited_for_and_the_same_message_sent_again(api, tg, engine):
     setup_commune(engine)
     ids = people(api, engine, 8)
@@ -438,6 +495,9 @@ def test_deadline_refuses_bad_input_and_changes_nothing(engine):
         (["20/11/2026", "15/11/2026"], "Hạn tổng hợp (15/11/2026) không được trước"),
         (["15/11/2026", "05/12/2026", "7,ba,1"], "Chưa hiểu các ngày nhắc"),
         (["15/11/2026", "05/12/2026", "90"], "Chưa hiểu các ngày nhắc"),
+        (["thon-khong-co", "20/11/2026", "05/12/2026"], "Không có xã «thon-khong-co»"),
+        (["20/11/2026", "05/12/2999"], "không thể muộn hơn ngày 31/12/2027"),
+        (["20/11/25", "05/12/2026"], "Ngày 20/11/2025 đã qua"),
     ]
     for args, expected in cases:
         out = officer.deadline(env, upd(), hoa, args)
@@ -454,7 +514,7 @@ def test_deadline_refuses_bad_input_and_changes_nothing(engine):
         before.unit_deadline
     out = officer.deadline(env, upd(), hoa, [])
     assert "hạn nộp của đơn vị 10/11/2026" in texts(out) and "7, 3, 1, 0" in texts(out)
-    out = officer.deadline(env, upd(), hoa, ["15/11/2026", "05/12/2026", "5,1,0"])
+    out = officer.deadline(env, upd(), hoa, ["15/11/26", "5/12", "5,1,0"])  # short forms
     assert "✅ Đã đổi" in texts(out) and out.reschedule
     after = the_round(engine)
     assert (after.unit_deadline, after.reminder_days_before) == (date(2026, 11, 15), [5, 1, 0])
@@ -491,6 +551,9 @@ async def test_officer_nudge_at_most_once_an_hour_per_unit(api, tg, engine):
     assert len(out.deliveries) == 5
     assert (await rem.deliver(out.deliveries)).sent == 5
     assert set(received(api, ids).values()) - {0} == {2}
+    clock.now = local(2026, 12, 10, 9)  # past the consolidation deadline (05/12): no nudge
+    out = officer.remind(env, upd(), hoa)
+    assert out.deliveries == [] and "đã hết ngày 05/12/2026" in texts(out)
 
 
 def test_close_round_with_confirmation_locks_the_values(engine):
