@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -13,9 +15,10 @@ from sqlalchemy import Engine
 
 from bot.settings import Settings
 from storage import repo
-from storage.communes import apply_commune, load_commune
+from storage.communes import SetupRefused, apply_commune, load_commune
 from storage.db import make_engine, session_scope, upgrade
 from storage.kinds import Role
+from storage.models import Unit
 from storage.plan_files import bundled_plan_paths, load_plan
 from storage.yamlfiles import FileInvalid
 
@@ -73,21 +76,34 @@ def plan_check(files: Annotated[list[Path] | None, typer.Argument()] = None) -> 
 
 
 @app.command()
-def setup(file: Path) -> None:
+def setup(
+    file: Path,
+    move: Annotated[bool, typer.Option(
+        "--move", help="Accept that the file moves an existing commune under another parent, "
+        "changes its kind, or takes over a commune set up on another plan under another name "
+        "(after an administrative reorganisation)")] = False,
+) -> None:
     """Set up (or update) a commune from a commune file."""
     try:
         spec = load_commune(file)
     except FileInvalid as exc:
         raise _fail(str(exc)) from exc
     engine = _engine()
-    with session_scope(engine) as session:
-        changes = apply_commune(spec, session=session)
+    try:
+        with session_scope(engine) as session:
+            changes = apply_commune(spec, session=session, allow_move=move)
+    except SetupRefused as exc:
+        raise _fail(f"{file}: {exc}") from exc
+    notes = [line for line in changes if line.startswith("!")]  # kept, not changed
+    changes = [line for line in changes if not line.startswith("!")]
     if changes:
         typer.echo(f"{spec.name}: {len(changes)} change(s)")
         for line in changes:
             typer.echo(f"  {line}")
     else:
         typer.echo(f"{spec.name}: already up to date, nothing changed")
+    for line in notes:
+        typer.echo(f"  {line}")
 
 
 @app.command()
@@ -110,15 +126,42 @@ def units() -> None:
         show(None, 0)
 
 
-def _link(code: str) -> str:
-    username = Settings().bot_username or "ctvbot"
+FALLBACK_BOT = "ctvbot"
+
+
+def _bot_username(settings: Settings) -> str:
+    """The bot's username for links; warns on stderr when CTVBOT_BOT_USERNAME is not set."""
+    if settings.bot_username:
+        return settings.bot_username.lstrip("@")
+    typer.echo(f"warning: CTVBOT_BOT_USERNAME is not set, so the links below point to "
+               f"https://t.me/{FALLBACK_BOT}, which may be someone else's bot. Set it to your "
+               "bot's username (from @BotFather, without @) for working links; the code alone "
+               "still works: send /start CODE to your bot.", err=True)
+    return FALLBACK_BOT
+
+
+def _link(code: str, username: str) -> str:
     return f"https://t.me/{username}?start={code}"
+
+
+def _find_unit(code: str, *, session) -> Unit:  # noqa: ANN001
+    """A unit by code; an unknown or ambiguous code becomes a clear error (exit 1)."""
+    try:
+        return repo.find_unit(code, session=session)
+    except repo.UnknownUnit as exc:
+        matches = [k for k in exc.known if k.endswith("/" + code)]
+        if len(matches) > 1 and len(matches) == len(exc.known):
+            raise _fail(f"unit code {code!r} is ambiguous: it matches {', '.join(matches)}; "
+                        "give the full code") from exc
+        raise _fail(str(exc)) from exc
 
 
 @app.command()
 def invite(
     unit: str,
-    role: Annotated[Role | None, typer.Option(help="Role (default from the unit's kind)")] = None,
+    role: Annotated[Role | None, typer.Option(
+        help="Role (default from the unit's kind): officer or admin for a commune (or upper "
+        "level), collaborator for a hamlet, agency for an agency")] = None,
     name: Annotated[str | None, typer.Option(help="The person's name, for the greeting")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
 ) -> None:
@@ -126,55 +169,100 @@ def invite(
     engine = _engine()
     settings = Settings()
     with session_scope(engine) as session:
+        u = _find_unit(unit, session=session)
         try:
-            u = repo.find_unit(unit, session=session)
-        except repo.UnknownUnit as exc:
+            inv, code = repo.create_invitation(u, role=role, person_name=name,
+                                               days=settings.invitation_days, session=session)
+        except repo.RoleNotAllowed as exc:
             raise _fail(str(exc)) from exc
-        inv, code = repo.create_invitation(u, role=role, person_name=name,
-                                           days=settings.invitation_days, session=session)
-        out = {"unit": u.code, "role": str(inv.role), "code": code, "link": _link(code)}
+        username = _bot_username(settings)
+        out = {"unit": u.code, "role": str(inv.role), "code": code,
+               "link": _link(code, username)}
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False))
     else:
         typer.echo(f"{out['unit']} ({out['role']}): {out['link']}\ncode: {code}")
 
 
+def _check_out_path(out: Path) -> None:
+    """Refuse an output file that cannot be written, before anything is created."""
+    if out.is_dir():
+        raise _fail(f"--out {out}: this is a folder; give a file name ending in .csv or .xlsx")
+    if out.suffix.lower() not in (".csv", ".xlsx"):
+        raise _fail(f"--out {out}: the file must end in .csv or .xlsx")
+    folder = out.parent
+    if not folder.is_dir():
+        raise _fail(f"--out {out}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise _fail(f"--out {out}: cannot write there (permission denied)")
+
+
+def _write_table(out: Path, header: list[str], rows: list[list[str]]) -> None:
+    """Write the rows to a temporary file next to ``out``, then put it in place."""
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.",
+                                    suffix=out.suffix.lower())
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if out.suffix.lower() == ".xlsx":
+            from openpyxl import Workbook
+
+            wb = Workbook()
+            ws = wb.active
+            ws.title = "Invitations"
+            ws.append(header)
+            for r in rows:
+                ws.append(r)
+            ws.freeze_panes = "A2"
+            wb.save(tmp)
+        else:
+            with tmp.open("w", newline="", encoding="utf-8-sig") as fh:
+                w = csv.writer(fh)
+                w.writerow(header)
+                w.writerows(rows)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 @app.command()
 def invitations(
     commune: str,
     out: Annotated[Path, typer.Option(help="A .csv or .xlsx file")] = Path("invitations.csv"),
+    keep_earlier: Annotated[bool, typer.Option(
+        "--keep-earlier", help="Keep the earlier unused invitations of these units valid "
+        "(by default they are revoked, so that only the new codes work)")] = False,
 ) -> None:
-    """Create invitations for every unit of a commune into a CSV or XLSX file."""
+    """Create invitations for every unit of a commune into a CSV or XLSX file.
+
+    Earlier invitations of the same units and roles that nobody has used yet are revoked,
+    unless --keep-earlier is given.
+    """
+    _check_out_path(out)
     engine = _engine()
     settings = Settings()
-    with session_scope(engine) as session:
-        try:
-            c = repo.find_unit(commune, session=session)
-        except repo.UnknownUnit as exc:
-            raise _fail(str(exc)) from exc
-        rows = []
-        for u in [c, *repo.children(c.id, session=session)]:
-            inv, code = repo.create_invitation(u, days=settings.invitation_days, session=session)
-            rows.append([u.code, u.name, str(inv.role), code, _link(code),
-                         inv.expires_at.strftime("%d/%m/%Y")])
     header = ["unit", "name", "role", "code", "link", "expires"]
-    if out.suffix.lower() == ".xlsx":
-        from openpyxl import Workbook
-
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "Invitations"
-        ws.append(header)
-        for r in rows:
-            ws.append(r)
-        ws.freeze_panes = "A2"
-        wb.save(out)
-    else:
-        with out.open("w", newline="", encoding="utf-8-sig") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
+    with session_scope(engine) as session:
+        c = _find_unit(commune, session=session)
+        username = _bot_username(settings)
+        rows = []
+        revoked = 0
+        for u in [c, *repo.children(c.id, session=session)]:
+            role = repo.default_role(u)
+            if not keep_earlier:
+                revoked += repo.revoke_unused_invitations(u.id, role, session=session)
+            inv, code = repo.create_invitation(u, role=role, days=settings.invitation_days,
+                                               session=session)
+            rows.append([u.code, u.name, str(inv.role), code, _link(code, username),
+                         inv.expires_at.strftime("%d/%m/%Y")])
+        try:  # written before the commit: a file that cannot be written creates nothing
+            _write_table(out, header, rows)
+        except OSError as exc:
+            raise _fail(f"--out {out}: cannot write the file: {exc.strerror or exc}") from exc
     typer.echo(f"{len(rows)} invitations written to {out}")
+    if revoked:
+        typer.echo(f"{revoked} earlier unused invitation(s) of these units were revoked: their "
+                   "codes no longer work (use --keep-earlier to keep them)")
 
 
 def main() -> None:  # pragma: no cover

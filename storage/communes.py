@@ -6,14 +6,34 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from storage.kinds import ADMIN_KINDS, UnitKind
-from storage.models import Plan, Round, Unit
-from storage.plan_files import find_plan_path
-from storage.plans_db import load_plan_file
+from storage.models import (
+    Invitation,
+    Membership,
+    Plan,
+    ReportedValue,
+    Round,
+    Submission,
+    Unit,
+    ValueChange,
+)
+from storage.plan_files import (
+    PlanSpec,
+    bundled_plan_paths,
+    is_plan_file_ref,
+    load_plan,
+    resolve_plan,
+)
+from storage.plans_db import store_plan
 from storage.yamlfiles import FileInvalid, problem, validate_file
+
+DOC = "docs/commune-format.md"
+UPPER_KINDS = frozenset({UnitKind.province, UnitKind.city, UnitKind.district})
+COMMUNE_LEVEL_KINDS = frozenset({UnitKind.commune, *UPPER_KINDS})
 
 CODE = r"^[a-z0-9][a-z0-9-]*$"
 
@@ -93,13 +113,38 @@ class CommuneSpec(Strict):
     communes: list[SubCommuneSpec] = []  # for a city or district: its phường / xã
     agencies: list[UnitSpec] = []
     round: RoundSpec
+    # set by load_commune: the plan file ``plan`` names, and its checked content
+    _plan_path: Path | None = PrivateAttr(default=None)
+    _plan_spec: PlanSpec | None = PrivateAttr(default=None)
+
+    def plan_path(self) -> Path:
+        """The plan file: a bundled plan, or a file named relative to the commune file."""
+        return self._plan_path or resolve_plan(self.plan)
+
+    def plan_spec(self) -> PlanSpec:
+        """The checked plan."""
+        if self._plan_spec is None:
+            self._plan_spec = load_plan(self.plan_path())
+        return self._plan_spec
 
 
 def load_commune(path: Path) -> CommuneSpec:
     """Read and check a commune file; raise FileInvalid naming every mistake."""
-    spec, root = validate_file(CommuneSpec, path)
+    spec, root = validate_file(CommuneSpec, path, doc=DOC)
     problems = []
     seen: set[str] = set()
+    if spec.kind not in COMMUNE_LEVEL_KINDS:
+        problems.append(problem(path, root, ["kind"], "a commune file describes a commune, city, "
+                                f"district or province, not a {spec.kind.value}"))
+    if spec.parent is not None:
+        if spec.parent.code == spec.code:
+            problems.append(problem(path, root, ["parent", "code"],
+                                    f"{spec.code} cannot be its own parent: give the province "
+                                    "(or city, district) above the commune"))
+        if spec.parent.kind not in UPPER_KINDS:
+            problems.append(problem(path, root, ["parent", "kind"],
+                                    "the parent is a province, city or district, "
+                                    f"not a {spec.parent.kind.value}"))
     for key in ("hamlets", "communes", "agencies"):
         for i, u in enumerate(getattr(spec, key)):
             if u.code in seen:
@@ -117,47 +162,246 @@ def load_commune(path: Path) -> CommuneSpec:
     if r.consolidation_deadline < r.unit_deadline:
         problems.append(problem(path, root, ["round", "consolidation_deadline"],
                                 "the consolidation deadline must not be before the unit deadline"))
+    for key in ("unit_deadline", "consolidation_deadline"):
+        when: date = getattr(r, key)
+        if when.year < r.year:
+            problems.append(problem(path, root, ["round", key],
+                                    f"{when:%d/%m/%Y} is before the round's year {r.year}"))
+        elif when.year > r.year + 1:
+            problems.append(problem(path, root, ["round", key],
+                                    f"{when:%d/%m/%Y} is more than a year after the round's "
+                                    f"year {r.year}"))
     try:
-        find_plan_path(spec.plan)
+        plan_path = resolve_plan(spec.plan, path.parent)
     except FileNotFoundError as exc:
         problems.append(problem(path, root, ["plan"], str(exc)))
+    else:
+        try:
+            plan_spec = load_plan(plan_path)
+        except FileInvalid as exc:
+            problems.append(problem(path, root, ["plan"],
+                                    f"the plan file {plan_path} has mistakes (below)"))
+            problems.extend(exc.problems)
+        else:
+            spec._plan_path, spec._plan_spec = plan_path, plan_spec
+            problems.extend(_plan_problems(spec, plan_path, plan_spec, path, root))
     if problems:
         raise FileInvalid(problems)
     return spec
 
 
-def _upsert_unit(code: str, name: str, kind: str, parent_id: int | None, position: int,
-                 changes: list[str], *, session: Session) -> Unit:
-    unit = session.exec(select(Unit).where(Unit.code == code)).first()
+def _plan_problems(spec: CommuneSpec, plan_path: Path, plan: PlanSpec, path: Path,
+                   root: Any) -> list:
+    out = []
+    start, end = plan.period
+    if not start <= spec.round.year <= end:
+        out.append(problem(path, root, ["round", "year"],
+                           f"{spec.round.year} is outside the period of plan {plan.code}: "
+                           f"{start}-{end}"))
+    if is_plan_file_ref(spec.plan):
+        for bundled in bundled_plan_paths():
+            same_file = bundled.resolve() == plan_path.resolve()
+            if not same_file and load_plan(bundled).code == plan.code:
+                out.append(problem(path, root, ["plan"],
+                                   f"the plan file {plan_path} has code {plan.code!r}, the code "
+                                   f"of the bundled plan {bundled.stem}: give it its own code"))
+    return out
+
+
+class SetupRefused(Exception):
+    """Applying a commune file would damage what is already there; nothing was written."""
+
+    def __init__(self, commune: str, problems: list[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{commune}: refused, nothing was changed:\n{lines}")
+
+
+def _label(unit: Unit | None) -> str:
+    return f"{unit.code} ({unit.name})" if unit is not None else "(nothing: top level)"
+
+
+def _by_code(code: str, *, session: Session) -> Unit | None:
+    return session.exec(select(Unit).where(Unit.code == code)).first()
+
+
+def _count(stmt: Any, *, session: Session) -> int:
+    return session.exec(select(func.count()).select_from(stmt.subquery())).one()
+
+
+def _check(spec: CommuneSpec, plan_code: str, *, allow_move: bool,
+           session: Session) -> list[str]:
+    """What applying the file would break, as sentences (empty when it is safe)."""
+    out: list[str] = []
+    parent = _by_code(spec.parent.code, session=session) if spec.parent else None
+    commune = _by_code(spec.code, session=session)
+    if spec.parent and spec.parent.code == spec.code:
+        out.append(f"{spec.code} cannot be its own parent")
+        return out
+    if spec.parent and parent is not None and parent.kind != spec.parent.kind.value:
+        out.append(f"parent {_label(parent)} is an existing {parent.kind}; this file would make "
+                   f"it a {spec.parent.kind.value}. Use the code of the {spec.parent.kind.value} "
+                   "above the commune (see `ctvbot units`)")
+    if commune is not None:
+        old_parent = session.get(Unit, commune.parent_id) if commune.parent_id else None
+        new_parent_code = spec.parent.code if spec.parent else None
+        moved = (old_parent.code if old_parent else None) != new_parent_code
+        rekinded = commune.kind != spec.kind.value
+        rounds = session.exec(select(Round, Plan).join(Plan, Plan.id == Round.plan_id)
+                              .where(Round.commune_id == commune.id)).all()
+        other_plans = sorted({p.code for _, p in rounds})
+        stranger = (rounds and plan_code not in other_plans and commune.name != spec.name)
+        if not allow_move and (moved or rekinded or stranger):
+            what = []
+            if moved:
+                new = (f"{spec.parent.code} ({spec.parent.name})" if spec.parent
+                       else "the top level")
+                what.append(f"move it from under {_label(old_parent)} to under {new}")
+            if rekinded:
+                what.append(f"make it a {spec.kind.value} instead of a {commune.kind}")
+            if stranger:
+                what.append(f"rename it {spec.name!r} and put it on plan {plan_code} "
+                            f"(it reports on plan {', '.join(other_plans)})")
+            out.append(f"unit {_label(commune)} already exists as a {commune.kind}"
+                       f"{' under ' + _label(old_parent) if old_parent else ''}; this file "
+                       f"would {' and '.join(what)}. If it is another commune, give it another "
+                       "code; if this commune really was reorganised, run setup again with "
+                       "--move")
+        if parent is not None and allow_move:
+            node: Unit | None = parent
+            while node is not None:
+                if node.id == commune.id:
+                    out.append(f"{_label(parent)} is under {_label(commune)}: it cannot become "
+                               "its parent")
+                    break
+                node = session.get(Unit, node.parent_id) if node.parent_id else None
+    for u in [*spec.hamlets, *spec.communes, *spec.agencies]:
+        full = f"{spec.code}/{u.code}"
+        existing = _by_code(full, session=session)
+        if existing is not None and (commune is None or existing.parent_id != commune.id):
+            holder = session.get(Unit, existing.parent_id) if existing.parent_id else None
+            out.append(f"unit {_label(existing)} exists under {_label(holder)}, not under "
+                       f"{spec.code}; this file would move it")
+    if commune is not None:
+        rnd = session.exec(select(Round).where(Round.commune_id == commune.id,
+                                               Round.year == spec.round.year)).first()
+        old_plan = session.get(Plan, rnd.plan_id) if rnd is not None else None
+        if rnd is not None and old_plan is not None and old_plan.code != plan_code:
+            n = _count(select(ReportedValue.id).where(ReportedValue.round_id == rnd.id),
+                       session=session)
+            n += _count(select(Submission.id).where(Submission.round_id == rnd.id),
+                        session=session)
+            if n:
+                out.append(f"round {rnd.year} of {spec.code} reports on plan {old_plan.code} and "
+                           f"already has reported values: it cannot switch to plan {plan_code}. "
+                           "Keep plan " + old_plan.code + " for this year")
+    return out
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, date):
+        return f"{value:%d/%m/%Y}"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def _upsert_unit(code: str, name: str, kind: str, parent: Unit | None, position: int,
+                 changes: list[str], *, session: Session, keep_parent: bool = False) -> Unit:
+    unit = _by_code(code, session=session)
+    parent_id = parent.id if parent is not None else None
     if unit is None:
         unit = Unit(code=code, name=name, kind=kind, parent_id=parent_id, position=position)
         changes.append(f"+ unit {code} ({name})")
     else:
-        for attr, new in (("name", name), ("kind", kind), ("parent_id", parent_id)):
+        for attr, new in (("name", name), ("kind", kind)):
             old = getattr(unit, attr)
             if old != new:
-                changes.append(f"~ unit {code}: {attr} {old!r} -> {new!r}")
+                shown = (_show(old), _show(new)) if attr == "name" else (old, new)
+                changes.append(f"~ unit {code}: {attr} {shown[0]} -> {shown[1]}")
                 setattr(unit, attr, new)
+        if not keep_parent and unit.parent_id != parent_id:
+            old_parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
+            changes.append(f"~ unit {code}: parent {old_parent.code if old_parent else '(none)'}"
+                           f" -> {parent.code if parent else '(none)'}")
+            unit.parent_id = parent_id
         unit.position = position
     session.add(unit)
     session.flush()
     return unit
 
 
-def apply_commune(spec: CommuneSpec, *, session: Session) -> list[str]:
-    """Create or update the commune, its units and its round; return what changed."""
+def _retire_missing(spec: CommuneSpec, commune: Unit, changes: list[str], *,
+                    session: Session) -> None:
+    """Units of this commune no longer in the file: removed when empty, else kept and said."""
+    wanted = {f"{spec.code}/{u.code}" for u in [*spec.hamlets, *spec.communes, *spec.agencies]}
+    prefix = f"{spec.code}/"
+    for unit in session.exec(select(Unit).where(Unit.parent_id == commune.id)
+                             .order_by(Unit.position, Unit.code)).all():
+        if not unit.code.startswith(prefix) or unit.code in wanted:
+            continue
+        data = [
+            ("reported value", "reported values",
+             max(_count(select(ValueChange.id).where(ValueChange.unit_id == unit.id),
+                        session=session),
+                 _count(select(ReportedValue.id).where(ReportedValue.unit_id == unit.id),
+                        session=session))),
+            ("submitted report", "submitted reports",
+             _count(select(Submission.id).where(Submission.unit_id == unit.id),
+                    session=session)),
+            ("member", "members",
+             _count(select(Membership.id).where(Membership.unit_id == unit.id),
+                    session=session)),
+            ("round", "rounds",
+             _count(select(Round.id).where(Round.commune_id == unit.id), session=session)),
+            ("unit under it", "units under it",
+             _count(select(Unit.id).where(Unit.parent_id == unit.id), session=session)),
+        ]
+        reasons = [f"{n} {one if n == 1 else many}" for one, many, n in data if n]
+        if reasons:
+            changes.append(f"! unit {_label(unit)}: no longer in the file, but kept because it "
+                           f"has {', '.join(reasons)}; it is still asked to report and counted. "
+                           "Put it back in the file to silence this")
+            continue
+        for inv in session.exec(select(Invitation).where(Invitation.unit_id == unit.id)).all():
+            session.delete(inv)
+        session.delete(unit)
+        session.flush()
+        changes.append(f"- unit {_label(unit)}: no longer in the file, removed (it had no "
+                       "values and no members)")
+
+
+def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = False) -> list[str]:
+    """Create or update the commune, its units and its round; return what changed.
+
+    Raises SetupRefused, before writing anything, when the file would change an existing unit
+    that is not its own (another commune with the same code, a parent of another kind), or
+    switch a round that has values to another plan. ``allow_move`` accepts moving (or changing
+    the kind of) an existing commune after a reorganisation.
+    """
+    plan_path = spec.plan_path()
+    plan_spec = spec.plan_spec()
+    problems = _check(spec, plan_spec.code, allow_move=allow_move, session=session)
+    if problems:
+        raise SetupRefused(spec.code, problems)
+    try:
+        plan = store_plan(plan_spec, source_text=plan_path.read_text(encoding="utf-8"),
+                          session=session)
+    except ValueError as exc:  # an indicator with values was removed from the plan file
+        raise SetupRefused(spec.code, [str(exc)]) from exc
     changes: list[str] = []
-    plan_path = find_plan_path(spec.plan)
-    plan = load_plan_file(plan_path, session=session)
-    parent_id = None
+    parent = None
     if spec.parent:
-        parent_id = _upsert_unit(spec.parent.code, spec.parent.name, spec.parent.kind.value,
-                                 None, 0, changes, session=session).id
-    commune = _upsert_unit(spec.code, spec.name, spec.kind.value, parent_id, 0, changes,
+        parent = _upsert_unit(spec.parent.code, spec.parent.name, spec.parent.kind.value,
+                              None, 0, changes, session=session, keep_parent=True)
+    commune = _upsert_unit(spec.code, spec.name, spec.kind.value, parent, 0, changes,
                            session=session)
     for pos, u in enumerate([*spec.hamlets, *spec.communes, *spec.agencies], start=1):
-        _upsert_unit(f"{spec.code}/{u.code}", u.name, u.kind.value, commune.id, pos, changes,
+        _upsert_unit(f"{spec.code}/{u.code}", u.name, u.kind.value, commune, pos, changes,
                      session=session)
+    _retire_missing(spec, commune, changes, session=session)
     r = spec.round
     rnd = session.exec(select(Round).where(Round.commune_id == commune.id,
                                            Round.year == r.year)).first()
@@ -166,15 +410,27 @@ def apply_commune(spec: CommuneSpec, *, session: Session) -> list[str]:
                   reminder_days_before=list(r.reminders.days_before),
                   reminder_time=r.reminders.time,
                   reminder_every_days_after=r.reminders.every_days_after)
+    names = {"plan_id": "plan", "reminder_days_before": "reminders.days_before",
+             "reminder_time": "reminders.time",
+             "reminder_every_days_after": "reminders.every_days_after"}
     if rnd is None:
         rnd = Round(commune_id=commune.id, year=r.year, **fields)
-        changes.append(f"+ round {r.year} (units by {r.unit_deadline:%d/%m/%Y}, "
-                       f"consolidation by {r.consolidation_deadline:%d/%m/%Y})")
+        changes.append(f"+ round {r.year} on plan {plan.code} (units by "
+                       f"{r.unit_deadline:%d/%m/%Y}, consolidation by "
+                       f"{r.consolidation_deadline:%d/%m/%Y})")
     else:
         for attr, new in fields.items():
             old = getattr(rnd, attr)
             if old != new:
-                changes.append(f"~ round {r.year}: {attr} {old} -> {new}")
+                if attr == "plan_id":
+                    old_plan = session.get(Plan, old)
+                    shown = (old_plan.code if old_plan else "?", plan.code)
+                elif attr == "reminder_time":
+                    shown = (old, new)
+                else:
+                    shown = (_show(old), _show(new))
+                changes.append(f"~ round {r.year}: {names.get(attr, attr)} "
+                               f"{shown[0]} -> {shown[1]}")
                 setattr(rnd, attr, new)
     session.add(rnd)
     session.flush()

@@ -5,6 +5,7 @@ The format is documented in docs/plan-format.md.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -215,7 +216,7 @@ def _indicator_problems(
 
 def load_plan(path: Path) -> PlanSpec:
     """Read and check a plan file; raise FileInvalid naming every mistake."""
-    spec, root = validate_file(PlanSpec, path)
+    spec, root = validate_file(PlanSpec, path, doc="docs/plan-format.md")
     problems = _semantic_problems(spec, path, root)
     if problems:
         raise FileInvalid(problems)
@@ -227,10 +228,33 @@ def bundled_plan_paths() -> list[Path]:
     return sorted(PLANS_DIR.glob("*.yaml"))
 
 
+def is_plan_file_ref(ref: str) -> bool:
+    """True when a commune file's ``plan:`` names a file rather than a bundled plan code."""
+    return ref.lower().endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref
+
+
+def resolve_plan(ref: str, base_dir: Path | None = None) -> Path:
+    """The plan file a commune file's ``plan:`` means: a bundled plan code ("002") or a path
+    to a plan YAML file, relative to ``base_dir`` (the commune file's folder).
+
+    Raises FileNotFoundError naming what is missing (and the known bundled plans).
+    """
+    if not is_plan_file_ref(ref):
+        return find_plan_path(ref)
+    path = Path(ref).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(os.path.normpath(base_dir / path))
+    if not path.is_file():
+        raise FileNotFoundError(f"no plan file {str(path)!r} (a relative path is read from the "
+                                "commune file's folder)")
+    return path
+
+
 def find_plan_path(code: str) -> Path:
     """The bundled plan file for a code, or a FileNotFoundError listing the known codes."""
     for p in bundled_plan_paths():
         if p.stem == code or p.stem.split("_", 1)[0] == code:
             return p
     known = ", ".join(p.stem for p in bundled_plan_paths())
-    raise FileNotFoundError(f"no bundled plan {code!r}; known plans: {known}")
+    raise FileNotFoundError(f"no bundled plan {code!r}; known plans: {known} "
+                            "(or give the path of a plan file, e.g. plans/my-plan.yaml)")

@@ -125,17 +125,60 @@ def default_role(unit: Unit) -> Role:
     return Role.agency
 
 
+COMMUNE_LEVEL = (UnitKind.commune, UnitKind.city, UnitKind.district, UnitKind.province)
+
+
+def allowed_roles(unit: Unit) -> list[Role]:
+    """The roles a unit can be joined with: officers and admins at commune level or above,
+    collaborators in hamlets, agency reporters in agencies."""
+    if unit.kind == UnitKind.hamlet:
+        return [Role.collaborator]
+    if unit.kind in COMMUNE_LEVEL:
+        return [Role.officer, Role.admin]
+    return [Role.agency]
+
+
+class RoleNotAllowed(ValueError):
+    """An invitation's role does not fit the unit's kind."""
+
+    def __init__(self, unit: Unit, role: Role | str) -> None:
+        self.unit, self.role, self.allowed = unit, str(role), allowed_roles(unit)
+        super().__init__(
+            f"{unit.code} ({unit.name}) is a {unit.kind}: invite it as "
+            f"{' or '.join(str(r) for r in self.allowed)}, not {self.role}")
+
+
 def create_invitation(unit: Unit, *, session: Session, role: Role | None = None,
                       days: int = 30, person_name: str | None = None,
                       created_by: int | None = None) -> tuple[Invitation, str]:
-    """A new one-time invitation; returns the row and the plain code (shown once)."""
+    """A new one-time invitation; returns the row and the plain code (shown once).
+
+    Raises RoleNotAllowed when ``role`` does not fit the unit's kind (see allowed_roles).
+    """
+    role = role or default_role(unit)
+    if role not in allowed_roles(unit):
+        raise RoleNotAllowed(unit, role)
     code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(12))
-    inv = Invitation(code_hash=hash_code(code), unit_id=unit.id, role=(role or default_role(unit)),
+    inv = Invitation(code_hash=hash_code(code), unit_id=unit.id, role=role,
                      person_name=person_name, expires_at=utcnow() + timedelta(days=days),
                      created_by=created_by)
     session.add(inv)
     session.flush()
     return inv, code
+
+
+def revoke_unused_invitations(unit_id: int, role: Role | str, *, session: Session,
+                              now: datetime | None = None) -> int:
+    """Expire the unit's invitations for ``role`` that nobody has used yet; return how many."""
+    now = now or utcnow()
+    rows = session.exec(select(Invitation).where(
+        Invitation.unit_id == unit_id, Invitation.role == str(role),
+        col(Invitation.used_at).is_(None), Invitation.expires_at > now)).all()
+    for inv in rows:
+        inv.expires_at = now
+        session.add(inv)
+    session.flush()
+    return len(rows)
 
 
 class JoinOutcome(StrEnum):

@@ -87,8 +87,12 @@ def problem(path: Path, root: Any, loc: Loc, message: str) -> FileProblem:
     return FileProblem(str(path), line_of(root, loc), field_name(loc), message)
 
 
-def validate_file(model: type[M], path: Path) -> tuple[M, Any]:
-    """Load and validate ``path`` against ``model``; return the model and the raw tree."""
+def validate_file(model: type[M], path: Path, *,
+                  doc: str = "docs/plan-format.md") -> tuple[M, Any]:
+    """Load and validate ``path`` against ``model``; return the model and the raw tree.
+
+    ``doc`` is the documentation of the format, named when a field is unknown.
+    """
     root = load_yaml(path)
     if root is None:
         raise FileInvalid([FileProblem(str(path), 1, "", "the file is empty")])
@@ -100,7 +104,7 @@ def validate_file(model: type[M], path: Path) -> tuple[M, Any]:
             loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
             # pydantic adds union/tag names to the location: keep only the real keys
             loc = _real_loc(root, loc)
-            problems.append(problem(path, root, loc, _message(err)))
+            problems.append(problem(path, root, loc, _message(err, doc)))
         raise FileInvalid(problems) from exc
 
 
@@ -121,11 +125,11 @@ def _real_loc(root: Any, loc: list[str | int]) -> list[str | int]:
     return out
 
 
-def _message(err: Any) -> str:
+def _message(err: Any, doc: str) -> str:
     kind = err.get("type", "")
     if kind == "missing":
         return "this field is required"
     if kind == "extra_forbidden":
-        return "unknown field (check the spelling against docs/plan-format.md)"
+        return f"unknown field (check the spelling against {doc})"
     msg = str(err.get("msg", "invalid value"))
     return msg.removeprefix("Value error, ")

@@ -44,7 +44,8 @@ def test_setup_is_idempotent_and_reports_changes(cli, engine, tmp_path):
                     encoding="utf-8")
     third = cli("setup", str(file))
     assert "~ unit xuan-truong/thon-xuan-thuy: name" in third.output
-    assert "~ round 2026: unit_deadline 2026-11-10 -> 2026-11-15" in third.output
+    # dates as the officer wrote them, DD/MM/YYYY
+    assert "~ round 2026: unit_deadline 10/11/2026 -> 15/11/2026" in third.output
     with Session(engine) as s:
         assert len(s.exec(select(Unit)).all()) == 16  # province, commune, 6 hamlets, 8 agencies
         assert len(s.exec(select(Round)).all()) == 1

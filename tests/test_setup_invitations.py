@@ -1,0 +1,161 @@
+"""`ctvbot invite` and `ctvbot invitations`: roles, ambiguous codes, output files, re-issuing
+and links without a bot username. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from bot.cli import app
+from storage import repo
+from storage.models import Invitation
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli(db_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("CTVBOT_DATABASE_URL", db_url)
+    monkeypatch.setenv("CTVBOT_BOT_USERNAME", "xuantruong_bot")
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    assert run("setup", str(ROOT / "communes/002_xuan_truong.yaml")).exit_code == 0
+    return run
+
+
+def n_invitations(engine) -> int:
+    with Session(engine) as s:
+        return len(s.exec(select(Invitation)).all())
+
+
+def codes_of(path: Path) -> dict[str, str]:
+    with path.open(encoding="utf-8-sig") as fh:
+        return {r["unit"]: r["code"] for r in csv.DictReader(fh)}
+
+
+def join(engine, code: str, telegram_id: int) -> str:
+    with Session(engine) as s:
+        result = repo.redeem_invitation(code, telegram_id=telegram_id, name="X", language="vi",
+                                        session=s)
+        s.commit()
+        return str(result.outcome)
+
+
+# ------------------------------------------------------------------ 5. the output file first
+
+
+@pytest.mark.parametrize("out, message", [
+    ("loi-moi.txt", "the file must end in .csv or .xlsx"),
+    ("khong-co/loi-moi.csv", "the folder khong-co does not exist"),
+    (".", "this is a folder"),
+])
+def test_a_bad_output_path_creates_no_invitation(cli, engine, out, message):
+    result = cli("invitations", "xuan-truong", "--out", out)
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+    assert n_invitations(engine) == 0
+
+
+def test_a_file_that_cannot_be_written_creates_no_invitation(cli, engine, tmp_path,
+                                                             monkeypatch):
+    from openpyxl import Workbook
+
+    def locked(self, filename):  # the file is open in Excel, the disk is full...
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Workbook, "save", locked)
+    result = cli("invitations", "xuan-truong", "--out", "loi-moi.xlsx")
+    assert result.exit_code == 1
+    assert "--out loi-moi.xlsx: cannot write the file: Permission denied" in result.output
+    assert n_invitations(engine) == 0
+    assert list(tmp_path.glob("*loi-moi*")) == []
+
+
+# ------------------------------------------------------------------ 6. re-issuing revokes
+
+
+def test_reissuing_invitations_revokes_the_earlier_unused_ones(cli, engine, tmp_path):
+    first = cli("invitations", "xuan-truong", "--out", "a.csv")
+    assert first.exit_code == 0 and "revoked" not in first.output
+    old = codes_of(tmp_path / "a.csv")
+    assert join(engine, old["xuan-truong/thon-hanh-thien"], 1) == "joined"
+    second = cli("invitations", "xuan-truong", "--out", "b.csv")
+    assert "15 invitations written to b.csv" in second.output
+    assert ("14 earlier unused invitation(s) of these units were revoked: their codes no longer "
+            "work") in second.output
+    new = codes_of(tmp_path / "b.csv")
+    assert join(engine, old["xuan-truong/thon-xuan-bac"], 2) == "expired"
+    assert join(engine, new["xuan-truong/thon-xuan-bac"], 3) == "joined"
+    # the member who joined with an old code keeps their place
+    assert join(engine, old["xuan-truong/thon-hanh-thien"], 1) == "already_member"
+
+
+def test_keep_earlier_leaves_earlier_codes_valid(cli, engine, tmp_path):
+    cli("invitations", "xuan-truong", "--out", "a.csv")
+    second = cli("invitations", "xuan-truong", "--out", "b.csv", "--keep-earlier")
+    assert "revoked" not in second.output
+    old = codes_of(tmp_path / "a.csv")
+    assert join(engine, old["xuan-truong/thon-xuan-bac"], 2) == "joined"
+
+
+# ------------------------------------------------------------------ 7. links without a username
+
+
+def test_links_without_a_bot_username_warn_on_stderr(cli, monkeypatch):
+    monkeypatch.delenv("CTVBOT_BOT_USERNAME")
+    result = cli("invite", "thon-hanh-thien", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)  # stdout stays valid JSON
+    assert data["link"].endswith(f"?start={data['code']}")
+    assert "CTVBOT_BOT_USERNAME is not set" in result.stderr
+    assert "/start CODE" in result.stderr
+    quiet = cli("invitations", "xuan-truong", "--out", "a.csv")
+    assert "CTVBOT_BOT_USERNAME is not set" in quiet.stderr
+    monkeypatch.setenv("CTVBOT_BOT_USERNAME", "xuantruong_bot")
+    assert cli("invite", "thon-hanh-thien").stderr == ""
+
+
+# ------------------------------------------------------------------ 8. role against unit kind
+
+
+@pytest.mark.parametrize("unit, role, allowed", [
+    ("thon-hanh-thien", "admin", "is a hamlet: invite it as collaborator, not admin"),
+    ("tram-y-te", "officer", "is a health_station: invite it as agency, not officer"),
+    ("xuan-truong", "collaborator", "is a commune: invite it as officer or admin, not "
+                                    "collaborator"),
+    ("ninh-binh", "agency", "is a province: invite it as officer or admin, not agency"),
+])
+def test_a_role_that_does_not_fit_the_unit_is_refused(cli, engine, unit, role, allowed):
+    result = cli("invite", unit, "--role", role)
+    assert result.exit_code == 1 and allowed in result.output
+    assert n_invitations(engine) == 0
+
+
+def test_fitting_roles_are_accepted(cli):
+    for unit, role in (("xuan-truong", "admin"), ("xuan-truong", "officer"),
+                       ("tram-y-te", "agency"), ("thon-hanh-thien", "collaborator")):
+        out = cli("invite", unit, "--role", role, "--json")
+        assert out.exit_code == 0 and json.loads(out.stdout)["role"] == role
+
+
+# ------------------------------------------------------------------ 9. ambiguous short codes
+
+
+def test_an_ambiguous_short_code_lists_the_matches(cli, engine):
+    cli("setup", str(ROOT / "communes/001_nam_dong.yaml"))
+    result = cli("invite", "tram-y-te")
+    assert result.exit_code == 1
+    assert ("unit code 'tram-y-te' is ambiguous: it matches huong-phu/tram-y-te, "
+            "xuan-truong/tram-y-te; give the full code") in result.output
+    assert "no unit" not in result.output
+    assert n_invitations(engine) == 0
+    assert cli("invite", "huong-phu/tram-y-te").exit_code == 0
