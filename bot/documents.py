@@ -22,6 +22,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
+from flows.effects import decimals_to_agree
 from storage.aggregate import (
     CHUA_DU,
     DAT,
@@ -83,17 +84,34 @@ def vn_number(value: float, decimals: int = 2) -> str:
     return format_decimal(value, format=pattern, locale="vi")
 
 
-def with_unit(value: float, factor: int | None) -> str:
-    """A rate with its sign: 99,2% / 4,8‰ / 550/100.000."""
+def with_unit(value: float, factor: int | None, decimals: int | None = None) -> str:
+    """A rate with its sign: 99,2% / 4,8‰ / 550/100.000 (at least ``decimals`` decimals
+    when given: see ``shown_decimals``)."""
+    least = 1 if factor == 100000 else 2
+    d = max(least, decimals or 0)
     if factor == 1000:
-        return f"{vn_number(value)}‰"
+        return f"{vn_number(value, d)}‰"
     if factor == 100000:
-        return f"{vn_number(value, 1)}/100.000"
-    return f"{vn_number(value)}%"
+        return f"{vn_number(value, d)}/100.000"
+    return f"{vn_number(value, d)}%"
 
 
 def _factor(row: IndicatorRow) -> int | None:
     return 100 if row.kind == "share_units" else row.factor
+
+
+def shown_decimals(row: IndicatorRow, value: float | None) -> int:
+    """Decimals a rate or share must be written with so that it never reads as its target
+    when its verdict says otherwise: 94.996% against "≥ 95%" is 94,996%, not 95%.
+
+    0 when the usual 2 (1 per 100,000) are enough; ``with_unit`` keeps at least those.
+    """
+    t = row.target
+    if t is None or value is None or row.kind not in ("rate", "share_units"):
+        return 0
+    if t.direction == "yes" and row.kind != "share_units":  # judged ≥ 1, never a rate
+        return 0
+    return decimals_to_agree(value, t.direction, t.value, t.value_max)
 
 
 def fmt_value(row: IndicatorRow, value: float | None = None, *, detail: bool = True,
@@ -105,13 +123,14 @@ def fmt_value(row: IndicatorRow, value: float | None = None, *, detail: bool = T
         return f"{done}/{row.units_reported} hoàn thành" if row.units_reported else "—"
     if v is None:
         return "—"
+    d = shown_decimals(row, v) if value is None else None  # this year's, judged value
     if row.kind == "rate":
-        text = with_unit(v, row.factor)
+        text = with_unit(v, row.factor, d)
         if detail and value is None and row.numerator is not None:
             text += f"{sep}({vn_number(row.numerator, 0)}/{vn_number(row.denominator or 0, 0)})"
         return text
     if row.kind == "share_units":
-        text = with_unit(v, 100)
+        text = with_unit(v, 100, d)
         if detail and value is None and row.denominator:
             text += f"{sep}({row.numerator}/{row.denominator} đơn vị)"
         return text
@@ -189,7 +208,12 @@ def notes_for(row: IndicatorRow) -> list[str]:
         out.append(text)
     if row.change_pct is not None and row.reference_year:
         word = "giảm" if row.change_pct >= 0 else "tăng"
-        out.append(f"{word} {vn_number(abs(row.change_pct))}% so với năm {row.reference_year}")
+        t = row.target
+        # down 1.996% against "giảm 2%/năm" is không đạt: never written "giảm 2%"
+        d = (decimals_to_agree(row.change_pct, "at_least", t.value) if t is not None and
+             t.direction in ("reduce_per_year", "reduce_vs_year") else 0)
+        out.append(f"{word} {vn_number(abs(row.change_pct), max(2, d))}% so với năm "
+                   f"{row.reference_year}")
     return out
 
 
@@ -537,7 +561,8 @@ def _unit_value_text(row: IndicatorRow, v: UnitValue | None) -> str:
     if row.kind == "rate":
         if v.numerator is None or v.denominator is None:
             return "—"
-        rate = f" ({with_unit(v.value, row.factor)})" if v.value is not None else ""
+        rate = (f" ({with_unit(v.value, row.factor, shown_decimals(row, v.value))})"
+                if v.value is not None else "")
         return f"{vn_number(v.numerator, 0)}/{vn_number(v.denominator, 0)}{rate}"
     if row.kind in ("share_units", "yes_no"):
         return "—" if v.value is None else ("Có" if v.value >= 0.5 else "Không")
@@ -555,9 +580,11 @@ def _state_text(v: UnitValue | None) -> str:
 # ------------------------------------------------------------------ Excel
 
 
-def _excel_format(row: IndicatorRow) -> str:
+def _excel_format(row: IndicatorRow, decimals: int = 0) -> str:
+    """The number format; a rate gets more decimals when it must not read as its target."""
     if row.kind in ("rate", "share_units"):
-        return "0.0" if row.factor == 100000 else "0.00"
+        d = max(1 if row.factor == 100000 else 2, decimals)
+        return "0." + "0" * d
     if row.kind == "yes_no":
         return '"Có";"Có";"Không"'
     return "#,##0"
@@ -568,7 +595,23 @@ def _excel_value(row: IndicatorRow, v: float | None) -> float | int | None:
         return None
     if row.kind in ("count", "change", "yes_no"):
         return int(round(v))
-    return round(v, 4)
+    return round(v, max(4, shown_decimals(row, v)))
+
+
+def _unit_cell(row: IndicatorRow, v: UnitValue | None, rollup: bool) -> tuple[Any, str]:
+    """A unit's (a commune's) value on "Theo đơn vị" and its number format.
+
+    A unit's yes/no answer (a share of units, a yes/no indicator) is the text Có / Không,
+    not 1.00; in a roll-up a commune's share of units is a percentage, a number.
+    """
+    if row.kind == "task":
+        return (TASK_VI.get(v.task_status or "") if v else None), "General"
+    value = v.value if v else None
+    if row.kind == "yes_no" or (row.kind == "share_units" and not rollup):
+        if value is None:
+            return None, "General"
+        return ("Có" if value >= 0.5 else "Không"), "General"
+    return _excel_value(row, value), _excel_format(row, shown_decimals(row, value))
 
 
 def _target_number(t: Target | None) -> float | None:
@@ -618,7 +661,8 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
         line = ws[ws.max_row]
         for idx in (5, 6, 13, 14, 15, 16):
             line[idx - 1].number_format = "#,##0"
-        line[6].number_format = line[10].number_format = _excel_format(r)
+        line[6].number_format = _excel_format(r, shown_decimals(r, r.value))
+        line[10].number_format = _excel_format(r)
         line[8].number_format = "0.00"
         line[9].number_format = "0"
         line[2].alignment = line[16].alignment = wrap
@@ -632,16 +676,12 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
         line = [u.code, u.name, u.kind, "Có" if u.submitted else "Chưa",
                 _local(u.submitted_at), None if u.on_time is None else
                 ("Có" if u.on_time else "Không")]
-        for r in rows:
-            v = u.values.get(r.code)
-            line.append(_excel_value(r, v.value if v else None)
-                        if r.kind != "task" else (TASK_VI.get(v.task_status or "")
-                                                  if v else None))
-        wu.append(line)
+        shown = [_unit_cell(r, u.values.get(r.code), report.rollup) for r in rows]
+        wu.append(line + [value for value, _ in shown])
         cells = wu[wu.max_row]
         cells[4].number_format = "dd/mm/yyyy hh:mm"
-        for i, r in enumerate(rows, start=len(unit_names)):
-            cells[i].number_format = _excel_format(r)
+        for i, (_, number_format) in enumerate(shown, start=len(unit_names)):
+            cells[i].number_format = number_format
 
     wr = wb.create_sheet("Số liệu")
     header(wr, ("year", "unit", "indicator", "numerator", "denominator", "value",
@@ -668,6 +708,15 @@ def _chartable(rows: Iterable[IndicatorRow]) -> list[IndicatorRow]:
     return [r for r in rows if r.kind in ("rate", "share_units") and r.value is not None
             and r.target is not None and r.target.value is not None
             and r.target.direction in ("at_least", "at_most", "below", "above", "range")]
+
+
+def chart_label(row: IndicatorRow, verdict_label: str) -> str:
+    """The text beside a bar: the result (never reading as the target when the verdict
+    differs), the target and the verdict."""
+    assert row.value is not None
+    goal = fmt_target(row.target, row, milestone=False)
+    value = with_unit(row.value, _factor(row), shown_decimals(row, row.value))
+    return f"{value}  (KH {goal})  {verdict_label}"
 
 
 def report_png(report: CommuneReport, *, include_sensitive: bool = True) -> bytes:
@@ -697,9 +746,7 @@ def report_png(report: CommuneReport, *, include_sensitive: bool = True) -> byte
                 linewidth=0.6, height=0.6)
         ax.plot([t.value / top], [y], marker="D", color="black", markersize=7)
         ax.vlines(t.value / top, y - 0.38, y + 0.38, colors="black", linewidth=1.5)
-        goal = fmt_target(t, r, milestone=False)
-        ax.text(1.02, y, f"{with_unit(r.value, _factor(r))}  (KH {goal})  {label}",
-                va="center", fontsize=9)
+        ax.text(1.02, y, chart_label(r, label), va="center", fontsize=9)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([_short(f"{r.code}. {r.name_vi}", 52) for r in rows], fontsize=9)
     ax.invert_yaxis()

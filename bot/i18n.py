@@ -85,6 +85,7 @@ def fmt_param(value: Any, locale: str) -> str:
         return fmt_number(value.n, locale, 0)
     if isinstance(value, Ratio):
         decimals = 0 if value.factor == 100000 else (2 if 0 < abs(value.value) < 1 else 1)
+        decimals = max(decimals, value.decimals or 0)  # never reads as its target
         return text_of(f"ratio.{value.factor}", locale).format(
             value=fmt_number(value.value, locale, decimals))
     if isinstance(value, TargetText):

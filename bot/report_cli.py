@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -116,25 +117,36 @@ def values_import(
         "--as", help="The officer making the import (person id or exact name)")] = None,
     submit: Annotated[bool, typer.Option(
         help="Also mark every unit of the file as having sent its report")] = False,
+    allow_closed: Annotated[bool, typer.Option(
+        "--allow-closed",
+        help="Correct a round that is closed (chốt) or past its consolidation deadline: "
+             "needs --as; the history records the officer, the round stays closed")] = False,
 ) -> None:
     """Import reported values (year, unit, indicator, numerator, denominator, value).
 
     Every row is checked first; if any row is wrong nothing is saved and each problem is
-    printed as FILE:LINE: message.
+    printed as FILE:LINE: message. Rounds closed by an officer or past their consolidation
+    deadline are refused (as in the chat) unless --allow-closed --as OFFICER.
     """
     from storage.importer import ImportFailed, import_values
 
     engine = _engine()
+    today = _today()
     try:
         with session_scope(engine) as session:
             person_id = _person(as_, session) if as_ else None
             result = import_values(file, session=session, person_id=person_id,
-                                   submit=submit)
+                                   submit=submit, allow_closed=allow_closed, today=today)
     except ImportFailed as exc:
         raise _fail(f"{exc}\n{len(exc.problems)} problem(s): nothing was saved") from exc
     typer.echo(f"{file}: {result.rows} row(s): {result.saved} saved, {result.unchanged} "
                f"unchanged, {result.units} unit(s)"
                + (f", {result.submitted} newly submitted" if submit else ""))
+
+
+def _today() -> date:
+    """Today in the communes' time zone (a round is locked after its consolidation day)."""
+    return datetime.now(Settings().tz).date()
 
 
 def _person(who: str, session: Session) -> int:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flows.effects import Count, Msg, Ratio, Reply, TargetText, YesNo, msg
+from flows.effects import (
+    Count,
+    Msg,
+    Ratio,
+    Reply,
+    TargetText,
+    YesNo,
+    decimals_to_agree,
+    msg,
+)
 
 MARKS = {"dat": "✅", "khong_dat": "❌", "chua_du": "⏳", None: "•"}
 MAX_NAME = 60
@@ -46,10 +55,14 @@ class SummaryView:
 def _value(row: SummaryRow) -> Msg:
     if row.value is None:
         return msg("summary.no_value")
+    t = row.target
+    # 94.996% judged against "≥ 95%" is shown 94,996%, never 95%
+    decimals = (decimals_to_agree(row.value, t.direction, t.value, t.value_max)
+                if t is not None else None)
     if row.kind == "rate":
-        return msg("summary.value", value=Ratio(row.value, row.factor or 100))
+        return msg("summary.value", value=Ratio(row.value, row.factor or 100, decimals))
     if row.kind == "share_units":
-        return msg("summary.value", value=Ratio(row.value, 100))
+        return msg("summary.value", value=Ratio(row.value, 100, decimals))
     if row.kind == "yes_no":
         return msg("summary.value", value=YesNo(row.value >= 1))
     if row.kind == "task":

@@ -21,6 +21,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
+from flows.effects import EXACT
 from storage import repo
 from storage.kinds import ADMIN_KINDS, Direction, IndicatorKind
 from storage.models import (
@@ -459,8 +460,13 @@ def _value(ind: _Ind, fig: _Fig, expected: int) -> tuple[int | None, int | None,
 
 
 def _meets(direction: str, v: float, t: Target, ref: float | None, kind: str) -> bool | None:
-    """Whether ``v`` meets the target (None: cannot be judged)."""
-    v = round(v, 2)
+    """Whether ``v`` meets the target (None: cannot be judged).
+
+    Judged on the exact value: rounding to ``EXACT`` (9) decimals only absorbs float noise
+    (57/100 × 100 = 56.99999999999999). 23,749/25,000 = 94.996% does not meet "≥ 95%"; the
+    documents show enough decimals never to write it 95% (flows.effects.decimals_to_agree).
+    """
+    v = round(v, EXACT)
     tv = t.value
     if direction == Direction.at_least:
         return None if tv is None else v >= tv
@@ -475,7 +481,7 @@ def _meets(direction: str, v: float, t: Target, ref: float | None, kind: str) ->
     if direction == Direction.yes:
         return v >= 100 if kind == IndicatorKind.share_units else v >= 1
     if direction == Direction.maintain:
-        return None if ref is None else v >= round(ref, 2)
+        return None if ref is None else v >= round(ref, EXACT)
     return None
 
 
@@ -514,7 +520,7 @@ def _judge(ind: _Ind, value: float | None, fig: _Fig, target: Target | None,
             warnings.append(W_ZERO_REFERENCE)
             ok = value == 0
         else:
-            ok = round(change or 0.0, 2) >= (target.value or 0.0)
+            ok = round(change or 0.0, EXACT) >= (target.value or 0.0)
     else:
         ok = _meets(d, value, target, None, ind.kind)
     if ok is None:
@@ -876,10 +882,11 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     if include_units:
         for cid, u in sorted(communes.items(), key=lambda kv: (kv[1].position, kv[1].code)):
             e, s, o = subs.get(cid, (0, 0, 0))
+            # every indicator of the plan, with data or not: a commune that reported 4 of
+            # 34 has 30 chưa đủ, as its own build_report says (value None: no data)
             vals = {i.code: UnitValue(cc.numerator, cc.denominator, cc.value,
                                       verdict=cc.verdict)
-                    for i in shown if (cc := per_computed.get(cid, {}).get(i.id))
-                    and cc.fig.n}
+                    for i in shown if (cc := per_computed.get(cid, {}).get(i.id))}
             unit_rows.append(UnitRow(
                 id=u.id, code=u.code, name=u.name, kind=u.kind,
                 expected=[i.code for i in shown if per.get(cid) and

@@ -4,6 +4,10 @@ Columns: ``year``, ``unit``, ``indicator``, ``numerator``, ``denominator``, ``va
 (others are ignored; ``text`` is read for tasks). Every row is checked first; when any row
 is wrong nothing is saved and every problem is reported with its line number. Values are
 saved through ``repo.save_value(source="import")`` so the history records them.
+
+A round that an officer has closed (chốt) or whose consolidation deadline has passed is
+locked, as in the chat: a row that would change one of its values is refused, unless the
+import is an officer's explicit correction (``allow_closed`` with ``person_id``).
 """
 
 from __future__ import annotations
@@ -12,16 +16,27 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from flows.numbers import Refusal, normalise, parse_count, parse_task_status, parse_yes_no
 from storage import repo
 from storage.kinds import IndicatorKind, Role, TaskStatus
-from storage.models import Indicator, Membership, Person, ReportedValue, Round, Unit
+from storage.models import (
+    Indicator,
+    Membership,
+    Person,
+    ReportedValue,
+    Round,
+    Submission,
+    Unit,
+)
 
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 REQUIRED = ("year", "unit", "indicator", "numerator", "denominator", "value")
 RAW_SHEET = "Số liệu"
 
@@ -203,12 +218,32 @@ def _not_officer_of(person_id: int, commune_ids: set[int], session: Session) -> 
     return sorted(commune_ids - ok)
 
 
+def _locked_reason(rnd: Round, commune: Unit | None, today: date) -> str | None:
+    """Why a round takes no more values (None while it is open), as the chat locks it."""
+    where = f"the {rnd.year} round of {commune.code if commune else rnd.commune_id}"
+    how = "an officer can correct it with --allow-closed --as OFFICER"
+    if rnd.closed_at is not None:
+        at = rnd.closed_at
+        day = (at.astimezone(TZ) if at.tzinfo else at).date()
+        return f"{where} was closed (chốt) on {day:%d/%m/%Y}: its values are final ({how})"
+    if today > rnd.consolidation_deadline:
+        return (f"{where} is locked: its consolidation deadline "
+                f"{rnd.consolidation_deadline:%d/%m/%Y} has passed ({how})")
+    return None
+
+
 def import_values(path: Path, *, session: Session, person_id: int | None = None,
-                  submit: bool = False) -> ImportResult:
+                  submit: bool = False, allow_closed: bool = False,
+                  today: date | None = None) -> ImportResult:
     """Check every row of the file, then save them all (or nothing: raises ImportFailed).
 
-    ``submit`` marks every unit of the file as having sent its report.
+    ``submit`` marks every unit of the file as having sent its report. A row that would
+    change a value of a locked round (closed by an officer, or past its consolidation
+    deadline on ``today`` in Vietnam) is a problem, unless ``allow_closed``: an officer's
+    correction, which needs ``person_id`` so the history says who made it (the round stays
+    closed). Rows equal to what a locked round holds change nothing and are accepted.
     """
+    today = today or datetime.now(TZ).date()
     rows = list(read_table(path))
     problems: list[Problem] = []
     if not rows:
@@ -270,11 +305,21 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
         seen[key] = line
         parsed.append(_Parsed(line, rnd.id, unit.id, ind.id, **fields))
 
+    unit_by_id = {u.id: u for u in units}
+    round_by_id = {r.id: r for r in rounds.values()}
+    locked = {rid: why for rid in {p.round_id for p in parsed}
+              if (why := _locked_reason(round_by_id[rid], unit_by_id.get(
+                  round_by_id[rid].commune_id), today))}
+    if allow_closed and person_id is None:
+        problems.append(Problem(1, "--allow-closed needs --as OFFICER: the history must "
+                                   "say which officer corrected a closed round"))
+    elif locked and not allow_closed:
+        problems += _locked_rows(parsed, locked, submit, session)
+
     if person_id is not None:
         if session.get(Person, person_id) is None:
             problems.append(Problem(1, f"no person with id {person_id}"))
         else:
-            unit_by_id = {u.id: u for u in units}
             commune_ids = {unit_by_id[p.unit_id].parent_id for p in parsed}
             for cid in _not_officer_of(person_id, {c for c in commune_ids if c}, session):
                 problems.append(Problem(1, f"person {person_id} is not an officer of "
@@ -282,15 +327,10 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
     if problems:
         raise ImportFailed(path, sorted(problems, key=lambda p: p.line))
 
-    round_ids = sorted({p.round_id for p in parsed})
-    existing = {(v.round_id, v.unit_id, v.indicator_id): v for v in session.exec(
-        select(ReportedValue).where(col(ReportedValue.round_id).in_(round_ids or [-1])))}
+    existing = _existing(parsed, session)
     saved = unchanged = 0
     for p in parsed:
-        old = existing.get((p.round_id, p.unit_id, p.indicator_id))
-        if old is not None and (old.numerator, old.denominator, old.value, old.task_status,
-                                old.text) == (p.numerator, p.denominator, p.value,
-                                              p.task_status, p.text):
+        if _same(existing.get((p.round_id, p.unit_id, p.indicator_id)), p):
             unchanged += 1
             continue
         repo.save_value(session=session, round_id=p.round_id, unit_id=p.unit_id,
@@ -306,3 +346,35 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
     session.flush()
     return ImportResult(rows=len(parsed), saved=saved, unchanged=unchanged, units=len(pairs),
                         submitted=submitted)
+
+
+def _existing(parsed: list[_Parsed], session: Session
+              ) -> dict[tuple[int, int, int], ReportedValue]:
+    """The stored values of the rounds in the file, by (round, unit, indicator)."""
+    round_ids = sorted({p.round_id for p in parsed})
+    return {(v.round_id, v.unit_id, v.indicator_id): v for v in session.exec(
+        select(ReportedValue).where(col(ReportedValue.round_id).in_(round_ids or [-1])))}
+
+
+def _same(old: ReportedValue | None, p: _Parsed) -> bool:
+    """The row is what is stored already (importing it changes nothing)."""
+    return old is not None and (old.numerator, old.denominator, old.value, old.task_status,
+                                old.text) == (p.numerator, p.denominator, p.value,
+                                              p.task_status, p.text)
+
+
+def _locked_rows(parsed: list[_Parsed], locked: dict[int, str], submit: bool,
+                 session: Session) -> list[Problem]:
+    """Rows that would write into a locked round: a changed value, or a new submission."""
+    mine = [p for p in parsed if p.round_id in locked]
+    existing = _existing(mine, session)
+    sent = set(session.exec(select(Submission.round_id, Submission.unit_id).where(
+        col(Submission.round_id).in_(sorted(locked)))).all()) if submit else set()
+    problems = []
+    for p in mine:
+        if not _same(existing.get((p.round_id, p.unit_id, p.indicator_id)), p):
+            problems.append(Problem(p.line, locked[p.round_id]))
+        elif submit and (p.round_id, p.unit_id) not in sent:
+            problems.append(Problem(p.line, f"--submit: {locked[p.round_id]}"))
+            sent.add((p.round_id, p.unit_id))  # once per unit
+    return problems

@@ -198,13 +198,60 @@ def test_below_and_at_most_at_the_boundary(xt: Commune) -> None:
     xt.save("tram-y-te", "3.1", numerator=1, denominator=200)  # 5.0‰, target < 5.0‰
     xt.save("tram-y-te", "3.2", numerator=6, denominator=1000)  # 6.0‰, target ≤ 6.0‰
     xt.save("tieu-hoc", "17.2", numerator=12, denominator=10000)  # 0.12%, target < 0.12%
-    xt.save("tram-y-te", "4.2", numerator=3751, denominator=25000)  # 15.004% → 15.00 ≤ 15
+    xt.save("tram-y-te", "4.2", numerator=3751, denominator=25000)  # 15.004%, target ≤ 15%
     rep = xt.report()
     assert row(rep, "3.1").value == pytest.approx(5.0)
     assert row(rep, "3.1").verdict == KHONG_DAT
     assert row(rep, "3.2").verdict == DAT
     assert row(rep, "17.2").verdict == KHONG_DAT
-    assert row(rep, "4.2").verdict == DAT  # rounded to 2 decimals before comparing
+    assert row(rep, "4.2").verdict == KHONG_DAT  # judged exactly: 15.004% is above 15%
+
+
+def _target(xt: Commune, code: str, direction: str, value: float) -> None:
+    """Set the 2026 milestone of an indicator."""
+    m = xt.session.exec(select(Milestone).where(Milestone.indicator_id == xt.ind(code).id,
+                                                Milestone.year == 2026)).one()
+    m.direction, m.value, m.value_max = direction, value, None
+    xt.session.add(m)
+    xt.session.flush()
+
+
+def test_verdict_is_on_the_exact_value_not_on_the_rounded_one(xt: Commune) -> None:
+    """94.996% would read 95,00% but is short of "≥ 95%"; 9.496‰ is below "< 9.5‰"."""
+    _target(xt, "2", "at_least", 95)
+    _target(xt, "3.2", "below", 9.5)
+    _target(xt, "4.2", "above", 15)
+    xt.save("tram-y-te", "2", numerator=23749, denominator=25000)  # 94.996%
+    xt.save("tram-y-te", "3.2", numerator=2374, denominator=250000)  # 9.496‰
+    xt.save("tram-y-te", "4.2", numerator=3751, denominator=25000)  # 15.004% > 15%
+    rep = xt.report()
+    assert row(rep, "2").value == pytest.approx(94.996)
+    assert row(rep, "2").verdict == KHONG_DAT
+    assert row(rep, "3.2").value == pytest.approx(9.496)
+    assert row(rep, "3.2").verdict == DAT
+    assert row(rep, "4.2").verdict == DAT
+
+
+def test_float_noise_does_not_change_a_verdict(xt: Commune) -> None:
+    """57/100 × 100 is 56.99999999999999 in floating point: it meets "≥ 57%"."""
+    assert 57 / 100 * 100 < 57
+    _target(xt, "2", "at_least", 57)
+    xt.save("tram-y-te", "2", numerator=57, denominator=100)
+    r = row(xt.report(), "2")
+    assert r.verdict == DAT
+    _target(xt, "2", "below", 57)
+    assert row(xt.report(), "2").verdict == KHONG_DAT
+
+
+def test_change_is_judged_exactly(xt: Commune) -> None:
+    """Down 1.996% against "giảm 2-3%/năm" is không đạt, not rounded up to 2%."""
+    for h in HAMLETS:
+        xt.save(h, "13", year=2025, value=2505 if h == HAMLETS[0] else 0)
+    for h in HAMLETS:
+        xt.save(h, "13", value=2455 if h == HAMLETS[0] else 0)  # 50/2505 = 1.996%
+    r = row(xt.report(), "13")
+    assert r.change_pct == pytest.approx(1.996, abs=1e-3)
+    assert r.verdict == KHONG_DAT
 
 
 @pytest.mark.parametrize(("direction", "value", "value_max", "num", "expected"), [
@@ -523,3 +570,28 @@ def test_last_years_share_of_units_is_over_the_units_that_reported_then(xt: Comm
     xt.save("tieu-hoc", "19", year=2025, value=1)  # only one school reported in 2025: 1/1
     r = row(xt.report(), "19")
     assert r.last_year_value == pytest.approx(100.0)
+
+
+def test_rollup_annex_counts_every_indicator_of_each_commune(session: Session) -> None:
+    """A commune that reported 4 indicators has the rest chưa đủ, as in its own report."""
+    a = setup_commune(session)
+    b = setup_commune(session, code="yen-binh", name="Xã Yên Bình")
+    a.save("ubnd", "1", value=1)
+    a.save("tram-y-te", "2", numerator=95, denominator=100)
+    a.save("tram-y-te", "3.1", numerator=1, denominator=300)
+    a.save("tram-y-te", "3.2", numerator=9, denominator=1000)
+    for h in HAMLETS:
+        b.save(h, "8.1", numerator=1, denominator=100)
+    session.commit()
+    up = build_rollup("ninh-binh", 2026, session=session)
+    per = {u.name: u for u in up.units}
+    for commune in (a, b):
+        own = commune.report().counts()
+        unit = per[commune.unit.name]
+        verdicts = [v.verdict for v in unit.values.values()]
+        got = {k: verdicts.count(k) for k in (DAT, KHONG_DAT, CHUA_DU)}
+        assert got == {k: own[k] for k in (DAT, KHONG_DAT, CHUA_DU)}, commune.unit.name
+    xt = per["Xã Xuân Trường"]
+    assert len(xt.values) == len(up.rows)  # every indicator, with data or not
+    assert sum(v.verdict == CHUA_DU for v in xt.values.values()) > 20
+    assert xt.values["5.1"].value is None and xt.values["5.1"].verdict == CHUA_DU

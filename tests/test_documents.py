@@ -23,8 +23,15 @@ from bot.documents import (
     vn_number,
     with_unit,
 )
-from storage.aggregate import CommuneReport, build_rollup, raw_values
-from tests.test_aggregate import HAMLETS, Commune, row, setup_commune
+from storage.aggregate import (
+    CHUA_DU,
+    DAT,
+    KHONG_DAT,
+    CommuneReport,
+    build_rollup,
+    raw_values,
+)
+from tests.test_aggregate import HAMLETS, Commune, _target, row, setup_commune
 
 
 @pytest.fixture
@@ -187,3 +194,124 @@ def test_rollup_documents(filled: tuple[Commune, CommuneReport], session: Sessio
     wb = load_workbook(io.BytesIO(report_xlsx(up, raw_values(up, session=session))))
     assert wb["Theo đơn vị"].max_row == 2  # one commune
     assert report_png(up)[:4] == b"\x89PNG"
+
+
+# ------------------------------------------------------------------ what an officer reads
+
+
+def test_per_unit_sheet_shows_yes_no_answers_as_words(
+        filled: tuple[Commune, CommuneReport], session: Session) -> None:
+    """A school's "yes" (share of units) and the commune's "yes" read Có, not 1.00."""
+    _, rep = filled
+    wb = load_workbook(io.BytesIO(report_xlsx(rep, raw_values(rep, session=session))))
+    wu = wb["Theo đơn vị"]
+    heads = [c.value for c in wu[1]]
+
+    def cell(unit: str, code: str):  # noqa: ANN202
+        col = heads.index(next(h for h in heads if h and h.startswith(f"{code} ")))
+        return next(r for r in wu.iter_rows(min_row=2) if r[0].value.endswith(unit))[col]
+
+    assert (cell("mam-non", "7").value, cell("mam-non", "7").data_type) == ("Có", "s")
+    assert (cell("tieu-hoc", "7").value, cell("tieu-hoc", "7").data_type) == ("Không", "s")
+    assert cell("ubnd", "1").value == "Có"
+    assert cell("thcs", "7").value is None  # not answered: empty
+    rate = cell("thon-xuan-bac", "8.1")  # numbers stay numbers
+    assert rate.data_type == "n" and rate.value == pytest.approx(99.0)
+    count = cell("thon-hanh-thien", "13")
+    assert (count.value, count.data_type, count.number_format) == (2, "n", "#,##0")
+    # the raw values keep 1/0, which the importer reads back
+    raw = [[c.value for c in r] for r in wb["Số liệu"].iter_rows(min_row=2)]
+    assert {(r[1].rsplit("/", 1)[1], r[5]) for r in raw if r[2] == "7"} == {
+        ("mam-non", 1), ("tieu-hoc", 0)}
+
+
+def test_rollup_per_commune_sheet_keeps_a_share_as_a_number(
+        filled: tuple[Commune, CommuneReport], session: Session) -> None:
+    up = build_rollup("ninh-binh", 2026, session=session)
+    wu = load_workbook(io.BytesIO(report_xlsx(up, raw_values(up, session=session))))[
+        "Theo đơn vị"]
+    heads = [c.value for c in wu[1]]
+    line = next(wu.iter_rows(min_row=2))
+    share = line[heads.index(next(h for h in heads if h and h.startswith("7 ")))]
+    assert share.data_type == "n" and share.value == pytest.approx(100 / 3, abs=1e-3)
+    yes = line[heads.index(next(h for h in heads if h and h.startswith("1 ")))]
+    assert yes.value == "Có"
+
+
+def test_rollup_annex_counts_the_indicators_a_commune_did_not_report(
+        filled: tuple[Commune, CommuneReport], session: Session) -> None:
+    """The commune reported 10 of the plan's indicators: the rest are chưa đủ, as in its
+    own report, not left out of the count."""
+    _, rep = filled
+    own = rep.counts()
+    up = build_rollup("ninh-binh", 2026, session=session)
+    doc = Document(io.BytesIO(report_docx(up, include_sensitive=True)))
+    annex = doc.tables[-1]
+    assert [c.text for c in annex.rows[0].cells] == ["STT", "Địa phương", "Đơn vị đã gửi",
+                                                     "Đạt", "Không đạt", "Chưa đủ"]
+    line = [c.text for c in annex.rows[1].cells]
+    assert line[1] == "Xã Xuân Trường"
+    assert line[3:] == [str(own[DAT]), str(own[KHONG_DAT]), str(own[CHUA_DU])]
+    assert own[CHUA_DU] >= 20  # most of the plan has no figure yet
+
+
+@pytest.fixture
+def near(session: Session) -> CommuneReport:
+    """Results a hair from their targets: 94.996% (≥ 95%), 9.496‰ (< 9.5‰), 15.004%
+    (≤ 15%), down 1.996% (giảm 2-3%/năm)."""
+    xt = setup_commune(session)
+    _target(xt, "2", "at_least", 95)
+    _target(xt, "3.2", "below", 9.5)
+    xt.save("tram-y-te", "2", numerator=23749, denominator=25000)
+    xt.save("tram-y-te", "3.2", numerator=2374, denominator=250000)
+    xt.save("tram-y-te", "4.2", numerator=3751, denominator=25000)
+    xt.save("tram-y-te", "3.1", numerator=1, denominator=208)  # 4,81‰: 2 decimals enough
+    for h in HAMLETS:
+        xt.save(h, "13", year=2025, value=2505 if h == HAMLETS[0] else 0)
+        xt.save(h, "13", value=2455 if h == HAMLETS[0] else 0)
+    session.commit()
+    rep = xt.report()
+    assert [row(rep, c).verdict for c in ("2", "3.2", "4.2", "13")] == [
+        KHONG_DAT, DAT, KHONG_DAT, KHONG_DAT]
+    return rep
+
+
+def test_word_never_shows_a_value_that_reads_as_its_target(near: CommuneReport) -> None:
+    doc = Document(io.BytesIO(report_docx(near, include_sensitive=True)))
+    texts = {r.cells[0].text: [c.text for c in r.cells] for r in doc.tables[1].rows}
+    assert texts["2"][3].startswith("94,996%") and texts["2"][5] == "Không đạt"
+    assert texts["3.2"][3].startswith("9,496‰") and texts["3.2"][5] == "Đạt"
+    assert texts["4.2"][3].startswith("15,004%") and texts["4.2"][5] == "Không đạt"
+    assert texts["3.1"][3].startswith("4,81‰")  # the usual 2 decimals otherwise
+    everything = _all_text(doc)
+    assert "giảm 1,996% so với năm 2025" in everything
+    assert "94,996%" in everything  # the annex: the health station's own figure
+    assert "95%" not in texts["2"][3] and "9,5‰" not in texts["3.2"][3]
+
+
+def test_excel_shows_enough_decimals_at_the_boundary(near: CommuneReport,
+                                                     session: Session) -> None:
+    wb = load_workbook(io.BytesIO(report_xlsx(near, raw_values(near, session=session))))
+    ws = wb["Tổng hợp"]
+    head = [c.value for c in ws[1]]
+    cells = {r[1].value: dict(zip(head, r, strict=True)) for r in ws.iter_rows(min_row=2)}
+    for code, value in (("2", 94.996), ("3.2", 9.496), ("4.2", 15.004)):
+        c = cells[code]["Thực hiện"]
+        assert c.data_type == "n" and c.value == pytest.approx(value, abs=1e-9)
+        assert c.number_format == "0.000", code
+    assert cells["3.1"]["Thực hiện"].number_format == "0.00"
+    wu = wb["Theo đơn vị"]
+    heads = [c.value for c in wu[1]]
+    station = next(r for r in wu.iter_rows(min_row=2) if r[0].value.endswith("tram-y-te"))
+    c = station[heads.index(next(h for h in heads if h and h.startswith("2 ")))]
+    assert c.value == pytest.approx(94.996) and c.number_format == "0.000"
+
+
+def test_chart_and_chat_text_never_read_as_the_target(near: CommuneReport) -> None:
+    from bot.documents import chart_label
+
+    assert chart_label(row(near, "2"), "✗ Không đạt").startswith("94,996%  (KH ≥ 95%)")
+    assert chart_label(row(near, "3.2"), "✓ Đạt").startswith("9,496‰  (KH < 9,5‰)")
+    assert chart_label(row(near, "3.1"), "✓ Đạt").startswith("4,81‰")
+    text = report_text(near)
+    assert "94,996% (KH ≥ 95%)" in text and "15,004% (KH ≤ 15%)" in text

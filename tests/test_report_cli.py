@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,18 @@ from typer.testing import CliRunner
 from bot.report_cli import register
 from storage import repo
 from storage.kinds import Role
-from storage.models import Membership, Person, ReportedValue, Submission, ValueChange
+from storage.models import (
+    Membership,
+    Person,
+    ReportedValue,
+    Round,
+    Submission,
+    ValueChange,
+)
 from tests.test_aggregate import HAMLETS, setup_commune
 
 runner = CliRunner()
+TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
@@ -38,8 +47,10 @@ def app() -> typer.Typer:
 
 @pytest.fixture
 def db(db_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
-    """Xuân Trường with some figures; the CLI pointed at the same database."""
+    """Xuân Trường with some figures; the CLI pointed at the same database, on 20/11/2026
+    (the 2026 round is open until its consolidation deadline, 05/12/2026)."""
     monkeypatch.setenv("CTVBOT_DATABASE_URL", db_url)
+    monkeypatch.setattr("bot.report_cli._today", lambda: TODAY)
     with Session(engine, expire_on_commit=False) as s:
         xt = setup_commune(s)
         xt.save("thon-hanh-thien", "8.1", numerator=1, denominator=2)
@@ -227,3 +238,141 @@ def test_xlsx_with_numbers_as_text(app: typer.Typer, db: Engine, tmp_path: Path)
     data = json.loads(runner.invoke(app, ["report", "--year", "2026"]).stdout)
     ind = next(i for i in data["indicators"] if i["code"] == "11.1")
     assert (ind["numerator"], ind["denominator"], ind["value"]) == (6, 12000, 50.0)
+
+
+# ------------------------------------------------------------------ locked rounds
+
+
+def _officer(engine: Engine, name: str = "Chị Hoa") -> int:
+    with Session(engine) as s:
+        officer = Person(name=name)
+        s.add(officer)
+        s.flush()
+        s.add(Membership(person_id=officer.id, unit_id=repo.find_unit(
+            "xuan-truong", session=s).id, role=Role.officer))
+        s.commit()
+        assert officer.id is not None
+        return officer.id
+
+
+def _close_2026(engine: Engine) -> None:
+    """The officer pressed "chốt" on the 2026 round on 18/11/2026."""
+    with Session(engine) as s:
+        rnd = s.exec(select(Round).where(Round.year == 2026)).one()
+        rnd.closed_at = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
+        s.add(rnd)
+        s.commit()
+
+
+def _values(engine: Engine) -> list[tuple]:
+    with Session(engine) as s:
+        return sorted((v.round_id, v.unit_id, v.indicator_id, v.numerator, v.denominator,
+                       v.value) for v in s.exec(select(ReportedValue)))
+
+
+def test_import_into_a_closed_round_is_refused(app: typer.Typer, db: Engine,
+                                               tmp_path: Path) -> None:
+    _close_2026(db)
+    path = _csv(tmp_path, [
+        "year,unit,indicator,numerator,denominator,value",
+        "2026,thon-xuan-trung,8.1,3,100,",  # 2: a new value in the closed round
+        "2026,thon-xuan-bac,8.1,98,100,",  # 3: a changed value
+        "2026,thon-hanh-thien,8.1,1,2,",  # 4: what is stored: changes nothing
+    ])
+    before = (_values(db), _count(db, ValueChange))
+    res = runner.invoke(app, ["values", "import", str(path)])
+    assert res.exit_code == 1
+    for line in (2, 3):
+        assert (f"values.csv:{line}: the 2026 round of xuan-truong was closed (chốt) on "
+                f"18/11/2026") in res.output, res.output
+    assert "values.csv:4:" not in res.output
+    assert "--allow-closed" in res.output and "nothing was saved" in res.output
+    assert (_values(db), _count(db, ValueChange)) == before
+
+
+def test_import_after_the_consolidation_deadline_is_refused(
+        app: typer.Typer, db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _csv(tmp_path, ["year,unit,indicator,numerator,denominator,value",
+                           "2026,thon-xuan-trung,8.1,3,100,"])
+    monkeypatch.setattr("bot.report_cli._today", lambda: date(2026, 12, 6))
+    before = _values(db)
+    res = runner.invoke(app, ["values", "import", str(path)])
+    assert res.exit_code == 1
+    assert ("values.csv:2: the 2026 round of xuan-truong is locked: its consolidation "
+            "deadline 05/12/2026 has passed") in res.output
+    assert _values(db) == before
+    monkeypatch.setattr("bot.report_cli._today", lambda: date(2026, 12, 5))  # its last day
+    res = runner.invoke(app, ["values", "import", str(path)])
+    assert res.exit_code == 0 and "1 saved" in res.output, res.output
+
+
+def test_submit_into_a_closed_round_is_refused(app: typer.Typer, db: Engine,
+                                               tmp_path: Path) -> None:
+    """Rows equal to what is stored, but --submit would mark a unit as having reported."""
+    with Session(db) as s:  # a draft the hamlet never sent
+        rnd = s.exec(select(Round).where(Round.year == 2026)).one()
+        ind = next(v.indicator_id for v in s.exec(select(ReportedValue)) if v.numerator == 99)
+        repo.save_value(session=s, round_id=rnd.id, unit_id=repo.find_unit(
+            "xuan-truong/thon-xuan-trung", session=s).id, indicator_id=ind, person_id=None,
+            numerator=3, denominator=100)
+        s.commit()
+    _close_2026(db)
+    submissions = _count(db, Submission)
+    path = _csv(tmp_path, ["year,unit,indicator,numerator,denominator,value",
+                           "2026,thon-xuan-trung,8.1,3,100,"])
+    res = runner.invoke(app, ["values", "import", str(path), "--submit"])
+    assert res.exit_code == 1 and "values.csv:2: --submit: the 2026 round" in res.output
+    assert _count(db, Submission) == submissions
+    res = runner.invoke(app, ["values", "import", str(path)])  # nothing changes: accepted
+    assert res.exit_code == 0 and "0 saved, 1 unchanged" in res.output
+
+
+def test_officer_corrects_a_closed_round_explicitly(app: typer.Typer, db: Engine,
+                                                    tmp_path: Path) -> None:
+    _close_2026(db)
+    officer_id = _officer(db)
+    path = _csv(tmp_path, ["year,unit,indicator,numerator,denominator,value",
+                           "2026,thon-xuan-bac,8.1,98,100,"])
+    res = runner.invoke(app, ["values", "import", str(path), "--allow-closed"])
+    assert res.exit_code == 1 and "values.csv:1: --allow-closed needs --as" in res.output
+    res = runner.invoke(app, ["values", "import", str(path), "--allow-closed", "--as",
+                              "Chị Hoa"])
+    assert res.exit_code == 0 and "1 saved" in res.output, res.output
+    with Session(db) as s:
+        change = s.exec(select(ValueChange).where(ValueChange.numerator == 98)).one()
+        assert (change.source, change.changed_by) == ("import", officer_id)
+        assert s.exec(select(Round).where(Round.year == 2026)).one().closed_at is not None
+    data = json.loads(runner.invoke(app, ["report", "--year", "2026"]).stdout)
+    ind = next(i for i in data["indicators"] if i["code"] == "8.1")
+    assert (ind["numerator"], ind["denominator"]) == (99, 102)
+
+
+def test_export_of_yes_no_answers_imports_back(app: typer.Typer, db: Engine,
+                                               tmp_path: Path) -> None:
+    """Schools' yes/no (a share of units) and the commune's yes/no: 1/0 in "Số liệu"."""
+    path = _csv(tmp_path, ["year,unit,indicator,numerator,denominator,value",
+                           "2026,mam-non,7,,,có", "2026,tieu-hoc,7,,,không"])
+    assert runner.invoke(app, ["values", "import", str(path)]).exit_code == 0
+    out = tmp_path / "r.xlsx"
+    assert runner.invoke(app, ["report", "--year", "2026", "--format", "xlsx", "--out",
+                               str(out)]).exit_code == 0
+    wb = load_workbook(out)
+    raw = {(r[1].value.rsplit("/", 1)[1], r[2].value): r[5].value
+           for r in wb["Số liệu"].iter_rows(min_row=2)}
+    assert (raw[("mam-non", "7")], raw[("tieu-hoc", "7")], raw[("ubnd", "1")]) == (1, 0, 1)
+    wu = wb["Theo đơn vị"]
+    heads = [c.value for c in wu[1]]
+    col = heads.index(next(h for h in heads if h and h.startswith("7 ")))
+    words = {r[0].value.rsplit("/", 1)[1]: r[col].value for r in wu.iter_rows(min_row=2)}
+    assert (words["mam-non"], words["tieu-hoc"]) == ("Có", "Không")
+    res = runner.invoke(app, ["values", "import", str(out)])
+    assert res.exit_code == 0 and "0 saved, 5 unchanged" in res.output, res.output
+    for r in wb["Số liệu"].iter_rows(min_row=2):
+        if r[1].value.endswith("tieu-hoc"):
+            r[5].value = 1  # the primary school now meets the standard
+    wb.save(out)
+    res = runner.invoke(app, ["values", "import", str(out)])
+    assert res.exit_code == 0 and "1 saved, 4 unchanged" in res.output, res.output
+    data = json.loads(runner.invoke(app, ["report", "--year", "2026"]).stdout)
+    ind = next(i for i in data["indicators"] if i["code"] == "7")
+    assert (ind["numerator"], ind["denominator"]) == (2, 3)
