@@ -213,6 +213,9 @@ def suggestion(sheet: Sheet, item: Item, values: Mapping[str, Value] | None) -> 
     """
     if not values or not item.denominator_q:
         return None
+    own = values.get(item.code)
+    if own is not None and own.denominator is not None and own.numerator is None:
+        return own.denominator  # this indicator's own total, typed before the person left it
     items = list(sheet.items)
     here = next((n for n, i in enumerate(items) if i.code == item.code), len(items))
     for other in [*reversed(items[:here]), *items[here + 1:]]:
@@ -657,12 +660,44 @@ HANDLERS: dict[type, Callable[[Ctx, dict[str, Any], Any], dict[str, Any]]] = {
 }
 
 
+def _held(sheet: Sheet, st: Mapping[str, Any]) -> dict[str, int]:
+    """Totals typed for rates whose second figure is still to come, by indicator code."""
+    out = {}
+    for code, den in dict(st.get("held") or {}).items():
+        item = sheet.item(code)
+        if item is not None and item.kind == "rate" and \
+                not is_complete(item, sheet.values.get(code)):
+            out[code] = int(den)
+    return out
+
+
+def _keep_held(ctx: Ctx, old: Mapping[str, Any], new: dict[str, Any],
+               held: dict[str, int]) -> dict[str, Any]:
+    """A total typed, then the person went elsewhere (another indicator, «Báo cáo ngay»):
+    keep it, so coming back offers it instead of asking again."""
+    asked = old.get("asked") if old.get("step") == CONFIRM_UNUSUAL else old.get("step")
+    code, den = old.get("code"), old.get("den")
+    if asked == ASK_NUMERATOR and code and den is not None and new.get("code") != code:
+        held[str(code)] = int(den)
+    keep = {c: d for c, d in held.items()
+            if (item := ctx.sheet.item(c)) is not None
+            and not is_complete(item, ctx.values.get(c))}
+    if new and new.get("flow") == "report":
+        new = {k: v for k, v in new.items() if k != "held"}
+        if keep:
+            new["held"] = keep
+    return new
+
+
 def step(state: Mapping[str, Any], event: Event, sheet: Sheet) -> Result:
     """Advance the reporting conversation by one event."""
-    ctx = Ctx(sheet, dict(sheet.values), [])
     st = dict(state) if state.get("flow") == "report" else {}
     if st and st.get("round") != sheet.round_id:
         st = {}
+    held = _held(sheet, st)
+    values = dict(sheet.values)
+    values.update({c: Value(denominator=d) for c, d in held.items()})  # offered back, not saved
+    ctx = Ctx(sheet, values, [])
     if isinstance(event, Cancel):
         ctx.say(Reply((msg("report.cancelled"),)))
         keep = st.get("step") in QUESTION_STEPS
@@ -672,7 +707,7 @@ def step(state: Mapping[str, Any], event: Event, sheet: Sheet) -> Result:
     if sheet.locked and not isinstance(event, Start):
         return Result(_locked(ctx, st), tuple(ctx.effects))
     new = HANDLERS[type(event)](ctx, st, event)
-    return Result(new, tuple(ctx.effects))
+    return Result(_keep_held(ctx, st, new, held), tuple(ctx.effects))
 
 
 def with_values(sheet: Sheet, values: Mapping[str, Value]) -> Sheet:

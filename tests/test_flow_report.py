@@ -367,3 +367,20 @@ def test_counts_as_people_type_them():
         assert parse_count(text) == Refusal.not_number, text
     for text in ("Có.", "vâng", "dạ có", "có rồi"):
         assert parse_yes_no(text) is True, text
+
+
+def test_a_total_typed_before_leaving_the_indicator_is_offered_back():
+    d = Driver(sheet(items=(SPECIAL, INJURY, DEATHS)))
+    d(r.Start())
+    d(r.Text("300"))  # 8.1: 300 children, then «Báo cáo ngay» of 11.2 is pressed
+    d(r.Start("11.2"))
+    assert d.state["code"] == "11.2" and d.state["held"] == {"8.1": 300}
+    res = d(r.Start("8.1"))  # back to 8.1: the 300 is offered, not lost
+    use = replies(res)[-1].buttons[0][0]
+    assert use.data == "r7:use:8.1:300" and use.label.params["value"] == Count(300)
+    d(r.Press("use", "8.1", "300"))
+    assert d.state["step"] == r.ASK_NUMERATOR and d.state["den"] == 300
+    d(r.Text("12"))
+    assert d.values["8.1"] == r.Value(numerator=12, denominator=300)
+    assert "held" not in d.state  # answered: nothing left to keep
+    assert saves(r.step({}, r.Start(), d.sheet)) == []  # a held total is never saved alone
