@@ -215,7 +215,10 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer()
-    if query.message is not None:
+    if query.message is not None and query.message.is_accessible:
+        if context.chat_data is not None and \
+                context.chat_data.get("question_message") == query.message.message_id:
+            context.chat_data.pop("question_message")  # its buttons go now, not twice
         # already edited or too old to edit: the press still counts
         with contextlib.suppress(BadRequest, Forbidden):
             await query.edit_message_reply_markup(None)

@@ -27,6 +27,7 @@ from storage.aggregate import (
     CHUA_DU,
     DAT,
     KHONG_DAT,
+    R_BASELINE_YEAR,
     R_MISSING,
     R_NO_DATA,
     R_NO_REFERENCE,
@@ -63,6 +64,7 @@ REASON_VI = {
     R_ZERO_DENOMINATOR: "mẫu số bằng 0, không phát sinh",
     R_NO_TARGET: "kế hoạch không ghi chỉ tiêu",
     R_NOT_JUDGED: "không đánh giá (theo dõi)",
+    R_BASELINE_YEAR: "năm gốc để so sánh, không đánh giá",
 }
 WARNING_VI = {
     W_SMALL_DENOMINATOR: "mẫu số nhỏ, tỷ lệ chỉ mang tính tham khảo",
@@ -177,6 +179,8 @@ def fmt_verdict(row: IndicatorRow) -> str:
         text += f" (tạm tính: {VERDICT_VI[row.provisional_verdict].lower()})"
     if row.verdict is None and row.reason == R_ZERO_DENOMINATOR:
         text = "Không phát sinh"
+    if row.verdict is None and row.reason == R_BASELINE_YEAR:
+        text = "Năm gốc"
     return text
 
 

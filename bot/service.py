@@ -314,7 +314,8 @@ def on_start(ctx: Ctx, ev: StartCmd) -> None:
     joined = join_flow.Joined(
         person_name=res.person.name, unit_name=res.unit.name, commune_name=commune.name,
         role=text_of(f"role.{res.role}", ctx.out.locale), year=rnd.year if rnd else None,
-        deadline=rnd.unit_deadline if rnd else None)
+        deadline=rnd.unit_deadline if rnd else None, officer=res.role in OFFICER_ROLES,
+        today=ctx.env.today())
     ctx.say(join_flow.on_join(res.outcome.value, joined, whole_commune=res.unit.id == commune.id))
 
 

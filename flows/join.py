@@ -24,6 +24,8 @@ class Joined:
     role: str
     year: int | None
     deadline: date | None
+    officer: bool = False
+    today: date | None = None
 
 
 OUTCOME_KEYS = {
@@ -46,8 +48,11 @@ def on_join(outcome: str, joined: Joined | None, whole_commune: bool = False) ->
         lines = [msg("join.welcome", name=joined.person_name, unit_name=joined.unit_name,
                      commune_name=joined.commune_name, role=joined.role)]
     if joined.year is not None and joined.deadline is not None:
-        lines.append(msg("join.round", year=joined.year, deadline=Day(joined.deadline)))
-        lines.append(msg("join.how_to_report"))
+        if joined.today is not None and joined.today > joined.deadline:
+            lines.append(msg("join.round_late", year=joined.year, deadline=Day(joined.deadline)))
+        else:
+            lines.append(msg("join.round", year=joined.year, deadline=Day(joined.deadline)))
+        lines.append(msg("join.how_to_officer") if joined.officer else msg("join.how_to_report"))
     else:
         lines.append(msg("join.no_round"))
     if outcome == "already_member":

@@ -272,12 +272,16 @@ def digest(commune_name: str, year: int, deadline: date, consolidation_deadline:
     else:
         lines.append(msg("digest.deadline_past", deadline=Day(deadline), days=-days,
                          consolidation_deadline=Day(consolidation_deadline)))
-    pending = [u for u in units if not u.submitted]
+    pending = [u for u in units if not u.submitted or u.missing_codes]
     if pending:
         key = "digest.late_header" if days < 0 else "digest.pending_header"
         lines.append(msg(key, count=len(pending)))
         for u in pending:
-            if u.missing_codes:
+            if u.missing_codes and u.submitted:  # sent early, still to complete
+                lines.append(msg("digest.unit_sent_missing", unit_name=u.unit_name,
+                                 missing=len(u.missing_codes), total=u.total,
+                                 codes=_codes(u.missing_codes)))
+            elif u.missing_codes:
                 lines.append(msg("digest.unit_missing", unit_name=u.unit_name,
                                  missing=len(u.missing_codes), total=u.total,
                                  codes=_codes(u.missing_codes)))

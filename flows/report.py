@@ -323,6 +323,9 @@ def review(sheet: Sheet, values: Mapping[str, Value]) -> Reply:
     fix_row = [Button(msg("btn.fix_code", code=i.code), data(sheet, "fix", i.code))
                for i in sheet.items]
     rows = [tuple(fix_row[n:n + 4]) for n in range(0, len(fix_row), 4)]
+    if missing == len(sheet.items):  # nothing to send yet
+        lines.append(msg("report.review_empty"))
+        return Reply(tuple(lines), tuple(rows))
     label = msg("btn.resubmit") if sheet.submitted else msg("btn.submit")
     submit = Button(label, data(sheet, "submit"))
     return Reply(tuple(lines), (*rows, (submit,)))
@@ -564,6 +567,9 @@ def _on_press(ctx: Ctx, state: dict[str, Any], press: Press) -> dict[str, Any]:
     if press.action == "submit":
         if step != REVIEW:
             return _stale(ctx, state)
+        if not any(is_complete(i, ctx.values.get(i.code)) for i in sheet.items):
+            ctx.say(review(sheet, ctx.values))  # says why it cannot be sent yet
+            return state
         ctx.effects.append(SubmitReport())
         ctx.say(Reply((msg("report.submitted", year=sheet.year, unit_name=sheet.unit_name,
                            deadline=Day(sheet.consolidation_deadline)),)))

@@ -27,6 +27,10 @@ def status(sheet: Sheet, today: date) -> Reply:
         lines.append(msg("status.missing_line", code=item.code, name=item.name))
     if not missing:
         lines.append(msg("status.all_done"))
+    if not missing and not sheet.submitted and not sheet.locked:  # all in, not sent yet
+        lines.append(msg("status.send_hint"))
+        return Reply(tuple(lines), ((Button(msg("btn.review_send"), data(
+            sheet, "go", "", "" if sheet.unit_id is None else str(sheet.unit_id))),),))
     buttons: tuple = ()
     if missing and not sheet.locked:
         buttons = ((Button(msg("btn.report_now"),

@@ -50,6 +50,7 @@ R_NOT_SUBMITTED = "not_submitted"
 R_MISSING = "missing_units"
 R_NO_REFERENCE = "no_reference_data"
 R_REFERENCE_INCOMPLETE = "reference_incomplete"  # fewer units then than expected now
+R_BASELINE_YEAR = "baseline_year"  # the year a reduction is measured from: not judged
 R_ZERO_DENOMINATOR = "zero_denominator"
 R_NO_TARGET = "no_target"
 R_NOT_JUDGED = "not_judged"
@@ -602,9 +603,13 @@ def _compute(ind: _Ind, scope: _Scope, year: int, target: Target | None) -> _Com
     ref_value = _value(ind, ref, _earlier_expected(ind, ref, expected))[2]
     incomplete = (R_MISSING if fig.n < expected else
                   R_NOT_SUBMITTED if fig.n_sub < fig.n else None)
-    verdict, provisional, reason, change, extra = _judge(
-        ind, value, fig, target, ref_value, ref.n > 0, incomplete,
-        ref_complete=ref.n >= expected)
+    if target is not None and target.direction == Direction.reduce_vs_year and \
+            ref_year >= year:  # the baseline year itself: what later years are measured from
+        verdict, provisional, reason, change, extra = None, None, R_BASELINE_YEAR, None, []
+    else:
+        verdict, provisional, reason, change, extra = _judge(
+            ind, value, fig, target, ref_value, ref.n > 0, incomplete,
+            ref_complete=ref.n >= expected)
     warnings = list(extra)
     if ind.kind == IndicatorKind.rate and fig.n and fig.den is not None:
         min_den = ind.min_denominator or DEFAULT_MIN_DENOMINATOR.get(ind.factor or 100)

@@ -194,10 +194,16 @@ def _plan_problems(spec: CommuneSpec, plan_path: Path, plan: PlanSpec, path: Pat
                    root: Any) -> list:
     out = []
     start, end = plan.period
-    if not start <= spec.round.year <= end:
+    # a reference year of a "reduce against year Y" target needs its own round, to enter
+    # the baseline figures (seed 004: abuse cases against 2020, a plan for 2021-2030)
+    baselines = {t.ref_year for _g, _c, ind in plan.indicators() for t in ind.targets
+                 if t.ref_year is not None}
+    if not start <= spec.round.year <= end and spec.round.year not in baselines:
+        years = ", ".join(str(y) for y in sorted(baselines))
         out.append(problem(path, root, ["round", "year"],
                            f"{spec.round.year} is outside the period of plan {plan.code}: "
-                           f"{start}-{end}"))
+                           f"{start}-{end}" + (f" (and is not one of its reference years: "
+                                               f"{years})" if years else "")))
     if is_plan_file_ref(spec.plan):
         for bundled in bundled_plan_paths():
             same_file = bundled.resolve() == plan_path.resolve()

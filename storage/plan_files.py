@@ -145,6 +145,9 @@ def _semantic_problems(spec: PlanSpec, path: Path, root: Any) -> list[FileProble
     start, end = spec.period
     if start > end:
         bad(["period"], "the period must start before it ends")
+    for mi, year in enumerate(spec.milestones):
+        if not (start <= year <= end):
+            bad(["milestones", mi], f"milestone {year} is outside the plan period {start}-{end}")
     numbers: set[int] = set()
     codes: set[str] = set()
     for gi, goal in enumerate(spec.goals):
@@ -179,6 +182,9 @@ def _indicator_problems(
             bad(["factor"], "a rate needs factor: 100 (%), 1000 (‰) or 100000")
         if ind.numerator is None or ind.denominator is None:
             bad(["kind"], "a rate needs both a numerator and a denominator question")
+        if ind.question is not None:
+            bad(["question"], "a rate is asked with its numerator and denominator questions; "
+                "question would never be asked: remove it")
     else:
         if ind.factor is not None:
             bad(["factor"], f"factor only applies to rates, not to {ind.kind.value}")
@@ -203,6 +209,16 @@ def _indicator_problems(
             bad([*tloc, "value_max"], "a range needs value_max at least as large as value")
         if t.direction is Direction.reduce_vs_year and t.ref_year is None:
             bad([*tloc, "ref_year"], "reduce_vs_year needs ref_year, the reference year")
+        if t.ref_year is not None and t.ref_year >= t.year:
+            bad([*tloc, "ref_year"], f"the reference year {t.ref_year} must be before the "
+                f"target's year {t.year}")
+        percent = ind.kind is IndicatorKind.share_units or (
+            ind.kind is IndicatorKind.rate and ind.factor == 100)
+        reduction_pct = t.direction in (Direction.reduce_per_year, Direction.reduce_vs_year)
+        for field_name in ("value", "value_max"):
+            v = getattr(t, field_name)
+            if v is not None and (v < 0 or ((percent or reduction_pct) and v > 100)):
+                bad([*tloc, field_name], f"{v:g} is not a possible percentage (0 to 100)")
         if t.direction is Direction.yes and ind.kind not in (
             IndicatorKind.yes_no, IndicatorKind.share_units
         ):

@@ -53,8 +53,8 @@ class UnitProgress:
 
     @property
     def pending(self) -> bool:
-        """Not sent yet: the unit gets reminders."""
-        return not self.submitted
+        """Not sent yet, or sent with indicators still missing: the unit gets reminders."""
+        return not self.submitted or bool(self.missing)
 
 
 def complete_value():  # noqa: ANN201 - a SQL expression

@@ -13,8 +13,10 @@ import time
 import zlib
 
 import pytest
+from sqlmodel import Session
 
 from storage.kinds import Role
+from storage.models import Round
 from tests.harness import (
     TOKEN,
     BotProcess,
@@ -104,3 +106,41 @@ async def test_a_photo_gets_told_what_the_bot_reads(api, bot, engine):
     new = await new_messages(lan, seen)
     assert len(new) == 1 and "không đọc ảnh" in new[0], new
     assert values(engine, "thon-hanh-thien") == {}
+
+
+async def test_buttons_cost_no_failed_api_call(api, bot, engine):
+    """Pressing a question's button takes its keyboard away once: no 400 from Telegram."""
+    code = invite(engine, "thon-hanh-thien")
+    lan = api.user(TOKEN, 1001, "Lan", language_code="vi")
+    await say(lan, f"/start {code}")
+    await say(lan, "/baocao")
+    await say(lan, "450")
+    api.stats(TOKEN).reset()
+    from tests.harness import tap
+    await tap(lan, "Chưa có số liệu")  # skip 8.1
+    await tap(lan, "Chưa có số liệu")  # skip 8.2
+    await say(lan, "380")
+    await tap(lan, "✏️ Sửa tổng số 380")
+    stats = api.stats(TOKEN)
+    assert stats.calls["editMessageReplyMarkup"] >= 3
+    assert sum(stats.errors.values()) == 0, stats.errors
+
+
+async def test_an_empty_report_cannot_be_sent_and_a_sent_report_still_missing_is_chased(
+        api, bot, engine):
+    from tests.harness import tap
+    code = invite(engine, "thon-hanh-thien")
+    lan = api.user(TOKEN, 1001, "Lan", language_code="vi")
+    await say(lan, f"/start {code}")
+    out = await say(lan, "/baocao")
+    for _ in range(7):
+        out = await tap(lan, "Chưa có số liệu")
+    assert any("chưa gửi được báo cáo" in o for o in out), out
+    assert "📨 Gửi báo cáo" not in lan.messages()[-1].button_texts
+    from storage.reminders import round_progress
+    from tests.test_reminders import the_round
+    with Session(engine) as s:
+        rnd = s.get(Round, the_round(engine).id)
+        hanh_thien = next(p for p in round_progress(rnd, session=s)
+                          if p.unit.code.endswith("thon-hanh-thien"))
+        assert not hanh_thien.submitted and hanh_thien.pending

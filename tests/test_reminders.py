@@ -108,7 +108,7 @@ def test_reminder_message_and_button_in_both_languages():
                          [plan.Gap("Trạm Y tế", 10, ())], officer_name="Chị Hoa")
     text, rows = render_reply(late, "en")
     assert "A reminder from Chị Hoa" in text and "4 days past its deadline" in text
-    assert "has not pressed «Send report»" in text and rows[0][0][1] == "r5:go::"
+    assert "has not pressed «📨 Send the report»" in text and rows[0][0][1] == "r5:go::"
 
 
 def test_digest_lists_late_units_and_unreachable_people():
