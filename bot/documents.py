@@ -216,8 +216,11 @@ def notes_for(row: IndicatorRow) -> list[str]:
         # down 1.996% against "giảm 2%/năm" is không đạt: never written "giảm 2%"
         d = (decimals_to_agree(row.change_pct, "at_least", t.value) if t is not None and
              t.direction in ("reduce_per_year", "reduce_vs_year") else 0)
-        out.append(f"{word} {vn_number(abs(row.change_pct), max(2, d))}% so với năm "
-                   f"{row.reference_year}")
+        if abs(row.change_pct) < 1e-9:
+            out.append(f"không đổi so với năm {row.reference_year}")
+        else:
+            out.append(f"{word} {vn_number(abs(row.change_pct), max(2, d))}% so với năm "
+                       f"{row.reference_year}")
     return out
 
 
@@ -571,7 +574,8 @@ def _unit_value_text(row: IndicatorRow, v: UnitValue | None) -> str:
     if row.kind in ("share_units", "yes_no"):
         return "—" if v.value is None else ("Có" if v.value >= 0.5 else "Không")
     if row.kind == "task":
-        return TASK_VI.get(v.task_status or "", "—")
+        status = TASK_VI.get(v.task_status or "", "—")
+        return f"{status}: {v.text}" if v.text else status
     return "—" if v.value is None else vn_number(v.value, 0)
 
 
@@ -609,7 +613,10 @@ def _unit_cell(row: IndicatorRow, v: UnitValue | None, rollup: bool) -> tuple[An
     not 1.00; in a roll-up a commune's share of units is a percentage, a number.
     """
     if row.kind == "task":
-        return (TASK_VI.get(v.task_status or "") if v else None), "General"
+        if v is None:
+            return None, "General"
+        status = TASK_VI.get(v.task_status or "")
+        return (f"{status}: {v.text}" if v.text and status else status), "General"
     value = v.value if v else None
     if row.kind == "yes_no" or (row.kind == "share_units" and not rollup):
         if value is None:

@@ -315,3 +315,29 @@ def test_chart_and_chat_text_never_read_as_the_target(near: CommuneReport) -> No
     assert chart_label(row(near, "3.1"), "✓ Đạt").startswith("4,81‰")
     text = report_text(near)
     assert "94,996% (KH ≥ 95%)" in text and "15,004% (KH ≤ 15%)" in text
+
+
+def test_an_unchanged_count_reads_unchanged(session: Session) -> None:
+    from bot.documents import notes_for
+
+    xt = setup_commune(session)
+    for h in HAMLETS:
+        xt.save(h, "13", year=2025, value=1)
+        xt.save(h, "13", value=1)
+    session.commit()
+    notes = notes_for(row(xt.report(), "13"))
+    assert "không đổi so với năm 2025" in notes and not any("giảm 0" in n for n in notes)
+
+
+def test_a_tasks_note_reaches_the_annex(filled: tuple[Commune, CommuneReport]) -> None:
+    """A task's status and its short note (plan 003) both show in the per-unit annex."""
+    from dataclasses import replace
+
+    from bot.documents import _unit_cell, _unit_value_text
+    from storage.aggregate import UnitValue
+
+    _, rep = filled
+    task_row = replace(row(rep, "13"), kind="task")
+    v = UnitValue(None, None, None, "done", "Đã tổ chức diễn đàn ngày 1/6", "submitted")
+    assert _unit_value_text(task_row, v) == "hoàn thành: Đã tổ chức diễn đàn ngày 1/6"
+    assert _unit_cell(task_row, v, False)[0] == "hoàn thành: Đã tổ chức diễn đàn ngày 1/6"
