@@ -20,6 +20,7 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
@@ -38,6 +39,8 @@ from flows.effects import Reply, msg
 log = logging.getLogger("ctvbot")
 
 MAX_TEXT = 4096
+REPLIES_PER_SECOND = 30  # Telegram: about 30 messages a second overall
+REPLY_RETRIES = 3  # a reply that meets a 429 is sent again after retry_after, up to 3 times
 
 COMMANDS = {
     # command: (aliases, menu description key, officers only)
@@ -294,12 +297,20 @@ async def post_init(application: Application) -> None:
     await reminders.start_reminders(application)
 
 
-def build_application(env: service.Env, *, token: str, base_url: str,
-                      base_file_url: str) -> Application:
-    """The PTB Application with every handler; nothing is started."""
+def build_application(env: service.Env, *, token: str, base_url: str, base_file_url: str,
+                      replies_per_second: float = REPLIES_PER_SECOND) -> Application:
+    """The PTB Application with every handler; nothing is started.
+
+    Every reply and reminder of the process stays under ``replies_per_second`` (Telegram's
+    overall limit), and a 429 is waited out (retry_after) and sent again instead of losing
+    the reply; 0 switches the limiter off (a local Bot API server, a benchmark).
+    """
+    builder = ApplicationBuilder().token(token).base_url(base_url).base_file_url(base_file_url)
+    if replies_per_second > 0:
+        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=replies_per_second,
+                                                      max_retries=REPLY_RETRIES))
     application = (
-        ApplicationBuilder().token(token).base_url(base_url).base_file_url(base_file_url)
-        .post_init(post_init).post_stop(reminders.stop_reminders)
+        builder.post_init(post_init).post_stop(reminders.stop_reminders)
         .post_shutdown(reminders.stop_reminders).build()
     )
     application.bot_data["env"] = env

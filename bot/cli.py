@@ -313,7 +313,8 @@ def run(
     env = Env(engine=engine, tz=settings.tz, bot_username=settings.bot_username or "",
               invitation_days=settings.invitation_days)
     application = build_application(env, token=token, base_url=settings.api_url,
-                                     base_file_url=settings.base_file_url)
+                                     base_file_url=settings.base_file_url,
+                                     replies_per_second=settings.replies_per_second)
     application.bot_data["messages_per_second"] = settings.messages_per_second  # reminders
     log = logging.getLogger("ctvbot")
     log.info("starting (%s, database: %s)", "webhook" if webhook else "long polling",

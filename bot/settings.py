@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     bot_username: str | None = None
     invitation_days: int = 30
-    messages_per_second: float = 25.0
+    messages_per_second: float = 25.0  # reminder batches
+    replies_per_second: float = 30.0  # everything one process sends; 0: no limit (local API)
     webhook_secret: SecretStr | None = None
 
     @cached_property

@@ -144,3 +144,16 @@ async def test_an_empty_report_cannot_be_sent_and_a_sent_report_still_missing_is
         hanh_thien = next(p for p in round_progress(rnd, session=s)
                           if p.unit.code.endswith("thon-hanh-thien"))
         assert not hanh_thien.submitted and hanh_thien.pending
+
+
+async def test_a_reply_that_meets_a_429_is_sent_after_retry_after(api, bot, engine):
+    """Telegram says "too many requests": the answer is kept and the reply still arrives."""
+    code = invite(engine, "thon-hanh-thien")
+    lan = api.user(TOKEN, 1001, "Lan", language_code="vi")
+    await say(lan, f"/start {code}")
+    await say(lan, "/baocao")
+    api.inject("sendMessage", 429, retry_after=1, times=2, chat_id=lan.chat_id)
+    out = await say(lan, "450")
+    assert any("Đã hiểu: 450 trẻ" in o for o in out), out
+    assert not any("thử lại" in o for o in out)
+    assert api.stats(TOKEN).too_many_requests == 2
