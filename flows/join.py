@@ -102,13 +102,24 @@ def help_text(roles: Sequence[str]) -> Reply:
     return Reply(tuple(lines))
 
 
-_CODE_PREFIX = re.compile(r"^(mã|ma|code|mã mời|ma moi|mã tham gia)\s*[:：]?\s*", re.IGNORECASE)
-_CODE = re.compile(r"^(?=[a-z0-9]*[a-z])(?=[a-z0-9]*[0-9])[a-z0-9]{8,20}$")
+_CODE_PREFIX = re.compile(r"^(mã mời|ma moi|mã tham gia|ma tham gia|mã|ma|code)"
+                          r"(\s*[:：]\s*|\s+)", re.IGNORECASE)
+# letters and digits; or 12 characters of the invitation alphabet (no i, l, o, 0, 1), which
+# a code drawn at random may be without any digit
+_CODE = re.compile(r"^(?:(?=[a-z0-9]*[a-z])(?=[a-z0-9]*[0-9])[a-z0-9]{8,20}"
+                   r"|[a-hj-km-np-z2-9]{12})$")
+_PUNCT = " .,;!?\"'«»“”"
 
 
 def invitation_code(text: str) -> str | None:
-    """An invitation code in what a person typed ("/start CODE." or "Mã: CODE"), if any."""
-    t = _CODE_PREFIX.sub("", text.strip()).strip(" .,;!?\"'«»“”").lower()
+    """An invitation code in what a person typed ("/start CODE." or "Mã: CODE"), if any.
+
+    The text as it is comes first: a code may itself begin with "ma".
+    """
+    bare = text.strip().strip(_PUNCT).lower()
+    if _CODE.match(bare):
+        return bare
+    t = _CODE_PREFIX.sub("", text.strip()).strip(_PUNCT).lower()
     return t if _CODE.match(t) else None
 
 
