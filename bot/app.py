@@ -170,8 +170,8 @@ async def _dispatch(update: Update, context: ContextTypes.DEFAULT_TYPE,
         log.warning("update %s: database unavailable", update.update_id)
         chat = update.effective_chat
         if chat is not None:
-            lang = "en" if (user.language_code or "").startswith("en") else "vi"
-            await context.bot.send_message(chat.id, render(msg("err.try_again"), lang))
+            await context.bot.send_message(chat.id, render(msg("err.try_again"),
+                                                           pick_language(user.language_code)))
         return None
     if not outcome.duplicate and update.effective_chat is not None:
         await send_replies(context, update.effective_chat.id, outcome.replies, outcome.locale)
@@ -260,21 +260,23 @@ async def not_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     raise ApplicationHandlerStop
 
 
-async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """An edited message is not read again: say how to change a figure."""
+async def _tell(update: Update, context: ContextTypes.DEFAULT_TYPE, key: str, what: str) -> None:
+    """Say one catalog sentence in the sender's language; log what was not applied."""
     lang = await _language_of(update, context)
     assert update.effective_chat is not None
-    await context.bot.send_message(update.effective_chat.id, render(msg("err.edited"), lang))
-    log.info("update %s: edited message, not applied", update.update_id)
+    await context.bot.send_message(update.effective_chat.id, render(msg(key), lang))
+    log.info("update %s: %s", update.update_id, what)
+
+
+async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message is not read again: say how to change a figure."""
+    await _tell(update, context, "err.edited", "edited message, not applied")
     raise ApplicationHandlerStop
 
 
 async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A photo, sticker, voice note or file: the bot only reads typed answers."""
-    lang = await _language_of(update, context)
-    assert update.effective_chat is not None
-    await context.bot.send_message(update.effective_chat.id, render(msg("err.not_text"), lang))
-    log.info("update %s: not a text message", update.update_id)
+    await _tell(update, context, "err.not_text", "not a text message")
 
 
 async def set_commands(application: Application) -> None:
@@ -337,7 +339,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
               exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         user = update.effective_user
-        lang = "en" if user and (user.language_code or "").startswith("en") else "vi"
+        lang = pick_language(user.language_code if user else None)
         with contextlib.suppress(TelegramError):
             await context.bot.send_message(update.effective_chat.id,
                                            render(msg("err.try_again"), lang))

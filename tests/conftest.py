@@ -91,3 +91,21 @@ async def api():
     server.add_bot(TOKEN, username="ctvbot_test_bot")
     yield server
     await server.stop()
+
+
+@pytest.fixture
+def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path):
+    """Run ``ctvbot`` commands against the test database, from a scratch folder."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    monkeypatch.setenv("CTVBOT_DATABASE_URL", db_url)
+    monkeypatch.setenv("CTVBOT_BOT_USERNAME", "xuantruong_bot")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    return run

@@ -7,7 +7,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 from typer.testing import CliRunner
@@ -17,18 +16,6 @@ from storage.models import Invitation, Round, Unit
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli(db_url, monkeypatch, tmp_path):
-    monkeypatch.setenv("CTVBOT_DATABASE_URL", db_url)
-    monkeypatch.setenv("CTVBOT_BOT_USERNAME", "xuantruong_bot")
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args: str):
-        return runner.invoke(app, list(args), catch_exceptions=False)
-
-    return run
 
 
 def test_setup_is_idempotent_and_reports_changes(cli, engine, tmp_path):

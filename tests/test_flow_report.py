@@ -327,7 +327,7 @@ def test_the_same_question_answered_very_differently_is_checked():
 def test_same_figure_button_offers_the_latest_answer():
     d = Driver(sheet(items=(SPECIAL, INJURY, DEATHS)))
     d(r.Start())
-    for text in ("460", "12", "450", "450", "2"):  # 8.1 on 460, 11.1 on 450 (confirmed)
+    for text in ("460", "12", "450", "450", "2"):  # 8.1: 12/460; 11.1: 450/450; 11.2: 2…
         d(r.Text(text))
     assert d.state["code"] == "11.2"
     assert r.suggestion(d.sheet, DEATHS, d.values) == 450

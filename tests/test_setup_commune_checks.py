@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from bot.cli import app
 from storage import repo
 from storage.models import Membership, Person, Plan, Round, Unit
 
@@ -20,18 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 XT = (ROOT / "communes/002_xuan_truong.yaml").read_text(encoding="utf-8")
 HP = (ROOT / "communes/001_nam_dong.yaml").read_text(encoding="utf-8")
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli(db_url, monkeypatch, tmp_path):
-    monkeypatch.setenv("CTVBOT_DATABASE_URL", db_url)
-    monkeypatch.setenv("CTVBOT_BOT_USERNAME", "xuantruong_bot")
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args: str):
-        return runner.invoke(app, list(args), catch_exceptions=False)
-
-    return run
 
 
 def write(tmp_path: Path, text: str, name: str = "commune.yaml") -> str:

@@ -11,7 +11,6 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from bot.cli import app
 from storage import repo
 from storage.models import Invitation
 
@@ -20,16 +19,10 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def cli(db_url, monkeypatch, tmp_path):
-    monkeypatch.setenv("CTVBOT_DATABASE_URL", db_url)
-    monkeypatch.setenv("CTVBOT_BOT_USERNAME", "xuantruong_bot")
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args: str):
-        return runner.invoke(app, list(args), catch_exceptions=False)
-
-    assert run("setup", str(ROOT / "communes/002_xuan_truong.yaml")).exit_code == 0
-    return run
+def xt_cli(cli):
+    """The command line on a database holding Xuân Trường."""
+    assert cli("setup", str(ROOT / "communes/002_xuan_truong.yaml")).exit_code == 0
+    return cli
 
 
 def n_invitations(engine) -> int:
@@ -58,14 +51,14 @@ def join(engine, code: str, telegram_id: int) -> str:
     ("khong-co/loi-moi.csv", "the folder khong-co does not exist"),
     (".", "this is a folder"),
 ])
-def test_a_bad_output_path_creates_no_invitation(cli, engine, out, message):
-    result = cli("invitations", "xuan-truong", "--out", out)
+def test_a_bad_output_path_creates_no_invitation(xt_cli, engine, out, message):
+    result = xt_cli("invitations", "xuan-truong", "--out", out)
     assert result.exit_code == 1
     assert message in result.output and "Traceback" not in result.output
     assert n_invitations(engine) == 0
 
 
-def test_a_file_that_cannot_be_written_creates_no_invitation(cli, engine, tmp_path,
+def test_a_file_that_cannot_be_written_creates_no_invitation(xt_cli, engine, tmp_path,
                                                              monkeypatch):
     from openpyxl import Workbook
 
@@ -73,7 +66,7 @@ def test_a_file_that_cannot_be_written_creates_no_invitation(cli, engine, tmp_pa
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(Workbook, "save", locked)
-    result = cli("invitations", "xuan-truong", "--out", "loi-moi.xlsx")
+    result = xt_cli("invitations", "xuan-truong", "--out", "loi-moi.xlsx")
     assert result.exit_code == 1
     assert "--out loi-moi.xlsx: cannot write the file: Permission denied" in result.output
     assert n_invitations(engine) == 0
@@ -83,12 +76,12 @@ def test_a_file_that_cannot_be_written_creates_no_invitation(cli, engine, tmp_pa
 # ------------------------------------------------------------------ 6. re-issuing revokes
 
 
-def test_reissuing_invitations_revokes_the_earlier_unused_ones(cli, engine, tmp_path):
-    first = cli("invitations", "xuan-truong", "--out", "a.csv")
+def test_reissuing_invitations_revokes_the_earlier_unused_ones(xt_cli, engine, tmp_path):
+    first = xt_cli("invitations", "xuan-truong", "--out", "a.csv")
     assert first.exit_code == 0 and "revoked" not in first.output
     old = codes_of(tmp_path / "a.csv")
     assert join(engine, old["xuan-truong/thon-hanh-thien"], 1) == "joined"
-    second = cli("invitations", "xuan-truong", "--out", "b.csv")
+    second = xt_cli("invitations", "xuan-truong", "--out", "b.csv")
     assert "15 invitations written to b.csv" in second.output
     assert ("14 earlier unused invitation(s) of these units were revoked: their codes no longer "
             "work") in second.output
@@ -99,9 +92,9 @@ def test_reissuing_invitations_revokes_the_earlier_unused_ones(cli, engine, tmp_
     assert join(engine, old["xuan-truong/thon-hanh-thien"], 1) == "already_member"
 
 
-def test_keep_earlier_leaves_earlier_codes_valid(cli, engine, tmp_path):
-    cli("invitations", "xuan-truong", "--out", "a.csv")
-    second = cli("invitations", "xuan-truong", "--out", "b.csv", "--keep-earlier")
+def test_keep_earlier_leaves_earlier_codes_valid(xt_cli, engine, tmp_path):
+    xt_cli("invitations", "xuan-truong", "--out", "a.csv")
+    second = xt_cli("invitations", "xuan-truong", "--out", "b.csv", "--keep-earlier")
     assert "revoked" not in second.output
     old = codes_of(tmp_path / "a.csv")
     assert join(engine, old["xuan-truong/thon-xuan-bac"], 2) == "joined"
@@ -110,18 +103,18 @@ def test_keep_earlier_leaves_earlier_codes_valid(cli, engine, tmp_path):
 # ------------------------------------------------------------------ 7. links without a username
 
 
-def test_links_without_a_bot_username_warn_on_stderr(cli, monkeypatch):
+def test_links_without_a_bot_username_warn_on_stderr(xt_cli, monkeypatch):
     monkeypatch.delenv("CTVBOT_BOT_USERNAME")
-    result = cli("invite", "thon-hanh-thien", "--json")
+    result = xt_cli("invite", "thon-hanh-thien", "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)  # stdout stays valid JSON
     assert data["link"].endswith(f"?start={data['code']}")
     assert "CTVBOT_BOT_USERNAME is not set" in result.stderr
     assert "/start CODE" in result.stderr
-    quiet = cli("invitations", "xuan-truong", "--out", "a.csv")
+    quiet = xt_cli("invitations", "xuan-truong", "--out", "a.csv")
     assert "CTVBOT_BOT_USERNAME is not set" in quiet.stderr
     monkeypatch.setenv("CTVBOT_BOT_USERNAME", "xuantruong_bot")
-    assert cli("invite", "thon-hanh-thien").stderr == ""
+    assert xt_cli("invite", "thon-hanh-thien").stderr == ""
 
 
 # ------------------------------------------------------------------ 8. role against unit kind
@@ -134,28 +127,28 @@ def test_links_without_a_bot_username_warn_on_stderr(cli, monkeypatch):
                                     "collaborator"),
     ("ninh-binh", "agency", "is a province: invite it as officer or admin, not agency"),
 ])
-def test_a_role_that_does_not_fit_the_unit_is_refused(cli, engine, unit, role, allowed):
-    result = cli("invite", unit, "--role", role)
+def test_a_role_that_does_not_fit_the_unit_is_refused(xt_cli, engine, unit, role, allowed):
+    result = xt_cli("invite", unit, "--role", role)
     assert result.exit_code == 1 and allowed in result.output
     assert n_invitations(engine) == 0
 
 
-def test_fitting_roles_are_accepted(cli):
+def test_fitting_roles_are_accepted(xt_cli):
     for unit, role in (("xuan-truong", "admin"), ("xuan-truong", "officer"),
                        ("tram-y-te", "agency"), ("thon-hanh-thien", "collaborator")):
-        out = cli("invite", unit, "--role", role, "--json")
+        out = xt_cli("invite", unit, "--role", role, "--json")
         assert out.exit_code == 0 and json.loads(out.stdout)["role"] == role
 
 
 # ------------------------------------------------------------------ 9. ambiguous short codes
 
 
-def test_an_ambiguous_short_code_lists_the_matches(cli, engine):
-    cli("setup", str(ROOT / "communes/001_nam_dong.yaml"))
-    result = cli("invite", "tram-y-te")
+def test_an_ambiguous_short_code_lists_the_matches(xt_cli, engine):
+    xt_cli("setup", str(ROOT / "communes/001_nam_dong.yaml"))
+    result = xt_cli("invite", "tram-y-te")
     assert result.exit_code == 1
     assert ("unit code 'tram-y-te' is ambiguous: it matches huong-phu/tram-y-te, "
             "xuan-truong/tram-y-te; give the full code") in result.output
     assert "no unit" not in result.output
     assert n_invitations(engine) == 0
-    assert cli("invite", "huong-phu/tram-y-te").exit_code == 0
+    assert xt_cli("invite", "huong-phu/tram-y-te").exit_code == 0
