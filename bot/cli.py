@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import os
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -363,11 +365,9 @@ def demo(
     out: Annotated[Path | None, typer.Option(help="Folder for the files")] = None,
 ) -> None:
     """Play a commune's reporting year through the real bot, locally (no Telegram account)."""
-    from bot.demo import main as demo_main
-
     if lang not in ("vi", "en"):
         raise _fail("--lang must be vi or en")
-    demo_main(lang, out)
+    _sandbox("demo").main(lang, out)
 
 
 @app.command()
@@ -378,21 +378,35 @@ def chat(
     lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
 ) -> None:
     """Talk to the bot in the terminal as a member of the demo commune."""
-    from bot.chat import MEMBERS
-    from bot.chat import main as chat_main
+    chat_face = _sandbox("chat")
+    if member not in chat_face.MEMBERS:
+        raise _fail(f"unknown member {member!r}; choose one of: {', '.join(chat_face.MEMBERS)}")
+    chat_face.main(member, lang)
 
-    if member not in MEMBERS:
-        raise _fail(f"unknown member {member!r}; choose one of: {', '.join(MEMBERS)}")
-    chat_main(member, lang)
+
+@app.command("bench", add_help_option=False,
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench_cmd(ctx: typer.Context) -> None:
+    """Benchmarks on loopback: p1, load, memory (see BENCHMARKS.md)."""
+    _sandbox("bench.cli").main(list(ctx.args))
+
+
+def _sandbox(name: str) -> ModuleType:
+    """A module of the sandbox (demo, chat, benchmarks), imported only by those commands."""
+    try:
+        return importlib.import_module(f"sandbox.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("sandbox", "aiohttp"):
+            raise
+        raise _fail("this command runs from the project's checkout with its sandbox "
+                    "(git clone, then uv sync)") from exc
 
 
 def _register_subcommands() -> None:
-    """Commands defined in their own modules: report, values, bench."""
-    from bot.bench import register as register_bench
+    """Commands defined in their own modules: report, values."""
     from bot.report_cli import register as register_report
 
     register_report(app)
-    register_bench(app)
 
 
 _register_subcommands()

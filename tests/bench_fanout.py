@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 from telegram import Bot
 
-from bot.local_api import LocalBotApi
 from bot.reminders import DEFAULT_RATE, Reminders
+from sandbox.botapi import LocalBotApi
 from storage import reminders as store
 from storage.db import make_engine, upgrade
 from storage.kinds import Role, UnitKind

@@ -14,8 +14,8 @@ from sqlmodel import Session
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.local_api import LocalBotApi, LocalUser
 from bot.service import Env
+from sandbox.botapi import LocalBotApi, LocalUser
 from storage import repo
 from storage.communes import apply_commune, load_commune
 from storage.db import make_engine

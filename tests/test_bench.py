@@ -8,23 +8,23 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from bot import bench
+from sandbox.bench import databases, people, processes, runs
 from storage.communes import load_commune
 
 
 def test_percentile_and_table():
     values = [float(v) for v in range(1, 101)]
-    assert bench.percentile(values, 50) == 50
-    assert bench.percentile(values, 95) == 95
-    assert bench.percentile(values, 99) == 99
-    assert bench.percentile([7.0], 95) == 7
-    assert math.isnan(bench.percentile([], 50))
-    table = bench.format_table([("updates_per_s", 12.345), ("errors", 0), ("p50_ms", math.nan)])
+    assert people.percentile(values, 50) == 50
+    assert people.percentile(values, 95) == 95
+    assert people.percentile(values, 99) == 99
+    assert people.percentile([7.0], 95) == 7
+    assert math.isnan(people.percentile([], 50))
+    table = runs.format_table([("updates_per_s", 12.345), ("errors", 0), ("p50_ms", math.nan)])
     assert "12.35" in table and "errors" in table and "-" in table
 
 
 def test_log_problems_are_counted(tmp_path):
-    proc = bench.BotProcess("worker1", [], {}, tmp_path)
+    proc = processes.BotProcess("worker1", [], {}, tmp_path)
     proc.log_path.write_text(
         "2026-11-25 06:00:01,000 INFO ctvbot: update 12 TextIn: 2 replies in 9 ms\n"
         "2026-11-25 06:00:02,000 WARNING ctvbot: update 13: database unavailable\n"
@@ -40,20 +40,20 @@ def test_generated_commune_is_valid(tmp_path):
     from datetime import date
 
     path = tmp_path / "c.yaml"
-    path.write_text(bench.commune_yaml(3, 12, date(2026, 11, 25)), encoding="utf-8")
+    path.write_text(databases.commune_yaml(3, 12, date(2026, 11, 25)), encoding="utf-8")
     spec = load_commune(path)
     assert spec.plan == "002" and len(spec.hamlets) == 12
     assert spec.round.unit_deadline > date(2026, 11, 25)
 
 
 def test_the_answers_follow_the_hamlet_flow():
-    assert sum(s.saves for s in bench.ANSWERS) == 7  # the 7 hamlet indicators of plan 002
-    assert sum(s.saves for s in bench.ANSWERS[:12]) == 6
-    assert bench._failed(["ok", bench.try_again_text()]) and not bench._failed(["ok"])
+    assert sum(s.saves for s in people.ANSWERS) == 7  # the 7 hamlet indicators of plan 002
+    assert sum(s.saves for s in people.ANSWERS[:12]) == 6
+    assert people._failed(["ok", people.try_again_text()]) and not people._failed(["ok"])
 
 
 async def test_p1_tiny():
-    f = await bench.bench_p1(people=3, answers=4, timeout=60, step_timeout=20)
+    f = await runs.bench_p1(people=3, answers=4, timeout=60, step_timeout=20)
     for name in ("ctvbot", "echo"):
         fig = f[name]
         assert fig["updates"] == 12, fig
@@ -66,9 +66,9 @@ async def test_p1_tiny():
 
 
 async def test_load_tiny():
-    if not bench.postgres_available(bench.DEFAULT_POSTGRES):
-        pytest.skip(f"PostgreSQL not reachable at {bench.DEFAULT_POSTGRES}")
-    f = await bench.bench_load(people=5, concurrency=5, timeout=90, step_timeout=30)
+    if not databases.postgres_available(people.DEFAULT_POSTGRES):
+        pytest.skip(f"PostgreSQL not reachable at {people.DEFAULT_POSTGRES}")
+    f = await runs.bench_load(people=5, concurrency=5, timeout=90, step_timeout=30)
     assert f["updates"] == 5 * 2 + (4 + 5 + 6 + 4 + 5), f
     assert f["errors"] == 0 and f["people_failed"] == 0, f
     assert f["duplicate_deliveries"] == 0 and f["duplicate_messages"] == 0, f
@@ -81,7 +81,7 @@ async def test_load_tiny():
 
 
 async def test_memory_tiny():
-    f = await bench.bench_memory(people=5, timeout=60, step_timeout=20, idle_seconds=0.2)
+    f = await runs.bench_memory(people=5, timeout=60, step_timeout=20, idle_seconds=0.2)
     assert f["members"] == 5 and f["errors"] == 0 and f["updates"] == 15, f
     assert f["peak_mib"] >= f["idle_peak_mib"] > 0, f
     assert f["exit_code"] == 0 and f["log_errors"] == 0, f

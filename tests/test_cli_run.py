@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from bot.local_api import LocalBotApi
+from sandbox.botapi import LocalBotApi
 from tests.harness import TOKEN, invite, say, setup_commune
 
 

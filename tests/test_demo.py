@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from bot.chat import run_chat
-from bot.demo import run_demo
+from sandbox.chat import run_chat
+from sandbox.demo import run_demo
 
 
 async def test_demo_plays_the_year_and_writes_its_files(tmp_path):

@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot import service
-from bot.local_api import LocalBotApi
+from sandbox.botapi import LocalBotApi
 from storage import repo
 from storage.models import Indicator, ReportedValue, ValueChange
 from tests.harness import TOKEN, BotProcess, Clock, invite, say, setup_commune

@@ -18,11 +18,11 @@ from telegram import Bot
 
 from bot import officer
 from bot.i18n import render_reply
-from bot.local_api import LocalBotApi
 from bot.reminders import Delivery, Pacer, Reminders
 from bot.service import Env, TgUser, build_sheet
 from flows import reminders as plan
 from flows import report as report_flow
+from sandbox.botapi import LocalBotApi
 from storage import reminders as store
 from storage import repo
 from storage.db import make_engine

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import ClientSession, web
 from sqlmodel import Session, select
 
-from bot.local_api import LocalBotApi
+from sandbox.botapi import LocalBotApi
 from storage.models import ValueChange
 from tests.harness import TOKEN, invite, say, setup_commune
 

@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.app import build_application
-from bot.local_api import BotMessage, LocalBotApi, LocalUser
 from bot.service import Env
+from sandbox.botapi import BotMessage, LocalBotApi, LocalUser
 from storage import repo
 from storage.communes import apply_commune, load_commune
 from storage.db import make_engine, upgrade

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.demo import Demo
+from sandbox.demo import Demo
 from storage.kinds import Role
 
 MEMBERS = {

@@ -1,0 +1,1 @@
+"""The sandbox around the bot: a local Telegram Bot API server, the demo and the benchmarks."""
