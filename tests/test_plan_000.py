@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from storage.kinds import Direction, IndicatorKind, UnitKind
 from storage.plan_files import IndicatorSpec, PlanSpec, find_plan_path, load_plan
+from tests.seeds import seed_text
 
 SEED_NAME = "000_79300a46ce451804.txt"
 AGENCIES = {
@@ -44,13 +43,6 @@ def _reporters(plan: PlanSpec, code: str) -> set[UnitKind]:
             return set(plan.reporters_of(crit, ind))
     raise AssertionError(f"no indicator {code}")
 
-
-def _seed_text() -> str | None:
-    here = Path(__file__).resolve()
-    for d in (Path("/work/shared/seeds"), here.parents[2] / "shared" / "seeds"):
-        if (d / SEED_NAME).is_file():
-            return (d / SEED_NAME).read_text(encoding="utf-8")
-    return None
 
 
 # --- the plan as a whole -------------------------------------------------------------------
@@ -89,9 +81,7 @@ def test_every_measure_is_its_own_indicator(plan: PlanSpec) -> None:
 
 
 def test_criterion_texts_are_the_seed_sentences(plan: PlanSpec) -> None:
-    seed = _seed_text()
-    if seed is None:
-        pytest.skip(f"seed {SEED_NAME} not found")
+    seed = seed_text(SEED_NAME)
     for g in plan.goals:
         for c in g.criteria:
             assert f"Chỉ tiêu {c.number}: {c.text}" in seed, f"chỉ tiêu {c.number}"

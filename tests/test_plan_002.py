@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from storage.kinds import Direction, IndicatorKind, UnitKind
 from storage.plan_files import CriterionSpec, IndicatorSpec, PlanSpec, find_plan_path, load_plan
+from tests.seeds import seed_text
 
 SEED_NAME = "002_4aa6ed021555f57f.txt"
 SCHOOLS = {UnitKind.preschool, UnitKind.primary_school, UnitKind.secondary_school}
@@ -34,13 +34,6 @@ def _crit(plan: PlanSpec, number: int) -> CriterionSpec:
 def _targets(ind: IndicatorSpec) -> dict[int, tuple[Direction, float | None, float | None]]:
     return {t.year: (t.direction, t.value, t.value_max) for t in ind.targets}
 
-
-def _seed_text() -> str | None:
-    here = Path(__file__).resolve()
-    for d in (Path("/work/shared/seeds"), here.parents[2] / "shared" / "seeds"):
-        if (d / SEED_NAME).is_file():
-            return (d / SEED_NAME).read_text(encoding="utf-8")
-    return None
 
 
 def _squash(s: str) -> str:
@@ -100,9 +93,7 @@ def test_criterion_texts_are_the_plans_words(plan: PlanSpec) -> None:
         "Giảm tỷ suất tử vong trẻ sơ sinh xuống <5,0‰ vào năm 2026 và < 4,8‰ vào năm 2030;"
     )
     assert _crit(plan, 21).text == "Duy trì, bổ sung điểm văn hóa, vui chơi dành cho trẻ em."
-    seed = _seed_text()
-    if seed is None:
-        pytest.skip("seed text not available")
+    seed = seed_text(SEED_NAME)
     flat = _squash(seed)
     for g in plan.goals:
         assert _squash(g.title.vi) in flat

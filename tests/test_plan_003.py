@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from storage.kinds import Direction, IndicatorKind, UnitKind
 from storage.plan_files import CriterionSpec, PlanSpec, find_plan_path, load_plan
+from tests.seeds import seed_text
 
 SEED_NAME = "003_ca42c671dbe150e8.txt"
 
@@ -27,13 +27,6 @@ def _task(plan: PlanSpec, number: int) -> CriterionSpec:
     assert len(found) == 1
     return found[0]
 
-
-def _seed_text() -> str | None:
-    here = Path(__file__).resolve()
-    for d in (Path("/work/shared/seeds"), here.parents[2] / "shared" / "seeds"):
-        if (d / SEED_NAME).is_file():
-            return (d / SEED_NAME).read_text(encoding="utf-8")
-    return None
 
 
 def _squash(s: str) -> str:
@@ -103,9 +96,7 @@ def test_the_last_task_is_cut_off_where_the_seed_ends(plan: PlanSpec) -> None:
 
 
 def test_task_texts_are_the_seeds_words(plan: PlanSpec) -> None:
-    seed = _seed_text()
-    if seed is None:
-        pytest.skip("seed text not available")
+    seed = seed_text(SEED_NAME)
     section = seed.split("II. Nhiệm vụ trọng tâm:", 1)[1]
     numbered = re.findall(r"^(\d+)\. ", section, flags=re.M)
     assert [int(n) for n in numbered] == [c.number for c in _tasks(plan)]

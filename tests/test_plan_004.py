@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from storage.kinds import Direction, IndicatorKind, UnitKind
 from storage.plan_files import find_plan_path, load_plan
+from tests.seeds import seed_text
 
-SEED = Path("/work/shared/seeds/004_2505c54d1f186f4b.txt")
+SEED_NAME = "004_2505c54d1f186f4b.txt"
 DEPARTMENTS = {
     UnitKind.labour_dept,
     UnitKind.health_dept,
@@ -41,9 +41,7 @@ def crit(plan):
 @pytest.fixture(scope="module")
 def seed_criteria() -> dict[int, str]:
     """Each '- Chỉ tiêu N: ...' sentence of the seed, as raw text (bold marks kept)."""
-    if not SEED.exists():
-        pytest.skip(f"seed text not available: {SEED}")
-    text = SEED.read_text(encoding="utf-8")
+    text = seed_text(SEED_NAME)
     body = text[text.index("- Chỉ tiêu 1:") : text.index("III. NHIỆM VỤ")]
     pattern = r"- Chỉ tiêu (\d+): (.*?)(?=\n\s*- Chỉ tiêu|\n\s*[a-d]\) Mục tiêu|\Z)"
     return {int(m[1]): m[2] for m in re.finditer(pattern, body, re.S)}
@@ -64,7 +62,7 @@ def test_header(plan):
     assert plan.level is UnitKind.city
     assert tuple(plan.period) == (2021, 2030)
     assert plan.milestones == [2025, 2030]
-    assert plan.source == SEED.name
+    assert plan.source == SEED_NAME
     assert plan.deadlines is None  # the text gives no day/month
 
 
