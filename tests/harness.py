@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session
-from telegram.ext import Application
+from telegram import Update
+from telegram.ext import Application, BaseUpdateProcessor
 
 from bot.app import build_application
 from bot.service import Env
@@ -53,6 +57,33 @@ def invite(engine: Engine, unit_code: str, role: Role | None = None,
     return code
 
 
+# Per local API server: the update ids its in-process bots have finished handling, and how
+# many such bots are polling it now (say/tap wait for their update to be handled by one).
+_PROCESSED: WeakKeyDictionary[LocalBotApi, set[int]] = WeakKeyDictionary()
+_SERVING: WeakKeyDictionary[LocalBotApi, int] = WeakKeyDictionary()
+
+
+class _Recording(BaseUpdateProcessor):
+    """Handles updates like the processor it wraps, then notes their ids as processed."""
+
+    def __init__(self, inner: BaseUpdateProcessor, done: set[int]) -> None:
+        super().__init__(inner.max_concurrent_updates)
+        self.inner, self.done = inner, done
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        try:
+            await self.inner.do_process_update(update, coroutine)
+        finally:
+            if isinstance(update, Update):
+                self.done.add(update.update_id)
+
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+
 class BotProcess:
     """One bot process: its own engine and PTB Application, polling the local API."""
 
@@ -66,14 +97,18 @@ class BotProcess:
         env = Env(engine=self.engine, tz=TZ, bot_username="", now=self.clock)
         self.app = build_application(env, token=TOKEN, base_url=f"{self.api.url}/bot",
                                      base_file_url=f"{self.api.url}/file/bot")
+        done = _PROCESSED.setdefault(self.api, set())
+        self.app._update_processor = _Recording(self.app.update_processor, done)
         await self.app.initialize()
         await self.app.post_init(self.app)
         await self.app.start()
         await self.app.updater.start_polling(poll_interval=0.0, timeout=1)
+        _SERVING[self.api] = _SERVING.get(self.api, 0) + 1
         return self
 
     async def stop(self) -> None:
         if self.app is not None:
+            _SERVING[self.api] -= 1
             await self.app.updater.stop()
             await self.app.stop()
             await self.app.shutdown()
@@ -87,22 +122,33 @@ def newest(user: LocalUser) -> int:
     return max((m.message_id for m in user.messages()), default=0)
 
 
-async def new_messages(user: LocalUser, seen: int) -> list[str]:
-    """Wait until the bot has sent something new and gone quiet; the new messages' texts."""
-    deadline = time.monotonic() + 10
-    while newest(user) <= seen:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the bot sent nothing new to {user.user_id}")
-        await asyncio.sleep(0.01)
-    await user.wait_idle(timeout=10)
+async def new_messages(user: LocalUser, seen: int, update_id: int | None = None) -> list[str]:
+    """The texts of the bot's messages to ``user`` newer than ``seen``, once ready.
+
+    Ready means the update was handled to its end by an in-process bot (its replies are sent
+    inside the handler); with bots in other processes only, the bot sent something new and
+    went quiet.
+    """
+    api = user.api
+    if update_id is not None and _SERVING.get(api):
+        done = _PROCESSED.setdefault(api, set())
+        await api.wait_until(lambda: update_id in done, timeout=30,
+                             what=f"update {update_id} of {user.user_id} to be handled")
+    else:
+        deadline = time.monotonic() + 10
+        while newest(user) <= seen:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the bot sent nothing new to {user.user_id}")
+            await asyncio.sleep(0.01)
+        await user.wait_idle(timeout=10)
     return [m.content or "" for m in user.messages() if m.message_id > seen and m.content]
 
 
 async def say(user: LocalUser, text: str) -> list[str]:
     """The person sends a text; returns the texts of the bot's new messages in answer."""
     seen = newest(user)
-    await user.send(text)
-    return await new_messages(user, seen)
+    update_id = await user.send(text)
+    return await new_messages(user, seen, update_id)
 
 
 async def tap(user: LocalUser, data_or_text: str) -> list[str]:
@@ -112,7 +158,7 @@ async def tap(user: LocalUser, data_or_text: str) -> list[str]:
     assert last is not None, "no message with buttons"
     seen = newest(user)
     if data_or_text in last.button_data:
-        await user.press(data_or_text, message_id=last.message_id)
+        update_id = await user.press(data_or_text, message_id=last.message_id)
     else:
-        await user.press_text(data_or_text, message_id=last.message_id)
-    return await new_messages(user, seen)
+        update_id = await user.press_text(data_or_text, message_id=last.message_id)
+    return await new_messages(user, seen, update_id)

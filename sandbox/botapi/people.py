@@ -39,6 +39,11 @@ class LocalUser:
         self._chat = chat
 
     @property
+    def api(self) -> LocalBotApi:
+        """The server this person talks through."""
+        return self._api
+
+    @property
     def token(self) -> str:
         """The bot's token."""
         return self._bot.token
