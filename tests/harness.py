@@ -135,7 +135,7 @@ async def new_messages(user: LocalUser, seen: int, update_id: int | None = None)
         await api.wait_until(lambda: update_id in done, timeout=30,
                              what=f"update {update_id} of {user.user_id} to be handled")
     else:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while newest(user) <= seen:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the bot sent nothing new to {user.user_id}")

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from sandbox.botapi.model import _Bot
 
 
-_LOG = logging.getLogger(__name__)
+_LOG = logging.getLogger("sandbox.botapi")
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
