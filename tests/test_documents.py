@@ -31,7 +31,7 @@ from storage.aggregate import (
     build_rollup,
     raw_values,
 )
-from tests.test_aggregate import HAMLETS, Commune, _target, row, setup_commune
+from tests.test_aggregate import HAMLETS, TZ, Commune, _target, row, setup_commune
 
 
 @pytest.fixture
@@ -83,7 +83,8 @@ def _all_text(doc) -> str:  # noqa: ANN001
 
 def test_word_report_format_and_content(filled: tuple[Commune, CommuneReport]) -> None:
     _, rep = filled
-    doc = Document(io.BytesIO(report_docx(rep, place="Xuân Trường", include_sensitive=False)))
+    doc = Document(io.BytesIO(report_docx(rep, place="Xuân Trường", include_sensitive=False,
+                                          tz=TZ)))
     sec = doc.sections[0]
     assert (round(sec.page_width.mm), round(sec.page_height.mm)) == (210, 297)  # A4
     assert 20 <= round(sec.top_margin.mm, 1) <= 25 and 20 <= round(sec.bottom_margin.mm, 1) <= 25
@@ -138,13 +139,13 @@ def test_word_report_format_and_content(filled: tuple[Commune, CommuneReport]) -
 
 def test_word_report_with_sensitive_indicators(filled: tuple[Commune, CommuneReport]) -> None:
     _, rep = filled
-    doc = Document(io.BytesIO(report_docx(rep, include_sensitive=True)))
+    doc = Document(io.BytesIO(report_docx(rep, include_sensitive=True, tz=TZ)))
     assert "Tỷ lệ trẻ em bị xâm hại" in _all_text(doc)
 
 
 def test_excel_report(filled: tuple[Commune, CommuneReport], session: Session) -> None:
     _, rep = filled
-    wb = load_workbook(io.BytesIO(report_xlsx(rep, raw_values(rep, session=session))))
+    wb = load_workbook(io.BytesIO(report_xlsx(rep, raw_values(rep, session=session), tz=TZ)))
     assert wb.sheetnames == ["Tổng hợp", "Theo đơn vị", "Số liệu"]
     ws = wb["Tổng hợp"]
     assert ws.freeze_panes == "D2"
@@ -187,11 +188,11 @@ def test_png_chart(filled: tuple[Commune, CommuneReport]) -> None:
 
 
 def test_rollup_documents(filled: tuple[Commune, CommuneReport], session: Session) -> None:
-    up = build_rollup("ninh-binh", 2026, session=session)
-    doc = Document(io.BytesIO(report_docx(up, include_sensitive=True)))
+    up = build_rollup("ninh-binh", 2026, session=session, tz=TZ)
+    doc = Document(io.BytesIO(report_docx(up, include_sensitive=True, tz=TZ)))
     text = _all_text(doc)
     assert "TỈNH NINH BÌNH" in text and "Xã Xuân Trường" in text
-    wb = load_workbook(io.BytesIO(report_xlsx(up, raw_values(up, session=session))))
+    wb = load_workbook(io.BytesIO(report_xlsx(up, raw_values(up, session=session), tz=TZ)))
     assert wb["Theo đơn vị"].max_row == 2  # one commune
     assert report_png(up)[:4] == b"\x89PNG"
 
@@ -203,7 +204,7 @@ def test_per_unit_sheet_shows_yes_no_answers_as_words(
         filled: tuple[Commune, CommuneReport], session: Session) -> None:
     """A school's "yes" (share of units) and the commune's "yes" read Có, not 1.00."""
     _, rep = filled
-    wb = load_workbook(io.BytesIO(report_xlsx(rep, raw_values(rep, session=session))))
+    wb = load_workbook(io.BytesIO(report_xlsx(rep, raw_values(rep, session=session), tz=TZ)))
     wu = wb["Theo đơn vị"]
     heads = [c.value for c in wu[1]]
 
@@ -227,8 +228,8 @@ def test_per_unit_sheet_shows_yes_no_answers_as_words(
 
 def test_rollup_per_commune_sheet_keeps_a_share_as_a_number(
         filled: tuple[Commune, CommuneReport], session: Session) -> None:
-    up = build_rollup("ninh-binh", 2026, session=session)
-    wu = load_workbook(io.BytesIO(report_xlsx(up, raw_values(up, session=session))))[
+    up = build_rollup("ninh-binh", 2026, session=session, tz=TZ)
+    wu = load_workbook(io.BytesIO(report_xlsx(up, raw_values(up, session=session), tz=TZ)))[
         "Theo đơn vị"]
     heads = [c.value for c in wu[1]]
     line = next(wu.iter_rows(min_row=2))
@@ -244,8 +245,8 @@ def test_rollup_annex_counts_the_indicators_a_commune_did_not_report(
     own report, not left out of the count."""
     _, rep = filled
     own = rep.counts()
-    up = build_rollup("ninh-binh", 2026, session=session)
-    doc = Document(io.BytesIO(report_docx(up, include_sensitive=True)))
+    up = build_rollup("ninh-binh", 2026, session=session, tz=TZ)
+    doc = Document(io.BytesIO(report_docx(up, include_sensitive=True, tz=TZ)))
     annex = doc.tables[-1]
     assert [c.text for c in annex.rows[0].cells] == ["STT", "Địa phương", "Đơn vị đã gửi",
                                                      "Đạt", "Không đạt", "Chưa đủ"]
@@ -277,7 +278,7 @@ def near(session: Session) -> CommuneReport:
 
 
 def test_word_never_shows_a_value_that_reads_as_its_target(near: CommuneReport) -> None:
-    doc = Document(io.BytesIO(report_docx(near, include_sensitive=True)))
+    doc = Document(io.BytesIO(report_docx(near, include_sensitive=True, tz=TZ)))
     texts = {r.cells[0].text: [c.text for c in r.cells] for r in doc.tables[1].rows}
     assert texts["2"][3].startswith("94,996%") and texts["2"][5] == "Không đạt"
     assert texts["3.2"][3].startswith("9,496‰") and texts["3.2"][5] == "Đạt"
@@ -291,7 +292,7 @@ def test_word_never_shows_a_value_that_reads_as_its_target(near: CommuneReport) 
 
 def test_excel_shows_enough_decimals_at_the_boundary(near: CommuneReport,
                                                      session: Session) -> None:
-    wb = load_workbook(io.BytesIO(report_xlsx(near, raw_values(near, session=session))))
+    wb = load_workbook(io.BytesIO(report_xlsx(near, raw_values(near, session=session), tz=TZ)))
     ws = wb["Tổng hợp"]
     head = [c.value for c in ws[1]]
     cells = {r[1].value: dict(zip(head, r, strict=True)) for r in ws.iter_rows(min_row=2)}
