@@ -144,12 +144,13 @@ def values_import(
     from storage.importer import ImportFailed, import_values
 
     engine = _engine()
-    today = _today()
+    today, tz = _today(), Settings().tz
     try:
         with session_scope(engine) as session:
             person_id = _person(as_, session) if as_ else None
             result = import_values(file, session=session, person_id=person_id,
-                                   submit=submit, allow_closed=allow_closed, today=today)
+                                   submit=submit, allow_closed=allow_closed, today=today,
+                                   tz=tz)
     except ImportFailed as exc:
         raise _fail(f"{exc}\n{len(exc.problems)} problem(s): nothing was saved") from exc
     typer.echo(f"{file}: {result.rows} row(s): {result.saved} saved, {result.unchanged} "
