@@ -369,7 +369,7 @@ def test_english_word_and_excel(filled: tuple[Commune, CommuneReport],
     _, rep = filled
     doc = Document(io.BytesIO(report_docx(rep, include_sensitive=True, tz=TZ, lang="en")))
     texts = {r.cells[0].text: [c.text for c in r.cells] for r in doc.tables[1].rows}
-    assert texts["No."] == ["No.", "Indicator", "Target", "Result", "Previous year", "Verdict"]
+    assert texts["No."] == ["No.", "Indicator", "Target", "Result", "Last year", "Verdict"]
     assert texts["2"][1:] == ["Children up to 8 with access to comprehensive development "
                               "care services", "≥ 90%", "99.2%\n(1,234/1,244)", "—", "Met"]
     assert texts["1"][3:] == ["Yes", "—", "Met"]
@@ -382,7 +382,7 @@ def test_english_word_and_excel(filled: tuple[Commune, CommuneReport],
     assert wb.sheetnames == ["Summary", "By unit", "Values"]
     ws = wb["Summary"]
     head = [c.value for c in ws[1]]
-    assert head[head.index("Verdict") - 1] == "Previous year" and head[-1] == "Notes"
+    assert head[head.index("Verdict") - 1] == "Last year" and head[-1] == "Notes"
     lines = {r[1].value: dict(zip(head, r, strict=True)) for r in ws.iter_rows(min_row=2)}
     assert lines["11.1"]["Unit of measure"].value == "/100,000"
     assert lines["8.1"]["Verdict"].value == "Not enough data (provisionally: not met)"

@@ -117,7 +117,7 @@ async def test_an_english_officer_gets_english_documents(api, bot, engine, clock
     chat, docs = await _report_and_summary(api, engine, clock, 9701, 9702, "en")
     assert "Units that sent their report: 1/14" in chat
     heads, text = _word_text(docs["docx"])
-    assert heads == ["No.", "Indicator", "Target", "Result", "Previous year", "Verdict"]
+    assert heads == ["No.", "Indicator", "Target", "Result", "Last year", "Verdict"]
     assert "PEOPLE'S COMMITTEE" in text and "REPORT" in text and "ANNEX" in text
     assert "Not enough data" in text and "Recipients:" in text
     assert "2.67%\n(12/450)" in text  # English numbers

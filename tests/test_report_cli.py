@@ -115,7 +115,7 @@ def test_report_in_english(app: typer.Typer, db: Engine, tmp_path: Path) -> None
     texts = [p.text for p in doc.paragraphs]
     assert "REPORT" in texts and "BÁO CÁO" not in texts
     assert [c.text for c in doc.tables[1].rows[0].cells] == [
-        "No.", "Indicator", "Target", "Result", "Previous year", "Verdict"]
+        "No.", "Indicator", "Target", "Result", "Last year", "Verdict"]
     wb = load_workbook(tmp_path / "r.xlsx")
     assert wb.sheetnames == ["Summary", "By unit", "Values"]
     res = runner.invoke(app, ["values", "import", str(tmp_path / "r.xlsx")])
