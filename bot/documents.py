@@ -1,27 +1,20 @@
 """The commune's annual report as documents: Word (Nghị định 30/2020), Excel and a chart.
 
 Everything here renders a ``storage.aggregate.CommuneReport``; nothing touches the database.
-Numbers are written the Vietnamese way (decimal comma, thousands dot): 99,2%; 4,8‰;
-550/100.000.
+Every word comes from the catalogs in the reader's language (``lang``, Vietnamese by
+default) and numbers follow its conventions: 99,2%; 4,8‰; 550/100.000 in Vietnamese,
+99.2%; 550/100,000 in English. python-docx, openpyxl and matplotlib are imported when a
+document is first made, never when the bot starts.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.numbers import format_decimal
-from docx import Document
-from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH as ALIGN
-from docx.enum.text import WD_BREAK
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.shared import Mm, Pt
-
+from bot.i18n import DEFAULT_LANGUAGE, fmt_number, text_of
 from flows.effects import decimals_to_agree
 from storage.aggregate import (
     CHUA_DU,
@@ -48,58 +41,107 @@ from storage.aggregate import (
     UnitValue,
 )
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FONT = "Times New Roman"
 BODY_PT = 13
 TITLE_PT = 14
 EXCEL_MAX_ROWS = 1_048_575
+VI = DEFAULT_LANGUAGE
 
-VERDICT_VI = {DAT: "Đạt", KHONG_DAT: "Không đạt", CHUA_DU: "Chưa đủ số liệu", None: "—"}
-REASON_VI = {
-    R_NO_DATA: "chưa có đơn vị nào báo cáo",
-    R_MISSING: "còn đơn vị chưa báo cáo",
-    R_NOT_SUBMITTED: "còn đơn vị chưa gửi báo cáo",
-    R_NO_REFERENCE: "năm so sánh không có số liệu",
-    R_REFERENCE_INCOMPLETE: "năm so sánh thiếu số liệu của một số đơn vị, chưa so sánh được",
-    R_ZERO_DENOMINATOR: "mẫu số bằng 0, không phát sinh",
-    R_NO_TARGET: "kế hoạch không ghi chỉ tiêu",
-    R_NOT_JUDGED: "không đánh giá (theo dõi)",
-    R_BASELINE_YEAR: "năm gốc để so sánh, không đánh giá",
+
+def N_(key: str) -> str:
+    """Mark a catalog key written outside a call (the i18n test collects them)."""
+    return key
+
+
+VERDICT_KEYS = {DAT: N_("doc.verdict.dat"), KHONG_DAT: N_("doc.verdict.khong_dat"),
+                CHUA_DU: N_("doc.verdict.chua_du")}
+REASON_KEYS = {
+    R_NO_DATA: N_("doc.reason.no_data"),
+    R_MISSING: N_("doc.reason.missing_units"),
+    R_NOT_SUBMITTED: N_("doc.reason.not_submitted"),
+    R_NO_REFERENCE: N_("doc.reason.no_reference_data"),
+    R_REFERENCE_INCOMPLETE: N_("doc.reason.reference_incomplete"),
+    R_ZERO_DENOMINATOR: N_("doc.reason.zero_denominator"),
+    R_NO_TARGET: N_("doc.reason.no_target"),
+    R_NOT_JUDGED: N_("doc.reason.not_judged"),
+    R_BASELINE_YEAR: N_("doc.reason.baseline_year"),
 }
-WARNING_VI = {
-    W_SMALL_DENOMINATOR: "mẫu số nhỏ, tỷ lệ chỉ mang tính tham khảo",
-    W_AGENCY_OVER_HAMLETS: "dùng số liệu của cơ quan chuyên môn, không cộng số liệu của thôn",
-    W_ZERO_DENOMINATOR: "mẫu số bằng 0",
-    W_ZERO_REFERENCE: "năm so sánh bằng 0, không tính được tỷ lệ giảm",
+WARNING_KEYS = {
+    W_SMALL_DENOMINATOR: N_("doc.warning.small_denominator"),
+    W_AGENCY_OVER_HAMLETS: N_("doc.warning.agency_over_hamlets"),
+    W_ZERO_DENOMINATOR: N_("doc.warning.zero_denominator"),
+    W_ZERO_REFERENCE: N_("doc.warning.zero_reference"),
 }
-TASK_VI = {"not_started": "chưa thực hiện", "in_progress": "đang thực hiện",
-           "done": "hoàn thành"}
+TASK_KEYS = {"not_started": N_("doc.task.not_started"), "in_progress": N_("doc.task.in_progress"),
+             "done": N_("doc.task.done")}
 ADMIN_PREFIXES = ("Thành phố", "Thị trấn", "Thị xã", "Phường", "Huyện", "Tỉnh", "Quận", "Xã")
 
 
 # ------------------------------------------------------------------ numbers and words
 
 
-def vn_number(value: float, decimals: int = 2) -> str:
-    """A number written the Vietnamese way: 1.234,5."""
-    pattern = "#,##0" + ("." + "#" * decimals if decimals else "")
-    return format_decimal(value, format=pattern, locale="vi")
+def tr(key: str, lang: str, **params: Any) -> str:
+    """A catalog sentence in ``lang`` with its named parameters filled in."""
+    text = text_of(key, lang)
+    return text.format(**params) if params else text
 
 
-def with_unit(value: float, factor: int | None, decimals: int | None = None) -> str:
+def vn_number(value: float, decimals: int = 2, lang: str = VI) -> str:
+    """A number with the language's separators: 1.234,5 (vi), 1,234.5 (en)."""
+    return fmt_number(value, lang, decimals)
+
+
+def with_unit(value: float, factor: int | None, decimals: int | None = None,
+              lang: str = VI) -> str:
     """A rate with its sign: 99,2% / 4,8‰ / 550/100.000 (at least ``decimals`` decimals
     when given: see ``shown_decimals``)."""
     least = 1 if factor == 100000 else 2
     d = max(least, decimals or 0)
     if factor == 1000:
-        return f"{vn_number(value, d)}‰"
+        return f"{vn_number(value, d, lang)}‰"
     if factor == 100000:
-        return f"{vn_number(value, d)}/100.000"
-    return f"{vn_number(value, d)}%"
+        return f"{vn_number(value, d, lang)}/{vn_number(100000, 0, lang)}"
+    return f"{vn_number(value, d, lang)}%"
 
 
 def _factor(row: IndicatorRow) -> int | None:
     return 100 if row.kind == "share_units" else row.factor
+
+
+def _name(row: IndicatorRow, lang: str) -> str:
+    return (row.name_en if lang == "en" else None) or row.name_vi
+
+
+def _goal_title(row: IndicatorRow, lang: str) -> str:
+    return (row.goal_title_en if lang == "en" else None) or row.goal_title_vi
+
+
+def _unit_word(row: IndicatorRow, lang: str) -> str | None:
+    return (row.unit_en if lang == "en" else None) or row.unit_vi
+
+
+def _plan_name(report: CommuneReport, lang: str) -> str:
+    return (report.plan.name_en if lang == "en" else None) or report.plan.name_vi
+
+
+def _in_sentence(name: str, lang: str) -> str:
+    """A name inside a Vietnamese sentence starts in lower case (xã Xuân Trường)."""
+    return _lower_first(name) if lang == VI else name
+
+
+def _yes_no(yes: bool, lang: str) -> str:
+    key = "doc.yes" if yes else "doc.no"
+    return tr(key, lang)
+
+
+def _verdict_word(verdict: str | None, lang: str) -> str:
+    key = VERDICT_KEYS.get(verdict or "")
+    return tr(key, lang) if key else "—"
+
+
+def _task_word(status: str | None, lang: str) -> str | None:
+    key = TASK_KEYS.get(status or "")
+    return tr(key, lang) if key else None
 
 
 def shown_decimals(row: IndicatorRow, value: float | None) -> int:
@@ -117,31 +159,36 @@ def shown_decimals(row: IndicatorRow, value: float | None) -> int:
 
 
 def fmt_value(row: IndicatorRow, value: float | None = None, *, detail: bool = True,
-              sep: str = " ") -> str:
+              sep: str = " ", lang: str = VI) -> str:
     """The result of an indicator as the report writes it (``sep`` before the counts)."""
     v = row.value if value is None else value
     if row.kind == "task":
         done = row.task_counts.get("done", 0)
-        return f"{done}/{row.units_reported} hoàn thành" if row.units_reported else "—"
+        return (tr("doc.value.tasks_done", lang, done=done, units=row.units_reported)
+                if row.units_reported else "—")
     if v is None:
         return "—"
     d = shown_decimals(row, v) if value is None else None  # this year's, judged value
     if row.kind == "rate":
-        text = with_unit(v, row.factor, d)
+        text = with_unit(v, row.factor, d, lang)
         if detail and value is None and row.numerator is not None:
-            text += f"{sep}({vn_number(row.numerator, 0)}/{vn_number(row.denominator or 0, 0)})"
+            text += (f"{sep}({vn_number(row.numerator, 0, lang)}/"
+                     f"{vn_number(row.denominator or 0, 0, lang)})")
         return text
     if row.kind == "share_units":
-        text = with_unit(v, 100, d)
+        text = with_unit(v, 100, d, lang)
         if detail and value is None and row.denominator:
-            text += f"{sep}({row.numerator}/{row.denominator} đơn vị)"
+            text += sep + tr("doc.value.share_units", lang, numerator=row.numerator,
+                             denominator=row.denominator)
         return text
     if row.kind == "yes_no":
-        return "Có" if v >= 1 else "Không"
-    return vn_number(v, 0) + (f" {row.unit_vi}" if row.unit_vi and detail else "")
+        return _yes_no(v >= 1, lang)
+    unit = _unit_word(row, lang)
+    return vn_number(v, 0, lang) + (f" {unit}" if unit and detail else "")
 
 
-def fmt_target(t: Target | None, row: IndicatorRow, *, milestone: bool = True) -> str:
+def fmt_target(t: Target | None, row: IndicatorRow, *, milestone: bool = True,
+               lang: str = VI) -> str:
     """A target as the plan states it: ≥ 95%, < 5‰, giảm 2–3%/năm, ... (theo mốc 2030)."""
     if t is None:
         return "—"
@@ -150,7 +197,11 @@ def fmt_target(t: Target | None, row: IndicatorRow, *, milestone: bool = True) -
     def num(v: float | None) -> str:
         if v is None:
             return "?"
-        return with_unit(v, f) if row.kind in ("rate", "share_units") else vn_number(v, 2)
+        return (with_unit(v, f, lang=lang) if row.kind in ("rate", "share_units")
+                else vn_number(v, 2, lang))
+
+    def pct(v: float | None) -> str:
+        return vn_number(v or 0, 2, lang)
 
     d = t.direction
     text = {
@@ -160,67 +211,75 @@ def fmt_target(t: Target | None, row: IndicatorRow, *, milestone: bool = True) -
         "above": lambda: f"> {num(t.value)}",
         "range": lambda: f"{num(t.value)} – {num(t.value_max)}",
         "reduce_per_year": lambda: (
-            f"Giảm {vn_number(t.value or 0)}–{vn_number(t.value_max)}%/năm"
-            if t.value_max is not None else f"Giảm {vn_number(t.value or 0)}%/năm"),
-        "reduce_vs_year": lambda: f"Giảm {vn_number(t.value or 0)}% so với năm {t.ref_year}",
-        "yes": lambda: "Đạt chuẩn",
-        "maintain": lambda: "Duy trì (không thấp hơn năm trước)",
-        "none": lambda: "Theo dõi" + (f" ({t.note})" if t.note else ""),
+            tr("doc.target.reduce_per_year_range", lang, value=pct(t.value),
+               value_max=pct(t.value_max))
+            if t.value_max is not None else
+            tr("doc.target.reduce_per_year", lang, value=pct(t.value))),
+        "reduce_vs_year": lambda: tr("doc.target.reduce_vs_year", lang, value=pct(t.value),
+                                     ref_year=t.ref_year),
+        "yes": lambda: tr("doc.target.yes", lang),
+        "maintain": lambda: tr("doc.target.maintain", lang),
+        "none": lambda: (tr("doc.target.none_note", lang, note=t.note) if t.note
+                         else tr("doc.target.none", lang)),
     }.get(d, lambda: d)()
     if milestone and t.from_next_milestone:
-        text += f" (theo mốc {t.milestone_year})"
+        text = tr("doc.target.milestone", lang, target=text, year=t.milestone_year)
     return text
 
 
-def fmt_verdict(row: IndicatorRow) -> str:
+def fmt_verdict(row: IndicatorRow, lang: str = VI) -> str:
     """Đạt / Không đạt / Chưa đủ số liệu, with the provisional result while incomplete."""
-    text = VERDICT_VI.get(row.verdict, "—")
+    text = _verdict_word(row.verdict, lang)
     if row.verdict == CHUA_DU and row.provisional_verdict:
-        text += f" (tạm tính: {VERDICT_VI[row.provisional_verdict].lower()})"
+        text = tr("doc.verdict.provisional", lang, verdict=text,
+                  provisional=_verdict_word(row.provisional_verdict, lang).lower())
     if row.verdict is None and row.reason == R_ZERO_DENOMINATOR:
-        text = "Không phát sinh"
+        text = tr("doc.verdict.no_cases", lang)
     if row.verdict is None and row.reason == R_BASELINE_YEAR:
-        text = "Năm gốc"
+        text = tr("doc.verdict.baseline_year", lang)
     return text
 
 
-def fmt_last_year(row: IndicatorRow) -> str:
+def fmt_last_year(row: IndicatorRow, lang: str = VI) -> str:
     """Last year's figure (— when there was none)."""
     return "—" if row.last_year_value is None else fmt_value(row, row.last_year_value,
-                                                            detail=False)
+                                                            detail=False, lang=lang)
 
 
-def notes_for(row: IndicatorRow) -> list[str]:
-    """Why a verdict is missing and what to be careful about, in Vietnamese."""
+def notes_for(row: IndicatorRow, lang: str = VI) -> list[str]:
+    """Why a verdict is missing and what to be careful about."""
     out = []
     if row.verdict == CHUA_DU and row.reason:
-        text = REASON_VI.get(row.reason, row.reason)
+        key = REASON_KEYS.get(row.reason)
+        text = tr(key, lang) if key else row.reason
         if row.reason == R_NO_REFERENCE and row.reference_year:
-            text = f"năm {row.reference_year} không có số liệu để so sánh"
+            text = tr("doc.reason.no_reference_year", lang, year=row.reference_year)
         if row.reason == R_REFERENCE_INCOMPLETE and row.reference_year:
-            text = (f"năm {row.reference_year} chưa đủ số liệu của các đơn vị, "
-                    "chưa so sánh được")
+            text = tr("doc.reason.reference_incomplete_year", lang, year=row.reference_year)
         names = row.missing_units if row.reason in (R_MISSING, R_NO_DATA) else (
             row.unsubmitted_units or row.missing_units)
         if names and row.reason not in (R_NO_REFERENCE, R_REFERENCE_INCOMPLETE):
             text += ": " + ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
-        out.append(f"chưa đủ số liệu — {text}")
+        out.append(tr("doc.note.not_enough_data", lang, reason=text))
     for w in row.warnings:
-        text = WARNING_VI.get(w, w)
+        key = WARNING_KEYS.get(w)
+        text = tr(key, lang) if key else w
         if w == W_SMALL_DENOMINATOR and row.denominator is not None:
-            text = f"mẫu số nhỏ ({vn_number(row.denominator, 0)}), tỷ suất chỉ mang tính tham khảo"
+            text = tr("doc.warning.small_denominator_n", lang,
+                      denominator=vn_number(row.denominator, 0, lang))
         out.append(text)
     if row.change_pct is not None and row.reference_year:
-        word = "giảm" if row.change_pct >= 0 else "tăng"
         t = row.target
         # down 1.996% against "giảm 2%/năm" is không đạt: never written "giảm 2%"
         d = (decimals_to_agree(row.change_pct, "at_least", t.value) if t is not None and
              t.direction in ("reduce_per_year", "reduce_vs_year") else 0)
         if abs(row.change_pct) < 1e-9:
-            out.append(f"không đổi so với năm {row.reference_year}")
+            out.append(tr("doc.note.unchanged", lang, year=row.reference_year))
         else:
-            out.append(f"{word} {vn_number(abs(row.change_pct), max(2, d))}% so với năm "
-                       f"{row.reference_year}")
+            key = "doc.note.down" if row.change_pct >= 0 else "doc.note.up"
+            out.append(tr(key, lang,
+                          pct=vn_number(abs(row.change_pct), max(2, d), lang),
+                          year=row.reference_year))
     return out
 
 
@@ -237,17 +296,32 @@ def _rows(report: CommuneReport, include_sensitive: bool) -> list[IndicatorRow]:
     return [r for r in report.rows if include_sensitive or not r.sensitive]
 
 
-def _local(dt: datetime | None) -> datetime | None:
-    return dt.astimezone(TZ).replace(tzinfo=None) if dt else None
+def _local(dt: datetime | None, tz: tzinfo) -> datetime | None:
+    """A stored (UTC) time as the local wall time of ``tz`` (Excel has no zones)."""
+    return dt.astimezone(tz).replace(tzinfo=None) if dt else None
 
 
 # ------------------------------------------------------------------ Word
+
+
+def _align(name: str) -> Any:
+    """python-docx's paragraph alignment for "left", "center" or "justify"."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    return {"left": WD_ALIGN_PARAGRAPH.LEFT, "center": WD_ALIGN_PARAGRAPH.CENTER,
+            "justify": WD_ALIGN_PARAGRAPH.JUSTIFY}[name]
+
+
+C, L, J = "center", "left", "justify"
 
 
 class _Word:
     """A python-docx document with the few helpers the report needs."""
 
     def __init__(self) -> None:
+        from docx import Document
+        from docx.shared import Mm, Pt
+
         self.doc = Document()
         sec = self.doc.sections[0]
         sec.page_width, sec.page_height = Mm(210), Mm(297)
@@ -264,6 +338,9 @@ class _Word:
     @staticmethod
     def set_fonts(element: Any) -> None:
         """Times New Roman for every script, east-Asian and complex included."""
+        from docx.oxml import OxmlElement
+        from docx.oxml.ns import qn
+
         rpr = element.get_or_add_rPr()
         fonts = rpr.find(qn("w:rFonts"))
         if fonts is None:
@@ -275,6 +352,8 @@ class _Word:
     def run(self, p: Any, text: str, *, bold: bool = False, italic: bool = False,
             underline: bool = False, size: float | None = None) -> Any:
         """A run in Times New Roman."""
+        from docx.shared import Pt
+
         r = p.add_run(text)
         r.bold, r.italic, r.underline = bold or None, italic or None, underline or None
         r.font.name = FONT
@@ -284,11 +363,13 @@ class _Word:
 
     def para(self, text: str = "", *, container: Any = None, bold: bool = False,
              italic: bool = False, underline: bool = False, size: float | None = None,
-             align: Any = ALIGN.LEFT, before: float = 0, after: float = 0,
+             align: str = L, before: float = 0, after: float = 0,
              indent: float | None = None) -> Any:
         """A paragraph (first-line indent in mm)."""
+        from docx.shared import Mm, Pt
+
         p = (container or self.doc).add_paragraph()
-        p.alignment = align
+        p.alignment = _align(align)
         pf = p.paragraph_format
         pf.space_before, pf.space_after = Pt(before), Pt(after)
         if indent is not None:
@@ -299,10 +380,14 @@ class _Word:
 
     def body(self, text: str, **kw: Any) -> Any:
         """A justified body paragraph with the usual first-line indent."""
-        return self.para(text, align=ALIGN.JUSTIFY, indent=10, **kw)
+        return self.para(text, align=J, indent=10, **kw)
 
     def short_line(self, width_mm: float, room_mm: float, container: Any = None) -> None:
         """A centred short rule: a bottom border on an indented empty paragraph."""
+        from docx.oxml import OxmlElement
+        from docx.oxml.ns import qn
+        from docx.shared import Mm, Pt
+
         p = (container or self.doc).add_paragraph()
         side = max((room_mm - width_mm) / 2, 0)
         p.paragraph_format.left_indent = p.paragraph_format.right_indent = Mm(side)
@@ -319,6 +404,11 @@ class _Word:
     def table(self, widths_mm: Sequence[float], *, grid: bool = True,
               heads: Sequence[str] = ()) -> Any:
         """A fixed-width table, with a shaded header row repeated on every page."""
+        from docx.enum.table import WD_TABLE_ALIGNMENT
+        from docx.oxml import OxmlElement
+        from docx.oxml.ns import qn
+        from docx.shared import Mm
+
         t = self.doc.add_table(rows=1, cols=len(widths_mm))
         t.alignment = WD_TABLE_ALIGNMENT.CENTER
         t.autofit = False
@@ -340,7 +430,7 @@ class _Word:
         self._widths = list(widths_mm)
         if heads:
             for cell, text in zip(t.rows[0].cells, heads, strict=True):
-                self.cell(cell, text, bold=True, align=ALIGN.CENTER)
+                self.cell(cell, text, bold=True, align=C)
                 shd = OxmlElement("w:shd")
                 for k, v in (("w:val", "clear"), ("w:color", "auto"), ("w:fill", "E7E6E6")):
                     shd.set(qn(k), v)
@@ -354,18 +444,20 @@ class _Word:
     @staticmethod
     def fit(t: Any, widths_mm: Sequence[float]) -> None:
         """Set every cell's width (Word reads the cells, LibreOffice the grid)."""
+        from docx.shared import Mm
+
         for row in t.rows:
             for cell, w in zip(row.cells, widths_mm, strict=False):
                 cell.width = Mm(w)
 
     def cell(self, cell: Any, text: str, *, bold: bool = False, italic: bool = False,
-             align: Any = ALIGN.LEFT, size: float | None = None) -> None:
+             align: str = L, size: float | None = None) -> None:
         """Write into a cell's first paragraph."""
         p = cell.paragraphs[0]
-        p.alignment = align
+        p.alignment = _align(align)
         self.run(p, text, bold=bold, italic=italic, size=size)
 
-    def row(self, t: Any, texts: Sequence[str], aligns: Sequence[Any], *,
+    def row(self, t: Any, texts: Sequence[str], aligns: Sequence[str], *,
             bold_last: bool = False) -> None:
         """A table row of texts."""
         cells = t.add_row().cells
@@ -379,10 +471,14 @@ class _Word:
 
     def page_numbers(self) -> None:
         """Page number at the top centre, from the second page (Nghị định 30)."""
+        from docx.oxml import OxmlElement
+        from docx.oxml.ns import qn
+        from docx.shared import Pt
+
         sec = self.doc.sections[0]
         sec.different_first_page_header_footer = True
         hp = sec.header.paragraphs[0]
-        hp.alignment = ALIGN.CENTER
+        hp.alignment = _align(C)
         for kind in ("begin", "instr", "end"):
             r = hp.add_run()
             r.font.size = Pt(BODY_PT)
@@ -397,6 +493,8 @@ class _Word:
 
     def page_break(self) -> None:
         """Start a new page."""
+        from docx.enum.text import WD_BREAK
+
         self.doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
     def bytes(self) -> bytes:
@@ -406,135 +504,157 @@ class _Word:
         return out.getvalue()
 
 
-C, L = ALIGN.CENTER, ALIGN.LEFT
-
-
 def report_docx(report: CommuneReport, *, place: str | None = None,
-                include_sensitive: bool) -> bytes:
+                include_sensitive: bool, tz: tzinfo, lang: str = VI) -> bytes:
     """The report as a .docx in the state administrative format (Nghị định 30/2020/NĐ-CP).
 
     A4, margins 20/20/30/15 mm, Times New Roman 13 pt; header block, title, the indicator
     table by mục tiêu, notes, who reported, "Nơi nhận" and the signature block left for
     the officer, then the annex with per-unit figures. Sensitive indicators only when
-    ``include_sensitive``.
+    ``include_sensitive``; dates in the time zone ``tz``, words in ``lang``.
     """
     w = _Word()
     w.page_numbers()
     rows = _rows(report, include_sensitive)
-    _docx_heading(w, report, place or place_of(report))
-    _docx_results(w, report, rows)
-    _docx_completeness(w, report)
-    _docx_signature(w, report)
-    _docx_annex(w, report, rows)
+    _docx_heading(w, report, place or place_of(report), lang)
+    _docx_results(w, report, rows, lang)
+    _docx_completeness(w, report, lang)
+    _docx_signature(w, report, lang)
+    _docx_annex(w, report, rows, tz, lang)
     return w.bytes()
 
 
-def _docx_heading(w: _Word, report: CommuneReport, place: str) -> None:
+def _docx_heading(w: _Word, report: CommuneReport, place: str, lang: str) -> None:
     """Issuing body and number | national motto and date; then the title."""
     left, right = 68.0, 97.0
     head = w.table((left, right), grid=False)
     lc, rc = head.rows[0].cells
-    lc.paragraphs[0].alignment = C
-    w.run(lc.paragraphs[0], "ỦY BAN NHÂN DÂN", bold=True)
+    lc.paragraphs[0].alignment = _align(C)
+    w.run(lc.paragraphs[0], tr("doc.word.committee", lang), bold=True)
     w.para(report.commune.name.upper(), container=lc, bold=True, align=C)
     w.short_line(22, left, lc)
-    w.para("Số: …/BC-UBND", container=lc, align=C, before=4)
-    rc.paragraphs[0].alignment = C
-    w.run(rc.paragraphs[0], "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold=True, size=12)
-    w.para("Độc lập - Tự do - Hạnh phúc", container=rc, bold=True, underline=True, align=C)
-    w.para(f"{place}, ngày … tháng … năm {report.year}", container=rc, italic=True,
-           align=C, before=10)
-    w.para("BÁO CÁO", bold=True, size=TITLE_PT, align=C, before=18)
-    w.para(f"Kết quả thực hiện {_lower_first(report.plan.name_vi)} năm {report.year}",
+    w.para(tr("doc.word.number", lang), container=lc, align=C, before=4)
+    rc.paragraphs[0].alignment = _align(C)
+    w.run(rc.paragraphs[0], tr("doc.word.nation", lang), bold=True, size=12)
+    w.para(tr("doc.word.motto", lang), container=rc, bold=True, underline=True, align=C)
+    w.para(tr("doc.word.place_date", lang, place=place, year=report.year), container=rc,
+           italic=True, align=C, before=10)
+    w.para(tr("doc.word.title", lang), bold=True, size=TITLE_PT, align=C, before=18)
+    w.para(tr("doc.word.subtitle", lang,
+              plan=_in_sentence(_plan_name(report, lang), lang), year=report.year),
            bold=True, size=TITLE_PT, align=C)
     w.short_line(30, 165)
 
 
-def _docx_results(w: _Word, report: CommuneReport, rows: list[IndicatorRow]) -> None:
+def _docx_results(w: _Word, report: CommuneReport, rows: list[IndicatorRow],
+                  lang: str) -> None:
     """Section I: the indicator table grouped by mục tiêu, and the notes."""
-    w.body(f"Căn cứ {report.plan.name_vi}; căn cứ số liệu do các đơn vị báo cáo, Ủy ban nhân "
-           f"dân {_lower_first(report.commune.name)} báo cáo kết quả thực hiện các chỉ tiêu "
-           f"năm {report.year} như sau:", before=12, after=6)
-    w.para("I. KẾT QUẢ THỰC HIỆN CÁC CHỈ TIÊU", bold=True, before=6, after=4)
+    w.body(tr("doc.word.intro", lang, plan=_plan_name(report, lang),
+              commune=_in_sentence(report.commune.name, lang), year=report.year),
+           before=12, after=6)
+    w.para(tr("doc.word.section_results", lang), bold=True, before=6, after=4)
     counts = {DAT: 0, KHONG_DAT: 0, CHUA_DU: 0, None: 0}
     for r in rows:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
     judged = len(rows) - counts[None]
-    tail = (f"; {counts[None]} chỉ tiêu theo dõi, không đánh giá." if counts[None] else ".")
-    w.body(f"Trong {judged} chỉ tiêu được đánh giá: {counts[DAT]} chỉ tiêu đạt, "
-           f"{counts[KHONG_DAT]} chỉ tiêu không đạt, {counts[CHUA_DU]} chỉ tiêu chưa đủ số "
-           f"liệu{tail}", after=4)
+    numbers = {"judged": judged, "dat": counts[DAT], "khong_dat": counts[KHONG_DAT],
+               "chua_du": counts[CHUA_DU]}
+    if counts[None]:
+        w.body(tr("doc.word.counts_monitored", lang, monitored=counts[None], **numbers),
+               after=4)
+    else:
+        w.body(tr("doc.word.counts", lang, **numbers), after=4)
     if any(r.target and r.target.from_next_milestone for r in rows):
-        w.body("Năm không phải năm mốc của kế hoạch được đánh giá theo chỉ tiêu của mốc kế "
-               "tiếp (ghi “theo mốc …”).", italic=True, after=4)
+        w.body(tr("doc.word.milestone_note", lang), italic=True, after=4)
     t = w.table((13.5, 51.5, 27.0, 32.0, 20.0, 21.0),
-                heads=("STT", "Chỉ tiêu", "Kế hoạch", "Thực hiện", "Năm trước", "Đánh giá"))
+                heads=(tr("doc.col.no", lang), tr("doc.col.indicator", lang),
+                       tr("doc.col.target", lang), tr("doc.col.result", lang),
+                       tr("doc.col.last_year", lang), tr("doc.col.verdict", lang)))
     goal = None
     for r in rows:
         if r.goal_code != goal:
             goal = r.goal_code
-            w.group_row(t, f"Mục tiêu {r.goal_code}. {r.goal_title_vi}")
-        w.row(t, (r.code, r.name_vi, fmt_target(r.target, r), fmt_value(r, sep="\n"),
-                  fmt_last_year(r), fmt_verdict(r)), (C, L, C, C, C, C),
+            w.group_row(t, tr("doc.word.goal", lang, code=r.goal_code,
+                              title=_goal_title(r, lang)))
+        w.row(t, (r.code, _name(r, lang), fmt_target(r.target, r, lang=lang),
+                  fmt_value(r, sep="\n", lang=lang), fmt_last_year(r, lang),
+                  fmt_verdict(r, lang)), (C, L, C, C, C, C),
               bold_last=r.verdict == KHONG_DAT)
     w.fit(t, w._widths)
-    noted = [(r, n) for r in rows if (n := notes_for(r))]
+    noted = [(r, n) for r in rows if (n := notes_for(r, lang))]
     if noted:
-        w.para("Ghi chú:", bold=True, italic=True, before=6)
+        w.para(tr("doc.word.notes", lang), bold=True, italic=True, before=6)
         for r, n in noted:
-            w.body(f"- Chỉ tiêu {r.code}: " + "; ".join(n) + ".")
+            w.body(tr("doc.word.note_line", lang, code=r.code, notes="; ".join(n)))
 
 
-def _docx_completeness(w: _Word, report: CommuneReport) -> None:
+def _docx_completeness(w: _Word, report: CommuneReport, lang: str) -> None:
     """Section II: units reported / expected, late and missing ones by name."""
     c = report.completeness
-    w.para("II. TÌNH HÌNH BÁO CÁO CỦA CÁC ĐƠN VỊ", bold=True, before=10, after=4)
-    deadline = f"; hạn gửi {report.round.unit_deadline:%d/%m/%Y}" if report.round else ""
-    w.body(f"Số đơn vị đã gửi báo cáo: {c.units_submitted}/{c.units_expected} "
-           f"({c.units_on_time} đúng hạn, {c.units_late} chậm hạn{deadline}).")
-    label = "địa phương" if report.rollup else "đơn vị"
+    w.para(tr("doc.word.section_units", lang), bold=True, before=10, after=4)
+    numbers = {"submitted": c.units_submitted, "expected": c.units_expected,
+               "on_time": c.units_on_time, "late": c.units_late}
+    if report.round:
+        w.body(tr("doc.word.units_sent_deadline", lang, **numbers,
+                  deadline=_date_text(report.round.unit_deadline, lang)))
+    else:
+        w.body(tr("doc.word.units_sent", lang, **numbers))
+    late, missing = (("doc.word.late_places", "doc.word.missing_places") if report.rollup
+                     else ("doc.word.late_units", "doc.word.missing_units"))
     if c.late_units:
-        w.body(f"- Các {label} gửi chậm: {', '.join(c.late_units)}.")
+        w.body(tr(late, lang, names=", ".join(c.late_units)))
     if c.missing_units:
-        w.body(f"- Các {label} chưa gửi: {', '.join(c.missing_units)}.")
+        w.body(tr(missing, lang, names=", ".join(c.missing_units)))
     if not c.late_units and not c.missing_units:
-        w.body("- Tất cả các đơn vị đã gửi báo cáo đúng hạn.")
+        w.body(tr("doc.word.all_on_time", lang))
 
 
-def _docx_signature(w: _Word, report: CommuneReport) -> None:
+def _date_text(day: Any, lang: str) -> str:
+    """A calendar date the language's way (dd/MM/yyyy in Vietnamese)."""
+    from babel.dates import format_date
+
+    return format_date(day, text_of("format.date", lang), locale=lang)
+
+
+def _docx_signature(w: _Word, report: CommuneReport, lang: str) -> None:
     """"Nơi nhận" on the left, the signature block on the right (left blank to sign)."""
+    from docx.shared import Pt
+
     t = w.table((80.0, 85.0), grid=False)
     nl, sr = t.rows[0].cells
     p = nl.paragraphs[0]
     p.paragraph_format.space_before = Pt(12)
-    w.run(p, "Nơi nhận:", bold=True, italic=True, size=12)
-    upper = f"UBND {_lower_first(report.parent.name)}" if report.parent else "Cấp trên"
-    for line in (f"- {upper} (để b/c);", "- Chủ tịch, các PCT UBND;",
-                 "- Các ban, ngành, đoàn thể;", "- Lưu: VT, VHXH."):
+    w.run(p, tr("doc.word.recipients", lang), bold=True, italic=True, size=12)
+    upper = (tr("doc.word.to_parent", lang, parent=_in_sentence(report.parent.name, lang))
+             if report.parent else tr("doc.word.to_upper_level", lang))
+    for line in (upper, tr("doc.word.to_chair", lang), tr("doc.word.to_departments", lang),
+                 tr("doc.word.to_archive", lang)):
         w.para(line, container=nl, size=11)
     p = sr.paragraphs[0]
-    p.alignment = C
+    p.alignment = _align(C)
     p.paragraph_format.space_before = Pt(12)
-    w.run(p, "TM. ỦY BAN NHÂN DÂN", bold=True)
-    w.para("CHỦ TỊCH", container=sr, bold=True, align=C)
+    w.run(p, tr("doc.word.on_behalf", lang), bold=True)
+    w.para(tr("doc.word.chair", lang), container=sr, bold=True, align=C)
     for _ in range(6):  # room for the signature, the seal and the name
         w.para("", container=sr, align=C)
 
 
-def _docx_annex(w: _Word, report: CommuneReport, rows: list[IndicatorRow]) -> None:
+def _docx_annex(w: _Word, report: CommuneReport, rows: list[IndicatorRow], tz: tzinfo,
+                lang: str) -> None:
     """Phụ lục: each unit's figures (each commune's results for a roll-up)."""
     w.page_break()
-    w.para("PHỤ LỤC", bold=True, size=TITLE_PT, align=C)
-    w.para("Số liệu chi tiết theo " + ("địa phương" if report.rollup else "đơn vị"),
-           bold=True, align=C)
-    w.para(f"(Kèm theo Báo cáo số …/BC-UBND ngày … tháng … năm {report.year} của Ủy ban "
-           f"nhân dân {_lower_first(report.commune.name)})", italic=True, align=C, after=8)
+    w.para(tr("doc.word.annex", lang), bold=True, size=TITLE_PT, align=C)
+    by = "doc.word.annex_places" if report.rollup else "doc.word.annex_units"
+    w.para(tr(by, lang), bold=True, align=C)
+    w.para(tr("doc.word.annex_attached", lang, year=report.year,
+              commune=_in_sentence(report.commune.name, lang)), italic=True, align=C, after=8)
     codes = {r.code for r in rows}
     by_code = {r.code: r for r in rows}
     if report.rollup:
         t = w.table((12.0, 63.0, 27.0, 20.0, 22.0, 21.0),
-                    heads=("STT", "Địa phương", "Đơn vị đã gửi", "Đạt", "Không đạt",
-                           "Chưa đủ"))
+                    heads=(tr("doc.col.no", lang), tr("doc.col.place", lang),
+                           tr("doc.col.units_sent", lang), tr("doc.col.dat", lang),
+                           tr("doc.col.khong_dat", lang), tr("doc.col.chua_du", lang)))
         for n, u in enumerate(report.units, start=1):
             vs = [v.verdict for k, v in u.values.items() if k in codes]
             w.row(t, (str(n), u.name, f"{u.units_submitted}/{u.units_expected}",
@@ -542,59 +662,66 @@ def _docx_annex(w: _Word, report: CommuneReport, rows: list[IndicatorRow]) -> No
                   (C, L, C, C, C, C))
     else:
         t = w.table((14.0, 86.0, 38.0, 27.0),
-                    heads=("STT", "Chỉ tiêu", "Số liệu", "Trạng thái"))
+                    heads=(tr("doc.col.no", lang), tr("doc.col.indicator", lang),
+                           tr("doc.col.figures", lang), tr("doc.col.state", lang)))
         for n, u in enumerate(report.units, start=1):
-            w.group_row(t, f"{n}. {u.name} — {_unit_status(u)}")
+            w.group_row(t, f"{n}. {u.name} — {_unit_status(u, tz, lang)}")
             for code in u.expected:
                 if code in codes:
                     v = u.values.get(code)
-                    w.row(t, (code, by_code[code].name_vi, _unit_value_text(by_code[code], v),
-                              _state_text(v)), (C, L, C, C))
+                    w.row(t, (code, _name(by_code[code], lang),
+                              _unit_value_text(by_code[code], v, lang),
+                              _state_text(v, lang)), (C, L, C, C))
     w.fit(t, w._widths)
 
 
-def _unit_status(u: UnitRow) -> str:
+def _unit_status(u: UnitRow, tz: tzinfo, lang: str = VI) -> str:
     if not u.submitted:
-        return "chưa gửi báo cáo"
-    at = _local(u.submitted_at)
-    when = f" ngày {at:%d/%m/%Y}" if at else ""
-    return f"đã gửi{when}" + (" (đúng hạn)" if u.on_time else " (chậm hạn)")
+        return tr("doc.unit.not_sent", lang)
+    if u.submitted_at is None:
+        key = "doc.unit.sent_on_time" if u.on_time else "doc.unit.sent_late"
+        return tr(key, lang)
+    key = "doc.unit.sent_on_time_on" if u.on_time else "doc.unit.sent_late_on"
+    return tr(key, lang,
+              date=_date_text(u.submitted_at.astimezone(tz).date(), lang))
 
 
-def _unit_value_text(row: IndicatorRow, v: UnitValue | None) -> str:
+def _unit_value_text(row: IndicatorRow, v: UnitValue | None, lang: str = VI) -> str:
     """One unit's value: 1/2 (50%) for a rate, Có/Không, a count, a task status."""
     if v is None:
         return "—"
     if row.kind == "rate":
         if v.numerator is None or v.denominator is None:
             return "—"
-        rate = (f" ({with_unit(v.value, row.factor, shown_decimals(row, v.value))})"
+        rate = (f" ({with_unit(v.value, row.factor, shown_decimals(row, v.value), lang)})"
                 if v.value is not None else "")
-        return f"{vn_number(v.numerator, 0)}/{vn_number(v.denominator, 0)}{rate}"
+        return f"{vn_number(v.numerator, 0, lang)}/{vn_number(v.denominator, 0, lang)}{rate}"
     if row.kind in ("share_units", "yes_no"):
-        return "—" if v.value is None else ("Có" if v.value >= 0.5 else "Không")
+        return "—" if v.value is None else _yes_no(v.value >= 0.5, lang)
     if row.kind == "task":
-        status = TASK_VI.get(v.task_status or "", "—")
+        status = _task_word(v.task_status, lang) or "—"
         return f"{status}: {v.text}" if v.text else status
-    return "—" if v.value is None else vn_number(v.value, 0)
+    return "—" if v.value is None else vn_number(v.value, 0, lang)
 
 
-def _state_text(v: UnitValue | None) -> str:
+def _state_text(v: UnitValue | None, lang: str = VI) -> str:
     if v is None:
-        return "chưa báo cáo"
-    return {"submitted": "đã gửi", "draft": "chưa gửi"}.get(v.state or "", "")
+        return tr("doc.state.not_reported", lang)
+    key = {"submitted": "doc.state.submitted", "draft": "doc.state.draft"}.get(v.state or "")
+    return tr(key, lang) if key else ""
 
 
 # ------------------------------------------------------------------ Excel
 
 
-def _excel_format(row: IndicatorRow, decimals: int = 0) -> str:
+def _excel_format(row: IndicatorRow, decimals: int = 0, lang: str = VI) -> str:
     """The number format; a rate gets more decimals when it must not read as its target."""
     if row.kind in ("rate", "share_units"):
         d = max(1 if row.factor == 100000 else 2, decimals)
         return "0." + "0" * d
     if row.kind == "yes_no":
-        return '"Có";"Có";"Không"'
+        yes, no = _yes_no(True, lang), _yes_no(False, lang)
+        return f'"{yes}";"{yes}";"{no}"'
     return "#,##0"
 
 
@@ -606,7 +733,8 @@ def _excel_value(row: IndicatorRow, v: float | None) -> float | int | None:
     return round(v, max(4, shown_decimals(row, v)))
 
 
-def _unit_cell(row: IndicatorRow, v: UnitValue | None, rollup: bool) -> tuple[Any, str]:
+def _unit_cell(row: IndicatorRow, v: UnitValue | None, rollup: bool,
+               lang: str = VI) -> tuple[Any, str]:
     """A unit's (a commune's) value on "Theo đơn vị" and its number format.
 
     A unit's yes/no answer (a share of units, a yes/no indicator) is the text Có / Không,
@@ -615,14 +743,14 @@ def _unit_cell(row: IndicatorRow, v: UnitValue | None, rollup: bool) -> tuple[An
     if row.kind == "task":
         if v is None:
             return None, "General"
-        status = TASK_VI.get(v.task_status or "")
+        status = _task_word(v.task_status, lang)
         return (f"{status}: {v.text}" if v.text and status else status), "General"
     value = v.value if v else None
     if row.kind == "yes_no" or (row.kind == "share_units" and not rollup):
         if value is None:
             return None, "General"
-        return ("Có" if value >= 0.5 else "Không"), "General"
-    return _excel_value(row, value), _excel_format(row, shown_decimals(row, value))
+        return _yes_no(value >= 0.5, lang), "General"
+    return _excel_value(row, value), _excel_format(row, shown_decimals(row, value), lang)
 
 
 def _target_number(t: Target | None) -> float | None:
@@ -630,8 +758,9 @@ def _target_number(t: Target | None) -> float | None:
 
 
 def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
-                *, include_sensitive: bool = True) -> bytes:
-    """The report as an .xlsx: "Tổng hợp", "Theo đơn vị" and "Số liệu" (numbers as numbers)."""
+                *, include_sensitive: bool = True, tz: tzinfo, lang: str = VI) -> bytes:
+    """The report as an .xlsx: "Tổng hợp", "Theo đơn vị" and "Số liệu" (numbers as numbers;
+    times are the local wall time of ``tz``, words in ``lang``)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -654,47 +783,54 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
 
     wb = Workbook()
     ws = wb.active
-    ws.title = "Tổng hợp"
-    header(ws, ("Mục tiêu", "Mã", "Chỉ tiêu", "Đơn vị tính", "Tử số", "Mẫu số", "Thực hiện",
-                "Kế hoạch", "Mức kế hoạch", "Mốc", "Năm trước", "Đánh giá",
-                "Đơn vị đã báo cáo", "Đơn vị phải báo cáo", "Đúng hạn", "Chậm hạn", "Ghi chú"),
+    ws.title = tr("doc.sheet.summary", lang)
+    header(ws, [tr(k, lang) for k in (
+        "doc.col.goal", "doc.col.code", "doc.col.indicator", "doc.col.unit",
+        "doc.col.numerator", "doc.col.denominator", "doc.col.result", "doc.col.target",
+        "doc.col.target_value", "doc.col.milestone", "doc.col.last_year", "doc.col.verdict",
+        "doc.col.units_reported", "doc.col.units_expected", "doc.col.on_time",
+        "doc.col.late", "doc.col.notes")],
            (9, 7, 48, 11, 10, 11, 11, 22, 11, 7, 11, 22, 11, 11, 9, 9, 50), "D2")
+    per_100000 = "/" + vn_number(100000, 0, lang)
     for r in rows:
-        unit = {100: "%", 1000: "‰", 100000: "/100.000"}.get(_factor(r) or 0, "") \
-            if r.kind in ("rate", "share_units") else (r.unit_vi or "")
+        unit = {100: "%", 1000: "‰", 100000: per_100000}.get(_factor(r) or 0, "") \
+            if r.kind in ("rate", "share_units") else (_unit_word(r, lang) or "")
         ws.append([
-            r.goal_code, r.code, r.name_vi, unit, r.numerator, r.denominator,
-            _excel_value(r, r.value), fmt_target(r.target, r, milestone=False),
+            r.goal_code, r.code, _name(r, lang), unit, r.numerator, r.denominator,
+            _excel_value(r, r.value), fmt_target(r.target, r, milestone=False, lang=lang),
             _target_number(r.target), r.target.milestone_year if r.target else None,
-            _excel_value(r, r.last_year_value), fmt_verdict(r), r.units_reported,
-            r.units_expected, r.units_on_time, r.units_late, "; ".join(notes_for(r)),
+            _excel_value(r, r.last_year_value), fmt_verdict(r, lang), r.units_reported,
+            r.units_expected, r.units_on_time, r.units_late, "; ".join(notes_for(r, lang)),
         ])
         line = ws[ws.max_row]
         for idx in (5, 6, 13, 14, 15, 16):
             line[idx - 1].number_format = "#,##0"
-        line[6].number_format = _excel_format(r, shown_decimals(r, r.value))
-        line[10].number_format = _excel_format(r)
+        line[6].number_format = _excel_format(r, shown_decimals(r, r.value), lang)
+        line[10].number_format = _excel_format(r, lang=lang)
         line[8].number_format = "0.00"
         line[9].number_format = "0"
         line[2].alignment = line[16].alignment = wrap
 
-    wu = wb.create_sheet("Theo đơn vị")
-    unit_names = ("Mã đơn vị", "Đơn vị", "Loại", "Đã gửi", "Ngày gửi", "Đúng hạn")
-    ind_heads = [f"{r.code} {r.name_vi}" for r in rows]
+    wu = wb.create_sheet(tr("doc.sheet.units", lang))
+    unit_names = [tr(k, lang) for k in ("doc.col.unit_code", "doc.col.unit_name",
+                                        "doc.col.unit_kind", "doc.col.sent",
+                                        "doc.col.sent_at", "doc.col.on_time")]
+    ind_heads = [f"{r.code} {_name(r, lang)}" for r in rows]
     header(wu, (*unit_names, *ind_heads), (22, 30, 14, 8, 16, 9, *([14] * len(rows))), "C2")
     wu.row_dimensions[1].height = 90
     for u in report.units:
-        line = [u.code, u.name, u.kind, "Có" if u.submitted else "Chưa",
-                _local(u.submitted_at), None if u.on_time is None else
-                ("Có" if u.on_time else "Không")]
-        shown = [_unit_cell(r, u.values.get(r.code), report.rollup) for r in rows]
+        line = [u.code, u.name, u.kind,
+                _yes_no(True, lang) if u.submitted else tr("doc.not_yet", lang),
+                _local(u.submitted_at, tz), None if u.on_time is None else
+                _yes_no(u.on_time, lang)]
+        shown = [_unit_cell(r, u.values.get(r.code), report.rollup, lang) for r in rows]
         wu.append(line + [value for value, _ in shown])
         cells = wu[wu.max_row]
         cells[4].number_format = "dd/mm/yyyy hh:mm"
         for i, (_, number_format) in enumerate(shown, start=len(unit_names)):
             cells[i].number_format = number_format
 
-    wr = wb.create_sheet("Số liệu")
+    wr = wb.create_sheet(tr("doc.sheet.values", lang))
     header(wr, ("year", "unit", "indicator", "numerator", "denominator", "value",
                 "reported_by", "reported_at", "state", "source", "text"),
            (7, 34, 10, 12, 12, 10, 22, 17, 10, 9, 30), "A2")
@@ -702,7 +838,7 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
         if v.indicator not in codes and not include_sensitive:
             continue
         wr.append([v.year, v.unit, v.indicator, v.numerator, v.denominator, v.value,
-                   v.reported_by, _local(v.reported_at), v.state, v.source, v.text])
+                   v.reported_by, _local(v.reported_at, tz), v.state, v.source, v.text])
     for row in wr.iter_rows(min_row=2, min_col=4, max_col=8):
         row[0].number_format = row[1].number_format = "#,##0"
         row[2].number_format = "0.##"
@@ -721,16 +857,17 @@ def _chartable(rows: Iterable[IndicatorRow]) -> list[IndicatorRow]:
             and r.target.direction in ("at_least", "at_most", "below", "above", "range")]
 
 
-def chart_label(row: IndicatorRow, verdict_label: str) -> str:
+def chart_label(row: IndicatorRow, verdict_label: str, lang: str = VI) -> str:
     """The text beside a bar: the result (never reading as the target when the verdict
     differs), the target and the verdict."""
     assert row.value is not None
-    goal = fmt_target(row.target, row, milestone=False)
-    value = with_unit(row.value, _factor(row), shown_decimals(row, row.value))
-    return f"{value}  (KH {goal})  {verdict_label}"
+    goal = fmt_target(row.target, row, milestone=False, lang=lang)
+    value = with_unit(row.value, _factor(row), shown_decimals(row, row.value), lang)
+    return tr("doc.chart.label", lang, value=value, target=goal, verdict=verdict_label)
 
 
-def report_png(report: CommuneReport, *, include_sensitive: bool = True) -> bytes:
+def report_png(report: CommuneReport, *, include_sensitive: bool = True,
+               lang: str = VI) -> bytes:
     """Result against target per numeric indicator, as a PNG.
 
     Each row has its own scale (its bar ends at the result, the black diamond marks the
@@ -743,8 +880,10 @@ def report_png(report: CommuneReport, *, include_sensitive: bool = True) -> byte
     from matplotlib.patches import Patch
 
     rows = _chartable(_rows(report, include_sensitive))
-    styles = {DAT: ("#2e7d32", "", "✓ Đạt"), KHONG_DAT: ("#c62828", "///", "✗ Không đạt"),
-              CHUA_DU: ("#9e9e9e", "..", "? Chưa đủ số liệu"), None: ("#9e9e9e", "..", "—")}
+    styles = {DAT: ("#2e7d32", "", "✓ " + _verdict_word(DAT, lang)),
+              KHONG_DAT: ("#c62828", "///", "✗ " + _verdict_word(KHONG_DAT, lang)),
+              CHUA_DU: ("#9e9e9e", "..", "? " + _verdict_word(CHUA_DU, lang)),
+              None: ("#9e9e9e", "..", "—")}
     n = max(len(rows), 1)
     fig, ax = plt.subplots(figsize=(12, 1.2 + 0.42 * n), dpi=110)
     plt.rcParams["font.family"] = "DejaVu Sans"
@@ -757,22 +896,22 @@ def report_png(report: CommuneReport, *, include_sensitive: bool = True) -> byte
                 linewidth=0.6, height=0.6)
         ax.plot([t.value / top], [y], marker="D", color="black", markersize=7)
         ax.vlines(t.value / top, y - 0.38, y + 0.38, colors="black", linewidth=1.5)
-        ax.text(1.02, y, chart_label(r, label), va="center", fontsize=9)
+        ax.text(1.02, y, chart_label(r, label, lang), va="center", fontsize=9)
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([_short(f"{r.code}. {r.name_vi}", 52) for r in rows], fontsize=9)
+    ax.set_yticklabels([_short(f"{r.code}. {_name(r, lang)}", 52) for r in rows], fontsize=9)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xticks([])
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
-    ax.set_title(f"{report.commune.name} — kết quả năm {report.year} so với kế hoạch",
+    ax.set_title(tr("doc.chart.title", lang, commune=report.commune.name, year=report.year),
                  fontsize=12, loc="left")
     if not rows:
-        ax.text(0.5, 0.5, "Chưa có chỉ tiêu nào có số liệu", ha="center", va="center")
+        ax.text(0.5, 0.5, tr("doc.chart.empty", lang), ha="center", va="center")
     handles = [Patch(facecolor=styles[k][0], hatch=styles[k][1], edgecolor="black",
                      label=styles[k][2]) for k in (DAT, KHONG_DAT, CHUA_DU)]
     handles.append(plt.Line2D([], [], marker="D", color="black", linestyle="None",
-                              label="Kế hoạch (mức chỉ tiêu)"))
+                              label=tr("doc.chart.target", lang)))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4,
               fontsize=9, frameon=False)
     fig.subplots_adjust(left=0.33, right=0.62, top=1 - 0.55 / (1.2 + 0.42 * n),
@@ -795,27 +934,28 @@ def _short(text: str, n: int) -> str:
 
 
 def report_text(report: CommuneReport, *, include_sensitive: bool = False,
-                max_lines: int = 30) -> str:
-    """A short Vietnamese summary for the chat (/summary): counts, then what needs care."""
+                max_lines: int = 30, lang: str = VI) -> str:
+    """A short summary for the chat: counts, then what needs care."""
     rows = _rows(report, include_sensitive)
     c = report.completeness
     counts = {DAT: 0, KHONG_DAT: 0, CHUA_DU: 0}
     for r in rows:
         if r.verdict in counts:
             counts[r.verdict] += 1
-    lines = [f"Báo cáo năm {report.year} — {report.commune.name}",
-             f"Đơn vị đã gửi: {c.units_submitted}/{c.units_expected} "
-             f"({c.units_on_time} đúng hạn, {c.units_late} chậm)",
-             f"Đạt {counts[DAT]} · Không đạt {counts[KHONG_DAT]} · "
-             f"Chưa đủ số liệu {counts[CHUA_DU]}"]
-    for verdict, title in ((KHONG_DAT, "Không đạt:"), (CHUA_DU, "Chưa đủ số liệu:")):
+    lines = [tr("doc.text.header", lang, year=report.year, commune=report.commune.name),
+             tr("doc.text.units", lang, submitted=c.units_submitted,
+                expected=c.units_expected, on_time=c.units_on_time, late=c.units_late),
+             tr("doc.text.counts", lang, dat=counts[DAT], khong_dat=counts[KHONG_DAT],
+                chua_du=counts[CHUA_DU])]
+    for verdict in (KHONG_DAT, CHUA_DU):
         chosen = [r for r in rows if r.verdict == verdict]
         if chosen:
-            lines.append(title)
-            lines += [f"• {r.code} {_short(r.name_vi, 60)}: {fmt_value(r, detail=False)} "
-                      f"(KH {fmt_target(r.target, r)})" for r in chosen]
+            lines.append(tr("doc.text.group", lang, verdict=_verdict_word(verdict, lang)))
+            lines += [tr("doc.text.line", lang, code=r.code, name=_short(_name(r, lang), 60),
+                         value=fmt_value(r, detail=False, lang=lang),
+                         target=fmt_target(r.target, r, lang=lang)) for r in chosen]
     if c.missing_units:
-        lines.append("Chưa gửi: " + ", ".join(c.missing_units))
+        lines.append(tr("doc.text.missing", lang, names=", ".join(c.missing_units)))
     if len(lines) > max_lines:
         lines = lines[: max_lines - 1] + ["…"]
     return "\n".join(lines)

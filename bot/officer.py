@@ -31,6 +31,7 @@ from telegram.ext import (
 from bot.i18n import pick_language, render
 from bot.reminders import Delivery, digest_reply, reminder_deliveries
 from bot.service import Env, TgUser
+from bot.settings import local_date
 from flows import join as join_flow
 from flows import reminders as plan
 from flows.effects import Button, Day, Msg, Reply, msg
@@ -121,7 +122,7 @@ def progress(env: Env, update_id: int, user: TgUser) -> OfficerOutcome:
                 _no_round(ctx, commune)
             else:
                 ctx.out.replies.append(digest_reply(rnd, commune, ctx.env.today(),
-                                                    session=ctx.session))
+                                                    session=ctx.session, tz=ctx.env.tz))
     return _apply(env, update_id, user, body)
 
 
@@ -139,7 +140,7 @@ def remind(env: Env, update_id: int, user: TgUser) -> OfficerOutcome:
                 continue
             if rnd.closed_at is not None:
                 ctx.say(msg("officer.remind_closed", year=rnd.year,
-                            closed_on=Day(rnd.closed_at.date())))
+                            closed_on=Day(local_date(rnd.closed_at, ctx.env.tz))))
                 continue
             if ctx.env.today() > rnd.consolidation_deadline:  # figures can no longer change
                 ctx.say(msg("officer.remind_past", year=rnd.year,
@@ -281,7 +282,8 @@ def deadline(env: Env, update_id: int, user: TgUser, args: Sequence[str]) -> Off
                 return
             days = new_days
         if rnd.closed_at is not None:
-            ctx.say(msg("deadline.closed", year=rnd.year, closed_on=Day(rnd.closed_at.date())))
+            ctx.say(msg("deadline.closed", year=rnd.year,
+                        closed_on=Day(local_date(rnd.closed_at, ctx.env.tz))))
             return
         for d in (unit_deadline, consolidation):
             if d < today:
@@ -319,7 +321,7 @@ def close(env: Env, update_id: int, user: TgUser) -> OfficerOutcome:
                 continue
             if rnd.closed_at is not None:
                 ctx.say(msg("close.already", year=rnd.year, commune_name=commune.name,
-                            closed_on=Day(rnd.closed_at.date())))
+                            closed_on=Day(local_date(rnd.closed_at, ctx.env.tz))))
                 continue
             progress = store.round_progress(rnd, session=ctx.session)
             ctx.say(msg("close.confirm", year=rnd.year, commune_name=commune.name,
@@ -343,7 +345,7 @@ def press(env: Env, update_id: int, user: TgUser, data: str) -> OfficerOutcome:
         assert commune is not None
         if rnd.closed_at is not None:
             ctx.say(msg("close.already", year=rnd.year, commune_name=commune.name,
-                        closed_on=Day(rnd.closed_at.date())))
+                        closed_on=Day(local_date(rnd.closed_at, ctx.env.tz))))
             return
         if action == KEEP:
             ctx.say(msg("close.kept", year=rnd.year))

@@ -38,6 +38,7 @@ from telegram.ext import Application, ChatMemberHandler, ContextTypes
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.i18n import render_reply
+from bot.settings import local_date
 from flows import reminders as plan
 from flows.effects import Reply
 from storage import reminders as store
@@ -131,7 +132,7 @@ def reminder_deliveries(rnd: Round, recipients: Iterable[store.Recipient], slot:
     return out
 
 
-def digest_reply(rnd: Round, commune: Unit, today: date, *, session: Session,
+def digest_reply(rnd: Round, commune: Unit, today: date, *, session: Session, tz: Any,
                  progress: Sequence[store.UnitProgress] | None = None) -> Reply:
     """The officers' view of a round: submitted / expected, late units, unreachable people."""
     progress = store.round_progress(rnd, session=session) if progress is None else progress
@@ -139,7 +140,7 @@ def digest_reply(rnd: Round, commune: Unit, today: date, *, session: Session,
                            p.submitted) for p in progress]
     unreachable = [(p.name, u.name)
                    for p, u in store.unreachable_people(rnd, session=session, progress=progress)]
-    closed_on = rnd.closed_at.date() if rnd.closed_at else None
+    closed_on = local_date(rnd.closed_at, tz) if rnd.closed_at else None
     return plan.digest(commune.name, rnd.year, rnd.unit_deadline, rnd.consolidation_deadline,
                        today, units, unreachable, closed_on=closed_on)
 
@@ -534,7 +535,7 @@ class Reminders:
             commune = session.get(Unit, rnd.commune_id)
             assert commune is not None
             reply = digest_reply(rnd, commune, self.today(at), session=session,
-                                 progress=progress)
+                                 tz=self.tz, progress=progress)
             return [Delivery(p.id, p.telegram_id, round_id, slot.key, reply, p.language or "vi")
                     for p in store.officers(rnd.commune_id, session=session)
                     if p.id not in done and p.id is not None and p.telegram_id is not None]

@@ -18,6 +18,13 @@ from storage.db import make_engine, session_scope, upgrade
 from storage.models import Person, Round, Unit
 
 
+class Lang(StrEnum):
+    """Languages of the documents ``ctvbot report`` writes."""
+
+    vi = "vi"
+    en = "en"
+
+
 class Format(StrEnum):
     """Output formats of ``ctvbot report``."""
 
@@ -68,12 +75,15 @@ def report(
     = True,
     plan: Annotated[str | None, typer.Option(
         help="The plan code, when an upper level's communes use several plans")] = None,
+    lang: Annotated[Lang, typer.Option(
+        "--lang", help="Language of the Word, Excel and chart documents: vi or en")] = Lang.vi,
 ) -> None:
     """The annual report of a commune (or an upper level) as JSON, Word, Excel or a chart."""
     from bot import documents
     from storage import aggregate
 
     engine = _engine()
+    tz = Settings().tz
     with Session(engine, expire_on_commit=False) as session:
         code = unit or _default_unit(year, session)
         try:
@@ -82,10 +92,11 @@ def report(
                                                       Round.year == year)).first()
             if own is not None:
                 rep = aggregate.build_report(target.id, year, session=session,
-                                             include_sensitive=sensitive)
+                                             include_sensitive=sensitive, tz=tz)
             else:
                 rep = aggregate.build_rollup(target.id, year, session=session,
-                                             include_sensitive=sensitive, plan_code=plan)
+                                             include_sensitive=sensitive, plan_code=plan,
+                                             tz=tz)
         except aggregate.ReportError as exc:
             raise _fail(str(exc)) from exc
         raw = (aggregate.raw_values(rep, session=session, limit=documents.EXCEL_MAX_ROWS - 1)
@@ -99,11 +110,13 @@ def report(
     else:
         out = out or Path(f"bao-cao-{rep.commune.code.replace('/', '-')}-{year}.{fmt.value}")
         if fmt is Format.docx:
-            data = documents.report_docx(rep, place=place, include_sensitive=sensitive)
+            data = documents.report_docx(rep, place=place, include_sensitive=sensitive, tz=tz,
+                                         lang=lang.value)
         elif fmt is Format.xlsx:
-            data = documents.report_xlsx(rep, raw, include_sensitive=sensitive)
+            data = documents.report_xlsx(rep, raw, include_sensitive=sensitive, tz=tz,
+                                         lang=lang.value)
         else:
-            data = documents.report_png(rep, include_sensitive=sensitive)
+            data = documents.report_png(rep, include_sensitive=sensitive, lang=lang.value)
         out.write_bytes(data)
     counts = rep.counts()
     typer.echo(f"{out}: {rep.commune.name} {year}: đạt {counts['dat']}, không đạt "
@@ -131,12 +144,13 @@ def values_import(
     from storage.importer import ImportFailed, import_values
 
     engine = _engine()
-    today = _today()
+    today, tz = _today(), Settings().tz
     try:
         with session_scope(engine) as session:
             person_id = _person(as_, session) if as_ else None
             result = import_values(file, session=session, person_id=person_id,
-                                   submit=submit, allow_closed=allow_closed, today=today)
+                                   submit=submit, allow_closed=allow_closed, today=today,
+                                   tz=tz)
     except ImportFailed as exc:
         raise _fail(f"{exc}\n{len(exc.problems)} problem(s): nothing was saved") from exc
     typer.echo(f"{file}: {result.rows} row(s): {result.saved} saved, {result.unchanged} "

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.i18n import pick_language
+from bot.settings import local_date
 from flows import join as join_flow
 from flows import report as report_flow
 from flows import summary as summary_flow
@@ -158,7 +159,7 @@ def _value(v: ReportedValue | None) -> report_flow.Value | None:
 
 
 def build_sheet(unit: Unit, rnd: Round, lang: str, *, session: Session,
-                today: date) -> tuple[report_flow.Sheet, dict[str, Indicator]]:
+                today: date, tz: Any) -> tuple[report_flow.Sheet, dict[str, Indicator]]:
     """What the report flow sees for one unit in one round, in the person's language."""
     indicators = repo.indicators_for(unit, rnd, session=session)
     ms: dict[int, list[Milestone]] = {}
@@ -184,7 +185,7 @@ def build_sheet(unit: Unit, rnd: Round, lang: str, *, session: Session,
     values = {by_id[k].code: _value(v) for k, v in current.items() if k in by_id}
     officers = repo.officers_of(rnd.commune_id, session=session)
     locked = rnd.closed_at is not None or today > rnd.consolidation_deadline
-    closed_on = rnd.closed_at.date() if rnd.closed_at else None  # closed by an officer
+    closed_on = local_date(rnd.closed_at, tz) if rnd.closed_at else None  # by an officer
     sheet = report_flow.Sheet(
         round_id=rnd.id, year=rnd.year, unit_name=unit.name, deadline=rnd.unit_deadline,
         consolidation_deadline=rnd.consolidation_deadline, items=items,
@@ -241,7 +242,7 @@ def _run_report(ctx: Ctx, unit: Unit, state: dict, event: report_flow.Event) -> 
         repo.save_state(ctx.person.id, {}, session=ctx.session)
         return
     sheet, indicators = build_sheet(unit, rnd, ctx.out.locale, session=ctx.session,
-                                    today=ctx.env.today())
+                                    today=ctx.env.today(), tz=ctx.env.tz)
     result = report_flow.step(state, event, sheet)
     source = "chat" if _is_member(ctx, unit) else "officer"  # an officer typing a paper report
     for effect in result.effects:
@@ -430,7 +431,8 @@ def _status_for(ctx: Ctx, unit: Unit) -> None:
     if rnd is None:
         ctx.say(Reply((msg("report.no_round", unit_name=unit.name),)))
         return
-    sheet, _ = build_sheet(unit, rnd, ctx.out.locale, session=ctx.session, today=ctx.env.today())
+    sheet, _ = build_sheet(unit, rnd, ctx.out.locale, session=ctx.session, today=ctx.env.today(),
+                           tz=ctx.env.tz)
     ctx.say(status_reply(sheet, ctx.env.today()))
 
 
@@ -535,12 +537,15 @@ def on_summary(ctx: Ctx, ev: SummaryCmd) -> None:
     stem = f"bao-cao-{commune.code.replace('/', '-')}-{year}"
     names = {"year": year, "commune_name": commune.name}
     ctx.out.files += [
-        OutFile("document", f"{stem}.docx", report_docx(report, include_sensitive=True),
+        OutFile("document", f"{stem}.docx", report_docx(report, include_sensitive=True,
+                                                        tz=ctx.env.tz, lang=lang),
                 msg("summary.caption_docx", **names)),
         OutFile("document", f"{stem}.xlsx",
-                report_xlsx(report, raw_values(report, session=ctx.session)),
+                report_xlsx(report, raw_values(report, session=ctx.session), tz=ctx.env.tz,
+                            lang=lang),
                 msg("summary.caption_xlsx", **names)),
-        OutFile("photo", f"{stem}.png", report_png(report), msg("summary.caption_png", **names)),
+        OutFile("photo", f"{stem}.png", report_png(report, lang=lang),
+                msg("summary.caption_png", **names)),
     ]
 
 

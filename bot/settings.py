@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, tzinfo
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -37,3 +38,8 @@ class Settings(BaseSettings):
             return self.file_url
         root, _, _ = self.api_url.rstrip("/").rpartition("/bot")
         return f"{root}/file/bot"
+
+
+def local_date(moment: datetime, tz: tzinfo) -> date:
+    """The calendar date a stored (aware, UTC) moment falls on in the time zone ``tz``."""
+    return moment.astimezone(tz).date()

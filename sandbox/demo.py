@@ -13,15 +13,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.app import build_application
 from bot.service import Env
+from bot.settings import Settings
 from sandbox.botapi import BotMessage, LocalBotApi, LocalUser
 from storage import repo
 from storage.communes import apply_commune, load_commune
@@ -31,21 +31,21 @@ from storage.kinds import Role
 ROOT = Path(__file__).resolve().parents[1]
 COMMUNE_FILE = ROOT / "communes" / "002_xuan_truong.yaml"
 TOKEN = "700000001:DEMO-local-only"
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass
 class DemoClock:
-    """The demo's accelerated clock (aware UTC)."""
+    """The demo's accelerated clock (aware UTC) and the time zone it is shown in."""
 
     now: datetime
+    tz: tzinfo
 
     def __call__(self) -> datetime:
         return self.now
 
     def local(self) -> str:
         """The current local date and time, for the transcript."""
-        return self.now.astimezone(TZ).strftime("%d/%m/%Y %H:%M")
+        return self.now.astimezone(self.tz).strftime("%d/%m/%Y %H:%M")
 
 
 @dataclass
@@ -143,7 +143,8 @@ class Demo:
         self.transcript = Transcript(echo)
         self.files: list[Path] = []
         self.progress = echo
-        self.clock = DemoClock(datetime(2026, 11, 2, 1, 30, tzinfo=UTC))  # 08:30 local
+        self.clock = DemoClock(datetime(2026, 11, 2, 1, 30, tzinfo=UTC),  # 08:30 local
+                               Settings().tz)
         self.api = LocalBotApi()
         self.engine: Engine | None = None
         self.app = None
@@ -159,7 +160,7 @@ class Demo:
             session.commit()
         await self.api.start()
         self.api.add_bot(TOKEN, username="ctvbot_demo_bot", first_name="ctvbot")
-        env = Env(engine=self.engine, tz=TZ, bot_username="", now=self.clock)
+        env = Env(engine=self.engine, tz=self.clock.tz, bot_username="", now=self.clock)
         self.app = build_application(env, token=TOKEN, base_url=f"{self.api.url}/bot",
                                      base_file_url=f"{self.api.url}/file/bot")
         await self.app.initialize()

@@ -37,8 +37,6 @@ from storage.models import (
     Unit,
 )
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
 # Verdicts (the JSON and the documents use these codes).
 DAT = "dat"
 KHONG_DAT = "khong_dat"
@@ -301,7 +299,7 @@ def _unit_info(u: Unit) -> UnitInfo:
     return UnitInfo(u.id, u.code, u.name, u.kind)
 
 
-def deadline_cutoff(deadline: date, tz: ZoneInfo = TZ) -> datetime:
+def deadline_cutoff(deadline: date, tz: ZoneInfo) -> datetime:
     """The first instant after the deadline day in ``tz`` (reports before it are on time)."""
     return datetime.combine(deadline + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
 
@@ -654,7 +652,7 @@ def _years_needed(inds: Sequence[_Ind], year: int) -> list[int]:
 
 
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
-                 include_sensitive: bool = True, tz: ZoneInfo = TZ) -> CommuneReport:
+                 include_sensitive: bool = True, tz: ZoneInfo) -> CommuneReport:
     """The annual report of a commune (or any unit with its own round) for ``year``."""
     commune = resolve_unit(commune_code_or_id, session)
     rnd = repo.round_for_year(commune.id, year, session=session)
@@ -787,7 +785,7 @@ def _row(ind: _Ind, c: _Computed, missing: list[str], unsubmitted: list[str], *,
 
 def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, include_units: bool = True,
-                 plan_code: str | None = None, tz: ZoneInfo = TZ) -> CommuneReport:
+                 plan_code: str | None = None, tz: ZoneInfo) -> CommuneReport:
     """The report of an upper level: every round of ``year`` under it added together.
 
     Numerators, denominators, counts and units expected are summed over all rounds of the

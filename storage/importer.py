@@ -16,10 +16,9 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -36,7 +35,6 @@ from storage.models import (
     Unit,
 )
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 REQUIRED = ("year", "unit", "indicator", "numerator", "denominator", "value")
 RAW_SHEET = "Số liệu"
 
@@ -218,13 +216,14 @@ def _not_officer_of(person_id: int, commune_ids: set[int], session: Session) -> 
     return sorted(commune_ids - ok)
 
 
-def _locked_reason(rnd: Round, commune: Unit | None, today: date) -> str | None:
+def _locked_reason(rnd: Round, commune: Unit | None, today: date,
+                   tz: tzinfo) -> str | None:
     """Why a round takes no more values (None while it is open), as the chat locks it."""
     where = f"the {rnd.year} round of {commune.code if commune else rnd.commune_id}"
     how = "an officer can correct it with --allow-closed --as OFFICER"
     if rnd.closed_at is not None:
         at = rnd.closed_at
-        day = (at.astimezone(TZ) if at.tzinfo else at).date()
+        day = (at.astimezone(tz) if at.tzinfo else at).date()
         return f"{where} was closed (chốt) on {day:%d/%m/%Y}: its values are final ({how})"
     if today > rnd.consolidation_deadline:
         return (f"{where} is locked: its consolidation deadline "
@@ -234,16 +233,16 @@ def _locked_reason(rnd: Round, commune: Unit | None, today: date) -> str | None:
 
 def import_values(path: Path, *, session: Session, person_id: int | None = None,
                   submit: bool = False, allow_closed: bool = False,
-                  today: date | None = None) -> ImportResult:
+                  today: date | None = None, tz: tzinfo) -> ImportResult:
     """Check every row of the file, then save them all (or nothing: raises ImportFailed).
 
     ``submit`` marks every unit of the file as having sent its report. A row that would
     change a value of a locked round (closed by an officer, or past its consolidation
-    deadline on ``today`` in Vietnam) is a problem, unless ``allow_closed``: an officer's
-    correction, which needs ``person_id`` so the history says who made it (the round stays
-    closed). Rows equal to what a locked round holds change nothing and are accepted.
+    deadline on ``today`` in the time zone ``tz``) is a problem, unless ``allow_closed``: an
+    officer's correction, which needs ``person_id`` so the history says who made it (the round
+    stays closed). Rows equal to what a locked round holds change nothing and are accepted.
     """
-    today = today or datetime.now(TZ).date()
+    today = today or datetime.now(tz).date()
     rows = list(read_table(path))
     problems: list[Problem] = []
     if not rows:
@@ -309,7 +308,7 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
     round_by_id = {r.id: r for r in rounds.values()}
     locked = {rid: why for rid in {p.round_id for p in parsed}
               if (why := _locked_reason(round_by_id[rid], unit_by_id.get(
-                  round_by_id[rid].commune_id), today))}
+                  round_by_id[rid].commune_id), today, tz))}
     if allow_closed and person_id is None:
         problems.append(Problem(1, "--allow-closed needs --as OFFICER: the history must "
                                    "say which officer corrected a closed round"))

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
 from sqlmodel import Session
@@ -44,6 +45,7 @@ PG_ADMIN = os.environ.get("CTVBOT_TEST_POSTGRES_URL", "postgresql://postgres@127
 AGENCIES = ("health_station", "preschool", "primary_school", "police", "justice")
 HAMLETS = 20
 YEAR = 2026
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 CHUNK = 50_000
 
 
@@ -207,15 +209,15 @@ def bench(name: str, url: str, communes: int) -> None:
           f"(bulk insert + ANALYZE {load_s:.1f} s)")
     with Session(engine) as s:
         conn = s.connection()
-        ms, rep = timed(lambda: build_report("xa-0", YEAR, session=s), 5)
+        ms, rep = timed(lambda: build_report("xa-0", YEAR, session=s, tz=TZ), 5)
         sql_ms, raw = timed(lambda: conn.execute(text(COMMUNE_SQL),
                                                  {"commune": 2, "year": YEAR}).all(), 5)
         _check(rep, raw)
         print(f"  one commune (25 units x 30 indicators, 10 years): build_report "
               f"{ms:8.1f} ms | hand-written SQL aggregate {sql_ms:8.1f} ms")
-        lean_ms, lean = timed(lambda: build_rollup("tinh", YEAR, session=s,
+        lean_ms, lean = timed(lambda: build_rollup("tinh", YEAR, session=s, tz=TZ,
                                                    include_units=False), 3)
-        full_ms, _ = timed(lambda: build_rollup("tinh", YEAR, session=s), 3)
+        full_ms, _ = timed(lambda: build_rollup("tinh", YEAR, session=s, tz=TZ), 3)
         sql_ms, raw = timed(lambda: conn.execute(text(ROLLUP_SQL),
                                                  {"upper": 1, "year": YEAR}).all(), 3)
         _check(lean, raw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -31,6 +32,8 @@ from storage.aggregate import (
 )
 from storage.communes import apply_commune, load_commune
 from storage.models import Indicator, Milestone, Round, Submission, Unit
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +88,7 @@ class Commune:
 
     def report(self, year: int = 2026, **kw: bool) -> CommuneReport:
         """The commune's report."""
-        return build_report(self.unit.code, year, session=self.session, **kw)
+        return build_report(self.unit.code, year, session=self.session, tz=TZ, **kw)
 
 
 def setup_commune(session: Session, file: str = "communes/002_xuan_truong.yaml", *,
@@ -428,7 +431,7 @@ def test_unknown_unit_or_year(xt: Commune) -> None:
     with pytest.raises(ReportError, match="no round for 2031"):
         xt.report(2031)
     with pytest.raises(ReportError):
-        build_report("nowhere", 2026, session=xt.session)
+        build_report("nowhere", 2026, session=xt.session, tz=TZ)
 
 
 # ------------------------------------------------------------------ roll-up
@@ -456,7 +459,7 @@ def test_rollup_over_two_communes_equals_the_sums(session: Session) -> None:
         b.save(h, "10", numerator=2, denominator=100)
     a.save("ubnd", "10", numerator=7, denominator=1000)
     session.commit()
-    up = build_rollup("ninh-binh", 2026, session=session)
+    up = build_rollup("ninh-binh", 2026, session=session, tz=TZ)
     ra, rb = a.report(), b.report()
     assert up.rollup and up.round is None and len(up.round_ids) == 2
     for code in ("8.1", "3.1", "7", "13", "10"):
@@ -482,7 +485,7 @@ def test_rollup_over_two_communes_equals_the_sums(session: Session) -> None:
     assert up.completeness.units_submitted == (ra.completeness.units_submitted
                                                + rb.completeness.units_submitted)
     # without the per-commune detail the figures are the same
-    lean = build_rollup("ninh-binh", 2026, session=session, include_units=False)
+    lean = build_rollup("ninh-binh", 2026, session=session, tz=TZ, include_units=False)
     assert [(x.code, x.numerator, x.denominator, x.value, x.verdict) for x in lean.rows] == [
         (x.code, x.numerator, x.denominator, x.value, x.verdict) for x in up.rows]
 
@@ -490,7 +493,7 @@ def test_rollup_over_two_communes_equals_the_sums(session: Session) -> None:
 def test_rollup_of_one_commune_matches_its_report(xt: Commune) -> None:
     xt.save("thon-hanh-thien", "8.1", numerator=1, denominator=2)
     xt.save("tram-y-te", "2", numerator=95, denominator=100, submit=False)
-    up, rep = build_rollup("ninh-binh", 2026, session=xt.session), xt.report()
+    up, rep = build_rollup("ninh-binh", 2026, session=xt.session, tz=TZ), xt.report()
     assert [(r.code, r.numerator, r.denominator, r.value, r.verdict, r.units_expected)
             for r in up.rows] == [
         (r.code, r.numerator, r.denominator, r.value, r.verdict, r.units_expected)
@@ -541,13 +544,13 @@ def test_direction_none_is_listed_not_judged(city: Commune) -> None:
 def test_province_rollup_over_the_city(city: Commune) -> None:
     for w in WARDS:
         city.save(w, "1", year=2025, value=1 if w != "phi-thong" else 0)
-    rep, up = city.report(2025), build_rollup("kien-giang", 2025, session=city.session)
+    rep, up = city.report(2025), build_rollup("kien-giang", 2025, session=city.session, tz=TZ)
     assert row(rep, "1").value == pytest.approx(600 / 7)  # 6 of 7 wards: 85.7% ≥ 75%
     assert row(rep, "1").verdict == DAT
     assert [(r.code, r.value, r.verdict) for r in up.rows] == [
         (r.code, r.value, r.verdict) for r in rep.rows]
     with pytest.raises(ReportError, match="no round"):
-        build_rollup("kien-giang", 2019, session=city.session)
+        build_rollup("kien-giang", 2019, session=city.session, tz=TZ)
 
 
 def test_change_against_an_incomplete_last_year_is_chua_du(xt: Commune) -> None:
@@ -583,7 +586,7 @@ def test_rollup_annex_counts_every_indicator_of_each_commune(session: Session) -
     for h in HAMLETS:
         b.save(h, "8.1", numerator=1, denominator=100)
     session.commit()
-    up = build_rollup("ninh-binh", 2026, session=session)
+    up = build_rollup("ninh-binh", 2026, session=session, tz=TZ)
     per = {u.name: u for u in up.units}
     for commune in (a, b):
         own = commune.report().counts()

@@ -31,7 +31,7 @@ from storage.aggregate import (
     build_rollup,
     raw_values,
 )
-from tests.test_aggregate import HAMLETS, Commune, _target, row, setup_commune
+from tests.test_aggregate import HAMLETS, TZ, Commune, _target, row, setup_commune
 
 
 @pytest.fixture
@@ -83,7 +83,8 @@ def _all_text(doc) -> str:  # noqa: ANN001
 
 def test_word_report_format_and_content(filled: tuple[Commune, CommuneReport]) -> None:
     _, rep = filled
-    doc = Document(io.BytesIO(report_docx(rep, place="Xuân Trường", include_sensitive=False)))
+    doc = Document(io.BytesIO(report_docx(rep, place="Xuân Trường", include_sensitive=False,
+                                          tz=TZ)))
     sec = doc.sections[0]
     assert (round(sec.page_width.mm), round(sec.page_height.mm)) == (210, 297)  # A4
     assert 20 <= round(sec.top_margin.mm, 1) <= 25 and 20 <= round(sec.bottom_margin.mm, 1) <= 25
@@ -138,13 +139,13 @@ def test_word_report_format_and_content(filled: tuple[Commune, CommuneReport]) -
 
 def test_word_report_with_sensitive_indicators(filled: tuple[Commune, CommuneReport]) -> None:
     _, rep = filled
-    doc = Document(io.BytesIO(report_docx(rep, include_sensitive=True)))
+    doc = Document(io.BytesIO(report_docx(rep, include_sensitive=True, tz=TZ)))
     assert "Tỷ lệ trẻ em bị xâm hại" in _all_text(doc)
 
 
 def test_excel_report(filled: tuple[Commune, CommuneReport], session: Session) -> None:
     _, rep = filled
-    wb = load_workbook(io.BytesIO(report_xlsx(rep, raw_values(rep, session=session))))
+    wb = load_workbook(io.BytesIO(report_xlsx(rep, raw_values(rep, session=session), tz=TZ)))
     assert wb.sheetnames == ["Tổng hợp", "Theo đơn vị", "Số liệu"]
     ws = wb["Tổng hợp"]
     assert ws.freeze_panes == "D2"
@@ -187,11 +188,11 @@ def test_png_chart(filled: tuple[Commune, CommuneReport]) -> None:
 
 
 def test_rollup_documents(filled: tuple[Commune, CommuneReport], session: Session) -> None:
-    up = build_rollup("ninh-binh", 2026, session=session)
-    doc = Document(io.BytesIO(report_docx(up, include_sensitive=True)))
+    up = build_rollup("ninh-binh", 2026, session=session, tz=TZ)
+    doc = Document(io.BytesIO(report_docx(up, include_sensitive=True, tz=TZ)))
     text = _all_text(doc)
     assert "TỈNH NINH BÌNH" in text and "Xã Xuân Trường" in text
-    wb = load_workbook(io.BytesIO(report_xlsx(up, raw_values(up, session=session))))
+    wb = load_workbook(io.BytesIO(report_xlsx(up, raw_values(up, session=session), tz=TZ)))
     assert wb["Theo đơn vị"].max_row == 2  # one commune
     assert report_png(up)[:4] == b"\x89PNG"
 
@@ -203,7 +204,7 @@ def test_per_unit_sheet_shows_yes_no_answers_as_words(
         filled: tuple[Commune, CommuneReport], session: Session) -> None:
     """A school's "yes" (share of units) and the commune's "yes" read Có, not 1.00."""
     _, rep = filled
-    wb = load_workbook(io.BytesIO(report_xlsx(rep, raw_values(rep, session=session))))
+    wb = load_workbook(io.BytesIO(report_xlsx(rep, raw_values(rep, session=session), tz=TZ)))
     wu = wb["Theo đơn vị"]
     heads = [c.value for c in wu[1]]
 
@@ -227,8 +228,8 @@ def test_per_unit_sheet_shows_yes_no_answers_as_words(
 
 def test_rollup_per_commune_sheet_keeps_a_share_as_a_number(
         filled: tuple[Commune, CommuneReport], session: Session) -> None:
-    up = build_rollup("ninh-binh", 2026, session=session)
-    wu = load_workbook(io.BytesIO(report_xlsx(up, raw_values(up, session=session))))[
+    up = build_rollup("ninh-binh", 2026, session=session, tz=TZ)
+    wu = load_workbook(io.BytesIO(report_xlsx(up, raw_values(up, session=session), tz=TZ)))[
         "Theo đơn vị"]
     heads = [c.value for c in wu[1]]
     line = next(wu.iter_rows(min_row=2))
@@ -244,8 +245,8 @@ def test_rollup_annex_counts_the_indicators_a_commune_did_not_report(
     own report, not left out of the count."""
     _, rep = filled
     own = rep.counts()
-    up = build_rollup("ninh-binh", 2026, session=session)
-    doc = Document(io.BytesIO(report_docx(up, include_sensitive=True)))
+    up = build_rollup("ninh-binh", 2026, session=session, tz=TZ)
+    doc = Document(io.BytesIO(report_docx(up, include_sensitive=True, tz=TZ)))
     annex = doc.tables[-1]
     assert [c.text for c in annex.rows[0].cells] == ["STT", "Địa phương", "Đơn vị đã gửi",
                                                      "Đạt", "Không đạt", "Chưa đủ"]
@@ -277,7 +278,7 @@ def near(session: Session) -> CommuneReport:
 
 
 def test_word_never_shows_a_value_that_reads_as_its_target(near: CommuneReport) -> None:
-    doc = Document(io.BytesIO(report_docx(near, include_sensitive=True)))
+    doc = Document(io.BytesIO(report_docx(near, include_sensitive=True, tz=TZ)))
     texts = {r.cells[0].text: [c.text for c in r.cells] for r in doc.tables[1].rows}
     assert texts["2"][3].startswith("94,996%") and texts["2"][5] == "Không đạt"
     assert texts["3.2"][3].startswith("9,496‰") and texts["3.2"][5] == "Đạt"
@@ -291,7 +292,7 @@ def test_word_never_shows_a_value_that_reads_as_its_target(near: CommuneReport) 
 
 def test_excel_shows_enough_decimals_at_the_boundary(near: CommuneReport,
                                                      session: Session) -> None:
-    wb = load_workbook(io.BytesIO(report_xlsx(near, raw_values(near, session=session))))
+    wb = load_workbook(io.BytesIO(report_xlsx(near, raw_values(near, session=session), tz=TZ)))
     ws = wb["Tổng hợp"]
     head = [c.value for c in ws[1]]
     cells = {r[1].value: dict(zip(head, r, strict=True)) for r in ws.iter_rows(min_row=2)}
@@ -341,3 +342,76 @@ def test_a_tasks_note_reaches_the_annex(filled: tuple[Commune, CommuneReport]) -
     v = UnitValue(None, None, None, "done", "Đã tổ chức diễn đàn ngày 1/6", "submitted")
     assert _unit_value_text(task_row, v) == "hoàn thành: Đã tổ chức diễn đàn ngày 1/6"
     assert _unit_cell(task_row, v, False)[0] == "hoàn thành: Đã tổ chức diễn đàn ngày 1/6"
+
+
+# ------------------------------------------------------------------ in the reader's language
+
+
+def test_english_numbers_and_words(filled: tuple[Commune, CommuneReport]) -> None:
+    from bot.documents import fmt_verdict, notes_for
+
+    _, rep = filled
+    assert vn_number(1234.5, lang="en") == "1,234.5"
+    assert with_unit(550, 100000, lang="en") == "550/100,000"
+    assert with_unit(97.56, 100, lang="vi") == "97,56%"
+    assert with_unit(97.56, 100, lang="en") == "97.56%"
+    r = row(rep, "8.1")
+    assert fmt_value(r, lang="en") == "98.04% (100/102)"
+    assert fmt_verdict(r, "en") == "Not enough data (provisionally: not met)"
+    assert fmt_verdict(r) == "Chưa đủ số liệu (tạm tính: không đạt)"
+    assert fmt_target(row(rep, "13").target, row(rep, "13"), lang="en") == "Down 2–3% a year"
+    assert fmt_value(row(rep, "7"), lang="en") == "33.33% (1/3 units)"
+    assert notes_for(r, "en")[0].startswith("not enough data — some units have not reported")
+
+
+def test_english_word_and_excel(filled: tuple[Commune, CommuneReport],
+                                session: Session) -> None:
+    _, rep = filled
+    doc = Document(io.BytesIO(report_docx(rep, include_sensitive=True, tz=TZ, lang="en")))
+    texts = {r.cells[0].text: [c.text for c in r.cells] for r in doc.tables[1].rows}
+    assert texts["No."] == ["No.", "Indicator", "Target", "Result", "Last year", "Verdict"]
+    assert texts["2"][1:] == ["Children up to 8 with access to comprehensive development "
+                              "care services", "≥ 90%", "99.2%\n(1,234/1,244)", "—", "Met"]
+    assert texts["1"][3:] == ["Yes", "—", "Met"]
+    everything = _all_text(doc)
+    assert "SOCIALIST REPUBLIC OF VIET NAM" in everything and "ANNEX" in everything
+    assert "CHAIR" in everything and "Recipients:" in everything
+    assert "Công an xã Xuân Trường — sent on 12 Nov 2026 (late)" in everything
+    wb = load_workbook(io.BytesIO(report_xlsx(rep, raw_values(rep, session=session), tz=TZ,
+                                              lang="en")))
+    assert wb.sheetnames == ["Summary", "By unit", "Values"]
+    ws = wb["Summary"]
+    head = [c.value for c in ws[1]]
+    assert head[head.index("Verdict") - 1] == "Last year" and head[-1] == "Notes"
+    lines = {r[1].value: dict(zip(head, r, strict=True)) for r in ws.iter_rows(min_row=2)}
+    assert lines["11.1"]["Unit of measure"].value == "/100,000"
+    assert lines["8.1"]["Verdict"].value == "Not enough data (provisionally: not met)"
+    wu = wb["By unit"]
+    heads = [c.value for c in wu[1]]
+    school = next(r for r in wu.iter_rows(min_row=2) if r[0].value.endswith("mam-non"))
+    assert school[heads.index(next(h for h in heads if h.startswith("7 ")))].value == "Yes"
+    assert school[3].value == "Yes"  # sent
+    assert [c.value for c in wb["Values"][1]][:3] == ["year", "unit", "indicator"]
+
+
+def test_english_chart_label_and_png(near: CommuneReport) -> None:
+    from bot.documents import chart_label
+
+    assert chart_label(row(near, "2"), "✗ Not met", "en").startswith("94.996%  (target ≥ 95%)")
+    assert report_png(near, lang="en")[:4] == b"\x89PNG"
+
+
+def test_documents_show_local_dates(session: Session) -> None:
+    """A report sent at 19:30 UTC on 11/11 was sent on 12/11 in Vietnam: the annex and the
+    per-unit sheet say so."""
+    xt = setup_commune(session)
+    xt.save("cong-an", "9", numerator=1, denominator=900)
+    xt.submit("cong-an", at=datetime(2026, 11, 11, 19, 30, tzinfo=UTC))
+    session.commit()
+    rep = xt.report()
+    text = _all_text(Document(io.BytesIO(report_docx(rep, include_sensitive=True, tz=TZ))))
+    assert "Công an xã Xuân Trường — đã gửi ngày 12/11/2026 (chậm hạn)" in text
+    assert "11/11/2026" not in text
+    wu = load_workbook(io.BytesIO(report_xlsx(rep, [], tz=TZ)))["Theo đơn vị"]
+    police = next(r for r in wu.iter_rows(min_row=2) if r[0].value.endswith("cong-an"))
+    assert police[4].value == datetime(2026, 11, 12, 2, 30)

@@ -26,13 +26,14 @@ def used_keys() -> set[str]:
     for folder in ("flows", "bot"):
         for _, _, message, _, _ in extract_from_dir(
             ROOT / folder, method_map=[("**.py", "python")],
-            keywords={"msg": None, "text_of": None},
+            keywords={"msg": None, "text_of": None, "tr": None, "N_": None},
         ):
             if isinstance(message, str) and "." in message:
                 keys.add(message)
     keys |= {f"target.{d.value}" for d in Direction} | {"target.reduce_per_year_range"}
     keys |= {f"role.{r.value}" for r in Role} | {f"task.{s.value}" for s in TaskStatus}
     keys |= {"ratio.100", "ratio.1000", "ratio.100000", "answer.yes", "answer.no", "format.date"}
+    keys |= document_keys()
     return keys
 
 
@@ -89,3 +90,42 @@ def test_missing_catalog_is_an_error(monkeypatch, tmp_path):
 def test_unknown_key_is_an_error():
     with pytest.raises(CatalogError):
         text_of("no.such.key", "vi")
+
+
+DOCUMENTS = ROOT / "bot" / "documents.py"
+
+
+def document_keys() -> set[str]:
+    """Every catalog key bot/documents.py names (they are all written out whole)."""
+    return set(re.findall(r'"(doc\.[a-z_.]+)"', DOCUMENTS.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_document_key_is_in_the_catalog(lang):
+    keys = document_keys()
+    assert len(keys) > 100  # headers, verdicts, notes, sheet names, captions
+    assert 'f"doc.' not in DOCUMENTS.read_text(encoding="utf-8"), "a key built at run time"
+    catalog = po(lang)
+    missing = [k for k in sorted(keys) if not (catalog.get(k) and catalog.get(k).string)]
+    assert missing == [], f"{lang} catalog lacks: {missing}"
+    assert all(text_of(k, lang) for k in keys)  # compiled too
+
+
+def test_documents_write_no_vietnamese_of_their_own():
+    """Every word a reader sees in a document comes from the catalogs: the only Vietnamese
+    strings left in bot/documents.py are docstrings and the administrative prefixes it
+    strips from a commune's name."""
+    import ast
+
+    tree = ast.parse(DOCUMENTS.read_text(encoding="utf-8"))
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, ast.Module | ast.FunctionDef | ast.ClassDef) and n.body
+                  and isinstance(n.body[0], ast.Expr)
+                  and isinstance(n.body[0].value, ast.Constant)}
+    prefixes = next(n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                    and getattr(n.targets[0], "id", "") == "ADMIN_PREFIXES")
+    allowed = docstrings | {id(e) for e in prefixes.elts}
+    vietnamese = [n.value for n in ast.walk(tree)
+                  if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                  and id(n) not in allowed and re.search(r"[À-ỹ]", n.value)]
+    assert vietnamese == []

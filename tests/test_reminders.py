@@ -249,7 +249,7 @@ def test_missing_per_unit_in_a_constant_number_of_queries(engine):
     # the same "missing" as the report flow's own sheet
     with Session(engine) as s:
         for p in progress:
-            sheet, _ = build_sheet(p.unit, rnd, "vi", session=s, today=date(2026, 11, 2))
+            sheet, _ = build_sheet(p.unit, rnd, "vi", session=s, today=date(2026, 11, 2), tz=TZ)
             assert [i.code for i in sheet.missing()] == [i.code for i in p.missing]
         recipients = store.pending_recipients(rnd, session=s)
         unreachable = store.unreachable_people(rnd, session=s)
@@ -578,7 +578,7 @@ def test_close_round_with_confirmation_locks_the_values(engine):
     with Session(engine) as s:
         unit = repo.find_unit("thon-xuan-bac", session=s)
         sheet, _ = build_sheet(unit, s.get(Round, rid), "vi", session=s,
-                               today=date(2026, 11, 25))
+                               today=date(2026, 11, 25), tz=TZ)
     assert sheet.locked and "Chị Hoa" in sheet.contact
 
 

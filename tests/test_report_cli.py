@@ -105,6 +105,26 @@ def test_report_rollup_and_files(app: typer.Typer, db: Engine, tmp_path: Path) -
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_report_in_english(app: typer.Typer, db: Engine, tmp_path: Path) -> None:
+    """--lang en writes the documents in English; an English workbook imports back."""
+    for fmt in ("docx", "xlsx", "png"):
+        res = runner.invoke(app, ["report", "--year", "2026", "--format", fmt, "--lang", "en",
+                                  "--out", str(tmp_path / f"r.{fmt}")])
+        assert res.exit_code == 0, res.output
+    doc = Document(str(tmp_path / "r.docx"))
+    texts = [p.text for p in doc.paragraphs]
+    assert "REPORT" in texts and "BÁO CÁO" not in texts
+    assert [c.text for c in doc.tables[1].rows[0].cells] == [
+        "No.", "Indicator", "Target", "Result", "Last year", "Verdict"]
+    wb = load_workbook(tmp_path / "r.xlsx")
+    assert wb.sheetnames == ["Summary", "By unit", "Values"]
+    res = runner.invoke(app, ["values", "import", str(tmp_path / "r.xlsx")])
+    assert res.exit_code == 0 and "0 saved, 3 unchanged" in res.output, res.output
+    res = runner.invoke(app, ["report", "--year", "2026", "--format", "docx", "--lang", "fr",
+                              "--out", str(tmp_path / "x.docx")])
+    assert res.exit_code != 0 and not (tmp_path / "x.docx").exists()
+
+
 def test_report_errors(app: typer.Typer, db: Engine) -> None:
     res = runner.invoke(app, ["report", "--year", "2019"])
     assert res.exit_code == 1 and "no commune has a round for 2019" in res.output
