@@ -9,12 +9,13 @@ A slot missed while the bot was down is sent on start if it is still current (se
 Trigger times are computed from the database and the injectable clock (``Env.now``): a job
 runs after ``slot.at - now``; tests call ``Reminders.run_due(at=T)`` directly.
 
-Sending: every message is claimed in ReminderLog (INSERT, UNIQUE person/round/slot) right
-before it goes out, so a restart or a second process never sends it twice. At most
-``messages_per_second`` overall and one per second per chat; a 429 waits ``retry_after`` and
-sends the same message again; a 403 marks the person unreachable (the officers' digest names
-them). Stopping (cancellation) lets a message in flight finish and be recorded, and gives
-back the claims not yet sent, so the next run sends exactly those.
+Sending goes through the messenger interface (``bot.messenger``). Every message is claimed
+in ReminderLog (INSERT, UNIQUE person/round/slot) right before it goes out, so a restart or a
+second process never sends it twice. At most ``messages_per_second`` overall and one per
+second per chat; "retry later" (Telegram's 429) waits and sends the same message again;
+"blocked" (403) marks the person unreachable (the officers' digest names them). Stopping
+(cancellation) lets a message in flight finish and be recorded, and gives back the claims
+not yet sent, so the next run sends exactly those.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ the shell, the shell's sends become Bot API calls, its errors the messenger's er
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -23,8 +24,9 @@ from telegram import (
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.warnings import PTBDeprecationWarning
 
-from bot.context import COMMANDS, MENU_NAMES
+from bot.context import COMMANDS, MENU_NAMES, Env
 from bot.i18n import LANGUAGES, text_of
 from bot.messenger import (
     Blocked,
@@ -64,10 +66,6 @@ def keyboard(rows: Choices) -> InlineKeyboardMarkup | None:
 
 
 def _retry_seconds(exc: RetryAfter) -> float:
-    import warnings
-
-    from telegram.warnings import PTBDeprecationWarning
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after
@@ -207,9 +205,9 @@ async def stop_reminders(application: Application) -> None:
         await reminders.stop()
 
 
-def build_application(env: Any, receive: Receive, failed: Failed, *, token: str,
+def build_application(env: Env, receive: Receive, failed: Failed, *, token: str,
                       base_url: str, base_file_url: str, replies_per_second: float,
-                      started: Callable[[Any, Reminders], None]) -> Application:
+                      started: Callable[[Env, Reminders], None]) -> Application:
     """The PTB Application: every update goes to ``receive``; nothing is started.
 
     Every reply and reminder of the process stays under ``replies_per_second`` (Telegram's
