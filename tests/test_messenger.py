@@ -12,7 +12,16 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot.app import Shell
-from bot.context import Env
+from bot.context import (
+    MENU_NAMES,
+    Env,
+    OfficerCmd,
+    ReportCmd,
+    SimpleCmd,
+    StartCmd,
+    SummaryCmd,
+    command_event,
+)
 from bot.i18n import text_of
 from bot.messenger import Choices, Command, Inbound, Limits, Other, Press, Text, User
 from storage import repo
@@ -110,3 +119,18 @@ async def test_groups_edits_and_pictures_are_answered_without_touching_the_servi
     await shell.receive(inbound(Other()), m)
     assert [t for _, t, _ in m.sent[1:]] == [text_of("err.edited", "vi"),
                                              text_of("err.not_text", "vi")]
+
+
+def test_every_command_word_and_alias_names_one_event():
+    pairs = {"baocao": "report", "tinhtrang": "status", "huy": "cancel", "huongdan": "help",
+             "ngonngu": "language", "moi": "invite", "tonghop": "summary", "tiendo": "progress",
+             "nhac": "remind", "hanchot": "deadline", "chot": "close"}
+    for vi, en in pairs.items():
+        assert command_event(vi, ["2025"]) == command_event(en.upper(), ["2025"]), vi
+    assert command_event("start", ["ABC"]) == StartCmd("ABC")
+    assert command_event("baocao") == ReportCmd() and command_event("tinhtrang") == \
+        SimpleCmd("status")
+    assert command_event("tonghop", ["2025"]) == SummaryCmd("2025")
+    assert command_event("hanchot", ["1/12", "5/12"]) == OfficerCmd("deadline", ("1/12", "5/12"))
+    assert command_event("Bogus") == SimpleCmd("unknown", "/Bogus")
+    assert MENU_NAMES["vi"] == list(pairs) and MENU_NAMES["en"] == list(pairs.values())
