@@ -9,12 +9,13 @@ A slot missed while the bot was down is sent on start if it is still current (se
 Trigger times are computed from the database and the injectable clock (``Env.now``): a job
 runs after ``slot.at - now``; tests call ``Reminders.run_due(at=T)`` directly.
 
-Sending: every message is claimed in ReminderLog (INSERT, UNIQUE person/round/slot) right
-before it goes out, so a restart or a second process never sends it twice. At most
-``messages_per_second`` overall and one per second per chat; a 429 waits ``retry_after`` and
-sends the same message again; a 403 marks the person unreachable (the officers' digest names
-them). Stopping (cancellation) lets a message in flight finish and be recorded, and gives
-back the claims not yet sent, so the next run sends exactly those.
+Sending goes through the messenger interface (``bot.messenger``). Every message is claimed
+in ReminderLog (INSERT, UNIQUE person/round/slot) right before it goes out, so a restart or a
+second process never sends it twice. At most ``messages_per_second`` overall and one per
+second per chat; "retry later" (Telegram's 429) waits and sends the same message again;
+"blocked" (403) marks the person unreachable (the officers' digest names them). Stopping
+(cancellation) lets a message in flight finish and be recorded, and gives back the claims
+not yet sent, so the next run sends exactly those.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -32,12 +32,20 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application, ChatMemberHandler, ContextTypes
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.i18n import render_reply
+from bot.messenger import (
+    Blocked,
+    Busy,
+    Choices,
+    MaybeSent,
+    Messenger,
+    MessengerError,
+    NetworkDown,
+    Refused,
+    RetryLater,
+    pieces,
+)
 from bot.settings import local_date
 from flows import reminders as plan
 from flows.effects import Reply
@@ -53,7 +61,6 @@ RETRY_SECONDS = 60
 ORPHANED_CLAIM = timedelta(minutes=15)  # a claim this old was left by a killed process
 SEND_LOCK_KEY = 0x637476626F74  # PostgreSQL advisory lock: one sending batch at a time
 NETWORK_RETRIES = 5
-MAX_TEXT = 4096
 
 
 def _utcnow() -> datetime:
@@ -145,19 +152,6 @@ def digest_reply(rnd: Round, commune: Unit, today: date, *, session: Session, tz
                        today, units, unreachable, closed_on=closed_on)
 
 
-def _markup(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
-    if not rows:
-        return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row]
-                                 for row in rows])
-
-
-def _pieces(text: str) -> list[str]:
-    from bot.app import split_text  # late: bot.app imports this module
-
-    return split_text(text, MAX_TEXT)
-
-
 # ------------------------------------------------------------------ pacing
 
 
@@ -237,13 +231,6 @@ async def _finish(aw: Any) -> Any:
         raise
 
 
-def _retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 # ------------------------------------------------------------------ the sender
 
 
@@ -297,11 +284,12 @@ class SendLock:
 class Sender:
     """Claims, sends and records deliveries, paced, with a few workers in flight."""
 
-    def __init__(self, engine: Engine, bot: Bot, *, messages_per_second: float = DEFAULT_RATE,
+    def __init__(self, engine: Engine, messenger: Messenger, *,
+                 messages_per_second: float = DEFAULT_RATE,
                  per_chat_seconds: float = PER_CHAT_SECONDS,
                  now: Callable[[], datetime] = _utcnow, workers: int | None = None,
                  sleep: Callable[[float], Any] = asyncio.sleep) -> None:
-        self.engine, self.bot, self.now = engine, bot, now
+        self.engine, self.messenger, self.now = engine, messenger, now
         self.pacer = Pacer(messages_per_second, per_chat_seconds, sleep=sleep)
         self.workers = workers or max(4, int(messages_per_second * 2))
         self._sleep = sleep
@@ -342,7 +330,7 @@ class Sender:
 
     async def _one(self, d: Delivery, report: FanOut) -> None:
         text, rows = render_reply(d.reply, d.locale)
-        pieces, markup = _pieces(text), _markup(rows)
+        parts = pieces(text, rows, self.messenger.limits)
         await self.pacer.acquire(d.chat_id)
         claiming = asyncio.ensure_future(asyncio.to_thread(self._claim, d))
         try:
@@ -356,7 +344,7 @@ class Sender:
             return
         sent: list[int] = []
         try:
-            outcome = await self._send(d, pieces, markup, sent, report)
+            outcome = await self._send(d, parts, sent, report)
         except asyncio.CancelledError:
             outcome = store.SENT if sent else None
             report.sent += bool(sent)
@@ -373,63 +361,60 @@ class Sender:
         else:
             report.failed += 1
 
-    async def _send(self, d: Delivery, pieces: list[str], markup: InlineKeyboardMarkup | None,
-                    sent: list[int], report: FanOut) -> str | None:
+    async def _send(self, d: Delivery, parts: list[tuple[str, Choices]], sent: list[int],
+                    report: FanOut) -> str | None:
         """Send the pieces of a claimed message; the outcome (None: give the claim back)."""
         network_failures = 0
         n = 0
         paced = True  # the first attempt was paced by the caller, every other one is here
-        while n < len(pieces):
+        while n < len(parts):
             if not paced:
                 await self.pacer.acquire(d.chat_id)
             paced = False
-            last = n == len(pieces) - 1
-            call = asyncio.ensure_future(self.bot.send_message(
-                d.chat_id, pieces[n], reply_markup=markup if last else None))
+            piece, choices = parts[n]
+            call = asyncio.ensure_future(self.messenger.send_text(d.chat_id, piece, choices))
             try:
-                message = await asyncio.shield(call)
+                message_id = await asyncio.shield(call)
             except asyncio.CancelledError:
                 # the request is on its way: let it finish, so the log tells the truth
                 with contextlib.suppress(Exception):
-                    sent.append((await _wait_out(call)).message_id)
+                    sent.append(await _wait_out(call))
                 raise
-            except RetryAfter as exc:
+            except RetryLater as exc:
                 report.retries_429 += 1
-                wait = _retry_seconds(exc)
-                log.info("429 for chat %s: retrying the same message in %.0f s", d.chat_id, wait)
-                self.pacer.pause(wait)
-                await self._sleep(wait)
+                log.info("429 for chat %s: retrying the same message in %.0f s", d.chat_id,
+                         exc.seconds)
+                self.pacer.pause(exc.seconds)
+                await self._sleep(exc.seconds)
                 continue
-            except Forbidden as exc:
-                log.info("person %s blocked the bot (%s)", d.person_id, exc.message)
+            except Blocked as exc:
+                log.info("person %s blocked the bot (%s)", d.person_id, exc)
                 return store.BLOCKED
-            except TimedOut as exc:
-                if "pool timeout" in exc.message.lower():  # never left this process
-                    network_failures += 1
-                    if network_failures > NETWORK_RETRIES:
-                        return store.SENT if sent else None
-                    continue
+            except MaybeSent as exc:
                 # the request may have arrived: sending it again could send it twice
                 log.warning("reminder %s to person %s timed out: not resent (%s)",
-                            d.slot, d.person_id, exc.message)
+                            d.slot, d.person_id, exc)
                 return store.SENT if sent else store.FAILED
-            except BadRequest as exc:
-                log.warning("reminder %s to person %s refused: %s", d.slot, d.person_id,
-                            exc.message)
+            except Refused as exc:
+                log.warning("reminder %s to person %s refused: %s", d.slot, d.person_id, exc)
                 return store.SENT if sent else store.FAILED
-            except NetworkError as exc:
+            except Busy:  # never left this process: again at once
+                network_failures += 1
+                if network_failures > NETWORK_RETRIES:
+                    return store.SENT if sent else None
+                continue
+            except NetworkDown as exc:
                 network_failures += 1
                 if network_failures > NETWORK_RETRIES:
                     log.warning("reminder %s to person %s: network down, given back (%s)",
-                                d.slot, d.person_id, exc.message)
+                                d.slot, d.person_id, exc)
                     return store.SENT if sent else None
                 await self._sleep(min(2.0 ** network_failures, 30.0))
                 continue
-            except TelegramError as exc:
-                log.warning("reminder %s to person %s failed: %s", d.slot, d.person_id,
-                            exc.message)
+            except MessengerError as exc:
+                log.warning("reminder %s to person %s failed: %s", d.slot, d.person_id, exc)
                 return store.SENT if sent else store.FAILED
-            sent.append(message.message_id)
+            sent.append(message_id)
             n += 1
         return store.SENT
 
@@ -461,12 +446,12 @@ class Sender:
 class Reminders:
     """Everything about reminders in one bot process: what is due, the sender, the jobs."""
 
-    def __init__(self, engine: Engine, bot: Bot, *, tz: Any,
+    def __init__(self, engine: Engine, messenger: Messenger, *, tz: Any,
                  messages_per_second: float = DEFAULT_RATE,
                  now: Callable[[], datetime] | None = None, workers: int | None = None) -> None:
         self.engine, self.tz = engine, tz
         self._now = now
-        self.sender = Sender(engine, bot, messages_per_second=messages_per_second,
+        self.sender = Sender(engine, messenger, messages_per_second=messages_per_second,
                              now=self.utcnow, workers=workers)
         self.job_queue: Any = None
         self._locks: dict[int, asyncio.Lock] = {}
@@ -616,7 +601,7 @@ class Reminders:
                                     data={"round_id": round_id, "slot": slot.key, "at": slot.at})
         return {rid: s.at for rid, s in nexts.items()}
 
-    async def _round_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _round_job(self, context: Any) -> None:
         round_id = context.job.data["round_id"]  # type: ignore[union-attr,index]
         self.spawn(self._run_round(round_id), f"reminders:round:{round_id}")
 
@@ -632,7 +617,7 @@ class Reminders:
             return
         await self.rebuild()
 
-    async def _resync_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _resync_job(self, context: Any) -> None:
         await self.rebuild()
 
     async def stop(self) -> None:
@@ -646,52 +631,13 @@ class Reminders:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-# ------------------------------------------------------------------ wiring
+# ------------------------------------------------------------------ reachability
 
 
-async def start_reminders(application: Application) -> Reminders:
-    """post_init: build the process's Reminders from the Env and start its jobs."""
-    env = application.bot_data["env"]
-    rate = float(application.bot_data.get("messages_per_second", DEFAULT_RATE))
-    reminders = Reminders(env.engine, application.bot, tz=env.tz, messages_per_second=rate,
-                          now=env.now)
-    application.bot_data["reminders"] = reminders
-    if application.job_queue is None:
-        log.warning("no JobQueue (install python-telegram-bot[job-queue]): no reminders")
-    else:
-        await reminders.start(application.job_queue)
-    return reminders
-
-
-async def stop_reminders(application: Application) -> None:
-    """post_stop / post_shutdown: stop the batches in progress."""
-    reminders = application.bot_data.get("reminders")
-    if reminders is not None:
-        await reminders.stop()
-
-
-async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+def set_reachable(engine: Engine, telegram_id: int, reachable: bool) -> None:
     """The person blocked the bot (unreachable) or came back (reachable again)."""
-    change = update.my_chat_member
-    if change is None or change.chat.type != "private":
-        return
-    status = change.new_chat_member.status
-    if status not in ("kicked", "member"):
-        return
-    env = context.bot_data["env"]
-
-    def apply() -> None:
-        with Session(env.engine) as session:
-            pid = session.exec(select(Person.id).where(
-                Person.telegram_id == change.from_user.id)).first()
-            if pid is not None:
-                store.set_unreachable(pid, status == "kicked", session=session)
-                session.commit()
-
-    await asyncio.to_thread(apply)
-
-
-def install(application: Application) -> None:
-    """Register the blocked/unblocked handler (its own group: it never hides another)."""
-    application.add_handler(ChatMemberHandler(on_my_chat_member,
-                                              ChatMemberHandler.MY_CHAT_MEMBER), group=-2)
+    with Session(engine) as session:
+        pid = session.exec(select(Person.id).where(Person.telegram_id == telegram_id)).first()
+        if pid is not None:
+            store.set_unreachable(pid, not reachable, session=session)
+            session.commit()

@@ -8,19 +8,33 @@ state and the processed-update mark — is committed in one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from bot.context import (
+    Ctx,
+    Env,
+    Incoming,
+    OfficerCmd,
+    Outcome,
+    OutFile,
+    PressIn,
+    ReportCmd,
+    SimpleCmd,
+    StartCmd,
+    SummaryCmd,
+    TextIn,
+    TgUser,
+)
 from bot.i18n import pick_language
+from bot.officer import on_officer, on_officer_press
 from bot.settings import local_date
 from flows import join as join_flow
 from flows import report as report_flow
 from flows import summary as summary_flow
-from flows.effects import Msg, Reply, Save, SubmitReport, TargetText, msg
+from flows.effects import Reply, Save, SubmitReport, TargetText, msg
 from flows.status import status as status_reply
 from storage import repo
 from storage.kinds import Role
@@ -29,114 +43,6 @@ from storage.repo import JoinOutcome
 
 REPORTING_ROLES = (Role.collaborator, Role.agency)
 OFFICER_ROLES = (Role.officer, Role.admin)
-
-
-@dataclass(frozen=True)
-class TgUser:
-    """The sender of an update, as Telegram describes them."""
-
-    id: int
-    first_name: str
-    last_name: str | None = None
-    language_code: str | None = None
-
-    @property
-    def full_name(self) -> str:
-        """First and last name."""
-        return " ".join(p for p in (self.first_name, self.last_name) if p)
-
-
-# ------------------------------------------------------------------ incoming events
-
-
-@dataclass(frozen=True)
-class StartCmd:
-    """/start [CODE]."""
-
-    code: str | None = None
-
-
-@dataclass(frozen=True)
-class ReportCmd:
-    """/report, /baocao, or "Báo cáo ngay" at an indicator."""
-
-    code: str | None = None
-
-
-@dataclass(frozen=True)
-class TextIn:
-    """A typed text."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class PressIn:
-    """A button press (callback data)."""
-
-    data: str
-
-
-@dataclass(frozen=True)
-class SummaryCmd:
-    """/summary [YEAR] (/tonghop)."""
-
-    arg: str | None = None
-
-
-@dataclass(frozen=True)
-class OutFile:
-    """A file to send: a document or a photo, with a caption from the catalog."""
-
-    kind: str  # document | photo
-    filename: str
-    data: bytes
-    caption: Msg
-
-
-@dataclass(frozen=True)
-class SimpleCmd:
-    """/status, /cancel, /help, /language, /invite, or "unknown" with the command typed."""
-
-    name: str
-    arg: str = ""
-
-
-Incoming = StartCmd | ReportCmd | TextIn | PressIn | SimpleCmd | SummaryCmd
-
-
-@dataclass
-class Outcome:
-    """What to send back, in which language; ``duplicate`` when the update was seen before."""
-
-    locale: str
-    replies: list[Reply] = field(default_factory=list)
-    files: list[OutFile] = field(default_factory=list)
-    duplicate: bool = False
-    callback_text: str | None = None
-
-
-@dataclass(frozen=True)
-class Env:
-    """What the service needs from the outside world."""
-
-    engine: Engine
-    tz: Any
-    bot_username: str
-    invitation_days: int = 30
-    now: Callable[[], datetime] | None = None
-
-    def utcnow(self) -> datetime:
-        """Current time (aware, UTC), from the injected clock when there is one."""
-        if self.now is not None:
-            return self.now()
-        from storage.models import utcnow
-
-        return utcnow()
-
-    def today(self) -> date:
-        """Today's date in the commune's time zone."""
-        return self.utcnow().astimezone(self.tz).date()
 
 
 # ------------------------------------------------------------------ building the sheet
@@ -198,18 +104,6 @@ def build_sheet(unit: Unit, rnd: Round, lang: str, *, session: Session,
 
 
 # ------------------------------------------------------------------ the handlers
-
-
-class Ctx:
-    """One update being handled."""
-
-    def __init__(self, env: Env, session: Session, user: TgUser, person: Person | None):
-        self.env, self.session, self.user, self.person = env, session, user, person
-        self.out = Outcome(locale=person.language if person else pick_language(user.language_code))
-
-    def say(self, reply: Reply) -> None:
-        """Queue a reply."""
-        self.out.replies.append(reply)
 
 
 def _reporting_units(ctx: Ctx) -> list[Unit]:
@@ -549,18 +443,29 @@ def on_summary(ctx: Ctx, ev: SummaryCmd) -> None:
     ]
 
 
+def on_any_press(ctx: Ctx, ev: PressIn) -> None:
+    """A button press: the /chot confirmation goes to the officer's handler, others to
+    ``on_press``."""
+    if ev.data.startswith("off:"):
+        on_officer_press(ctx, ev.data)
+    else:
+        on_press(ctx, ev)
+
+
 HANDLERS: dict[type, Callable[[Ctx, Any], None]] = {
     StartCmd: on_start,
     ReportCmd: on_report,
     TextIn: on_text,
-    PressIn: on_press,
+    PressIn: on_any_press,
     SimpleCmd: on_simple,
     SummaryCmd: on_summary,
+    OfficerCmd: on_officer,
 }
 
 
 def handle(env: Env, update_id: int, user: TgUser, event: Incoming) -> Outcome:
-    """Apply one update exactly once and return what to send."""
+    """Apply one update exactly once and return what to send: every person's every command,
+    text and press goes through here."""
     with Session(env.engine, expire_on_commit=False) as session:
         if not repo.claim_update(update_id, session=session):
             session.rollback()

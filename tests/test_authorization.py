@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from bot import officer, service
+from bot import service
+from bot.context import command_event
 from storage import repo
 from storage.kinds import Role
 from storage.models import Invitation, ReportedValue, Round, ValueChange
@@ -63,9 +64,6 @@ def keys(out: service.Outcome) -> list[str]:
 
 
 def act(env, user, event) -> list[str]:
-    if isinstance(event, tuple):  # an officer command: (function, *args)
-        fn, *args = event
-        return keys(fn(env, next(IDS), user, *args))
     return keys(service.handle(env, next(IDS), user, event))
 
 
@@ -123,11 +121,11 @@ def event_for(action: str, ids: dict) -> service.Incoming:
         "forged": service.PressIn("r99999:submit::"),
         "help": service.SimpleCmd("help"),
         "summary": service.SummaryCmd(),
-        "progress": (officer.progress,),
-        "remind": (officer.remind,),
-        "deadline": (officer.deadline, ["20/11/2026", "05/12/2026"]),
-        "close": (officer.close,),
-        "close_press_xt": (officer.press, f"off:close:{ids['xt_round']}"),
+        "progress": command_event("tiendo"),
+        "remind": command_event("nhac"),
+        "deadline": command_event("hanchot", ["20/11/2026", "05/12/2026"]),
+        "close": command_event("chot"),
+        "close_press_xt": service.PressIn(f"off:close:{ids['xt_round']}"),
     }[action]
 
 

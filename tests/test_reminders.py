@@ -16,10 +16,11 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 from telegram import Bot
 
-from bot import officer
+from bot import service
 from bot.i18n import render_reply
 from bot.reminders import Delivery, Pacer, Reminders
 from bot.service import Env, TgUser, build_sheet
+from bot.telegram import TelegramMessenger
 from flows import reminders as plan
 from flows import report as report_flow
 from sandbox.botapi import LocalBotApi
@@ -198,7 +199,7 @@ async def api():
 async def tg(api):
     async with Bot(TOKEN, base_url=f"{api.url}/bot",
                    base_file_url=f"{api.url}/file/bot") as bot:
-        yield bot
+        yield TelegramMessenger(bot)
 
 
 def people(api, engine, n: int, start: int = 10_000) -> dict[int, int]:
@@ -289,7 +290,7 @@ async def test_restart_in_the_middle_of_a_batch_neither_repeats_nor_loses(api, d
     api.set_rate_limits(30, 1)
     at = local(2026, 11, 3, 9, 0)
     async with Bot(TOKEN, base_url=f"{api.url}/bot") as bot1:
-        first = Reminders(engine, bot1, tz=TZ, messages_per_second=20)
+        first = Reminders(engine, TelegramMessenger(bot1), tz=TZ, messages_per_second=20)
         task = asyncio.create_task(first.run_due(at=at))
         await api.wait_until(lambda: api.stats(TOKEN).sends >= 15, timeout=20)
         task.cancel()  # the process stops in the middle of the batch
@@ -302,7 +303,7 @@ async def test_restart_in_the_middle_of_a_batch_neither_repeats_nor_loses(api, d
     engine2 = make_engine(db_url)  # a new process
     try:
         async with Bot(TOKEN, base_url=f"{api.url}/bot") as bot2:
-            second = Reminders(engine2, bot2, tz=TZ, messages_per_second=20)
+            second = Reminders(engine2, TelegramMessenger(bot2), tz=TZ, messages_per_second=20)
             report = await second.run_due(at=at + timedelta(minutes=5))
     finally:
         engine2.dispose()
@@ -322,8 +323,8 @@ async def test_two_processes_on_one_database_send_each_reminder_once(api, db_url
     try:
         async with Bot(TOKEN, base_url=f"{api.url}/bot") as b1, \
                 Bot(TOKEN, base_url=f"{api.url}/bot") as b2:
-            one = Reminders(engines[0], b1, tz=TZ, messages_per_second=25)
-            two = Reminders(engines[1], b2, tz=TZ, messages_per_second=25)
+            one = Reminders(engines[0], TelegramMessenger(b1), tz=TZ, messages_per_second=25)
+            two = Reminders(engines[1], TelegramMessenger(b2), tz=TZ, messages_per_second=25)
             r1, r2 = await asyncio.gather(one.run_due(at=at), two.run_due(at=at))
     finally:
         for e in engines:
@@ -382,8 +383,8 @@ async def test_two_processes_together_stay_under_the_overall_limit(api, pg_datab
     try:
         async with Bot(TOKEN, base_url=f"{api.url}/bot") as b1, \
                 Bot(TOKEN, base_url=f"{api.url}/bot") as b2:
-            one = Reminders(engines[0], b1, tz=TZ, messages_per_second=25)
-            two = Reminders(engines[1], b2, tz=TZ, messages_per_second=25)
+            one = Reminders(engines[0], TelegramMessenger(b1), tz=TZ, messages_per_second=25)
+            two = Reminders(engines[1], TelegramMessenger(b2), tz=TZ, messages_per_second=25)
             r1, r2 = await asyncio.gather(one.deliver(batches[0]), two.deliver(batches[1]))
     finally:
         for e in (*engines, eng):
@@ -475,7 +476,17 @@ class Updates:
         return self.n
 
 
-def texts(outcome: officer.OfficerOutcome) -> str:
+def officer(env: Env, update_id: int, user: TgUser, name: str, args=()) -> service.Outcome:
+    """An officer's command, through the one dispatcher."""
+    return service.handle(env, update_id, user, service.OfficerCmd(name, tuple(args)))
+
+
+def press(env: Env, update_id: int, user: TgUser, data: str) -> service.Outcome:
+    """A button, through the one dispatcher."""
+    return service.handle(env, update_id, user, service.PressIn(data))
+
+
+def texts(outcome: service.Outcome) -> str:
     return "\n".join(render_reply(r, outcome.locale)[0] for r in outcome.replies)
 
 
@@ -500,7 +511,7 @@ def test_deadline_refuses_bad_input_and_changes_nothing(engine):
         (["20/11/25", "05/12/2026"], "Ngày 20/11/2025 đã qua"),
     ]
     for args, expected in cases:
-        out = officer.deadline(env, upd(), hoa, args)
+        out = officer(env, upd(), hoa, "deadline", args)
         assert expected in texts(out), (args, texts(out))
         assert "Chưa thay đổi gì" in texts(out) or expected == "Để đổi hạn"
         assert not out.reschedule
@@ -509,21 +520,21 @@ def test_deadline_refuses_bad_input_and_changes_nothing(engine):
                 after.reminder_days_before) == (before.unit_deadline,
                                                 before.consolidation_deadline,
                                                 before.reminder_days_before)
-    out = officer.deadline(env, upd(), lan, ["15/11/2026", "05/12/2026"])
+    out = officer(env, upd(), lan, "deadline", ["15/11/2026", "05/12/2026"])
     assert "chỉ dành cho cán bộ" in texts(out) and the_round(engine).unit_deadline == \
         before.unit_deadline
-    out = officer.deadline(env, upd(), hoa, [])
+    out = officer(env, upd(), hoa, "deadline", [])
     assert "hạn nộp của đơn vị 10/11/2026" in texts(out) and "7, 3, 1, 0" in texts(out)
-    out = officer.deadline(env, upd(), hoa, ["15/11/26", "5/12", "5,1,0"])  # short forms
+    out = officer(env, upd(), hoa, "deadline", ["15/11/26", "5/12", "5,1,0"])  # short forms
     assert "✅ Đã đổi" in texts(out) and out.reschedule
     after = the_round(engine)
     assert (after.unit_deadline, after.reminder_days_before) == (date(2026, 11, 15), [5, 1, 0])
     # the same update delivered twice changes nothing more
-    out = officer.deadline(env, upd.n, hoa, ["16/11/2026", "05/12/2026"])
+    out = officer(env, upd.n, hoa, "deadline", ["16/11/2026", "05/12/2026"])
     assert out.duplicate and the_round(engine).unit_deadline == date(2026, 11, 15)
     # a closed round keeps its dates
-    officer.press(env, upd(), hoa, f"off:close:{after.id}")
-    out = officer.deadline(env, upd(), hoa, ["20/11/2026", "05/12/2026"])
+    press(env, upd(), hoa, f"off:close:{after.id}")
+    out = officer(env, upd(), hoa, "deadline", ["20/11/2026", "05/12/2026"])
     assert "đã chốt" in texts(out) and the_round(engine).unit_deadline == date(2026, 11, 15)
 
 
@@ -535,7 +546,7 @@ async def test_officer_nudge_at_most_once_an_hour_per_unit(api, tg, engine):
     clock = Clock(local(2026, 11, 25, 9, 40))
     env, upd, hoa = env_for(engine, clock), Updates(), TgUser(99, "Hoa")
     rem = Reminders(engine, tg, tz=TZ, now=clock)
-    out = officer.remind(env, upd(), hoa)
+    out = officer(env, upd(), hoa, "remind")
     assert len(out.deliveries) == 5 and {d.slot for d in out.deliveries} == {
         "manual:2026-11-25T09"}
     assert "Đang gửi lời nhắc tới 5 người của 5 đơn vị" in texts(out)
@@ -544,15 +555,15 @@ async def test_officer_nudge_at_most_once_an_hour_per_unit(api, tg, engine):
     first = api.messages(TOKEN, next(iter(ids)) + 1)[0].content
     assert "Lời nhắc từ Chị Hoa" in first and "quá hạn nộp (10/11/2026) 15 ngày" in first
     clock.now += timedelta(minutes=30)  # 10:10: another hour, but not an hour later
-    out = officer.remind(env, upd(), hoa)
+    out = officer(env, upd(), hoa, "remind")
     assert out.deliveries == [] and "Đã nhắc trong vòng một giờ qua" in texts(out)
     clock.now += timedelta(minutes=31)
-    out = officer.remind(env, upd(), hoa)
+    out = officer(env, upd(), hoa, "remind")
     assert len(out.deliveries) == 5
     assert (await rem.deliver(out.deliveries)).sent == 5
     assert set(received(api, ids).values()) - {0} == {2}
     clock.now = local(2026, 12, 10, 9)  # past the consolidation deadline (05/12): no nudge
-    out = officer.remind(env, upd(), hoa)
+    out = officer(env, upd(), hoa, "remind")
     assert out.deliveries == [] and "đã hết ngày 05/12/2026" in texts(out)
 
 
@@ -562,18 +573,18 @@ def test_close_round_with_confirmation_locks_the_values(engine):
     add_person(engine, "thon-xuan-bac", 5, "Lan")
     clock = Clock(local(2026, 11, 25, 9))
     env, upd, hoa = env_for(engine, clock), Updates(), TgUser(99, "Hoa")
-    out = officer.close(env, upd(), hoa)
+    out = officer(env, upd(), hoa, "close")
     text, rows = render_reply(out.replies[0], "vi")
     rid = the_round(engine).id
     assert "Chốt số liệu đợt báo cáo năm 2026 của Xã Xuân Trường" in text
     assert [d for _, d in rows[0]] == [f"off:close:{rid}", f"off:keep:{rid}"]
     assert the_round(engine).closed_at is None
-    assert "Chưa chốt" in texts(officer.press(env, upd(), hoa, f"off:keep:{rid}"))
-    assert "chỉ dành cho cán bộ" in texts(officer.press(env, upd(), TgUser(5, "Lan"),
+    assert "Chưa chốt" in texts(press(env, upd(), hoa, f"off:keep:{rid}"))
+    assert "chỉ dành cho cán bộ" in texts(press(env, upd(), TgUser(5, "Lan"),
                                                          f"off:close:{rid}"))
-    out = officer.press(env, upd(), hoa, f"off:close:{rid}")
+    out = press(env, upd(), hoa, f"off:close:{rid}")
     assert "🔒 Đã chốt" in texts(out) and "25/11/2026" in texts(out) and out.reschedule
-    assert "đã chốt từ ngày 25/11/2026" in texts(officer.press(env, upd(), hoa,
+    assert "đã chốt từ ngày 25/11/2026" in texts(press(env, upd(), hoa,
                                                                 f"off:close:{rid}"))
     with Session(engine) as s:
         unit = repo.find_unit("thon-xuan-bac", session=s)
