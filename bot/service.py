@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.i18n import pick_language
+from flows import callbacks
 from flows import join as join_flow
 from flows import report as report_flow
 from flows import summary as summary_flow
@@ -359,36 +360,33 @@ def on_press(ctx: Ctx, ev: PressIn) -> None:
     if ctx.person is None:
         ctx.say(join_flow.not_a_member())
         return
-    kind, _, rest = ev.data.partition(":")
+    button = callbacks.decode(ev.data)
     state = repo.load_state(ctx.person.id, session=ctx.session)
-    if kind == "lang" and rest in ("vi", "en"):
-        repo.set_language(ctx.person, rest, session=ctx.session)
-        ctx.out.locale = rest
+    if isinstance(button, callbacks.Language):
+        repo.set_language(ctx.person, button.lang, session=ctx.session)
+        ctx.out.locale = button.lang
         ctx.say(Reply((msg("language.set"),)))
         unit = _state_unit(ctx, state)
         if unit is not None and state.get("step") in report_flow.QUESTION_STEPS \
                 and not state.get("paused"):  # the open question again, in the new language
             _run_report(ctx, unit, state, report_flow.Start())
         return
-    if kind == "u":
-        uid, _, then = rest.partition(":")
-        unit = next((u for u in _reporting_units(ctx) if str(u.id) == uid), None)
+    if isinstance(button, callbacks.UnitChoice):
+        unit = next((u for u in _reporting_units(ctx) if u.id == button.unit_id), None)
         if unit is None:
             ctx.say(Reply((msg("report.stale_button"),)))
             return
-        if then == "status":
+        if button.then == "status":
             _status_for(ctx, unit)
         else:  # the same unit as the paused report resumes it; another starts afresh
             same = state if state.get("unit") == unit.id else {"unit": unit.id}
             _run_report(ctx, unit, same, report_flow.Start())
         return
-    if kind == "inv":
-        _invite_for(ctx, rest)
+    if isinstance(button, callbacks.Invite):
+        _invite_for(ctx, str(button.unit_id))
         return
-    if kind.startswith("r") and kind[1:].isdigit():
-        action, _, tail = rest.partition(":")
-        code, _, arg = tail.partition(":")
-        round_id = int(kind[1:])
+    if isinstance(button, callbacks.ReportAction):
+        action, code, arg, round_id = button.action, button.code, button.arg, button.round_id
         if action == "go" and arg:  # "Báo cáo ngay" names its unit: never another one
             unit = next((u for u in _reporting_units(ctx) if str(u.id) == arg), None)
             if unit is not None and state.get("unit") != unit.id:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from flows.callbacks import ReportAction
 from flows.effects import (
     Button,
     Count,
@@ -183,8 +184,8 @@ class Result:
 
 
 def data(sheet: Sheet, action: str, code: str = "", arg: str = "") -> str:
-    """Callback data for a button of this round (short: Telegram allows 64 bytes)."""
-    return f"r{sheet.round_id}:{action}:{code}:{arg}"
+    """Callback data for a button of this round (see flows/callbacks.py)."""
+    return ReportAction(sheet.round_id, action, code, arg).encode()
 
 
 def _skip_button(sheet: Sheet, code: str) -> tuple[Button, ...]:
