@@ -384,9 +384,23 @@ def _accept(ctx: Ctx, item: Item, value: Value, state: Mapping[str, Any]) -> dic
     ctx.effects.append(Save(item.code, value.numerator, value.denominator, value.value,
                             value.task_status, value.text))
     ctx.values[item.code] = value
-    ctx.say(Reply((saved_message(item, value),), fix_buttons(ctx.sheet, item.code)))
     skipped = [c for c in state.get("skipped", []) if c != item.code]
-    return _next(ctx, item.code, {**state, "skipped": skipped})
+    before = len(ctx.effects)
+    new = _next(ctx, item.code, {**state, "skipped": skipped})
+    following = ctx.effects[before]
+    assert isinstance(following, Reply)
+    ctx.effects[before] = saved_with(ctx.sheet, item, value, following)
+    return new
+
+
+def saved_with(sheet: Sheet, item: Item, value: Value, following: Reply) -> Reply:
+    """One message: the value said back, then what follows (the next question with a
+    "✏️ Sửa" of this answer beside its buttons, or the review, which has every "Sửa")."""
+    lines = (saved_message(item, value), *following.lines)
+    if not following.transient:  # the review: its rows already fix every indicator
+        return Reply(lines, following.buttons)
+    fix = Button(msg("btn.fix_answer", code=item.code), data(sheet, "fix", item.code))
+    return Reply(lines, (*following.buttons, (fix,)), True)
 
 
 def _unusual(item: Item, field_name: str, n: int) -> int | None:

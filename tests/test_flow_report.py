@@ -79,7 +79,12 @@ def test_rate_is_saved_with_rate_and_target_said_back():
     assert value.key == "value.with_target" and value.params["target_year"] == 2026
     assert value.params["value"].params["rate"] == Ratio(124 / 125 * 100, 100)
     assert value.params["value"].params["numerator"] == Count(124)
-    assert replies(res)[0].buttons[0][0].data == "r7:fix:5.1:"
+    # one message: the value said back, the next question, and a fix of this answer
+    assert len(replies(res)) == 1
+    assert replies(res)[0].lines[1].key == "report.ask"
+    assert replies(res)[0].lines[1].params["code"] == "1"
+    fix = replies(res)[0].buttons[-1][0]
+    assert fix.data == "r7:fix:5.1:" and fix.label.params["code"] == "5.1"
     assert d.state["step"] == r.ASK_YES_NO and d.state["code"] == "1"
 
 
