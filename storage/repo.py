@@ -454,7 +454,7 @@ def claim_update(update_id: int, *, session: Session) -> bool:
     """Record an update as applied; False when it already was (a duplicate delivery)."""
     stmt = _insert(session, ProcessedUpdate.__table__).values(
         update_id=update_id, processed_at=utcnow()).on_conflict_do_nothing()
-    return session.execute(stmt).rowcount == 1
+    return session.execute(stmt.returning(ProcessedUpdate.update_id)).first() is not None
 
 
 def load_state(person_id: int, *, session: Session) -> dict:
