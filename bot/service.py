@@ -22,6 +22,7 @@ from flows import join as join_flow
 from flows import report as report_flow
 from flows import summary as summary_flow
 from flows.effects import Msg, Reply, Save, SubmitReport, TargetText, msg
+from flows.report import ReportState
 from flows.status import status as status_reply
 from storage import repo
 from storage.kinds import Role
@@ -263,13 +264,17 @@ def _found(ctx: Ctx, unit: Unit | None = None) -> repo.Found | None:
     return found
 
 
-def _load_state(ctx: Ctx) -> dict:
+def _load_state(ctx: Ctx) -> ReportState:
     """The person's conversation state, as the update's first query read it."""
     assert ctx.person is not None
     found = _found(ctx)
     if found is not None:
-        return dict(found.state)
-    return repo.load_state(ctx.person.id, session=ctx.session)
+        return ReportState.from_json(found.state)
+    return ReportState.from_json(repo.load_state(ctx.person.id, session=ctx.session))
+
+
+def _typed(state: ReportState | dict) -> ReportState:
+    return state if isinstance(state, ReportState) else ReportState.from_json(state)
 
 
 def _is_member(ctx: Ctx, unit: Unit) -> bool:
@@ -281,9 +286,11 @@ def _is_member(ctx: Ctx, unit: Unit) -> bool:
                for m, u in repo.memberships(ctx.person.id, session=ctx.session))
 
 
-def _run_report(ctx: Ctx, unit: Unit, state: dict, event: report_flow.Event) -> None:
+def _run_report(ctx: Ctx, unit: Unit, state: ReportState | dict,
+                event: report_flow.Event) -> None:
     """Run the report flow for a unit and carry out its effects."""
     assert ctx.person is not None
+    state = _typed(state)
     found = _found(ctx, unit)
     if found is not None and found.round is not None:
         rnd, submitted = found.round, found.submitted
@@ -310,14 +317,14 @@ def _run_report(ctx: Ctx, unit: Unit, state: dict, event: report_flow.Event) -> 
                         now=ctx.env.utcnow())
         else:
             ctx.say(effect)
-    new_state = dict(result.state)
-    if new_state:
-        new_state["unit"] = unit.id
-    repo.save_state(ctx.person.id, new_state, session=ctx.session)
+    new_state = result.state
+    if new_state != ReportState():
+        new_state = replace(new_state, unit=unit.id)
+    repo.save_state(ctx.person.id, new_state.to_json(), session=ctx.session)
 
 
-def _state_unit(ctx: Ctx, state: dict) -> Unit | None:
-    uid = state.get("unit")
+def _state_unit(ctx: Ctx, state: ReportState | dict) -> Unit | None:
+    uid = _typed(state).unit
     if uid is None:
         return None
     found = _found(ctx)
@@ -328,7 +335,7 @@ def _state_unit(ctx: Ctx, state: dict) -> Unit | None:
     return next((u for u in units if u.id == uid), None)
 
 
-def _pick_unit(ctx: Ctx, then: str, state: dict) -> Unit | None:
+def _pick_unit(ctx: Ctx, then: str, state: ReportState | dict) -> Unit | None:
     """The unit to act for: the current one, the only one, or ask (returns None)."""
     unit = _state_unit(ctx, state)
     if unit is not None:
@@ -383,7 +390,7 @@ def on_report(ctx: Ctx, ev: ReportCmd) -> None:
         return
     state = _load_state(ctx)
     units = _reporting_units(ctx)
-    if state.get("paused") and len(units) > 1:  # after /huy, someone with several units chooses
+    if state.paused and len(units) > 1:  # after /huy, someone with several units chooses
         ctx.say(join_flow.choose_unit([(u.id, u.name) for u in units], "report"))
         return
     unit = _pick_unit(ctx, "report", state)
@@ -402,7 +409,7 @@ def on_text(ctx: Ctx, ev: TextIn) -> None:
         return
     state = _load_state(ctx)
     unit = _state_unit(ctx, state)
-    if unit is None or (code is not None and state.get("step") not in report_flow.QUESTION_STEPS):
+    if unit is None or (code is not None and state.step not in report_flow.QUESTION_STEPS):
         if code is not None:
             on_start(ctx, StartCmd(code))
         else:
@@ -423,8 +430,8 @@ def on_press(ctx: Ctx, ev: PressIn) -> None:
         ctx.out.locale = button.lang
         ctx.say(Reply((msg("language.set"),)))
         unit = _state_unit(ctx, state)
-        if unit is not None and state.get("step") in report_flow.QUESTION_STEPS \
-                and not state.get("paused"):  # the open question again, in the new language
+        if unit is not None and state.step in report_flow.QUESTION_STEPS \
+                and not state.paused:  # the open question again, in the new language
             _run_report(ctx, unit, state, report_flow.Start())
         return
     if isinstance(button, callbacks.UnitChoice):
@@ -435,7 +442,7 @@ def on_press(ctx: Ctx, ev: PressIn) -> None:
         if button.then == "status":
             _status_for(ctx, unit)
         else:  # the same unit as the paused report resumes it; another starts afresh
-            same = state if state.get("unit") == unit.id else {"unit": unit.id}
+            same = state if state.unit == unit.id else ReportState(unit=unit.id)
             _run_report(ctx, unit, same, report_flow.Start())
         return
     if isinstance(button, callbacks.Invite):
@@ -445,8 +452,8 @@ def on_press(ctx: Ctx, ev: PressIn) -> None:
         action, code, arg, round_id = button.action, button.code, button.arg, button.round_id
         if action == "go" and arg:  # "Báo cáo ngay" names its unit: never another one
             unit = next((u for u in _reporting_units(ctx) if str(u.id) == arg), None)
-            if unit is not None and state.get("unit") != unit.id:
-                state = {"unit": unit.id}
+            if unit is not None and state.unit != unit.id:
+                state = ReportState(unit=unit.id)
         else:
             unit = _state_unit(ctx, state)
         if unit is None and not (action == "go" and arg):

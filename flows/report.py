@@ -9,8 +9,9 @@ the diagram.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from flows.callbacks import ReportAction
@@ -40,18 +41,124 @@ from flows.numbers import (
 
 # ------------------------------------------------------------------ states
 
-IDLE = "idle"
-ASK_DENOMINATOR = "ask_denominator"
-ASK_NUMERATOR = "ask_numerator"
-ASK_YES_NO = "ask_yes_no"
-ASK_NUMBER = "ask_number"
-ASK_TASK_STATUS = "ask_task_status"
-ASK_TASK_TEXT = "ask_task_text"
-CONFIRM_UNUSUAL = "confirm_unusual"
-REVIEW = "review"
+
+class Step(StrEnum):
+    """Where the person is in the report."""
+
+    idle = "idle"
+    ask_denominator = "ask_denominator"
+    ask_numerator = "ask_numerator"
+    ask_yes_no = "ask_yes_no"
+    ask_number = "ask_number"
+    ask_task_status = "ask_task_status"
+    ask_task_text = "ask_task_text"
+    confirm_unusual = "confirm_unusual"
+    review = "review"
+
+
+IDLE = Step.idle
+ASK_DENOMINATOR = Step.ask_denominator
+ASK_NUMERATOR = Step.ask_numerator
+ASK_YES_NO = Step.ask_yes_no
+ASK_NUMBER = Step.ask_number
+ASK_TASK_STATUS = Step.ask_task_status
+ASK_TASK_TEXT = Step.ask_task_text
+CONFIRM_UNUSUAL = Step.confirm_unusual
+REVIEW = Step.review
 
 QUESTION_STEPS = {ASK_DENOMINATOR, ASK_NUMERATOR, ASK_YES_NO, ASK_NUMBER, ASK_TASK_STATUS,
                   ASK_TASK_TEXT, CONFIRM_UNUSUAL}
+
+STATE_VERSION = 2  # 1: the untyped dict of earlier versions (no "version" key)
+
+
+def _int(x: Any) -> int | None:
+    return x if isinstance(x, int) and not isinstance(x, bool) else \
+        int(x) if isinstance(x, str) and x.isdigit() else None
+
+
+def _step(x: Any) -> Step | None:
+    return Step(x) if x in Step._value2member_map_ else None
+
+
+@dataclass(frozen=True)
+class ReportState:
+    """The conversation state, stored as JSON between updates (see report.md).
+
+    ``active``: in the report (the earlier ``"flow": "report"``); ``round``, ``step``,
+    ``code``: the question open; ``den``: a rate's total typed before its numerator;
+    ``back``: return to the review after this item; ``skipped``: items left empty for now;
+    ``paused``: after /huy; ``pending``, ``asked``, ``against``, ``same``: a figure awaiting
+    confirmation, the question it answers and what it was compared with; ``status``: a task's
+    status before its note; ``held``: totals typed for rates left half-done; ``unit``: the
+    unit reported for (set by the shell).
+    """
+
+    active: bool = False
+    round: int | None = None
+    step: Step = Step.idle
+    code: str | None = None
+    den: int | None = None
+    back: bool = False
+    skipped: tuple[str, ...] = ()
+    paused: bool = False
+    pending: int | None = None
+    asked: Step | None = None
+    against: int | None = None
+    same: bool = False
+    status: str | None = None
+    held: tuple[tuple[str, int], ...] = ()
+    unit: int | None = None
+    version: int = STATE_VERSION
+
+    @property
+    def asking(self) -> bool:
+        """A question is open."""
+        return self.active and self.step in QUESTION_STEPS
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object stored (fields at their default left out; {} when idle)."""
+        if self == ReportState():
+            return {}
+        out: dict[str, Any] = {"version": self.version}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "version" or v == f.default:
+                continue
+            out[f.name] = {c: d for c, d in v} if f.name == "held" else \
+                list(v) if f.name == "skipped" else str(v) if isinstance(v, Step) else v
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ReportState:
+        """A stored state, of this version or the untyped dict of version 1; what cannot be
+        read is dropped (the person starts the question again, nothing is lost)."""
+        d = dict(data or {})
+        if d.get("version") is None:  # version 1: {"flow": "report", "step": ..., ...}
+            d["active"] = d.pop("flow", None) == "report"
+        held = d.get("held") if isinstance(d.get("held"), Mapping) else {}
+        skipped = d.get("skipped") if isinstance(d.get("skipped"), list | tuple) else []
+        return cls(
+            active=bool(d.get("active")), round=_int(d.get("round")),
+            step=_step(d.get("step")) or Step.idle,
+            code=str(d["code"]) if d.get("code") is not None else None,
+            den=_int(d.get("den")), back=bool(d.get("back")),
+            skipped=tuple(sorted({str(c) for c in skipped})), paused=bool(d.get("paused")),
+            pending=_int(d.get("pending")), asked=_step(d.get("asked")),
+            against=_int(d.get("against")), same=bool(d.get("same")),
+            status=d.get("status") if isinstance(d.get("status"), str) else None,
+            held=tuple(sorted((str(c), n) for c, v in held.items()
+                              if (n := _int(v)) is not None)),
+            unit=_int(d.get("unit")))
+
+    def as_flow(self) -> dict[str, Any]:
+        """The working form the handlers below read and write (version 1's keys)."""
+        if not self.active:
+            return {}
+        out = {k: v for k, v in self.to_json().items() if k not in ("version", "active",
+                                                                    "unit")}
+        return {"flow": "report", **out}
+
 
 UNUSUAL_CHANGE = 0.5  # ask for confirmation when a count moves more than ±50% from last year
 MAX_TASK_TEXT = 500
@@ -176,7 +283,7 @@ Event = Start | Text | Press | Cancel
 class Result:
     """The new state and the effects to carry out, in order."""
 
-    state: dict[str, Any]
+    state: ReportState
     effects: tuple[Effect, ...] = ()
 
 
@@ -710,9 +817,10 @@ def _keep_held(ctx: Ctx, old: Mapping[str, Any], new: dict[str, Any],
     return new
 
 
-def step(state: Mapping[str, Any], event: Event, sheet: Sheet) -> Result:
+def step(state: ReportState | Mapping[str, Any], event: Event, sheet: Sheet) -> Result:
     """Advance the reporting conversation by one event."""
-    st = dict(state) if state.get("flow") == "report" else {}
+    typed = state if isinstance(state, ReportState) else ReportState.from_json(state)
+    st = typed.as_flow()
     if st and st.get("round") != sheet.round_id:
         st = {}
     held = _held(sheet, st)
@@ -722,13 +830,14 @@ def step(state: Mapping[str, Any], event: Event, sheet: Sheet) -> Result:
     if isinstance(event, Cancel):
         ctx.say(Reply((msg("report.cancelled"),)))
         keep = st.get("step") in QUESTION_STEPS
-        return Result({**st, "paused": True} if keep else {}, tuple(ctx.effects))
+        return Result(ReportState.from_json({**st, "paused": True} if keep else {}),
+                      tuple(ctx.effects))
     if isinstance(event, Press):
         st.pop("paused", None)
     if sheet.locked and not isinstance(event, Start):
-        return Result(_locked(ctx, st), tuple(ctx.effects))
+        return Result(ReportState.from_json(_locked(ctx, st)), tuple(ctx.effects))
     new = HANDLERS[type(event)](ctx, st, event)
-    return Result(_keep_held(ctx, st, new, held), tuple(ctx.effects))
+    return Result(ReportState.from_json(_keep_held(ctx, st, new, held)), tuple(ctx.effects))
 
 
 def with_values(sheet: Sheet, values: Mapping[str, Value]) -> Sheet:
