@@ -629,30 +629,38 @@ def _on_text(ctx: Ctx, state: dict[str, Any], text: str) -> dict[str, Any]:
     if step not in QUESTION_STEPS or item is None:
         ctx.say(Reply((msg("report.idle_hint"),)))
         return state
-    if step == CONFIRM_UNUSUAL:
-        return _on_confirm_text(ctx, item, state, text)
-    if step != ASK_TASK_TEXT and is_skip(text, yes_no=step == ASK_YES_NO):
+    if step not in (CONFIRM_UNUSUAL, ASK_TASK_TEXT) and is_skip(text, yes_no=step == ASK_YES_NO):
         return _skip(ctx, item, state)
-    if step in (ASK_DENOMINATOR, ASK_NUMERATOR, ASK_NUMBER):
-        parsed = parse_count(text)
-        if isinstance(parsed, Refusal):
-            _refuse(ctx, item, step, parsed, text)
-            return state
-        return _on_count(ctx, item, state, parsed)
-    if step == ASK_YES_NO:
-        yes = parse_yes_no(text)
-        if yes is None:
-            ctx.say(Reply((msg("err.yes_no", text=text[:40]),), ask(ctx.sheet, item, step).buttons))
-            return state
-        return _accept(ctx, item, Value(value=1.0 if yes else 0.0), state)
-    if step == ASK_TASK_STATUS:
-        status = parse_task_status(text)
-        if status is None:
-            ctx.say(Reply((msg("err.task_status", text=text[:40]),),
-                          ask(ctx.sheet, item, step).buttons))
-            return state
-        return _task_status(ctx, item, state, status)
-    # ASK_TASK_TEXT
+    return TEXT[step](ctx, item, state, text)
+
+
+def _text_count(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
+    parsed = parse_count(text)
+    if isinstance(parsed, Refusal):
+        _refuse(ctx, item, state["step"], parsed, text)
+        return state
+    return _on_count(ctx, item, state, parsed)
+
+
+def _text_yes_no(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
+    yes = parse_yes_no(text)
+    if yes is None:
+        ctx.say(Reply((msg("err.yes_no", text=text[:40]),),
+                      ask(ctx.sheet, item, ASK_YES_NO).buttons))
+        return state
+    return _accept(ctx, item, Value(value=1.0 if yes else 0.0), state)
+
+
+def _text_task_status(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
+    status = parse_task_status(text)
+    if status is None:
+        ctx.say(Reply((msg("err.task_status", text=text[:40]),),
+                      ask(ctx.sheet, item, ASK_TASK_STATUS).buttons))
+        return state
+    return _task_status(ctx, item, state, status)
+
+
+def _text_note(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
     note = text.strip()
     if len(note) > MAX_TASK_TEXT:
         ctx.say(Reply((msg("err.too_long", length=Count(len(note)), limit=MAX_TASK_TEXT),)))
@@ -699,25 +707,71 @@ def _on_press(ctx: Ctx, state: dict[str, Any], press: Press) -> dict[str, Any]:
     # every other button answers the current question of the current item
     if step not in QUESTION_STEPS or item is None or state.get("code") != item.code:
         return _stale(ctx, state)
-    if press.action == "skip" and step != CONFIRM_UNUSUAL:
-        return _skip(ctx, item, state)
-    if press.action == "use" and step == ASK_DENOMINATOR and press.arg.isdigit() \
-            and int(press.arg) == suggestion(sheet, item, ctx.values):
-        return _on_count(ctx, item, state, int(press.arg))
-    if press.action in ("yes", "no") and step == ASK_YES_NO:
-        return _accept(ctx, item, Value(value=1.0 if press.action == "yes" else 0.0), state)
-    if press.action == "ts" and step == ASK_TASK_STATUS and press.arg in TASK_CODES:
-        return _task_status(ctx, item, state, TASK_CODES[press.arg])
-    if press.action == "nonote" and step == ASK_TASK_TEXT:
-        return _accept(ctx, item, Value(task_status=state["status"]), state)
-    if press.action == "ok" and step == CONFIRM_UNUSUAL:
-        return _on_count(ctx, item, _unconfirm(state), int(state["pending"]), confirmed=True)
-    if press.action == "re" and step == CONFIRM_UNUSUAL:
-        return _retype(ctx, item, state)
-    if press.action == "reden" and step == ASK_NUMERATOR:
-        ctx.say(ask(sheet, item, ASK_DENOMINATOR, ctx.values))
-        return {k: v for k, v in {**state, "step": ASK_DENOMINATOR}.items() if k != "den"}
-    return _stale(ctx, state)
+    handler = PRESS.get((step, press.action))
+    new = handler(ctx, item, state, press) if handler is not None else None
+    return _stale(ctx, state) if new is None else new
+
+
+def _press_skip(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    return _skip(ctx, item, state)
+
+
+def _press_use(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict | None:
+    if not press.arg.isdigit() or int(press.arg) != suggestion(ctx.sheet, item, ctx.values):
+        return None
+    return _on_count(ctx, item, state, int(press.arg))
+
+
+def _press_yes_no(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    return _accept(ctx, item, Value(value=1.0 if press.action == "yes" else 0.0), state)
+
+
+def _press_task_status(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict | None:
+    if press.arg not in TASK_CODES:
+        return None
+    return _task_status(ctx, item, state, TASK_CODES[press.arg])
+
+
+def _press_no_note(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    return _accept(ctx, item, Value(task_status=state["status"]), state)
+
+
+def _press_ok(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    return _on_count(ctx, item, _unconfirm(state), int(state["pending"]), confirmed=True)
+
+
+def _press_retype(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    return _retype(ctx, item, state)
+
+
+def _press_reden(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    ctx.say(ask(ctx.sheet, item, ASK_DENOMINATOR, ctx.values))
+    return {k: v for k, v in {**state, "step": ASK_DENOMINATOR}.items() if k != "den"}
+
+
+# The transitions, step × event: what a typed text does at each question, and which buttons
+# each question takes (any other button is answered "this button no longer works"). Start,
+# Cancel, "fix" and "submit" apply at any step (see _start, step, _on_press).
+TEXT: dict[Step, Callable[[Ctx, Item, dict[str, Any], str], dict[str, Any]]] = {
+    ASK_DENOMINATOR: _text_count,
+    ASK_NUMERATOR: _text_count,
+    ASK_NUMBER: _text_count,
+    ASK_YES_NO: _text_yes_no,
+    ASK_TASK_STATUS: _text_task_status,
+    ASK_TASK_TEXT: _text_note,
+    CONFIRM_UNUSUAL: _on_confirm_text,
+}
+PRESS: dict[tuple[Step, str], Callable[[Ctx, Item, dict[str, Any], Press], dict | None]] = {
+    **{(s, "skip"): _press_skip for s in sorted(QUESTION_STEPS - {CONFIRM_UNUSUAL})},
+    (ASK_DENOMINATOR, "use"): _press_use,
+    (ASK_NUMERATOR, "reden"): _press_reden,
+    (ASK_YES_NO, "yes"): _press_yes_no,
+    (ASK_YES_NO, "no"): _press_yes_no,
+    (ASK_TASK_STATUS, "ts"): _press_task_status,
+    (ASK_TASK_TEXT, "nonote"): _press_no_note,
+    (CONFIRM_UNUSUAL, "ok"): _press_ok,
+    (CONFIRM_UNUSUAL, "re"): _press_retype,
+}
 
 
 def _stale(ctx: Ctx, state: dict[str, Any]) -> dict[str, Any]:
