@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, func, or_, update
+from sqlalchemy import bindparam, case, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -289,9 +290,8 @@ class Found:
 COMMUNE_KINDS = tuple(str(k) for k in COMMUNE_LEVEL)
 
 
-def person_and_state(telegram_id: int, *, session: Session) -> Found | None:
-    """One query: the person (locked for this update), their conversation state and the
-    state's unit with its round, their roles there and its submission."""
+@functools.cache
+def _person_and_state_stmt(dialect: str) -> Any:
     parent = aliased(Unit)
     unit_id = Conversation.state["unit"].as_integer()
     latest = (select(Round.id).where(Round.commune_id == Unit.parent_id)
@@ -310,10 +310,17 @@ def person_and_state(telegram_id: int, *, session: Session) -> Found | None:
             .outerjoin(Unit, Unit.id == unit_id)
             .outerjoin(parent, parent.id == Unit.parent_id)
             .outerjoin(Round, Round.id == latest)
-            .where(Person.telegram_id == telegram_id))
-    if session.get_bind().dialect.name == "postgresql":
+            .where(Person.telegram_id == bindparam("telegram_id")))
+    if dialect == "postgresql":
         stmt = stmt.with_for_update(of=Person.__table__)
-    row = session.exec(stmt).first()
+    return stmt
+
+
+def person_and_state(telegram_id: int, *, session: Session) -> Found | None:
+    """One query: the person (locked for this update), their conversation state and the
+    state's unit with its round, their roles there and its submission."""
+    stmt = _person_and_state_stmt(session.get_bind().dialect.name)
+    row = session.execute(stmt, {"telegram_id": telegram_id}).first()
     if row is None:
         return None
     person, state, unit, rnd, parent_kind, is_member, is_officer, is_submitted = row
@@ -334,15 +341,20 @@ def bump_rounds(*, session: Session, commune_id: int | None = None,
                         .execution_options(synchronize_session=False))
 
 
+_VALUES_TWO_YEARS = select(ReportedValue, Round.year).join(
+    Round, Round.id == ReportedValue.round_id).where(
+    ReportedValue.unit_id == bindparam("unit_id"), Round.commune_id == bindparam("commune_id"),
+    col(Round.year).in_([bindparam("year"), bindparam("last_year")]))
+
+
 def values_with_last_year(round_: Round, unit_id: int, *,
                           session: Session) -> tuple[dict[int, ReportedValue],
                                                      dict[int, ReportedValue]]:
     """One query: a unit's values in a round and in its commune's round of the year before,
     by indicator id."""
-    rows = session.exec(select(ReportedValue, Round.year).join(
-        Round, Round.id == ReportedValue.round_id).where(
-        ReportedValue.unit_id == unit_id, Round.commune_id == round_.commune_id,
-        col(Round.year).in_([round_.year, round_.year - 1]))).all()
+    rows = session.execute(_VALUES_TWO_YEARS, {
+        "unit_id": unit_id, "commune_id": round_.commune_id, "year": round_.year,
+        "last_year": round_.year - 1}).all()
     now = {v.indicator_id: v for v, y in rows if y == round_.year}
     last = {v.indicator_id: v for v, y in rows if y != round_.year}
     return now, last
@@ -377,11 +389,25 @@ def values_of(round_id: int, unit_id: int, *, session: Session) -> dict[int, Rep
     return {v.indicator_id: v for v in rows}
 
 
-def _insert(session: Session, table: Any) -> Any:
-    """An INSERT that can say ON CONFLICT, for the session's database."""
-    if session.get_bind().dialect.name == "postgresql":
-        return pg_insert(table)
-    return sqlite_insert(table)
+_VALUE_FIELDS = ("numerator", "denominator", "value", "task_status", "text", "reported_by",
+                 "source", "updated_at")
+
+
+@functools.cache
+def _save_value_stmt(dialect: str) -> Any:
+    table = ReportedValue.__table__
+    submitted = select(Submission.id).where(Submission.round_id == bindparam("round_id"),
+                                            Submission.unit_id == bindparam("unit_id")).exists()
+    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    stmt = insert.values(
+        round_id=bindparam("round_id"), unit_id=bindparam("unit_id"),
+        indicator_id=bindparam("indicator_id"), version=1,
+        state=case((submitted, "submitted"), else_="draft"),
+        **{k: bindparam(k, type_=table.c[k].type) for k in _VALUE_FIELDS})
+    return stmt.on_conflict_do_update(
+        index_elements=["round_id", "unit_id", "indicator_id"],
+        set_={**{k: stmt.excluded[k] for k in _VALUE_FIELDS}, "state": stmt.excluded.state,
+              "version": table.c.version + 1})
 
 
 def save_value(*, session: Session, round_id: int, unit_id: int, indicator_id: int,
@@ -391,21 +417,11 @@ def save_value(*, session: Session, round_id: int, unit_id: int, indicator_id: i
                source: str = "chat", now: datetime | None = None) -> None:
     """Set a unit's value for an indicator; one statement (an upsert: two first saves of one
     value merge), whose history row the database writes (trigger of migration 0002)."""
-    submitted = select(Submission.id).where(Submission.round_id == round_id,
-                                            Submission.unit_id == unit_id).exists()
-    state = case((submitted, "submitted"), else_="draft")
-    fields = dict(numerator=numerator, denominator=denominator, value=value,
-                  task_status=task_status, text=text, reported_by=person_id, source=source,
-                  updated_at=now or utcnow())
-    table = ReportedValue.__table__
-    stmt = _insert(session, table).values(round_id=round_id, unit_id=unit_id,
-                                          indicator_id=indicator_id, state=state, version=1,
-                                          **fields)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["round_id", "unit_id", "indicator_id"],
-        set_={**{k: stmt.excluded[k] for k in fields}, "state": stmt.excluded.state,
-              "version": table.c.version + 1})
-    session.execute(stmt)
+    session.execute(_save_value_stmt(session.get_bind().dialect.name), {
+        "round_id": round_id, "unit_id": unit_id, "indicator_id": indicator_id,
+        "numerator": numerator, "denominator": denominator, "value": value,
+        "task_status": task_status, "text": text, "reported_by": person_id, "source": source,
+        "updated_at": now or utcnow()})
     for obj in list(session.identity_map.values()):  # loaded copies are now out of date
         if isinstance(obj, ReportedValue) and (obj.round_id, obj.unit_id, obj.indicator_id) \
                 == (round_id, unit_id, indicator_id):
@@ -450,11 +466,19 @@ def history_of(round_id: int, unit_id: int, indicator_id: int, *,
 # ---------------------------------------------------------------- conversations and updates
 
 
+@functools.cache
+def _claim_stmt(dialect: str) -> Any:
+    table = ProcessedUpdate.__table__
+    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return insert.values(update_id=bindparam("update_id"),
+                         processed_at=bindparam("at", type_=table.c.processed_at.type)) \
+        .on_conflict_do_nothing().returning(table.c.update_id)
+
+
 def claim_update(update_id: int, *, session: Session) -> bool:
     """Record an update as applied; False when it already was (a duplicate delivery)."""
-    stmt = _insert(session, ProcessedUpdate.__table__).values(
-        update_id=update_id, processed_at=utcnow()).on_conflict_do_nothing()
-    return session.execute(stmt.returning(ProcessedUpdate.update_id)).first() is not None
+    stmt = _claim_stmt(session.get_bind().dialect.name)
+    return session.execute(stmt, {"update_id": update_id, "at": utcnow()}).first() is not None
 
 
 def load_state(person_id: int, *, session: Session) -> dict:
@@ -464,13 +488,22 @@ def load_state(person_id: int, *, session: Session) -> dict:
     return dict(conv.state) if conv else {}
 
 
+@functools.cache
+def _save_state_stmt(dialect: str) -> Any:
+    table = Conversation.__table__
+    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    stmt = insert.values(person_id=bindparam("person_id"),
+                         state=bindparam("state", type_=table.c.state.type),
+                         updated_at=bindparam("at", type_=table.c.updated_at.type))
+    return stmt.on_conflict_do_update(
+        index_elements=["person_id"],
+        set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at})
+
+
 def save_state(person_id: int, state: dict, *, session: Session) -> None:
     """Store the person's conversation state (one upsert)."""
-    stmt = _insert(session, Conversation.__table__).values(
-        person_id=person_id, state=state, updated_at=utcnow())
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["person_id"],
-        set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at}))
+    session.execute(_save_state_stmt(session.get_bind().dialect.name),
+                    {"person_id": person_id, "state": state, "at": utcnow()})
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Conversation) and obj.person_id == person_id:
             session.expire(obj)
