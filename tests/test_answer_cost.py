@@ -166,3 +166,27 @@ async def test_one_message_answers_a_typed_figure(api, db_url, engine):
         assert any(d.endswith(":fix:8.1:") for d in last.button_data)
     finally:
         await proc.stop()
+
+
+def test_setup_again_and_a_new_officer_renew_the_cached_sheets(env, engine):
+    def version():
+        with Session(engine) as s:
+            return s.exec(select(Round)).one().version
+
+    first = version()
+    setup_commune(engine)  # `ctvbot setup` run again (names, plan, deadlines may have changed)
+    assert version() > first
+    lan = joined(env, "thon-xuan-bac")
+    lan(service.ReportCmd())
+    lan(service.TextIn("450"))
+    before = version()
+    officer = Person(env, 778, "Chị Hằng")
+    officer(service.StartCmd(invite(engine, "xuan-truong")))
+    assert version() == before + 1  # the reporters' sheets name the officers to contact
+    with Session(engine) as s:
+        rnd = s.exec(select(Round)).one()
+        rnd.closed_at = datetime(2026, 11, 3, 1, tzinfo=UTC)
+        s.add(rnd)
+        s.commit()
+    out = lan(service.TextIn("12"))
+    assert "Chị Hằng" in out.replies[0].lines[0].params["contact"]
