@@ -175,6 +175,7 @@ class Ctx:
 
     def __init__(self, env: Env, session: Session, user: TgUser, person: Person | None):
         self.env, self.session, self.user, self.person = env, session, user, person
+        self.found: Any = None  # what the update's first query read (storage.repo.Found)
         self.out = Outcome(locale=person.language if person else pick_language(user.language_code))
 
     def say(self, reply: Reply) -> None:

@@ -7,10 +7,13 @@ state and the processed-update mark — is committed in one transaction.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.context import (
@@ -31,10 +34,12 @@ from bot.context import (
 from bot.i18n import pick_language
 from bot.officer import on_officer, on_officer_press
 from bot.settings import local_date
+from flows import callbacks
 from flows import join as join_flow
 from flows import report as report_flow
 from flows import summary as summary_flow
 from flows.effects import Reply, Save, SubmitReport, TargetText, msg
+from flows.report import ReportState
 from flows.status import status as status_reply
 from storage import repo
 from storage.kinds import Role
@@ -64,16 +69,29 @@ def _value(v: ReportedValue | None) -> report_flow.Value | None:
     return report_flow.Value(v.numerator, v.denominator, v.value, v.task_status, v.text)
 
 
-def build_sheet(unit: Unit, rnd: Round, lang: str, *, session: Session,
-                today: date, tz: Any) -> tuple[report_flow.Sheet, dict[str, Indicator]]:
-    """What the report flow sees for one unit in one round, in the person's language."""
+# The part of a sheet that does not change while people answer (indicators, targets, unit
+# name, deadlines, officers' names), per database, round, unit, round version and language.
+# A change of any of these bumps the round's version (migration 0002), which every answer
+# reads in its first query: a worker holding an older copy builds it again.
+_SHEETS: weakref.WeakKeyDictionary[Engine, dict[tuple, tuple[report_flow.Sheet,
+                                                              dict[str, int]]]] = \
+    weakref.WeakKeyDictionary()
+_SHEETS_MAX = 2048
+
+
+def _static_sheet(unit: Unit, rnd: Round, lang: str, *,
+                  session: Session) -> tuple[report_flow.Sheet, dict[str, int]]:
+    """The unchanging part of a unit's sheet, from the cache or built (five reads)."""
+    engine = session.get_bind()
+    cache = _SHEETS.setdefault(engine, {})
+    key = (rnd.id, unit.id, rnd.version, lang)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
     indicators = repo.indicators_for(unit, rnd, session=session)
     ms: dict[int, list[Milestone]] = {}
     for m in repo.milestones_for([i.id for i in indicators if i.id], session=session):
         ms.setdefault(m.indicator_id, []).append(m)
-    current = repo.values_of(rnd.id, unit.id, session=session)
-    prev_round = repo.round_for_year(rnd.commune_id, rnd.year - 1, session=session)
-    last = repo.values_of(prev_round.id, unit.id, session=session) if prev_round else {}
 
     def tr(obj: Indicator, name: str) -> str | None:
         return getattr(obj, f"{name}_{lang}") or getattr(obj, f"{name}_vi")
@@ -83,24 +101,39 @@ def build_sheet(unit: Unit, rnd: Round, lang: str, *, session: Session,
             code=i.code, kind=i.kind, name=tr(i, "name") or i.code, factor=i.factor,
             question=tr(i, "question"), numerator_q=tr(i, "numerator"),
             denominator_q=tr(i, "denominator"), unit=tr(i, "unit"),
-            target=target_for(ms.get(i.id or 0, []), rnd.year), last=_value(last.get(i.id)),
+            target=target_for(ms.get(i.id or 0, []), rnd.year),
         )
         for i in indicators
     )
-    by_id = {i.id: i for i in indicators}
-    values = {by_id[k].code: _value(v) for k, v in current.items() if k in by_id}
     officers = repo.officers_of(rnd.commune_id, session=session)
-    locked = rnd.closed_at is not None or today > rnd.consolidation_deadline
-    closed_on = local_date(rnd.closed_at, tz) if rnd.closed_at else None  # by an officer
     sheet = report_flow.Sheet(
         round_id=rnd.id, year=rnd.year, unit_name=unit.name, deadline=rnd.unit_deadline,
         consolidation_deadline=rnd.consolidation_deadline, items=items,
-        values={k: v for k, v in values.items() if v is not None},
-        submitted=repo.submission_of(rnd.id, unit.id, session=session) is not None,
-        locked=locked, closed_on=closed_on,
         contact=", ".join(p.name for p in officers) or None, unit_id=unit.id,
     )
-    return sheet, {i.code: i for i in indicators}
+    if len(cache) >= _SHEETS_MAX:
+        cache.clear()
+    cache[key] = (sheet, {i.code: i.id for i in indicators if i.id is not None})
+    return cache[key]
+
+
+def build_sheet(unit: Unit, rnd: Round, lang: str, *, session: Session, today: date, tz: Any,
+                submitted: bool | None = None) -> tuple[report_flow.Sheet, dict[str, int]]:
+    """What the report flow sees for one unit in one round, in the person's language, and
+    the indicators' ids by code. ``submitted``: already known (else read)."""
+    static, ids = _static_sheet(unit, rnd, lang, session=session)
+    current, last = repo.values_with_last_year(rnd, unit.id, session=session)
+    codes = {v: k for k, v in ids.items()}
+    items = tuple(replace(i, last=_value(last.get(ids[i.code]))) if ids[i.code] in last else i
+                  for i in static.items)
+    values = {codes[k]: _value(v) for k, v in current.items() if k in codes}
+    if submitted is None:
+        submitted = repo.submission_of(rnd.id, unit.id, session=session) is not None
+    locked = rnd.closed_at is not None or today > rnd.consolidation_deadline
+    closed_on = local_date(rnd.closed_at, tz) if rnd.closed_at else None  # by an officer
+    sheet = replace(static, items=items, values={k: v for k, v in values.items() if v is not None},
+                    submitted=submitted, locked=locked, closed_on=closed_on)
+    return sheet, ids
 
 
 # ------------------------------------------------------------------ the handlers
@@ -120,30 +153,59 @@ def _reporting_units(ctx: Ctx) -> list[Unit]:
     return [u for u in own if not (u.id in seen or seen.add(u.id))]
 
 
+def _found(ctx: Ctx, unit: Unit | None = None) -> repo.Found | None:
+    """What the update's first query read (of ``unit``, when given)."""
+    found: repo.Found | None = ctx.found
+    if found is None or (unit is not None and (found.unit is None or found.unit.id != unit.id)):
+        return None
+    return found
+
+
+def _load_state(ctx: Ctx) -> ReportState:
+    """The person's conversation state, as the update's first query read it."""
+    assert ctx.person is not None
+    found = _found(ctx)
+    if found is not None:
+        return ReportState.from_json(found.state)
+    return ReportState.from_json(repo.load_state(ctx.person.id, session=ctx.session))
+
+
+def _typed(state: ReportState | dict) -> ReportState:
+    return state if isinstance(state, ReportState) else ReportState.from_json(state)
+
+
 def _is_member(ctx: Ctx, unit: Unit) -> bool:
     assert ctx.person is not None
+    found = _found(ctx, unit)
+    if found is not None:
+        return found.member
     return any(u.id == unit.id and m.role in REPORTING_ROLES
                for m, u in repo.memberships(ctx.person.id, session=ctx.session))
 
 
-def _run_report(ctx: Ctx, unit: Unit, state: dict, event: report_flow.Event) -> None:
+def _run_report(ctx: Ctx, unit: Unit, state: ReportState | dict,
+                event: report_flow.Event) -> None:
     """Run the report flow for a unit and carry out its effects."""
     assert ctx.person is not None
-    commune = repo.commune_of(unit, session=ctx.session)
-    rnd = repo.open_round(commune.id, session=ctx.session)
+    state = _typed(state)
+    found = _found(ctx, unit)
+    if found is not None and found.round is not None:
+        rnd, submitted = found.round, found.submitted
+    else:
+        commune = repo.commune_of(unit, session=ctx.session)
+        rnd, submitted = repo.open_round(commune.id, session=ctx.session), None
     if rnd is None:
         ctx.say(Reply((msg("report.no_round", unit_name=unit.name),)))
         repo.save_state(ctx.person.id, {}, session=ctx.session)
         return
     sheet, indicators = build_sheet(unit, rnd, ctx.out.locale, session=ctx.session,
-                                    today=ctx.env.today(), tz=ctx.env.tz)
+                                    today=ctx.env.today(), tz=ctx.env.tz, submitted=submitted)
     result = report_flow.step(state, event, sheet)
     source = "chat" if _is_member(ctx, unit) else "officer"  # an officer typing a paper report
     for effect in result.effects:
         if isinstance(effect, Save):
-            ind = indicators[effect.code]
             repo.save_value(session=ctx.session, round_id=rnd.id, unit_id=unit.id,
-                            indicator_id=ind.id, person_id=ctx.person.id,
+                            indicator_id=indicators[effect.code], person_id=ctx.person.id,
                             numerator=effect.numerator, denominator=effect.denominator,
                             value=effect.value, task_status=effect.task_status, text=effect.text,
                             source=source, now=ctx.env.utcnow())
@@ -152,21 +214,25 @@ def _run_report(ctx: Ctx, unit: Unit, state: dict, event: report_flow.Event) -> 
                         now=ctx.env.utcnow())
         else:
             ctx.say(effect)
-    new_state = dict(result.state)
-    if new_state:
-        new_state["unit"] = unit.id
-    repo.save_state(ctx.person.id, new_state, session=ctx.session)
+    new_state = result.state
+    if new_state != ReportState():
+        new_state = replace(new_state, unit=unit.id)
+    repo.save_state(ctx.person.id, new_state.to_json(), session=ctx.session)
 
 
-def _state_unit(ctx: Ctx, state: dict) -> Unit | None:
-    uid = state.get("unit")
+def _state_unit(ctx: Ctx, state: ReportState | dict) -> Unit | None:
+    uid = _typed(state).unit
     if uid is None:
         return None
+    found = _found(ctx)
+    if found is not None and found.unit is not None and found.unit.id == uid \
+            and found.state.get("unit") == uid:
+        return found.unit if found.member or found.officer else None
     units = _reporting_units(ctx)
     return next((u for u in units if u.id == uid), None)
 
 
-def _pick_unit(ctx: Ctx, then: str, state: dict) -> Unit | None:
+def _pick_unit(ctx: Ctx, then: str, state: ReportState | dict) -> Unit | None:
     """The unit to act for: the current one, the only one, or ask (returns None)."""
     unit = _state_unit(ctx, state)
     if unit is not None:
@@ -219,9 +285,9 @@ def on_report(ctx: Ctx, ev: ReportCmd) -> None:
     if ctx.person is None:
         ctx.say(join_flow.not_a_member())
         return
-    state = repo.load_state(ctx.person.id, session=ctx.session)
+    state = _load_state(ctx)
     units = _reporting_units(ctx)
-    if state.get("paused") and len(units) > 1:  # after /huy, someone with several units chooses
+    if state.paused and len(units) > 1:  # after /huy, someone with several units chooses
         ctx.say(join_flow.choose_unit([(u.id, u.name) for u in units], "report"))
         return
     unit = _pick_unit(ctx, "report", state)
@@ -238,9 +304,9 @@ def on_text(ctx: Ctx, ev: TextIn) -> None:
         else:
             ctx.say(join_flow.not_a_member())
         return
-    state = repo.load_state(ctx.person.id, session=ctx.session)
+    state = _load_state(ctx)
     unit = _state_unit(ctx, state)
-    if unit is None or (code is not None and state.get("step") not in report_flow.QUESTION_STEPS):
+    if unit is None or (code is not None and state.step not in report_flow.QUESTION_STEPS):
         if code is not None:
             on_start(ctx, StartCmd(code))
         else:
@@ -254,40 +320,37 @@ def on_press(ctx: Ctx, ev: PressIn) -> None:
     if ctx.person is None:
         ctx.say(join_flow.not_a_member())
         return
-    kind, _, rest = ev.data.partition(":")
-    state = repo.load_state(ctx.person.id, session=ctx.session)
-    if kind == "lang" and rest in ("vi", "en"):
-        repo.set_language(ctx.person, rest, session=ctx.session)
-        ctx.out.locale = rest
+    button = callbacks.decode(ev.data)
+    state = _load_state(ctx)
+    if isinstance(button, callbacks.Language):
+        repo.set_language(ctx.person, button.lang, session=ctx.session)
+        ctx.out.locale = button.lang
         ctx.say(Reply((msg("language.set"),)))
         unit = _state_unit(ctx, state)
-        if unit is not None and state.get("step") in report_flow.QUESTION_STEPS \
-                and not state.get("paused"):  # the open question again, in the new language
+        if unit is not None and state.step in report_flow.QUESTION_STEPS \
+                and not state.paused:  # the open question again, in the new language
             _run_report(ctx, unit, state, report_flow.Start())
         return
-    if kind == "u":
-        uid, _, then = rest.partition(":")
-        unit = next((u for u in _reporting_units(ctx) if str(u.id) == uid), None)
+    if isinstance(button, callbacks.UnitChoice):
+        unit = next((u for u in _reporting_units(ctx) if u.id == button.unit_id), None)
         if unit is None:
             ctx.say(Reply((msg("report.stale_button"),)))
             return
-        if then == "status":
+        if button.then == "status":
             _status_for(ctx, unit)
         else:  # the same unit as the paused report resumes it; another starts afresh
-            same = state if state.get("unit") == unit.id else {"unit": unit.id}
+            same = state if state.unit == unit.id else ReportState(unit=unit.id)
             _run_report(ctx, unit, same, report_flow.Start())
         return
-    if kind == "inv":
-        _invite_for(ctx, rest)
+    if isinstance(button, callbacks.Invite):
+        _invite_for(ctx, str(button.unit_id))
         return
-    if kind.startswith("r") and kind[1:].isdigit():
-        action, _, tail = rest.partition(":")
-        code, _, arg = tail.partition(":")
-        round_id = int(kind[1:])
+    if isinstance(button, callbacks.ReportAction):
+        action, code, arg, round_id = button.action, button.code, button.arg, button.round_id
         if action == "go" and arg:  # "Báo cáo ngay" names its unit: never another one
             unit = next((u for u in _reporting_units(ctx) if str(u.id) == arg), None)
-            if unit is not None and state.get("unit") != unit.id:
-                state = {"unit": unit.id}
+            if unit is not None and state.unit != unit.id:
+                state = ReportState(unit=unit.id)
         else:
             unit = _state_unit(ctx, state)
         if unit is None and not (action == "go" and arg):
@@ -295,7 +358,9 @@ def on_press(ctx: Ctx, ev: PressIn) -> None:
         if unit is None:
             ctx.say(Reply((msg("report.stale_button"),)))
             return
-        rnd = repo.open_round(repo.commune_of(unit, session=ctx.session).id, session=ctx.session)
+        found = _found(ctx, unit)
+        rnd = found.round if found is not None and found.round is not None else \
+            repo.open_round(repo.commune_of(unit, session=ctx.session).id, session=ctx.session)
         if rnd is None or rnd.id != round_id:
             ctx.say(Reply((msg("report.stale_button"),)))
             return
@@ -470,8 +535,9 @@ def handle(env: Env, update_id: int, user: TgUser, event: Incoming) -> Outcome:
         if not repo.claim_update(update_id, session=session):
             session.rollback()
             return Outcome(locale=pick_language(user.language_code), duplicate=True)
-        person = repo.person_by_telegram(user.id, session=session)
-        ctx = Ctx(env, session, user, person)
+        found = repo.person_and_state(user.id, session=session)  # with the state, one read
+        ctx = Ctx(env, session, user, found.person if found else None)
+        ctx.found = found
         HANDLERS[type(event)](ctx, event)
         session.commit()
         return ctx.out

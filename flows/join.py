@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from flows.callbacks import Invite, Language, UnitChoice
 from flows.effects import Button, Day, Reply, msg
 
 
@@ -69,14 +70,15 @@ def on_start_without_code(known_name: str | None) -> Reply:
 
 def choose_unit(units: Sequence[tuple[int, str]], then: str) -> Reply:
     """Ask which unit, for a person holding several."""
-    rows = tuple((Button(msg("btn.unit", unit_name=name), f"u:{uid}:{then}"),)
+    rows = tuple((Button(msg("btn.unit", unit_name=name), UnitChoice(uid, then).encode()),)
                  for uid, name in units)
     return Reply((msg("report.choose_unit"),), rows)
 
 
 def invite_menu(units: Sequence[tuple[int, str]]) -> Reply:
     """An officer picks the unit to invite someone for."""
-    rows = tuple((Button(msg("btn.unit", unit_name=name), f"inv:{uid}"),) for uid, name in units)
+    rows = tuple((Button(msg("btn.unit", unit_name=name), Invite(uid).encode()),)
+                 for uid, name in units)
     return Reply((msg("invite.choose_unit"),), rows)
 
 
@@ -89,7 +91,8 @@ def invite_created(unit_name: str, role: str, link: str, code: str, expires: dat
 def language_menu() -> Reply:
     """Choose the language."""
     return Reply((msg("language.choose"),),
-                 ((Button(msg("btn.lang_vi"), "lang:vi"), Button(msg("btn.lang_en"), "lang:en")),))
+                 ((Button(msg("btn.lang_vi"), Language("vi").encode()),
+                   Button(msg("btn.lang_en"), Language("en").encode())),))
 
 
 def help_text(roles: Sequence[str]) -> Reply:

@@ -9,10 +9,12 @@ the diagram.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
+from flows.callbacks import ReportAction
 from flows.effects import (
     Button,
     Count,
@@ -39,18 +41,124 @@ from flows.numbers import (
 
 # ------------------------------------------------------------------ states
 
-IDLE = "idle"
-ASK_DENOMINATOR = "ask_denominator"
-ASK_NUMERATOR = "ask_numerator"
-ASK_YES_NO = "ask_yes_no"
-ASK_NUMBER = "ask_number"
-ASK_TASK_STATUS = "ask_task_status"
-ASK_TASK_TEXT = "ask_task_text"
-CONFIRM_UNUSUAL = "confirm_unusual"
-REVIEW = "review"
+
+class Step(StrEnum):
+    """Where the person is in the report."""
+
+    idle = "idle"
+    ask_denominator = "ask_denominator"
+    ask_numerator = "ask_numerator"
+    ask_yes_no = "ask_yes_no"
+    ask_number = "ask_number"
+    ask_task_status = "ask_task_status"
+    ask_task_text = "ask_task_text"
+    confirm_unusual = "confirm_unusual"
+    review = "review"
+
+
+IDLE = Step.idle
+ASK_DENOMINATOR = Step.ask_denominator
+ASK_NUMERATOR = Step.ask_numerator
+ASK_YES_NO = Step.ask_yes_no
+ASK_NUMBER = Step.ask_number
+ASK_TASK_STATUS = Step.ask_task_status
+ASK_TASK_TEXT = Step.ask_task_text
+CONFIRM_UNUSUAL = Step.confirm_unusual
+REVIEW = Step.review
 
 QUESTION_STEPS = {ASK_DENOMINATOR, ASK_NUMERATOR, ASK_YES_NO, ASK_NUMBER, ASK_TASK_STATUS,
                   ASK_TASK_TEXT, CONFIRM_UNUSUAL}
+
+STATE_VERSION = 2  # 1: the untyped dict of earlier versions (no "version" key)
+
+
+def _int(x: Any) -> int | None:
+    return x if isinstance(x, int) and not isinstance(x, bool) else \
+        int(x) if isinstance(x, str) and x.isdigit() else None
+
+
+def _step(x: Any) -> Step | None:
+    return Step(x) if x in Step._value2member_map_ else None
+
+
+@dataclass(frozen=True)
+class ReportState:
+    """The conversation state, stored as JSON between updates (see report.md).
+
+    ``active``: in the report (the earlier ``"flow": "report"``); ``round``, ``step``,
+    ``code``: the question open; ``den``: a rate's total typed before its numerator;
+    ``back``: return to the review after this item; ``skipped``: items left empty for now;
+    ``paused``: after /huy; ``pending``, ``asked``, ``against``, ``same``: a figure awaiting
+    confirmation, the question it answers and what it was compared with; ``status``: a task's
+    status before its note; ``held``: totals typed for rates left half-done; ``unit``: the
+    unit reported for (set by the shell).
+    """
+
+    active: bool = False
+    round: int | None = None
+    step: Step = Step.idle
+    code: str | None = None
+    den: int | None = None
+    back: bool = False
+    skipped: tuple[str, ...] = ()
+    paused: bool = False
+    pending: int | None = None
+    asked: Step | None = None
+    against: int | None = None
+    same: bool = False
+    status: str | None = None
+    held: tuple[tuple[str, int], ...] = ()
+    unit: int | None = None
+    version: int = STATE_VERSION
+
+    @property
+    def asking(self) -> bool:
+        """A question is open."""
+        return self.active and self.step in QUESTION_STEPS
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object stored (fields at their default left out; {} when idle)."""
+        if self == ReportState():
+            return {}
+        out: dict[str, Any] = {"version": self.version}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "version" or v == f.default:
+                continue
+            out[f.name] = {c: d for c, d in v} if f.name == "held" else \
+                list(v) if f.name == "skipped" else str(v) if isinstance(v, Step) else v
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ReportState:
+        """A stored state, of this version or the untyped dict of version 1; what cannot be
+        read is dropped (the person starts the question again, nothing is lost)."""
+        d = dict(data or {})
+        if d.get("version") is None:  # version 1: {"flow": "report", "step": ..., ...}
+            d["active"] = d.pop("flow", None) == "report"
+        held = d.get("held") if isinstance(d.get("held"), Mapping) else {}
+        skipped = d.get("skipped") if isinstance(d.get("skipped"), list | tuple) else []
+        return cls(
+            active=bool(d.get("active")), round=_int(d.get("round")),
+            step=_step(d.get("step")) or Step.idle,
+            code=str(d["code"]) if d.get("code") is not None else None,
+            den=_int(d.get("den")), back=bool(d.get("back")),
+            skipped=tuple(sorted({str(c) for c in skipped})), paused=bool(d.get("paused")),
+            pending=_int(d.get("pending")), asked=_step(d.get("asked")),
+            against=_int(d.get("against")), same=bool(d.get("same")),
+            status=d.get("status") if isinstance(d.get("status"), str) else None,
+            held=tuple(sorted((str(c), n) for c, v in held.items()
+                              if (n := _int(v)) is not None)),
+            unit=_int(d.get("unit")))
+
+    def as_flow(self) -> dict[str, Any]:
+        """The working form the handlers below read and write (version 1's keys)."""
+        if not self.active:
+            return {}
+        out = {k: v for k, v in self.to_json().items() if k not in ("version", "active",
+                                                                    "unit")}
+        return {"flow": "report", **out}
+
 
 UNUSUAL_CHANGE = 0.5  # ask for confirmation when a count moves more than ±50% from last year
 MAX_TASK_TEXT = 500
@@ -175,7 +283,7 @@ Event = Start | Text | Press | Cancel
 class Result:
     """The new state and the effects to carry out, in order."""
 
-    state: dict[str, Any]
+    state: ReportState
     effects: tuple[Effect, ...] = ()
 
 
@@ -183,8 +291,8 @@ class Result:
 
 
 def data(sheet: Sheet, action: str, code: str = "", arg: str = "") -> str:
-    """Callback data for a button of this round (short: Telegram allows 64 bytes)."""
-    return f"r{sheet.round_id}:{action}:{code}:{arg}"
+    """Callback data for a button of this round (see flows/callbacks.py)."""
+    return ReportAction(sheet.round_id, action, code, arg).encode()
 
 
 def _skip_button(sheet: Sheet, code: str) -> tuple[Button, ...]:
@@ -383,9 +491,23 @@ def _accept(ctx: Ctx, item: Item, value: Value, state: Mapping[str, Any]) -> dic
     ctx.effects.append(Save(item.code, value.numerator, value.denominator, value.value,
                             value.task_status, value.text))
     ctx.values[item.code] = value
-    ctx.say(Reply((saved_message(item, value),), fix_buttons(ctx.sheet, item.code)))
     skipped = [c for c in state.get("skipped", []) if c != item.code]
-    return _next(ctx, item.code, {**state, "skipped": skipped})
+    before = len(ctx.effects)
+    new = _next(ctx, item.code, {**state, "skipped": skipped})
+    following = ctx.effects[before]
+    assert isinstance(following, Reply)
+    ctx.effects[before] = saved_with(ctx.sheet, item, value, following)
+    return new
+
+
+def saved_with(sheet: Sheet, item: Item, value: Value, following: Reply) -> Reply:
+    """One message: the value said back, then what follows (the next question with a
+    "✏️ Sửa" of this answer beside its buttons, or the review, which has every "Sửa")."""
+    lines = (saved_message(item, value), *following.lines)
+    if not following.transient:  # the review: its rows already fix every indicator
+        return Reply(lines, following.buttons)
+    fix = Button(msg("btn.fix_answer", code=item.code), data(sheet, "fix", item.code))
+    return Reply(lines, (*following.buttons, (fix,)), True)
 
 
 def _unusual(item: Item, field_name: str, n: int) -> int | None:
@@ -507,30 +629,38 @@ def _on_text(ctx: Ctx, state: dict[str, Any], text: str) -> dict[str, Any]:
     if step not in QUESTION_STEPS or item is None:
         ctx.say(Reply((msg("report.idle_hint"),)))
         return state
-    if step == CONFIRM_UNUSUAL:
-        return _on_confirm_text(ctx, item, state, text)
-    if step != ASK_TASK_TEXT and is_skip(text, yes_no=step == ASK_YES_NO):
+    if step not in (CONFIRM_UNUSUAL, ASK_TASK_TEXT) and is_skip(text, yes_no=step == ASK_YES_NO):
         return _skip(ctx, item, state)
-    if step in (ASK_DENOMINATOR, ASK_NUMERATOR, ASK_NUMBER):
-        parsed = parse_count(text)
-        if isinstance(parsed, Refusal):
-            _refuse(ctx, item, step, parsed, text)
-            return state
-        return _on_count(ctx, item, state, parsed)
-    if step == ASK_YES_NO:
-        yes = parse_yes_no(text)
-        if yes is None:
-            ctx.say(Reply((msg("err.yes_no", text=text[:40]),), ask(ctx.sheet, item, step).buttons))
-            return state
-        return _accept(ctx, item, Value(value=1.0 if yes else 0.0), state)
-    if step == ASK_TASK_STATUS:
-        status = parse_task_status(text)
-        if status is None:
-            ctx.say(Reply((msg("err.task_status", text=text[:40]),),
-                          ask(ctx.sheet, item, step).buttons))
-            return state
-        return _task_status(ctx, item, state, status)
-    # ASK_TASK_TEXT
+    return TEXT[step](ctx, item, state, text)
+
+
+def _text_count(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
+    parsed = parse_count(text)
+    if isinstance(parsed, Refusal):
+        _refuse(ctx, item, state["step"], parsed, text)
+        return state
+    return _on_count(ctx, item, state, parsed)
+
+
+def _text_yes_no(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
+    yes = parse_yes_no(text)
+    if yes is None:
+        ctx.say(Reply((msg("err.yes_no", text=text[:40]),),
+                      ask(ctx.sheet, item, ASK_YES_NO).buttons))
+        return state
+    return _accept(ctx, item, Value(value=1.0 if yes else 0.0), state)
+
+
+def _text_task_status(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
+    status = parse_task_status(text)
+    if status is None:
+        ctx.say(Reply((msg("err.task_status", text=text[:40]),),
+                      ask(ctx.sheet, item, ASK_TASK_STATUS).buttons))
+        return state
+    return _task_status(ctx, item, state, status)
+
+
+def _text_note(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
     note = text.strip()
     if len(note) > MAX_TASK_TEXT:
         ctx.say(Reply((msg("err.too_long", length=Count(len(note)), limit=MAX_TASK_TEXT),)))
@@ -577,25 +707,71 @@ def _on_press(ctx: Ctx, state: dict[str, Any], press: Press) -> dict[str, Any]:
     # every other button answers the current question of the current item
     if step not in QUESTION_STEPS or item is None or state.get("code") != item.code:
         return _stale(ctx, state)
-    if press.action == "skip" and step != CONFIRM_UNUSUAL:
-        return _skip(ctx, item, state)
-    if press.action == "use" and step == ASK_DENOMINATOR and press.arg.isdigit() \
-            and int(press.arg) == suggestion(sheet, item, ctx.values):
-        return _on_count(ctx, item, state, int(press.arg))
-    if press.action in ("yes", "no") and step == ASK_YES_NO:
-        return _accept(ctx, item, Value(value=1.0 if press.action == "yes" else 0.0), state)
-    if press.action == "ts" and step == ASK_TASK_STATUS and press.arg in TASK_CODES:
-        return _task_status(ctx, item, state, TASK_CODES[press.arg])
-    if press.action == "nonote" and step == ASK_TASK_TEXT:
-        return _accept(ctx, item, Value(task_status=state["status"]), state)
-    if press.action == "ok" and step == CONFIRM_UNUSUAL:
-        return _on_count(ctx, item, _unconfirm(state), int(state["pending"]), confirmed=True)
-    if press.action == "re" and step == CONFIRM_UNUSUAL:
-        return _retype(ctx, item, state)
-    if press.action == "reden" and step == ASK_NUMERATOR:
-        ctx.say(ask(sheet, item, ASK_DENOMINATOR, ctx.values))
-        return {k: v for k, v in {**state, "step": ASK_DENOMINATOR}.items() if k != "den"}
-    return _stale(ctx, state)
+    handler = PRESS.get((step, press.action))
+    new = handler(ctx, item, state, press) if handler is not None else None
+    return _stale(ctx, state) if new is None else new
+
+
+def _press_skip(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    return _skip(ctx, item, state)
+
+
+def _press_use(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict | None:
+    if not press.arg.isdigit() or int(press.arg) != suggestion(ctx.sheet, item, ctx.values):
+        return None
+    return _on_count(ctx, item, state, int(press.arg))
+
+
+def _press_yes_no(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    return _accept(ctx, item, Value(value=1.0 if press.action == "yes" else 0.0), state)
+
+
+def _press_task_status(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict | None:
+    if press.arg not in TASK_CODES:
+        return None
+    return _task_status(ctx, item, state, TASK_CODES[press.arg])
+
+
+def _press_no_note(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    return _accept(ctx, item, Value(task_status=state["status"]), state)
+
+
+def _press_ok(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    return _on_count(ctx, item, _unconfirm(state), int(state["pending"]), confirmed=True)
+
+
+def _press_retype(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    return _retype(ctx, item, state)
+
+
+def _press_reden(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:
+    ctx.say(ask(ctx.sheet, item, ASK_DENOMINATOR, ctx.values))
+    return {k: v for k, v in {**state, "step": ASK_DENOMINATOR}.items() if k != "den"}
+
+
+# The transitions, step × event: what a typed text does at each question, and which buttons
+# each question takes (any other button is answered "this button no longer works"). Start,
+# Cancel, "fix" and "submit" apply at any step (see _start, step, _on_press).
+TEXT: dict[Step, Callable[[Ctx, Item, dict[str, Any], str], dict[str, Any]]] = {
+    ASK_DENOMINATOR: _text_count,
+    ASK_NUMERATOR: _text_count,
+    ASK_NUMBER: _text_count,
+    ASK_YES_NO: _text_yes_no,
+    ASK_TASK_STATUS: _text_task_status,
+    ASK_TASK_TEXT: _text_note,
+    CONFIRM_UNUSUAL: _on_confirm_text,
+}
+PRESS: dict[tuple[Step, str], Callable[[Ctx, Item, dict[str, Any], Press], dict | None]] = {
+    **{(s, "skip"): _press_skip for s in sorted(QUESTION_STEPS - {CONFIRM_UNUSUAL})},
+    (ASK_DENOMINATOR, "use"): _press_use,
+    (ASK_NUMERATOR, "reden"): _press_reden,
+    (ASK_YES_NO, "yes"): _press_yes_no,
+    (ASK_YES_NO, "no"): _press_yes_no,
+    (ASK_TASK_STATUS, "ts"): _press_task_status,
+    (ASK_TASK_TEXT, "nonote"): _press_no_note,
+    (CONFIRM_UNUSUAL, "ok"): _press_ok,
+    (CONFIRM_UNUSUAL, "re"): _press_retype,
+}
 
 
 def _stale(ctx: Ctx, state: dict[str, Any]) -> dict[str, Any]:
@@ -695,9 +871,10 @@ def _keep_held(ctx: Ctx, old: Mapping[str, Any], new: dict[str, Any],
     return new
 
 
-def step(state: Mapping[str, Any], event: Event, sheet: Sheet) -> Result:
+def step(state: ReportState | Mapping[str, Any], event: Event, sheet: Sheet) -> Result:
     """Advance the reporting conversation by one event."""
-    st = dict(state) if state.get("flow") == "report" else {}
+    typed = state if isinstance(state, ReportState) else ReportState.from_json(state)
+    st = typed.as_flow()
     if st and st.get("round") != sheet.round_id:
         st = {}
     held = _held(sheet, st)
@@ -707,13 +884,14 @@ def step(state: Mapping[str, Any], event: Event, sheet: Sheet) -> Result:
     if isinstance(event, Cancel):
         ctx.say(Reply((msg("report.cancelled"),)))
         keep = st.get("step") in QUESTION_STEPS
-        return Result({**st, "paused": True} if keep else {}, tuple(ctx.effects))
+        return Result(ReportState.from_json({**st, "paused": True} if keep else {}),
+                      tuple(ctx.effects))
     if isinstance(event, Press):
         st.pop("paused", None)
     if sheet.locked and not isinstance(event, Start):
-        return Result(_locked(ctx, st), tuple(ctx.effects))
+        return Result(ReportState.from_json(_locked(ctx, st)), tuple(ctx.effects))
     new = HANDLERS[type(event)](ctx, st, event)
-    return Result(_keep_held(ctx, st, new, held), tuple(ctx.effects))
+    return Result(ReportState.from_json(_keep_held(ctx, st, new, held)), tuple(ctx.effects))
 
 
 def with_values(sheet: Sheet, values: Mapping[str, Value]) -> Sheet:

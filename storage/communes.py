@@ -29,6 +29,7 @@ from storage.plan_files import (
     resolve_plan,
 )
 from storage.plans_db import store_plan
+from storage.repo import bump_rounds
 from storage.yamlfiles import FileInvalid, problem, validate_file
 
 DOC = "docs/commune-format.md"
@@ -440,6 +441,7 @@ def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = Fal
                 setattr(rnd, attr, new)
     session.add(rnd)
     session.flush()
+    bump_rounds(session=session, commune_id=commune.id, plan_id=plan.id)  # cached sheets
     return changes
 
 

@@ -148,6 +148,9 @@ class Round(SQLModel, table=True):
     reminder_every_days_after: int = 2
     closed_at: datetime | None = None
     closed_by: int | None = fk("person.id", nullable=True, index=False, cascade=False)
+    # grows when what the round's sheet shows changes (deadlines, closing, plan, setup, a new
+    # officer): a worker's cached sheet of an older version is rebuilt (migration 0002)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class Person(SQLModel, table=True):

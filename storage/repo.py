@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, case, func, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from storage.kinds import Role, UnitKind
@@ -245,6 +250,8 @@ def redeem_invitation(code: str, *, telegram_id: int, name: str, language: str,
         Membership.role == inv.role)).first()
     if exists is None:
         session.add(Membership(person_id=person.id, unit_id=inv.unit_id, role=inv.role))
+        if inv.role in (Role.officer, Role.admin):  # the reporters' sheets name the officers
+            bump_rounds(session=session, commune_id=inv.unit_id)
     session.flush()
     return JoinResult(JoinOutcome.joined, person, unit, inv.role)
 
@@ -263,6 +270,94 @@ def memberships(person_id: int, *, session: Session) -> list[tuple[Membership, U
                         .where(Membership.person_id == person_id)
                         .order_by(Unit.position, Unit.code)).all()
     return [(m, u) for m, u in rows]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A person and their conversation, with what a typed answer needs of the state's unit:
+    the unit, its commune's current round, whether the person reports for it (``member``) or
+    is an officer of its commune (``officer``), and whether the unit has sent its report."""
+
+    person: Person
+    state: dict
+    unit: Unit | None = None
+    round: Round | None = None
+    member: bool = False
+    officer: bool = False
+    submitted: bool = False
+
+
+COMMUNE_KINDS = tuple(str(k) for k in COMMUNE_LEVEL)
+
+
+@functools.cache
+def _person_and_state_stmt(dialect: str) -> Any:
+    parent = aliased(Unit)
+    unit_id = Conversation.state["unit"].as_integer()
+    latest = (select(Round.id).where(Round.commune_id == Unit.parent_id)
+              .order_by(col(Round.year).desc()).limit(1).correlate(Unit).scalar_subquery())
+    member = select(Membership.id).where(
+        Membership.person_id == Person.id, Membership.unit_id == Unit.id,
+        col(Membership.role).in_([str(r) for r in (Role.collaborator, Role.agency)])).exists()
+    officer = select(Membership.id).where(
+        Membership.person_id == Person.id, Membership.unit_id == Unit.parent_id,
+        col(Membership.role).in_([str(r) for r in (Role.officer, Role.admin)])).exists()
+    submitted = select(Submission.id).where(Submission.round_id == Round.id,
+                                            Submission.unit_id == Unit.id).exists()
+    stmt = (select(Person, Conversation.state, Unit, Round, parent.kind, member, officer,
+                   submitted)
+            .outerjoin(Conversation, Conversation.person_id == Person.id)
+            .outerjoin(Unit, Unit.id == unit_id)
+            .outerjoin(parent, parent.id == Unit.parent_id)
+            .outerjoin(Round, Round.id == latest)
+            .where(Person.telegram_id == bindparam("telegram_id")))
+    if dialect == "postgresql":
+        stmt = stmt.with_for_update(of=Person.__table__)
+    return stmt
+
+
+def person_and_state(telegram_id: int, *, session: Session) -> Found | None:
+    """One query: the person (locked for this update), their conversation state and the
+    state's unit with its round, their roles there and its submission."""
+    stmt = _person_and_state_stmt(session.get_bind().dialect.name)
+    row = session.execute(stmt, {"telegram_id": telegram_id}).first()
+    if row is None:
+        return None
+    person, state, unit, rnd, parent_kind, is_member, is_officer, is_submitted = row
+    if unit is not None and (unit.kind in COMMUNE_KINDS or parent_kind not in COMMUNE_KINDS):
+        unit = rnd = None  # the round is the commune's: found by the longer way
+    return Found(person, dict(state or {}), unit, rnd, bool(is_member), bool(is_officer),
+                 bool(is_submitted))
+
+
+def bump_rounds(*, session: Session, commune_id: int | None = None,
+                plan_id: int | None = None) -> None:
+    """Mark the rounds of a commune (or on a plan) changed: cached sheets are rebuilt."""
+    cond = [c for c in (Round.commune_id == commune_id if commune_id is not None else None,
+                        Round.plan_id == plan_id if plan_id is not None else None)
+            if c is not None]
+    if cond:
+        session.execute(update(Round).where(or_(*cond)).values(version=Round.version + 1)
+                        .execution_options(synchronize_session=False))
+
+
+_VALUES_TWO_YEARS = select(ReportedValue, Round.year).join(
+    Round, Round.id == ReportedValue.round_id).where(
+    ReportedValue.unit_id == bindparam("unit_id"), Round.commune_id == bindparam("commune_id"),
+    col(Round.year).in_([bindparam("year"), bindparam("last_year")]))
+
+
+def values_with_last_year(round_: Round, unit_id: int, *,
+                          session: Session) -> tuple[dict[int, ReportedValue],
+                                                     dict[int, ReportedValue]]:
+    """One query: a unit's values in a round and in its commune's round of the year before,
+    by indicator id."""
+    rows = session.execute(_VALUES_TWO_YEARS, {
+        "unit_id": unit_id, "commune_id": round_.commune_id, "year": round_.year,
+        "last_year": round_.year - 1}).all()
+    now = {v.indicator_id: v for v, y in rows if y == round_.year}
+    last = {v.indicator_id: v for v, y in rows if y != round_.year}
+    return now, last
 
 
 def members_of(unit_id: int, *, session: Session) -> list[tuple[Membership, Person]]:
@@ -294,43 +389,43 @@ def values_of(round_id: int, unit_id: int, *, session: Session) -> dict[int, Rep
     return {v.indicator_id: v for v in rows}
 
 
+_VALUE_FIELDS = ("numerator", "denominator", "value", "task_status", "text", "reported_by",
+                 "source", "updated_at")
+
+
+@functools.cache
+def _save_value_stmt(dialect: str) -> Any:
+    table = ReportedValue.__table__
+    submitted = select(Submission.id).where(Submission.round_id == bindparam("round_id"),
+                                            Submission.unit_id == bindparam("unit_id")).exists()
+    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    stmt = insert.values(
+        round_id=bindparam("round_id"), unit_id=bindparam("unit_id"),
+        indicator_id=bindparam("indicator_id"), version=1,
+        state=case((submitted, "submitted"), else_="draft"),
+        **{k: bindparam(k, type_=table.c[k].type) for k in _VALUE_FIELDS})
+    return stmt.on_conflict_do_update(
+        index_elements=["round_id", "unit_id", "indicator_id"],
+        set_={**{k: stmt.excluded[k] for k in _VALUE_FIELDS}, "state": stmt.excluded.state,
+              "version": table.c.version + 1})
+
+
 def save_value(*, session: Session, round_id: int, unit_id: int, indicator_id: int,
                person_id: int | None, numerator: int | None = None,
                denominator: int | None = None, value: float | None = None,
                task_status: str | None = None, text: str | None = None,
-               source: str = "chat", now: datetime | None = None) -> ReportedValue:
-    """Set a unit's value for an indicator and record the change in the history."""
-    row = session.exec(select(ReportedValue).where(
-        ReportedValue.round_id == round_id, ReportedValue.unit_id == unit_id,
-        ReportedValue.indicator_id == indicator_id).with_for_update()).first()
-    submitted = session.exec(select(Submission.id).where(
-        Submission.round_id == round_id, Submission.unit_id == unit_id)).first() is not None
-    state = "submitted" if submitted else "draft"
-    now = now or utcnow()
-    if row is None:
-        try:
-            with session.begin_nested():  # another writer may insert the same value first
-                row = ReportedValue(round_id=round_id, unit_id=unit_id,
-                                    indicator_id=indicator_id, state=state)
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            row = session.exec(select(ReportedValue).where(
-                ReportedValue.round_id == round_id, ReportedValue.unit_id == unit_id,
-                ReportedValue.indicator_id == indicator_id).with_for_update()).one()
-            row.version += 1
-    else:
-        row.version += 1
-    row.numerator, row.denominator, row.value = numerator, denominator, value
-    row.task_status, row.text, row.state = task_status, text, state
-    row.reported_by, row.source, row.updated_at = person_id, source, now
-    session.add(row)
-    session.add(ValueChange(round_id=round_id, unit_id=unit_id, indicator_id=indicator_id,
-                            numerator=numerator, denominator=denominator, value=value,
-                            task_status=task_status, text=text, state=state,
-                            changed_by=person_id, source=source, changed_at=now))
-    session.flush()
-    return row
+               source: str = "chat", now: datetime | None = None) -> None:
+    """Set a unit's value for an indicator; one statement (an upsert: two first saves of one
+    value merge), whose history row the database writes (trigger of migration 0002)."""
+    session.execute(_save_value_stmt(session.get_bind().dialect.name), {
+        "round_id": round_id, "unit_id": unit_id, "indicator_id": indicator_id,
+        "numerator": numerator, "denominator": denominator, "value": value,
+        "task_status": task_status, "text": text, "reported_by": person_id, "source": source,
+        "updated_at": now or utcnow()})
+    for obj in list(session.identity_map.values()):  # loaded copies are now out of date
+        if isinstance(obj, ReportedValue) and (obj.round_id, obj.unit_id, obj.indicator_id) \
+                == (round_id, unit_id, indicator_id):
+            session.expire(obj)
 
 
 def submit(round_id: int, unit_id: int, *, person_id: int | None, session: Session,
@@ -371,15 +466,19 @@ def history_of(round_id: int, unit_id: int, indicator_id: int, *,
 # ---------------------------------------------------------------- conversations and updates
 
 
+@functools.cache
+def _claim_stmt(dialect: str) -> Any:
+    table = ProcessedUpdate.__table__
+    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return insert.values(update_id=bindparam("update_id"),
+                         processed_at=bindparam("at", type_=table.c.processed_at.type)) \
+        .on_conflict_do_nothing().returning(table.c.update_id)
+
+
 def claim_update(update_id: int, *, session: Session) -> bool:
     """Record an update as applied; False when it already was (a duplicate delivery)."""
-    try:
-        with session.begin_nested():
-            session.add(ProcessedUpdate(update_id=update_id))
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    stmt = _claim_stmt(session.get_bind().dialect.name)
+    return session.execute(stmt, {"update_id": update_id, "at": utcnow()}).first() is not None
 
 
 def load_state(person_id: int, *, session: Session) -> dict:
@@ -389,12 +488,22 @@ def load_state(person_id: int, *, session: Session) -> dict:
     return dict(conv.state) if conv else {}
 
 
+@functools.cache
+def _save_state_stmt(dialect: str) -> Any:
+    table = Conversation.__table__
+    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    stmt = insert.values(person_id=bindparam("person_id"),
+                         state=bindparam("state", type_=table.c.state.type),
+                         updated_at=bindparam("at", type_=table.c.updated_at.type))
+    return stmt.on_conflict_do_update(
+        index_elements=["person_id"],
+        set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at})
+
+
 def save_state(person_id: int, state: dict, *, session: Session) -> None:
-    """Store the person's conversation state."""
-    conv = session.exec(select(Conversation).where(Conversation.person_id == person_id)).first()
-    if conv is None:
-        conv = Conversation(person_id=person_id, state=state)
-    else:
-        conv.state = state
-        conv.updated_at = utcnow()
-    session.add(conv)
+    """Store the person's conversation state (one upsert)."""
+    session.execute(_save_state_stmt(session.get_bind().dialect.name),
+                    {"person_id": person_id, "state": state, "at": utcnow()})
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Conversation) and obj.person_id == person_id:
+            session.expire(obj)

@@ -40,21 +40,21 @@ class Step:
 JOIN = Step("/start {code}", 1, "Xin chào")
 REPORT = Step("/baocao", 2, "(1/7)")
 # A hamlet of plan 002: 8.1, 8.2, 10, 11.1, 11.2 and 20.2 are rates (denominator, then
-# numerator), 13 is a count; each stored value is confirmed, then the next question is asked.
+# numerator), 13 is a count; one message confirms each stored value and asks the next question.
 ANSWERS = (
     Step("450", 1, "Đã hiểu: 450"),
-    Step("12", 2, "(2/7)", 1),
+    Step("12", 1, "(2/7)", 1),
     Step("12", 1, "Đã hiểu: 12"),
-    Step("11", 2, "(3/7)", 1),
+    Step("11", 1, "(3/7)", 1),
     Step("380", 1, "Đã hiểu: 380"),
-    Step("3", 2, "(4/7)", 1),
+    Step("3", 1, "(4/7)", 1),
     Step("450", 1, "Đã hiểu: 450"),
-    Step("2", 2, "(5/7)", 1),
+    Step("2", 1, "(5/7)", 1),
     Step("450", 1, "Đã hiểu: 450"),
-    Step("0", 2, "(6/7)", 1),
-    Step("1", 2, "(7/7)", 1),
+    Step("0", 1, "(6/7)", 1),
+    Step("1", 1, "(7/7)", 1),
     Step("4", 1, "Đã hiểu: 4"),
-    Step("3", 2, "Báo cáo năm", 1),
+    Step("3", 1, "Báo cáo năm", 1),
 )
 
 
