@@ -63,7 +63,7 @@ _PERCENT = ("%", "‰", "phần trăm", "phan tram", "phần nghìn", "phan nghi
 # words after a number that doubt it or change it: "5 trở lên", "5 sai", "5 hay 6"
 _DOUBT_AFTER = {"sai", "nhầm", "nham", "hơn", "hon", "trở lên", "tro len", "trở xuống",
                 "tro xuong", "trở lại", "tro lai", "đổ lại", "do lai", "đổ lên", "do len",
-                "gì đó", "gi do", "gì đấy", "gi day", "chắc", "chac", "có lẽ", "co le",
+                "gì", "gì đấy", "gi day", "chắc", "chac", "có lẽ", "co le",
                 "hình như", "hinh nhu", "thì phải", "thi phai", "khoảng", "khoang", "tầm",
                 "chừng", "ít nhất", "it nhat", "tối thiểu", "toi thieu", "tối đa", "toi da",
                 "ước tính", "uoc tinh", "dự kiến", "du kien", "nữa", "nua", "hay", "hoặc",
