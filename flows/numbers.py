@@ -57,7 +57,7 @@ _PARTICLES = ("rồi ạ", "roi a", "nhé", "nhe", "nha", "đó", "do", "ha", "�
 # a count followed by words ("120 học sinh"): a multiplier word changes the number, refused
 _MULTIPLIERS = {"nghìn", "nghin", "ngàn", "ngan", "triệu", "trieu", "tỷ", "ty", "tỉ", "ti",
                 "trăm", "tram", "chục", "chuc", "k", "m", "thousand", "million", "hundred",
-                "phần", "phan", "lẻ", "le", "rưỡi", "ruoi", "tr", "trđ", "vạn", "van"}
+                "phần", "phan", "lẻ", "le", "rưỡi", "ruoi", "tr", "trđ", "vạn"}
 _PERCENT = ("%", "‰", "phần trăm", "phan tram", "phần nghìn", "phan nghin", "percent",
             "per cent")
 # words after a number that doubt it or change it: "5 trở lên", "5 sai", "5 hay 6"
