@@ -527,6 +527,8 @@ _REFUSAL_KEYS = {
     Refusal.decimal: "err.decimal",
     Refusal.negative: "err.negative",
     Refusal.too_large: "err.too_large",
+    Refusal.percent: "err.percent",
+    Refusal.doubtful: "err.doubtful",
 }
 
 
