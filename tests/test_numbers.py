@@ -215,9 +215,9 @@ def test_a_percentage_and_a_doubted_number_are_explained_and_the_question_kept()
     for text, key in [("10%", "err.percent"), ("khoảng 5", "err.doubtful"),
                       ("5 trở lên", "err.doubtful")]:
         res = d(r.Text(text))
-        assert keys(res)[0] == key and saves(res) == [] and d.state["step"] == r.ASK_DENOMINATOR
+        assert keys(res)[0] == key and saves(res) == [] and d.state.step == r.ASK_DENOMINATOR
     res = d(r.Text("một trăm hai mươi lăm"))
-    assert d.state["den"] == 125 and d.state["step"] == r.ASK_NUMERATOR
+    assert d.state.den == 125 and d.state.step == r.ASK_NUMERATOR
 
 
 def test_the_new_reasons_are_whole_sentences_in_both_languages() -> None:
