@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,14 +51,44 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config that runs the bundled migrations on ``engine``."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
 
 
+def head_revisions() -> set[str]:
+    """The bundled migrations' head revisions, read from their files (Alembic not loaded)."""
+    revisions: dict[str, str | None] = {}
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        values: dict[str, object] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
+                    isinstance(node.targets[0], ast.Name) and \
+                    node.targets[0].id in ("revision", "down_revision"):
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+        if isinstance(values.get("revision"), str):
+            down = values.get("down_revision")
+            revisions[str(values["revision"])] = down if isinstance(down, str) else None
+    return set(revisions) - {d for d in revisions.values() if d}
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    """The revisions the database is at (empty for a new database)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return set()
+        return {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+
+
 def upgrade(engine: Engine) -> None:
-    """Apply every migration not yet applied."""
+    """Apply every migration not yet applied (Alembic is loaded only when there is one)."""
+    if current_revisions(engine) == head_revisions():
+        return
+    from alembic import command
+
     command.upgrade(alembic_config(engine), "head")
 
 

@@ -1,0 +1,49 @@
+"""Starting on a database that is up to date does not load the migration machinery."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from sqlalchemy import text
+
+from storage.db import current_revisions, head_revisions, make_engine, upgrade
+
+_CHECK = ("import sys; from storage.db import make_engine, upgrade; "
+          "upgrade(make_engine({url!r})); print('alembic' in sys.modules)")
+
+
+def _alembic_loaded(url: str) -> bool:
+    out = subprocess.run([sys.executable, "-c", _CHECK.format(url=url)], check=True,
+                         capture_output=True, text=True)
+    return out.stdout.strip() == "True"
+
+
+def test_an_up_to_date_database_starts_without_alembic(db_url: str) -> None:
+    assert _alembic_loaded(db_url) is False
+    eng = make_engine(db_url)
+    try:
+        assert current_revisions(eng) == head_revisions()
+    finally:
+        eng.dispose()
+
+
+def test_a_database_behind_is_migrated_to_the_head(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    eng = make_engine(url)
+    try:
+        upgrade(eng)
+        heads = head_revisions()
+        assert len(heads) == 1
+        from alembic import command
+
+        from storage.db import alembic_config
+
+        command.downgrade(alembic_config(eng), "0001")
+        assert current_revisions(eng) == {"0001"}
+        assert _alembic_loaded(url) is True  # it had work to do
+        assert current_revisions(eng) == heads
+        with eng.connect() as conn:
+            assert conn.execute(text("select count(*) from alembic_version")).scalar() == 1
+    finally:
+        eng.dispose()
