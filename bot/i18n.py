@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +71,10 @@ def use_locale(locale: str):
         current_locale.reset(token)
 
 
+@lru_cache(maxsize=4096)
 def fmt_number(value: float, locale: str, decimals: int = 1) -> str:
-    """A number with the locale's separators, up to ``decimals`` decimals."""
+    """A number with the locale's separators, up to ``decimals`` decimals (the same figures
+    come back in every question and answer: they are formatted once)."""
     pattern = "#,##0" + ("." + "#" * decimals if decimals else "")
     return format_decimal(value, format=pattern, locale=Locale.parse(locale))
 

@@ -417,7 +417,7 @@ def save_value(*, session: Session, round_id: int, unit_id: int, indicator_id: i
                source: str = "chat", now: datetime | None = None) -> None:
     """Set a unit's value for an indicator; one statement (an upsert: two first saves of one
     value merge), whose history row the database writes (trigger of migration 0002)."""
-    session.execute(_save_value_stmt(session.get_bind().dialect.name), {
+    session.connection().execute(_save_value_stmt(session.get_bind().dialect.name), {
         "round_id": round_id, "unit_id": unit_id, "indicator_id": indicator_id,
         "numerator": numerator, "denominator": denominator, "value": value,
         "task_status": task_status, "text": text, "reported_by": person_id, "source": source,
@@ -478,7 +478,8 @@ def _claim_stmt(dialect: str) -> Any:
 def claim_update(update_id: int, *, session: Session) -> bool:
     """Record an update as applied; False when it already was (a duplicate delivery)."""
     stmt = _claim_stmt(session.get_bind().dialect.name)
-    return session.execute(stmt, {"update_id": update_id, "at": utcnow()}).first() is not None
+    return session.connection().execute(
+        stmt, {"update_id": update_id, "at": utcnow()}).first() is not None
 
 
 def load_state(person_id: int, *, session: Session) -> dict:
@@ -502,8 +503,8 @@ def _save_state_stmt(dialect: str) -> Any:
 
 def save_state(person_id: int, state: dict, *, session: Session) -> None:
     """Store the person's conversation state (one upsert)."""
-    session.execute(_save_state_stmt(session.get_bind().dialect.name),
-                    {"person_id": person_id, "state": state, "at": utcnow()})
+    session.connection().execute(_save_state_stmt(session.get_bind().dialect.name),
+                                 {"person_id": person_id, "state": state, "at": utcnow()})
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Conversation) and obj.person_id == person_id:
             session.expire(obj)
