@@ -69,8 +69,9 @@ def _value(v: ReportedValue | None) -> report_flow.Value | None:
     return report_flow.Value(v.numerator, v.denominator, v.value, v.task_status, v.text)
 
 
-# The part of a sheet that does not change while people answer (indicators, targets, unit
-# name, deadlines, officers' names), per database, round, unit, round version and language.
+# The part of a sheet that does not change while people answer (indicators, targets,
+# deadlines, officers' names), per database, round, kind of unit (every hamlet of a round
+# shares one), round version and language.
 # A change of any of these bumps the round's version (migration 0002), which every answer
 # reads in its first query: a worker holding an older copy builds it again.
 _SHEETS: weakref.WeakKeyDictionary[Engine, dict[tuple, tuple[report_flow.Sheet,
@@ -84,10 +85,10 @@ def _static_sheet(unit: Unit, rnd: Round, lang: str, *,
     """The unchanging part of a unit's sheet, from the cache or built (five reads)."""
     engine = session.get_bind()
     cache = _SHEETS.setdefault(engine, {})
-    key = (rnd.id, unit.id, rnd.version, lang)
+    key = (rnd.id, unit.kind, rnd.version, lang)
     hit = cache.get(key)
     if hit is not None:
-        return hit
+        return replace(hit[0], unit_name=unit.name, unit_id=unit.id), hit[1]
     indicators = repo.indicators_for(unit, rnd, session=session)
     ms: dict[int, list[Milestone]] = {}
     for m in repo.milestones_for([i.id for i in indicators if i.id], session=session):
@@ -114,7 +115,7 @@ def _static_sheet(unit: Unit, rnd: Round, lang: str, *,
     if len(cache) >= _SHEETS_MAX:
         cache.clear()
     cache[key] = (sheet, {i.code: i.id for i in indicators if i.id is not None})
-    return cache[key]
+    return sheet, cache[key][1]
 
 
 def build_sheet(unit: Unit, rnd: Round, lang: str, *, session: Session, today: date, tz: Any,
