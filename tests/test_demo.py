@@ -14,7 +14,7 @@ async def test_demo_plays_the_year_and_writes_its_files(tmp_path):
     out = await run_demo("vi", tmp_path / "demo", echo=lines.append)
     text = "\n".join(lines)
     assert "Xin chào Lan" in text
-    assert "Chưa hiểu «bốn trăm năm mươi»" in text          # a typing mistake caught
+    assert "Chưa hiểu «45o»" in text          # a typing mistake caught
     assert "Tiếp tục từ chỗ bạn dừng" in text               # stopped halfway, resumed
     assert text.count("Đã gửi báo cáo năm 2026") >= 3
     assert (out / "transcript.txt").read_text(encoding="utf-8").startswith("\n══")
