@@ -22,7 +22,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
-from flows.effects import decimals_to_agree
+from flows import rules
 from storage.aggregate import (
     CHUA_DU,
     DAT,
@@ -103,17 +103,9 @@ def _factor(row: IndicatorRow) -> int | None:
 
 
 def shown_decimals(row: IndicatorRow, value: float | None) -> int:
-    """Decimals a rate or share must be written with so that it never reads as its target
-    when its verdict says otherwise: 94.996% against "≥ 95%" is 94,996%, not 95%.
-
-    0 when the usual 2 (1 per 100,000) are enough; ``with_unit`` keeps at least those.
-    """
-    t = row.target
-    if t is None or value is None or row.kind not in ("rate", "share_units"):
-        return 0
-    if t.direction == "yes" and row.kind != "share_units":  # judged ≥ 1, never a rate
-        return 0
-    return decimals_to_agree(value, t.direction, t.value, t.value_max)
+    """Decimals a rate or share is written with so that it never contradicts its verdict
+    (``flows.rules.shown_decimals``)."""
+    return rules.shown_decimals(row.kind, row.target, value)
 
 
 def fmt_value(row: IndicatorRow, value: float | None = None, *, detail: bool = True,
@@ -214,8 +206,7 @@ def notes_for(row: IndicatorRow) -> list[str]:
         word = "giảm" if row.change_pct >= 0 else "tăng"
         t = row.target
         # down 1.996% against "giảm 2%/năm" is không đạt: never written "giảm 2%"
-        d = (decimals_to_agree(row.change_pct, "at_least", t.value) if t is not None and
-             t.direction in ("reduce_per_year", "reduce_vs_year") else 0)
+        d = rules.change_decimals(row.change_pct, t)
         if abs(row.change_pct) < 1e-9:
             out.append(f"không đổi so với năm {row.reference_year}")
         else:

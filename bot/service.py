@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from bot.i18n import pick_language
 from flows import join as join_flow
 from flows import report as report_flow
+from flows import rules
 from flows import summary as summary_flow
 from flows.effects import Msg, Reply, Save, SubmitReport, TargetText, msg
 from flows.status import status as status_reply
@@ -142,13 +143,11 @@ class Env:
 
 
 def target_for(milestones: list[Milestone], year: int) -> report_flow.Target | None:
-    """The milestone target for ``year``: its own, else the next milestone's, else the last."""
-    if not milestones:
+    """The milestone target for ``year`` (``flows.rules.target_for``), as the flow sees it."""
+    t = rules.target_for(milestones, year)
+    if t is None:
         return None
-    ordered = sorted(milestones, key=lambda m: m.year)
-    chosen = next((m for m in ordered if m.year >= year), ordered[-1])
-    return report_flow.Target(chosen.year, chosen.direction, chosen.value, chosen.value_max,
-                              chosen.ref_year)
+    return report_flow.Target(t.milestone_year, t.direction, t.value, t.value_max, t.ref_year)
 
 
 def _value(v: ReportedValue | None) -> report_flow.Value | None:

@@ -21,9 +21,40 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from flows.effects import EXACT
+from flows.rules import (  # noqa: F401 - the rules' codes are the report's codes
+    AREA_KINDS,
+    CHUA_DU,
+    DAT,
+    KHONG_DAT,
+    R_BASELINE_YEAR,
+    R_MISSING,
+    R_NO_DATA,
+    R_NO_REFERENCE,
+    R_NO_TARGET,
+    R_NOT_JUDGED,
+    R_NOT_SUBMITTED,
+    R_REFERENCE_INCOMPLETE,
+    R_ZERO_DENOMINATOR,
+    W_AGENCY_OVER_HAMLETS,
+    W_SMALL_DENOMINATOR,
+    W_ZERO_DENOMINATOR,
+    W_ZERO_REFERENCE,
+    Computed,
+    Group,
+    IndicatorRule,
+    Scope,
+    Target,
+    combine,
+    compute,
+    expected_units,
+    has_value,
+    responsible_kinds,
+    target_for,
+    unit_value,
+    years_needed,
+)
 from storage import repo
-from storage.kinds import ADMIN_KINDS, Direction, IndicatorKind
+from storage.kinds import IndicatorKind
 from storage.models import (
     Criterion,
     Goal,
@@ -38,33 +69,7 @@ from storage.models import (
 )
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
-# Verdicts (the JSON and the documents use these codes).
-DAT = "dat"
-KHONG_DAT = "khong_dat"
-CHUA_DU = "chua_du"
-
-# Why a verdict is chua_du or missing (IndicatorRow.reason).
-R_NO_DATA = "no_data"
-R_NOT_SUBMITTED = "not_submitted"
-R_MISSING = "missing_units"
-R_NO_REFERENCE = "no_reference_data"
-R_REFERENCE_INCOMPLETE = "reference_incomplete"  # fewer units then than expected now
-R_BASELINE_YEAR = "baseline_year"  # the year a reduction is measured from: not judged
-R_ZERO_DENOMINATOR = "zero_denominator"
-R_NO_TARGET = "no_target"
-R_NOT_JUDGED = "not_judged"
-
-# Warnings (IndicatorRow.warnings).
-W_SMALL_DENOMINATOR = "small_denominator"
-W_AGENCY_OVER_HAMLETS = "agency_over_hamlets"
-W_ZERO_DENOMINATOR = "zero_denominator"
-W_ZERO_REFERENCE = "zero_reference"
-
-AREA_KINDS = frozenset(k.value for k in ADMIN_KINDS)  # hamlet, commune, city... : summed areas
 UPPER_KINDS = ("province", "city", "district", "commune")
-SUMMED_KINDS = frozenset({IndicatorKind.rate, IndicatorKind.count, IndicatorKind.change})
-DEFAULT_MIN_DENOMINATOR = {1000: 100, 100000: 1000}
 
 
 class ReportError(LookupError):
@@ -105,19 +110,6 @@ class PlanInfo:
     name_en: str
     issuer: str
     level: str
-
-
-@dataclass(frozen=True)
-class Target:
-    """The target used for the year: its own milestone, else the next (or the last) one."""
-
-    direction: str
-    value: float | None
-    value_max: float | None
-    ref_year: int | None
-    milestone_year: int
-    from_next_milestone: bool
-    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -229,63 +221,34 @@ class CommuneReport:
 # ------------------------------------------------------------------ plan and targets
 
 
-@dataclass(frozen=True)
-class _Ind:
-    id: int
-    code: str
-    kind: str
-    factor: int | None
-    reporters: frozenset[str]
-    sensitive: bool
-    min_denominator: int | None
-    name_vi: str
-    name_en: str
-    unit_vi: str | None
-    unit_en: str | None
-    goal_code: int
-    goal_title_vi: str
-    goal_title_en: str
-    criterion_number: int
-    milestones: tuple[Milestone, ...]
-    mixed: bool = field(init=False)  # reporters mix areas (thôn) and agencies, summed figure
-    agencies: frozenset[str] = field(init=False)  # reporter kinds that are agencies
-
-    def __post_init__(self) -> None:
-        agencies = self.reporters - AREA_KINDS
-        object.__setattr__(self, "agencies", agencies)
-        object.__setattr__(self, "mixed", self.kind in SUMMED_KINDS and bool(agencies)
-                           and bool(self.reporters & AREA_KINDS))
+_i = Indicator.__table__
+_c = Criterion.__table__
+_gl = Goal.__table__
+_m = Milestone.__table__
+_p = Plan.__table__
 
 
-def target_for(milestones: Sequence[Milestone], year: int) -> Target | None:
-    """The milestone target for ``year``: its own, else the next one, else the last.
-
-    The same rule as ``bot.service.target_for``; ``from_next_milestone`` tells the report
-    to say "(theo mốc 2030)".
-    """
-    if not milestones:
-        return None
-    ordered = sorted(milestones, key=lambda m: m.year)
-    m = next((m for m in ordered if m.year >= year), ordered[-1])
-    return Target(m.direction, m.value, m.value_max, m.ref_year, m.year, m.year != year, m.note)
-
-
-def _plan_indicators(plan_id: int, *, session: Session) -> list[_Ind]:
-    """The plan's indicators with goal, chỉ tiêu and milestones: two queries."""
-    rows = session.exec(
-        select(Indicator, Criterion.number, Goal.code, Goal.title_vi, Goal.title_en)
-        .join(Criterion, Criterion.id == Indicator.criterion_id)
-        .join(Goal, Goal.id == Criterion.goal_id)
-        .where(Indicator.plan_id == plan_id).order_by(Indicator.position)).all()
-    ms: dict[int, list[Milestone]] = defaultdict(list)
-    for m in repo.milestones_for([r[0].id for r in rows], session=session):
+def _plan_indicators(plan_id: int, *, session: Session) -> list[IndicatorRule]:
+    """The plan's indicators with goal, chỉ tiêu and milestones: two queries, plain rows."""
+    conn = session.connection()
+    rows = conn.execute(
+        sa_select(_i.c.id, _i.c.code, _i.c.kind, _i.c.factor, _i.c.reporters, _i.c.sensitive,
+                  _i.c.min_denominator, _i.c.name_vi, _i.c.name_en, _i.c.unit_vi,
+                  _i.c.unit_en, _gl.c.code, _gl.c.title_vi, _gl.c.title_en, _c.c.number)
+        .select_from(_i.join(_c, _c.c.id == _i.c.criterion_id)
+                     .join(_gl, _gl.c.id == _c.c.goal_id))
+        .where(_i.c.plan_id == plan_id).order_by(_i.c.position)).all()
+    ms: dict[int, list[Any]] = defaultdict(list)
+    for m in conn.execute(sa_select(_m).where(_m.c.indicator_id.in_(
+            sa_select(_i.c.id).where(_i.c.plan_id == plan_id))).order_by(_m.c.year, _m.c.id)):
         ms[m.indicator_id].append(m)
-    return [_Ind(id=i.id, code=i.code, kind=i.kind, factor=i.factor,
-                 reporters=frozenset(i.reporters or ()), sensitive=i.sensitive,
-                 min_denominator=i.min_denominator, name_vi=i.name_vi, name_en=i.name_en,
-                 unit_vi=i.unit_vi, unit_en=i.unit_en, goal_code=gcode, goal_title_vi=gvi,
-                 goal_title_en=gen, criterion_number=cnum, milestones=tuple(ms[i.id]))
-            for i, cnum, gcode, gvi, gen in rows]
+    return [IndicatorRule(id=iid, code=code, kind=kind, factor=factor,
+                          reporters=frozenset(reporters or ()), sensitive=sensitive,
+                          min_denominator=min_den, name_vi=name_vi, name_en=name_en,
+                          unit_vi=unit_vi, unit_en=unit_en, goal_code=gcode, goal_title_vi=gvi,
+                          goal_title_en=gen, criterion_number=cnum, milestones=tuple(ms[iid]))
+            for (iid, code, kind, factor, reporters, sensitive, min_den, name_vi, name_en,
+                 unit_vi, unit_en, gcode, gvi, gen, cnum) in rows]
 
 
 def _col_in(column: Any, values: Sequence[Any]) -> Any:
@@ -293,11 +256,11 @@ def _col_in(column: Any, values: Sequence[Any]) -> Any:
     return col(column).in_(list(values))
 
 
-def _plan_info(plan: Plan) -> PlanInfo:
+def _plan_info(plan: Any) -> PlanInfo:
     return PlanInfo(plan.id, plan.code, plan.name_vi, plan.name_en, plan.issuer, plan.level)
 
 
-def _unit_info(u: Unit) -> UnitInfo:
+def _unit_info(u: Any) -> UnitInfo:
     return UnitInfo(u.id, u.code, u.name, u.kind)
 
 
@@ -314,7 +277,7 @@ _r = Round.__table__
 _s = Submission.__table__
 
 
-def _has_data(rv: Any, inds: Sequence[_Ind]) -> Any:
+def _has_data(rv: Any, inds: Sequence[IndicatorRule]) -> Any:
     """A value counts when the fields its indicator's kind needs are filled.
 
     The kinds come from the plan (in Python), so the query needs no join to Indicator.
@@ -342,26 +305,8 @@ def _cutoff_expr(deadlines: Iterable[date], tz: ZoneInfo) -> Any:
                 value=_r.c.unit_deadline)
 
 
-@dataclass(frozen=True)
-class _G:
-    """One row of the grouped query."""
-
-    scope: int | None  # the round's commune when grouped per commune
-    year: int
-    ind: int
-    kind: str
-    submitted: bool
-    agency_here: bool | None  # set per commune for mixed indicators in a roll-up
-    n: int
-    num: int | None
-    den: int | None
-    val: float | None
-    yes: int
-    on_time: int
-
-
-def _grouped(session: Session, rounds: Select, inds: Sequence[_Ind], deadlines: Iterable[date],
-             tz: ZoneInfo, *, by_commune: bool) -> list[_G]:
+def _grouped(session: Session, rounds: Select, inds: Sequence[IndicatorRule],
+             deadlines: Iterable[date], tz: ZoneInfo, *, by_commune: bool) -> list[Group]:
     """THE aggregate: sums per (year, indicator, unit kind, submitted) over ``rounds``."""
     # ReportedValue.state is "submitted" exactly when the unit has a Submission (repo keeps
     # them in step); a plain column also lets PostgreSQL estimate the groups and hash them.
@@ -387,245 +332,10 @@ def _grouped(session: Session, rounds: Select, inds: Sequence[_Ind], deadlines: 
         vals = list(row)
         scope = vals.pop(0) if by_commune else None
         year, ind, kind, sub, n, num, den, val, yes, ontime = vals
-        out.append(_G(scope, year, ind, kind, sub == "submitted", None, int(n),
+        out.append(Group(scope, year, ind, kind, sub == "submitted", None, int(n),
                       None if num is None else int(num), None if den is None else int(den),
                       None if val is None else float(val), int(yes or 0), int(ontime or 0)))
     return out
-
-
-# ------------------------------------------------------------------ figures and verdicts
-
-
-@dataclass
-class _Fig:
-    """A figure for one indicator, one year and one scope (a commune or the whole report)."""
-
-    n: int = 0
-    n_sub: int = 0
-    on_time: int = 0
-    num: int | None = None
-    den: int | None = None
-    val: float | None = None
-    yes: int = 0
-    kinds: set[str] = field(default_factory=set)
-    dropped_area: bool = False
-
-    def add(self, g: _G) -> None:
-        """Add one group row."""
-        self.n += g.n
-        self.n_sub += g.n if g.submitted else 0
-        self.on_time += g.on_time
-        self.yes += g.yes
-        self.kinds.add(g.kind)
-        if g.num is not None:
-            self.num = (self.num or 0) + g.num
-        if g.den is not None:
-            self.den = (self.den or 0) + g.den
-        if g.val is not None:
-            self.val = (self.val or 0.0) + g.val
-
-
-def _combine(groups: Iterable[_G], ind: _Ind) -> _Fig:
-    """Sum the groups of one indicator, keeping only reporter kinds; agency before hamlets."""
-    reporters = ind.reporters
-    mine = [g for g in groups if g.kind in reporters]
-    fig = _Fig()
-    if ind.mixed:
-        if any(g.agency_here is not None for g in mine):  # several rounds: flagged per round
-            keep = [g for g in mine if not g.agency_here]
-        elif any(g.kind not in AREA_KINDS for g in mine):
-            keep = [g for g in mine if g.kind not in AREA_KINDS]
-        else:
-            keep = mine
-        fig.dropped_area = len(keep) < len(mine)
-        mine = keep
-    for g in mine:
-        fig.add(g)
-    return fig
-
-
-def _value(ind: _Ind, fig: _Fig, expected: int) -> tuple[int | None, int | None, float | None]:
-    """Numerator, denominator and value of a figure as the report shows them."""
-    if fig.n == 0:
-        return None, None, None
-    if ind.kind == IndicatorKind.rate:
-        value = fig.num / fig.den * (ind.factor or 100) if fig.den else None
-        return fig.num, fig.den, value
-    if ind.kind == IndicatorKind.share_units:
-        return fig.yes, expected, (fig.yes / expected * 100 if expected else None)
-    if ind.kind == IndicatorKind.yes_no:
-        return fig.yes, fig.n, (1.0 if fig.yes == fig.n else 0.0)
-    if ind.kind in (IndicatorKind.count, IndicatorKind.change):
-        return None, None, fig.val
-    return None, None, None  # task: listed
-
-
-def _meets(direction: str, v: float, t: Target, ref: float | None, kind: str) -> bool | None:
-    """Whether ``v`` meets the target (None: cannot be judged).
-
-    Judged on the exact value: rounding to ``EXACT`` (9) decimals only absorbs float noise
-    (57/100 × 100 = 56.99999999999999). 23,749/25,000 = 94.996% does not meet "≥ 95%"; the
-    documents show enough decimals never to write it 95% (flows.effects.decimals_to_agree).
-    """
-    v = round(v, EXACT)
-    tv = t.value
-    if direction == Direction.at_least:
-        return None if tv is None else v >= tv
-    if direction == Direction.at_most:
-        return None if tv is None else v <= tv
-    if direction == Direction.below:
-        return None if tv is None else v < tv
-    if direction == Direction.above:
-        return None if tv is None else v > tv
-    if direction == Direction.range:
-        return None if tv is None or t.value_max is None else tv <= v <= t.value_max
-    if direction == Direction.yes:
-        return v >= 100 if kind == IndicatorKind.share_units else v >= 1
-    if direction == Direction.maintain:
-        return None if ref is None else v >= round(ref, EXACT)
-    return None
-
-
-def _judge(ind: _Ind, value: float | None, fig: _Fig, target: Target | None,
-           ref_value: float | None, ref_known: bool, incomplete: str | None,
-           ref_complete: bool = True,
-           ) -> tuple[str | None, str | None, str | None, float | None, list[str]]:
-    """Verdict, provisional verdict, reason, change % and extra warnings.
-
-    ``incomplete`` is the reason the data is not complete yet (None when it is);
-    ``ref_complete`` says whether every unit expected now reported in the reference year
-    (a sum over 3 hamlets then against 6 now is not a change).
-    """
-    warnings: list[str] = []
-    change = None
-    if ref_value and value is not None:
-        change = (ref_value - value) / ref_value * 100
-    if target is None:
-        return None, None, R_NO_TARGET, change, warnings
-    d = target.direction
-    if d == Direction.none or ind.kind == IndicatorKind.task:
-        return None, None, R_NOT_JUDGED, change, warnings
-    if fig.n == 0:
-        return CHUA_DU, None, R_NO_DATA, change, warnings
-    if value is None:  # a rate over a zero denominator: nothing happened to judge
-        return None, None, R_ZERO_DENOMINATOR, change, warnings
-    ok: bool | None
-    if d in (Direction.reduce_per_year, Direction.reduce_vs_year, Direction.maintain):
-        if not ref_known or ref_value is None:
-            return CHUA_DU, None, R_NO_REFERENCE, change, warnings
-        if not ref_complete:
-            return CHUA_DU, None, R_REFERENCE_INCOMPLETE, change, warnings
-        if d == Direction.maintain:
-            ok = _meets(d, value, target, ref_value, ind.kind)
-        elif ref_value == 0:
-            warnings.append(W_ZERO_REFERENCE)
-            ok = value == 0
-        else:
-            ok = round(change or 0.0, EXACT) >= (target.value or 0.0)
-    else:
-        ok = _meets(d, value, target, None, ind.kind)
-    if ok is None:
-        return None, None, R_NOT_JUDGED, change, warnings
-    verdict = DAT if ok else KHONG_DAT
-    if incomplete:
-        return CHUA_DU, verdict, incomplete, change, warnings
-    return verdict, verdict, None, change, warnings
-
-
-def _reference_year(ind: _Ind, target: Target | None, year: int) -> int:
-    """The year a change is measured against: the baseline of reduce_vs_year, else year-1."""
-    if target is not None and target.direction == Direction.reduce_vs_year and target.ref_year:
-        return target.ref_year
-    return year - 1
-
-
-@dataclass
-class _Scope:
-    """The data of one scope: groups per (year, indicator) and expected units per kind."""
-
-    groups: dict[tuple[int, int], list[_G]] = field(default_factory=lambda: defaultdict(list))
-    kind_counts: dict[str, int] = field(default_factory=dict)
-    # mixed indicators: expected units computed per round by the caller
-    mixed_expected: dict[int, int] = field(default_factory=dict)
-
-
-def _expected(ind: _Ind, scope: _Scope, fig: _Fig) -> int:
-    """Units expected to report the indicator in the scope (agency-or-hamlet aware)."""
-    if ind.mixed and ind.id in scope.mixed_expected:
-        return scope.mixed_expected[ind.id]
-    kinds = ind.reporters
-    if ind.mixed:
-        if fig.kinds & ind.agencies:
-            kinds = ind.agencies
-        elif fig.kinds:
-            kinds = ind.reporters & AREA_KINDS
-    return sum(scope.kind_counts.get(k, 0) for k in kinds)
-
-
-@dataclass(frozen=True)
-class _Computed:
-    """An indicator computed for a scope, before names of units are attached."""
-
-    numerator: int | None
-    denominator: int | None
-    value: float | None
-    target: Target | None
-    verdict: str | None
-    provisional: str | None
-    reason: str | None
-    last_year_value: float | None
-    reference_year: int | None
-    reference_value: float | None
-    change_pct: float | None
-    expected: int
-    fig: _Fig
-    warnings: list[str]
-
-
-def _earlier_expected(ind: _Ind, fig: _Fig, expected: int) -> int:
-    """The units a share of an earlier year is over: those that reported it then."""
-    if ind.kind == IndicatorKind.share_units and fig.n:
-        return fig.n
-    return expected
-
-
-def _compute(ind: _Ind, scope: _Scope, year: int, target: Target | None) -> _Computed:
-    """Figure and verdict of one indicator in one scope, against the year's target."""
-    fig = _combine(scope.groups.get((year, ind.id), ()), ind)
-    expected = _expected(ind, scope, fig)
-    num, den, value = _value(ind, fig, expected)
-    last = _combine(scope.groups.get((year - 1, ind.id), ()), ind)
-    # an earlier year's share of units is over the units that reported it then
-    last_value = _value(ind, last, _earlier_expected(ind, last, expected))[2]
-    ref_year = _reference_year(ind, target, year)
-    ref = last if ref_year == year - 1 else _combine(scope.groups.get((ref_year, ind.id), ()),
-                                                     ind)
-    ref_value = _value(ind, ref, _earlier_expected(ind, ref, expected))[2]
-    incomplete = (R_MISSING if fig.n < expected else
-                  R_NOT_SUBMITTED if fig.n_sub < fig.n else None)
-    if target is not None and target.direction == Direction.reduce_vs_year and \
-            ref_year >= year:  # the baseline year itself: what later years are measured from
-        verdict, provisional, reason, change, extra = None, None, R_BASELINE_YEAR, None, []
-    else:
-        verdict, provisional, reason, change, extra = _judge(
-            ind, value, fig, target, ref_value, ref.n > 0, incomplete,
-            ref_complete=ref.n >= expected)
-    warnings = list(extra)
-    if ind.kind == IndicatorKind.rate and fig.n and fig.den is not None:
-        min_den = ind.min_denominator or DEFAULT_MIN_DENOMINATOR.get(ind.factor or 100)
-        if fig.den == 0:
-            warnings.append(W_ZERO_DENOMINATOR)
-        elif min_den and fig.den < min_den:
-            warnings.append(W_SMALL_DENOMINATOR)
-    if fig.dropped_area:
-        warnings.append(W_AGENCY_OVER_HAMLETS)
-    show_ref = ind.kind in (IndicatorKind.change, IndicatorKind.count) or (
-        target is not None and target.direction in (Direction.reduce_per_year,
-                                                     Direction.reduce_vs_year,
-                                                     Direction.maintain))
-    return _Computed(num, den, value, target, verdict, provisional, reason, last_value,
-                     ref_year if show_ref else None, ref_value if show_ref else None,
-                     change, expected, fig, warnings)
 
 
 # ------------------------------------------------------------------ building the reports
@@ -644,45 +354,43 @@ def resolve_unit(code_or_id: str | int, session: Session) -> Unit:
         raise ReportError(str(exc)) from exc
 
 
-def _years_needed(inds: Sequence[_Ind], year: int) -> list[int]:
-    years = {year, year - 1}
-    for ind in inds:
-        t = target_for(ind.milestones, year)
-        if t is not None and t.direction == Direction.reduce_vs_year and t.ref_year:
-            years.add(t.ref_year)
-    return sorted(years)
-
-
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, tz: ZoneInfo = TZ) -> CommuneReport:
     """The annual report of a commune (or any unit with its own round) for ``year``."""
     commune = resolve_unit(commune_code_or_id, session)
-    rnd = repo.round_for_year(commune.id, year, session=session)
+    conn = session.connection()
+    rounds = conn.execute(
+        sa_select(_r.c.id, _r.c.year, _r.c.plan_id, _r.c.unit_deadline,
+                  _r.c.consolidation_deadline, _r.c.closed_at)
+        .where(_r.c.commune_id == commune.id).order_by(_r.c.year)).all()
+    rnd = next((r for r in rounds if r.year == year), None)
     if rnd is None:
-        years = session.exec(select(Round.year).where(Round.commune_id == commune.id)
-                             .order_by(Round.year)).all()
         raise ReportError(f"{commune.code} has no round for {year}; rounds: "
-                          f"{', '.join(str(y) for y in years) or '(none)'}")
-    plan = session.get(Plan, rnd.plan_id)
-    assert plan is not None
+                          f"{', '.join(str(r.year) for r in rounds) or '(none)'}")
+    plan = conn.execute(sa_select(_p.c.id, _p.c.code, _p.c.name_vi, _p.c.name_en,
+                                  _p.c.issuer, _p.c.level).where(_p.c.id == rnd.plan_id)).one()
     inds = _plan_indicators(plan.id, session=session)
-    round_ids = session.exec(select(Round.id).where(
-        Round.commune_id == commune.id, Round.plan_id == plan.id,
-        _col_in(Round.year, _years_needed(inds, year)))).all()
-    rounds = sa_select(_r.c.id).where(_r.c.id.in_(list(round_ids)))  # a literal list: exact
-    groups = _grouped(session, rounds, inds, [rnd.unit_deadline], tz, by_commune=False)
-    units = repo.children(commune.id, session=session)
-    scope = _Scope()
+    need = set(years_needed(inds, year))
+    round_ids = [r.id for r in rounds if r.plan_id == plan.id and r.year in need]
+    sel = sa_select(_r.c.id).where(_r.c.id.in_(round_ids))  # a literal list: exact
+    groups = _grouped(session, sel, inds, [rnd.unit_deadline], tz, by_commune=False)
+    units = conn.execute(sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind)
+                         .where(_u.c.parent_id == commune.id)
+                         .order_by(_u.c.position, _u.c.code)).all()
+    scope = Scope()
     for g in groups:
         scope.groups[(g.year, g.ind)].append(g)
     for u in units:
         scope.kind_counts[u.kind] = scope.kind_counts.get(u.kind, 0) + 1
 
-    # per-unit detail: the round's raw values and submissions (two queries)
-    values = session.exec(select(ReportedValue).where(ReportedValue.round_id == rnd.id)).all()
-    subs = {s.unit_id: s for s in session.exec(select(Submission).where(
-        Submission.round_id == rnd.id))}
-    by_unit: dict[int, dict[int, ReportedValue]] = defaultdict(dict)
+    # per-unit detail: the round's raw values and submissions (two queries, plain rows)
+    values = conn.execute(sa_select(_rv.c.unit_id, _rv.c.indicator_id, _rv.c.numerator,
+                                    _rv.c.denominator, _rv.c.value, _rv.c.task_status,
+                                    _rv.c.text, _rv.c.state)
+                          .where(_rv.c.round_id == rnd.id)).all()
+    subs = dict(conn.execute(sa_select(_s.c.unit_id, _s.c.submitted_at)
+                             .where(_s.c.round_id == rnd.id)).all())
+    by_unit: dict[int, dict[int, Any]] = defaultdict(dict)
     for v in values:
         by_unit[v.unit_id][v.indicator_id] = v
     cutoff = deadline_cutoff(rnd.unit_deadline, tz)
@@ -690,15 +398,12 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
 
     rows = []
     for ind in shown:
-        c = _compute(ind, scope, year, target_for(ind.milestones, year))
-        kinds = ind.reporters
-        if ind.mixed and c.fig.kinds:
-            agency = ind.agencies
-            kinds = agency if c.fig.kinds & agency else ind.reporters & AREA_KINDS
+        c = compute(ind, scope, year, target_for(ind.milestones, year))
+        kinds = responsible_kinds(ind, c.fig)
         resp = [u for u in units if u.kind in kinds]
         mine = [(u, by_unit[u.id].get(ind.id)) for u in resp]
-        missing = [u.name for u, v in mine if not _has_value(ind, v)]
-        unsub = [u.name for u, v in mine if _has_value(ind, v) and v.state != "submitted"]
+        missing = [u.name for u, v in mine if not _has(ind, v)]
+        unsub = [u.name for u, v in mine if _has(ind, v) and v.state != "submitted"]
         rows.append(_row(ind, c, missing, unsub, by_unit_values=[v for _, v in mine]))
 
     reporter_kinds = set().union(*(i.reporters for i in inds)) if inds else set()
@@ -706,19 +411,20 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     for u in units:
         if u.kind not in reporter_kinds:
             continue
-        s = subs.get(u.id)
+        at = subs.get(u.id)
         vals = {}
         for ind in shown:
             v = by_unit[u.id].get(ind.id)
             if v is not None:
-                vals[ind.code] = UnitValue(v.numerator, v.denominator, _unit_value(ind, v),
+                own = unit_value(ind.kind, ind.factor, v.numerator, v.denominator, v.value)
+                vals[ind.code] = UnitValue(v.numerator, v.denominator, own,
                                            v.task_status, v.text, v.state)
         unit_rows.append(UnitRow(
             id=u.id, code=u.code, name=u.name, kind=u.kind,
             expected=[i.code for i in shown if u.kind in i.reporters],
-            submitted=s is not None, submitted_at=s.submitted_at if s else None,
-            on_time=(s.submitted_at < cutoff) if s else None, values=vals,
-            units_expected=1, units_submitted=1 if s else 0))
+            submitted=u.id in subs, submitted_at=at,
+            on_time=(at < cutoff) if u.id in subs else None, values=vals,
+            units_expected=1, units_submitted=1 if u.id in subs else 0))
     completeness = Completeness(
         units_expected=len(unit_rows),
         units_submitted=sum(1 for r in unit_rows if r.submitted),
@@ -738,33 +444,23 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
         parent=_parent(commune, session))
 
 
-def _parent(unit: Unit, session: Session) -> UnitInfo | None:
-    parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
+def _parent(unit: Any, session: Session) -> UnitInfo | None:
+    if not unit.parent_id:
+        return None
+    parent = session.connection().execute(
+        sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind)
+        .where(_u.c.id == unit.parent_id)).first()
     return _unit_info(parent) if parent else None
 
 
-def _has_value(ind: _Ind, v: ReportedValue | None) -> bool:
+def _has(ind: IndicatorRule, v: Any) -> bool:
     """The value has what its kind needs (the Python twin of ``_has_data``)."""
-    if v is None:
-        return False
-    if ind.kind == IndicatorKind.rate:
-        return v.numerator is not None and v.denominator is not None
-    if ind.kind == IndicatorKind.task:
-        return v.task_status is not None
-    return v.value is not None
+    return v is not None and has_value(ind.kind, v.numerator, v.denominator, v.value,
+                                       v.task_status)
 
 
-def _unit_value(ind: _Ind, v: ReportedValue) -> float | None:
-    """A unit's own figure: its rate for a rate, else the value it reported."""
-    if ind.kind == IndicatorKind.rate:
-        if v.numerator is None or not v.denominator:
-            return None
-        return v.numerator / v.denominator * (ind.factor or 100)
-    return v.value
-
-
-def _row(ind: _Ind, c: _Computed, missing: list[str], unsubmitted: list[str], *,
-         by_unit_values: Sequence[ReportedValue | None] = ()) -> IndicatorRow:
+def _row(ind: IndicatorRule, c: Computed, missing: list[str], unsubmitted: list[str], *,
+         by_unit_values: Sequence[Any] = ()) -> IndicatorRow:
     tasks: dict[str, int] = {}
     if ind.kind == IndicatorKind.task:
         for v in by_unit_values:
@@ -813,7 +509,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     plan = session.get(Plan, plans[0][0])
     assert plan is not None
     inds = _plan_indicators(plan.id, session=session)
-    years = _years_needed(inds, year)
+    years = years_needed(inds, year)
     rounds = select(Round.id).where(in_tree, Round.plan_id == plan.id, _col_in(Round.year, years))
     current = select(Round.id).where(in_tree, Round.plan_id == plan.id, Round.year == year)
     deadlines = session.exec(select(Round.unit_deadline).where(col(Round.id).in_(current))
@@ -826,8 +522,8 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
         sa_select(_r.c.commune_id, _u.c.kind, func.count())
         .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id))
         .where(_r.c.id.in_(current)).group_by(_r.c.commune_id, _u.c.kind)).all()
-    total = _Scope()
-    per: dict[int, _Scope] = defaultdict(_Scope)
+    total = Scope()
+    per: dict[int, Scope] = defaultdict(Scope)
     for cid, kind, n in kind_rows:
         total.kind_counts[kind] = total.kind_counts.get(kind, 0) + int(n)
         per[cid].kind_counts[kind] = int(n)
@@ -851,7 +547,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     if mixed:  # expected units of mixed indicators: decided commune by commune
         for sc in per.values():
             for iid in mixed:
-                c = _expected(ind_by_id[iid], sc, _combine(sc.groups.get((year, iid), ()),
+                c = expected_units(ind_by_id[iid], sc, combine(sc.groups.get((year, iid), ()),
                                                             ind_by_id[iid]))
                 total.mixed_expected[iid] = total.mixed_expected.get(iid, 0) + c
                 sc.mixed_expected[iid] = c
@@ -871,13 +567,13 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
 
     shown = [i for i in inds if include_sensitive or not i.sensitive]
     targets = {i.id: target_for(i.milestones, year) for i in inds}
-    per_computed: dict[int, dict[int, _Computed]] = {}
+    per_computed: dict[int, dict[int, Computed]] = {}
     if include_units or mixed:
         for cid, sc in per.items():
-            per_computed[cid] = {i.id: _compute(i, sc, year, targets[i.id]) for i in shown}
+            per_computed[cid] = {i.id: compute(i, sc, year, targets[i.id]) for i in shown}
     rows = []
     for ind in shown:
-        c = _compute(ind, total, year, targets[ind.id])
+        c = compute(ind, total, year, targets[ind.id])
         incomplete = [communes[cid].name for cid, cc in per_computed.items()
                       if cid in communes and cc[ind.id].expected
                       and (cc[ind.id].fig.n < cc[ind.id].expected
