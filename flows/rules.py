@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 # Verdicts (the JSON and the documents use these codes).
 DAT = "dat"
@@ -260,22 +260,21 @@ class IndicatorRule:
                            and bool(self.reporters & AREA_KINDS))
 
 
-@dataclass(frozen=True)
-class Group:
-    """Sums over the values of one year, indicator, unit kind and state (a query's row)."""
+class Group(NamedTuple):
+    """Sums over the values of one year, indicator and unit kind (a query's row)."""
 
     scope: int | None  # the round's commune when grouped per commune
     year: int
     ind: int
     kind: str
-    submitted: bool
-    agency_here: bool | None  # set per commune for mixed indicators in a roll-up
-    n: int
+    n: int  # values
+    n_sub: int  # of which submitted
     num: int | None
     den: int | None
     val: float | None
     yes: int
     on_time: int
+    agency_here: bool | None = None  # set per commune for mixed indicators in a roll-up
 
 
 @dataclass
@@ -295,7 +294,7 @@ class Figure:
     def add(self, g: Group) -> None:
         """Add one group row."""
         self.n += g.n
-        self.n_sub += g.n if g.submitted else 0
+        self.n_sub += g.n_sub
         self.on_time += g.on_time
         self.yes += g.yes
         self.kinds.add(g.kind)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, literal, or_
+from sqlalchemy import and_, bindparam, case, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -305,37 +305,62 @@ def _cutoff_expr(deadlines: Iterable[date], tz: ZoneInfo) -> Any:
                 value=_r.c.unit_deadline)
 
 
-def _grouped(session: Session, rounds: Select, inds: Sequence[IndicatorRule],
-             deadlines: Iterable[date], tz: ZoneInfo, *, by_commune: bool) -> list[Group]:
-    """THE aggregate: sums per (year, indicator, unit kind, submitted) over ``rounds``."""
+def _ids(column: Any, ids: Sequence[int]) -> Any:
+    """``column IN (ids)`` with the ids written into the SQL (exact estimates, no limit on
+    the number of parameters)."""
+    return column.in_(bindparam("ids_" + column.name, list(ids) or [-1], expanding=True,
+                                literal_execute=True))
+
+
+def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
+             inds: Sequence[IndicatorRule], deadlines: Iterable[date], tz: ZoneInfo, *,
+             per_round: bool = True) -> list[Group]:
+    """THE aggregate: sums per (round, indicator, unit kind) over ``rounds`` (id → commune,
+    year), or per (year, indicator, unit kind) when ``per_round`` is False.
+
+    Grouped per round, the query needs no join to the round (its commune and year are known
+    here) unless the rounds have several deadlines.
+    """
+    ds = sorted(set(deadlines))
     # ReportedValue.state is "submitted" exactly when the unit has a Submission (repo keeps
-    # them in step); a plain column also lets PostgreSQL estimate the groups and hash them.
-    keys: list[Any] = [_r.c.year, _rv.c.indicator_id, _u.c.kind, _rv.c.state]
-    if by_commune:
-        keys.insert(0, _r.c.commune_id)
+    # them in step): a sum of the rows, not a key, so there is one group per unit kind
+    keys: list[Any] = [_rv.c.round_id if per_round else _r.c.year, _rv.c.indicator_id,
+                       _u.c.kind]
     on_time = case((func.coalesce(_s.c.submitted_at, _rv.c.updated_at)
-                    < _cutoff_expr(deadlines, tz), 1), else_=0)
+                    < _cutoff_expr(ds, tz), 1), else_=0)
+    joined = _rv.join(_u, _u.c.id == _rv.c.unit_id)
+    if not per_round or len(ds) > 1:
+        joined = joined.join(_r, _r.c.id == _rv.c.round_id)
     stmt = (
-        sa_select(*keys, func.count(), func.sum(_rv.c.numerator), func.sum(_rv.c.denominator),
-               func.sum(_rv.c.value), func.sum(case((_rv.c.value >= 0.5, 1), else_=0)),
-               func.sum(on_time))
-        .select_from(
-            _rv.join(_r, _r.c.id == _rv.c.round_id)
-            .join(_u, _u.c.id == _rv.c.unit_id)
-            .outerjoin(_s, and_(_s.c.round_id == _rv.c.round_id,
-                                _s.c.unit_id == _rv.c.unit_id)))
-        .where(_rv.c.round_id.in_(rounds), _has_data(_rv, inds))
+        sa_select(*keys, func.count(), func.sum(case((_rv.c.state == "submitted", 1), else_=0)),
+                  func.sum(_rv.c.numerator), func.sum(_rv.c.denominator),
+                  func.sum(_rv.c.value), func.sum(case((_rv.c.value >= 0.5, 1), else_=0)),
+                  func.sum(on_time))
+        .select_from(joined.outerjoin(_s, and_(_s.c.round_id == _rv.c.round_id,
+                                               _s.c.unit_id == _rv.c.unit_id)))
+        .where(_ids(_rv.c.round_id, list(rounds)), _has_data(_rv, inds))
         .group_by(*keys)
     )
-    out = []
-    for row in session.connection().execute(stmt):
-        vals = list(row)
-        scope = vals.pop(0) if by_commune else None
-        year, ind, kind, sub, n, num, den, val, yes, ontime = vals
-        out.append(Group(scope, year, ind, kind, sub == "submitted", None, int(n),
-                      None if num is None else int(num), None if den is None else int(den),
-                      None if val is None else float(val), int(yes or 0), int(ontime or 0)))
-    return out
+    conn = session.connection()
+    if per_round and len(rounds) > 100 and conn.dialect.name == "postgresql":
+        # one group per round, indicator and kind: let PostgreSQL hash them in memory
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+    rows = conn.execute(stmt)
+    if per_round:
+        out = []
+        for rid, ind, kind, n, sub, num, den, val, yes, ontime in rows:
+            cid, year = rounds[rid]
+            out.append(Group(cid, year, ind, kind, int(n), int(sub), _int(num), _int(den),
+                             None if val is None else float(val), int(yes or 0),
+                             int(ontime or 0)))
+        return out
+    return [Group(None, year, ind, kind, int(n), int(sub), _int(num), _int(den),
+                  None if val is None else float(val), int(yes or 0), int(ontime or 0))
+            for year, ind, kind, n, sub, num, den, val, yes, ontime in rows]
+
+
+def _int(v: Any) -> int | None:
+    return None if v is None else int(v)
 
 
 # ------------------------------------------------------------------ building the reports
@@ -371,9 +396,8 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                                   _p.c.issuer, _p.c.level).where(_p.c.id == rnd.plan_id)).one()
     inds = _plan_indicators(plan.id, session=session)
     need = set(years_needed(inds, year))
-    round_ids = [r.id for r in rounds if r.plan_id == plan.id and r.year in need]
-    sel = sa_select(_r.c.id).where(_r.c.id.in_(round_ids))  # a literal list: exact
-    groups = _grouped(session, sel, inds, [rnd.unit_deadline], tz, by_commune=False)
+    mine = {r.id: (commune.id, r.year) for r in rounds if r.plan_id == plan.id and r.year in need}
+    groups = _grouped(session, mine, inds, [rnd.unit_deadline], tz)
     units = conn.execute(sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind)
                          .where(_u.c.parent_id == commune.id)
                          .order_by(_u.c.position, _u.c.code)).all()
@@ -506,22 +530,27 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     if len(plans) > 1:
         raise ReportError(f"rounds of {year} under {upper.code} use several plans: "
                           f"{', '.join(p[1] for p in plans)}; choose one")
-    plan = session.get(Plan, plans[0][0])
-    assert plan is not None
+    conn = session.connection()
+    plan = conn.execute(sa_select(_p.c.id, _p.c.code, _p.c.name_vi, _p.c.name_en,
+                                  _p.c.issuer, _p.c.level).where(_p.c.id == plans[0][0])).one()
     inds = _plan_indicators(plan.id, session=session)
     years = years_needed(inds, year)
-    rounds = select(Round.id).where(in_tree, Round.plan_id == plan.id, _col_in(Round.year, years))
-    current = select(Round.id).where(in_tree, Round.plan_id == plan.id, Round.year == year)
-    deadlines = session.exec(select(Round.unit_deadline).where(col(Round.id).in_(current))
-                             .distinct()).all()
+    # the rounds read (this year's and the years compared with): one query, then their ids
+    all_rounds = conn.execute(
+        sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline)
+        .where(_r.c.commune_id.in_(select(tree.c.id)), _r.c.plan_id == plan.id,
+               _r.c.year.in_(years))).all()
+    rounds = {r.id: (r.commune_id, r.year) for r in all_rounds}
+    current = sorted(r.id for r in all_rounds if r.year == year)
+    deadlines = {r.unit_deadline for r in all_rounds if r.year == year}
     mixed = [i.id for i in inds if i.mixed]
     reporter_kinds = sorted(set().union(*(i.reporters for i in inds))) if inds else []
 
     # units per kind and per commune (for units expected); one grouped query
-    kind_rows = session.connection().execute(
+    kind_rows = conn.execute(
         sa_select(_r.c.commune_id, _u.c.kind, func.count())
         .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id))
-        .where(_r.c.id.in_(current)).group_by(_r.c.commune_id, _u.c.kind)).all()
+        .where(_ids(_r.c.id, current)).group_by(_r.c.commune_id, _u.c.kind)).all()
     total = Scope()
     per: dict[int, Scope] = defaultdict(Scope)
     for cid, kind, n in kind_rows:
@@ -529,40 +558,41 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
         per[cid].kind_counts[kind] = int(n)
     ind_by_id = {i.id: i for i in inds}
     if include_units or mixed:
-        # one scan grouped per commune; the totals are the sums of the communes' groups,
-        # with the agency-before-hamlets choice made commune by commune
-        for g in _grouped(session, rounds, inds, deadlines, tz, by_commune=True):
+        # one scan grouped per round (a commune and a year); the totals are the sums of the
+        # communes' groups, with the agency-before-hamlets choice made commune by commune
+        for g in _grouped(session, rounds, inds, deadlines, tz):
             per[g.scope].groups[(g.year, g.ind)].append(g)  # type: ignore[index]
         for sc in per.values():
             for key, groups in sc.groups.items():
                 ind = ind_by_id.get(key[1])
                 if ind is not None and ind.mixed:
                     agency = any(g.kind in ind.agencies for g in groups)
-                    groups[:] = [replace(g, agency_here=agency and g.kind in AREA_KINDS)
+                    groups[:] = [g._replace(agency_here=agency and g.kind in AREA_KINDS)
                                  for g in groups]
                 total.groups[key].extend(groups)
     else:
-        for g in _grouped(session, rounds, inds, deadlines, tz, by_commune=False):
+        for g in _grouped(session, rounds, inds, deadlines, tz, per_round=False):
             total.groups[(g.year, g.ind)].append(g)
     if mixed:  # expected units of mixed indicators: decided commune by commune
         for sc in per.values():
             for iid in mixed:
                 c = expected_units(ind_by_id[iid], sc, combine(sc.groups.get((year, iid), ()),
-                                                            ind_by_id[iid]))
+                                                                ind_by_id[iid]))
                 total.mixed_expected[iid] = total.mixed_expected.get(iid, 0) + c
                 sc.mixed_expected[iid] = c
 
     # who submitted, per commune: one grouped query
     cutoff = _cutoff_expr(deadlines, tz)
-    sub_rows = session.connection().execute(
+    sub_rows = conn.execute(
         sa_select(_r.c.commune_id, func.count(_u.c.id), func.count(_s.c.id),
-               func.sum(case((_s.c.submitted_at < cutoff, 1), else_=0)))
+                  func.sum(case((_s.c.submitted_at < cutoff, 1), else_=0)))
         .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id)
                      .outerjoin(_s, and_(_s.c.round_id == _r.c.id, _s.c.unit_id == _u.c.id)))
-        .where(_r.c.id.in_(current), _u.c.kind.in_(reporter_kinds))
-        .group_by(_r.c.commune_id)).all()
-    communes = {u.id: u for u in session.exec(select(Unit).where(
-        col(Unit.id).in_([r[0] for r in sub_rows] or [-1])))}
+        .where(_ids(_r.c.id, current), _u.c.kind.in_(reporter_kinds))
+        .group_by(_r.c.commune_id).order_by(_r.c.commune_id)).all()
+    communes = {u.id: u for u in conn.execute(
+        sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _u.c.position)
+        .where(_ids(_u.c.id, [r[0] for r in sub_rows])))}
     subs = {cid: (int(e), int(s), int(o or 0)) for cid, e, s, o in sub_rows}
 
     shown = [i for i in inds if include_sensitive or not i.sensitive]
@@ -605,10 +635,9 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
         late_units=[names[c] for c, (e, s, o) in subs.items() if s > o],
         missing_units=[names[c] for c, (e, s, o) in subs.items() if s < e],
         draft_units=[])
-    rids = session.exec(select(Round.id).where(col(Round.id).in_(current))).all()
     return CommuneReport(
         commune=_unit_info(upper), round=None, plan=_plan_info(plan), year=year, rows=rows,
-        units=unit_rows, completeness=completeness, rollup=True, round_ids=tuple(sorted(rids)),
+        units=unit_rows, completeness=completeness, rollup=True, round_ids=tuple(current),
         include_sensitive=include_sensitive, generated_at=datetime.now(UTC),
         parent=_parent(upper, session))
 

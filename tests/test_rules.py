@@ -68,7 +68,7 @@ def g(year: int, kind: str = "hamlet", *, n: int = 1, num: int | None = None,
       den: int | None = None, val: float | None = None, yes: int = 0,
       submitted: bool = True) -> Group:
     """One grouped row (n units of one kind)."""
-    return Group(None, year, 1, kind, submitted, None, n, num, den, val, yes, n)
+    return Group(None, year, 1, kind, n, n if submitted else 0, num, den, val, yes, n)
 
 
 def scope(groups: list[Group], **kinds: int) -> Scope:
