@@ -277,7 +277,7 @@ class Group(NamedTuple):
     agency_here: bool | None = None  # set per commune for mixed indicators in a roll-up
 
 
-@dataclass
+@dataclass(slots=True)
 class Figure:
     """A figure for one indicator, one year and one scope (a commune or the whole report)."""
 
@@ -309,8 +309,13 @@ class Figure:
 def combine(groups: Iterable[Group], ind: IndicatorRule) -> Figure:
     """Sum the groups of one indicator, keeping only reporter kinds; agency before hamlets."""
     reporters = ind.reporters
-    mine = [g for g in groups if g.kind in reporters]
     fig = Figure()
+    if not ind.mixed:
+        for g in groups:
+            if g.kind in reporters:
+                fig.add(g)
+        return fig
+    mine = [g for g in groups if g.kind in reporters]
     if ind.mixed:
         if any(g.agency_here is not None for g in mine):  # several rounds: flagged per round
             keep = [g for g in mine if not g.agency_here]

@@ -338,7 +338,9 @@ def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
                   func.sum(on_time))
         .select_from(joined.outerjoin(_s, and_(_s.c.round_id == _rv.c.round_id,
                                                _s.c.unit_id == _rv.c.unit_id)))
-        .where(_ids(_rv.c.round_id, list(rounds)), _has_data(_rv, inds))
+        # through the round's key: SQLite then reads the values round by round
+        .where(_rv.c.round_id.in_(sa_select(_r.c.id).where(_ids(_r.c.id, list(rounds)))),
+               _has_data(_rv, inds))
         .group_by(*keys)
     )
     conn = session.connection()
@@ -424,11 +426,17 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     for ind in shown:
         c = compute(ind, scope, year, target_for(ind.milestones, year))
         kinds = responsible_kinds(ind, c.fig)
-        resp = [u for u in units if u.kind in kinds]
-        mine = [(u, by_unit[u.id].get(ind.id)) for u in resp]
-        missing = [u.name for u, v in mine if not _has(ind, v)]
-        unsub = [u.name for u, v in mine if _has(ind, v) and v.state != "submitted"]
-        rows.append(_row(ind, c, missing, unsub, by_unit_values=[v for _, v in mine]))
+        missing, unsub, theirs = [], [], []
+        for u in units:
+            if u.kind not in kinds:
+                continue
+            v = by_unit[u.id].get(ind.id)
+            theirs.append(v)
+            if not _has(ind, v):
+                missing.append(u.name)
+            elif v.state != "submitted":
+                unsub.append(u.name)
+        rows.append(_row(ind, c, missing, unsub, by_unit_values=theirs))
 
     reporter_kinds = set().union(*(i.reporters for i in inds)) if inds else set()
     unit_rows = []
@@ -437,12 +445,13 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
             continue
         at = subs.get(u.id)
         vals = {}
+        given = by_unit[u.id]
         for ind in shown:
-            v = by_unit[u.id].get(ind.id)
+            v = given.get(ind.id)
             if v is not None:
-                own = unit_value(ind.kind, ind.factor, v.numerator, v.denominator, v.value)
-                vals[ind.code] = UnitValue(v.numerator, v.denominator, own,
-                                           v.task_status, v.text, v.state)
+                _u_id, _i_id, num, den, value, status, text, state = v
+                own = unit_value(ind.kind, ind.factor, num, den, value)
+                vals[ind.code] = UnitValue(num, den, own, status, text, state)
         unit_rows.append(UnitRow(
             id=u.id, code=u.code, name=u.name, kind=u.kind,
             expected=[i.code for i in shown if u.kind in i.reporters],
