@@ -434,8 +434,7 @@ def responsible_kinds(ind: IndicatorRule, fig: Figure) -> frozenset[str]:
     return ind.reporters
 
 
-@dataclass(frozen=True)
-class Computed:
+class Computed(NamedTuple):
     """An indicator computed for a scope, before names of units are attached."""
 
     numerator: int | None

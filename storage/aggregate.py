@@ -313,23 +313,20 @@ def _ids(column: Any, ids: Sequence[int]) -> Any:
 
 
 def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
-             inds: Sequence[IndicatorRule], deadlines: Iterable[date], tz: ZoneInfo, *,
-             per_round: bool = True) -> list[Group]:
+             inds: Sequence[IndicatorRule], deadlines: Iterable[date],
+             tz: ZoneInfo) -> list[Group]:
     """THE aggregate: sums per (round, indicator, unit kind) over ``rounds`` (id → commune,
-    year), or per (year, indicator, unit kind) when ``per_round`` is False.
-
-    Grouped per round, the query needs no join to the round (its commune and year are known
-    here) unless the rounds have several deadlines.
+    year). A round is one commune and one year, known here: the query needs no join to the
+    round unless the rounds have several deadlines.
     """
     ds = sorted(set(deadlines))
     # ReportedValue.state is "submitted" exactly when the unit has a Submission (repo keeps
     # them in step): a sum of the rows, not a key, so there is one group per unit kind
-    keys: list[Any] = [_rv.c.round_id if per_round else _r.c.year, _rv.c.indicator_id,
-                       _u.c.kind]
+    keys: list[Any] = [_rv.c.round_id, _rv.c.indicator_id, _u.c.kind]
     on_time = case((func.coalesce(_s.c.submitted_at, _rv.c.updated_at)
                     < _cutoff_expr(ds, tz), 1), else_=0)
     joined = _rv.join(_u, _u.c.id == _rv.c.unit_id)
-    if not per_round or len(ds) > 1:
+    if len(ds) > 1:
         joined = joined.join(_r, _r.c.id == _rv.c.round_id)
     stmt = (
         sa_select(*keys, func.count(), func.sum(case((_rv.c.state == "submitted", 1), else_=0)),
@@ -344,21 +341,15 @@ def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
         .group_by(*keys)
     )
     conn = session.connection()
-    if per_round and len(rounds) > 100 and conn.dialect.name == "postgresql":
+    if len(rounds) > 100 and conn.dialect.name == "postgresql":
         # one group per round, indicator and kind: let PostgreSQL hash them in memory
         conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
-    rows = conn.execute(stmt)
-    if per_round:
-        out = []
-        for rid, ind, kind, n, sub, num, den, val, yes, ontime in rows:
-            cid, year = rounds[rid]
-            out.append(Group(cid, year, ind, kind, int(n), int(sub), _int(num), _int(den),
-                             None if val is None else float(val), int(yes or 0),
-                             int(ontime or 0)))
-        return out
-    return [Group(None, year, ind, kind, int(n), int(sub), _int(num), _int(den),
-                  None if val is None else float(val), int(yes or 0), int(ontime or 0))
-            for year, ind, kind, n, sub, num, den, val, yes, ontime in rows]
+    out = []
+    for rid, ind, kind, n, sub, num, den, val, yes, ontime in conn.execute(stmt):
+        cid, year = rounds[rid]
+        out.append(Group(cid, year, ind, kind, int(n), int(sub), _int(num), _int(den),
+                         None if val is None else float(val), int(yes or 0), int(ontime or 0)))
+    return out
 
 
 def _int(v: Any) -> int | None:
@@ -417,8 +408,13 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     subs = dict(conn.execute(sa_select(_s.c.unit_id, _s.c.submitted_at)
                              .where(_s.c.round_id == rnd.id)).all())
     by_unit: dict[int, dict[int, Any]] = defaultdict(dict)
+    kind_of = {i.id: i.kind for i in inds}
+    counted = set()  # (unit, indicator) whose value has what its kind needs
     for v in values:
         by_unit[v.unit_id][v.indicator_id] = v
+        kind = kind_of.get(v.indicator_id)
+        if kind and has_value(kind, v.numerator, v.denominator, v.value, v.task_status):
+            counted.add((v.unit_id, v.indicator_id))
     cutoff = deadline_cutoff(rnd.unit_deadline, tz)
     shown = [i for i in inds if include_sensitive or not i.sensitive]
 
@@ -432,7 +428,7 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                 continue
             v = by_unit[u.id].get(ind.id)
             theirs.append(v)
-            if not _has(ind, v):
+            if (u.id, ind.id) not in counted:
                 missing.append(u.name)
             elif v.state != "submitted":
                 unsub.append(u.name)
@@ -484,12 +480,6 @@ def _parent(unit: Any, session: Session) -> UnitInfo | None:
         sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind)
         .where(_u.c.id == unit.parent_id)).first()
     return _unit_info(parent) if parent else None
-
-
-def _has(ind: IndicatorRule, v: Any) -> bool:
-    """The value has what its kind needs (the Python twin of ``_has_data``)."""
-    return v is not None and has_value(ind.kind, v.numerator, v.denominator, v.value,
-                                       v.task_status)
 
 
 def _row(ind: IndicatorRule, c: Computed, missing: list[str], unsubmitted: list[str], *,
@@ -580,7 +570,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                                  for g in groups]
                 total.groups[key].extend(groups)
     else:
-        for g in _grouped(session, rounds, inds, deadlines, tz, per_round=False):
+        for g in _grouped(session, rounds, inds, deadlines, tz):
             total.groups[(g.year, g.ind)].append(g)
     if mixed:  # expected units of mixed indicators: decided commune by commune
         for sc in per.values():
