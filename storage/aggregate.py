@@ -372,41 +372,87 @@ def resolve_unit(code_or_id: str | int, session: Session) -> Unit:
         raise ReportError(str(exc)) from exc
 
 
+def _sum_values(values: Sequence[Any], rounds: dict[int, tuple[int, int]],
+                inds: Sequence[IndicatorRule], kind_of_unit: dict[int, str],
+                sent: dict[tuple[int, int], datetime], cutoff: datetime) -> list[Group]:
+    """The grouped query's rows made from the values themselves (a commune's few rounds)."""
+    kind_of = {i.id: i.kind for i in inds}
+    acc: dict[tuple[int, int, str], list[Any]] = {}
+    for v in values:
+        kind = kind_of.get(v.indicator_id)
+        if kind is None or not has_value(kind, v.numerator, v.denominator, v.value,
+                                         v.task_status):
+            continue
+        key = (v.round_id, v.indicator_id, kind_of_unit[v.unit_id])
+        a = acc.get(key)
+        if a is None:
+            a = acc[key] = [0, 0, None, None, None, 0, 0]
+        a[0] += 1
+        a[1] += v.state == "submitted"
+        if v.numerator is not None:
+            a[2] = (a[2] or 0) + v.numerator
+        if v.denominator is not None:
+            a[3] = (a[3] or 0) + v.denominator
+        if v.value is not None:
+            a[4] = (a[4] or 0.0) + v.value
+            a[5] += v.value >= 0.5
+        a[6] += (sent.get((v.round_id, v.unit_id)) or v.updated_at) < cutoff
+    out = []
+    for (rid, ind, kind), (n, sub, num, den, val, yes, on_time) in acc.items():
+        cid, year = rounds[rid]
+        out.append(Group(cid, year, ind, kind, n, int(sub), num, den,
+                         None if val is None else float(val), int(yes), int(on_time)))
+    return out
+
+
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, tz: ZoneInfo = TZ) -> CommuneReport:
     """The annual report of a commune (or any unit with its own round) for ``year``."""
     commune = resolve_unit(commune_code_or_id, session)
     conn = session.connection()
-    rounds = conn.execute(
+    rounds = conn.execute(  # the commune's rounds, with their plan
         sa_select(_r.c.id, _r.c.year, _r.c.plan_id, _r.c.unit_deadline,
-                  _r.c.consolidation_deadline, _r.c.closed_at)
+                  _r.c.consolidation_deadline, _r.c.closed_at, _p.c.code, _p.c.name_vi,
+                  _p.c.name_en, _p.c.issuer, _p.c.level)
+        .select_from(_r.join(_p, _p.c.id == _r.c.plan_id))
         .where(_r.c.commune_id == commune.id).order_by(_r.c.year)).all()
     rnd = next((r for r in rounds if r.year == year), None)
     if rnd is None:
         raise ReportError(f"{commune.code} has no round for {year}; rounds: "
                           f"{', '.join(str(r.year) for r in rounds) or '(none)'}")
-    plan = conn.execute(sa_select(_p.c.id, _p.c.code, _p.c.name_vi, _p.c.name_en,
-                                  _p.c.issuer, _p.c.level).where(_p.c.id == rnd.plan_id)).one()
+    plan = PlanInfo(rnd.plan_id, rnd.code, rnd.name_vi, rnd.name_en, rnd.issuer, rnd.level)
     inds = _plan_indicators(plan.id, session=session)
     need = set(years_needed(inds, year))
     mine = {r.id: (commune.id, r.year) for r in rounds if r.plan_id == plan.id and r.year in need}
-    groups = _grouped(session, mine, inds, [rnd.unit_deadline], tz)
+    # the values of those rounds (about a thousand rows) and who sent their report: summed
+    # here, as the grouped query of a roll-up would, without a join per value
+    values = conn.execute(sa_select(_rv.c.round_id, _rv.c.unit_id, _rv.c.indicator_id,
+                                    _rv.c.numerator, _rv.c.denominator, _rv.c.value,
+                                    _rv.c.task_status, _rv.c.text, _rv.c.state,
+                                    _rv.c.updated_at)
+                          .where(_ids(_rv.c.round_id, list(mine)))).all()
+    sent = {(rid, uid): at for rid, uid, at in conn.execute(
+        sa_select(_s.c.round_id, _s.c.unit_id, _s.c.submitted_at)
+        .where(_ids(_s.c.round_id, list(mine))))}
     units = conn.execute(sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind)
                          .where(_u.c.parent_id == commune.id)
                          .order_by(_u.c.position, _u.c.code)).all()
+    kind_of_unit = {u.id: u.kind for u in units}
+    others = {v.unit_id for v in values} - kind_of_unit.keys()
+    if others:  # values of units no longer under the commune: counted by their kind
+        kind_of_unit.update(conn.execute(sa_select(_u.c.id, _u.c.kind)
+                                         .where(_ids(_u.c.id, sorted(others)))).all())
+    cutoff = deadline_cutoff(rnd.unit_deadline, tz)
+    groups = _sum_values(values, mine, inds, kind_of_unit, sent, cutoff)
     scope = Scope()
     for g in groups:
         scope.groups[(g.year, g.ind)].append(g)
     for u in units:
         scope.kind_counts[u.kind] = scope.kind_counts.get(u.kind, 0) + 1
 
-    # per-unit detail: the round's raw values and submissions (two queries, plain rows)
-    values = conn.execute(sa_select(_rv.c.unit_id, _rv.c.indicator_id, _rv.c.numerator,
-                                    _rv.c.denominator, _rv.c.value, _rv.c.task_status,
-                                    _rv.c.text, _rv.c.state)
-                          .where(_rv.c.round_id == rnd.id)).all()
-    subs = dict(conn.execute(sa_select(_s.c.unit_id, _s.c.submitted_at)
-                             .where(_s.c.round_id == rnd.id)).all())
+    # per-unit detail: the round's raw values
+    subs = {uid: at for (rid, uid), at in sent.items() if rid == rnd.id}
+    values = [v for v in values if v.round_id == rnd.id]
     by_unit: dict[int, dict[int, Any]] = defaultdict(dict)
     kind_of = {i.id: i.kind for i in inds}
     counted = set()  # (unit, indicator) whose value has what its kind needs
@@ -415,7 +461,6 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
         kind = kind_of.get(v.indicator_id)
         if kind and has_value(kind, v.numerator, v.denominator, v.value, v.task_status):
             counted.add((v.unit_id, v.indicator_id))
-    cutoff = deadline_cutoff(rnd.unit_deadline, tz)
     shown = [i for i in inds if include_sensitive or not i.sensitive]
 
     rows = []
@@ -445,7 +490,7 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
         for ind in shown:
             v = given.get(ind.id)
             if v is not None:
-                _u_id, _i_id, num, den, value, status, text, state = v
+                num, den, value, status, text, state = v[3:9]
                 own = unit_value(ind.kind, ind.factor, num, den, value)
                 vals[ind.code] = UnitValue(num, den, own, status, text, state)
         unit_rows.append(UnitRow(
@@ -467,7 +512,7 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
         commune=_unit_info(commune),
         round=RoundInfo(rnd.id, rnd.year, rnd.unit_deadline, rnd.consolidation_deadline,
                         rnd.closed_at),
-        plan=_plan_info(plan), year=year, rows=rows, units=unit_rows,
+        plan=plan, year=year, rows=rows, units=unit_rows,
         completeness=completeness, rollup=False, round_ids=(rnd.id,),
         include_sensitive=include_sensitive, generated_at=datetime.now(UTC),
         parent=_parent(commune, session))
