@@ -374,29 +374,33 @@ def resolve_unit(code_or_id: str | int, session: Session) -> Unit:
 
 def _sum_values(values: Sequence[Any], rounds: dict[int, tuple[int, int]],
                 inds: Sequence[IndicatorRule], kind_of_unit: dict[int, str],
-                sent: dict[tuple[int, int], datetime], cutoff: datetime) -> list[Group]:
-    """The grouped query's rows made from the values themselves (a commune's few rounds)."""
+                sent: dict[tuple[int, int], tuple[datetime | None, bool]]) -> list[Group]:
+    """The grouped query's rows made from the values themselves (a commune's few rounds).
+
+    Each value ends with whether it was updated before the deadline's cutoff; ``sent``
+    says, per (round, unit) that sent its report, whether it was sent before it.
+    """
     kind_of = {i.id: i.kind for i in inds}
     acc: dict[tuple[int, int, str], list[Any]] = {}
-    for v in values:
-        kind = kind_of.get(v.indicator_id)
-        if kind is None or not has_value(kind, v.numerator, v.denominator, v.value,
-                                         v.task_status):
+    for rid, uid, iid, num, den, val, status, _text, state, fresh in values:
+        kind = kind_of.get(iid)
+        if kind is None or not has_value(kind, num, den, val, status):
             continue
-        key = (v.round_id, v.indicator_id, kind_of_unit[v.unit_id])
+        key = (rid, iid, kind_of_unit[uid])
         a = acc.get(key)
         if a is None:
             a = acc[key] = [0, 0, None, None, None, 0, 0]
         a[0] += 1
-        a[1] += v.state == "submitted"
-        if v.numerator is not None:
-            a[2] = (a[2] or 0) + v.numerator
-        if v.denominator is not None:
-            a[3] = (a[3] or 0) + v.denominator
-        if v.value is not None:
-            a[4] = (a[4] or 0.0) + v.value
-            a[5] += v.value >= 0.5
-        a[6] += (sent.get((v.round_id, v.unit_id)) or v.updated_at) < cutoff
+        a[1] += state == "submitted"
+        if num is not None:
+            a[2] = (a[2] or 0) + num
+        if den is not None:
+            a[3] = (a[3] or 0) + den
+        if val is not None:
+            a[4] = (a[4] or 0.0) + val
+            a[5] += val >= 0.5
+        sub = sent.get((rid, uid))
+        a[6] += sub[1] if sub is not None else fresh
     out = []
     for (rid, ind, kind), (n, sub, num, den, val, yes, on_time) in acc.items():
         cid, year = rounds[rid]
@@ -426,24 +430,28 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     mine = {r.id: (commune.id, r.year) for r in rounds if r.plan_id == plan.id and r.year in need}
     # the values of those rounds (about a thousand rows) and who sent their report: summed
     # here, as the grouped query of a roll-up would, without a join per value
+    cutoff = deadline_cutoff(rnd.unit_deadline, tz)
+    before = literal(cutoff, UTCDateTime())
     values = conn.execute(sa_select(_rv.c.round_id, _rv.c.unit_id, _rv.c.indicator_id,
                                     _rv.c.numerator, _rv.c.denominator, _rv.c.value,
                                     _rv.c.task_status, _rv.c.text, _rv.c.state,
-                                    _rv.c.updated_at)
+                                    case((_rv.c.updated_at < before, 1), else_=0))
                           .where(_ids(_rv.c.round_id, list(mine)))).all()
-    sent = {(rid, uid): at for rid, uid, at in conn.execute(
-        sa_select(_s.c.round_id, _s.c.unit_id, _s.c.submitted_at)
-        .where(_ids(_s.c.round_id, list(mine))))}
+    sent = {(rid, uid): (at if rid == rnd.id else None, bool(in_time))
+            for rid, uid, at, in_time in conn.execute(
+                sa_select(_s.c.round_id, _s.c.unit_id,
+                          case((_s.c.round_id == rnd.id, _s.c.submitted_at)),
+                          case((_s.c.submitted_at < before, 1), else_=0))
+                .where(_ids(_s.c.round_id, list(mine))))}
     units = conn.execute(sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind)
                          .where(_u.c.parent_id == commune.id)
                          .order_by(_u.c.position, _u.c.code)).all()
     kind_of_unit = {u.id: u.kind for u in units}
-    others = {v.unit_id for v in values} - kind_of_unit.keys()
+    others = {v[1] for v in values} - kind_of_unit.keys()
     if others:  # values of units no longer under the commune: counted by their kind
         kind_of_unit.update(conn.execute(sa_select(_u.c.id, _u.c.kind)
                                          .where(_ids(_u.c.id, sorted(others)))).all())
-    cutoff = deadline_cutoff(rnd.unit_deadline, tz)
-    groups = _sum_values(values, mine, inds, kind_of_unit, sent, cutoff)
+    groups = _sum_values(values, mine, inds, kind_of_unit, sent)
     scope = Scope()
     for g in groups:
         scope.groups[(g.year, g.ind)].append(g)
@@ -451,16 +459,18 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
         scope.kind_counts[u.kind] = scope.kind_counts.get(u.kind, 0) + 1
 
     # per-unit detail: the round's raw values
-    subs = {uid: at for (rid, uid), at in sent.items() if rid == rnd.id}
-    values = [v for v in values if v.round_id == rnd.id]
+    subs = {uid: done for (rid, uid), done in sent.items() if rid == rnd.id}
+    unit_list = [(u.id, u.code, u.name, u.kind) for u in units]
+    values = [v for v in values if v[0] == rnd.id]
     by_unit: dict[int, dict[int, Any]] = defaultdict(dict)
     kind_of = {i.id: i.kind for i in inds}
     counted = set()  # (unit, indicator) whose value has what its kind needs
     for v in values:
-        by_unit[v.unit_id][v.indicator_id] = v
-        kind = kind_of.get(v.indicator_id)
-        if kind and has_value(kind, v.numerator, v.denominator, v.value, v.task_status):
-            counted.add((v.unit_id, v.indicator_id))
+        _rid, uid, iid, num, den, val, status = v[:7]
+        by_unit[uid][iid] = v
+        kind = kind_of.get(iid)
+        if kind and has_value(kind, num, den, val, status):
+            counted.add((uid, iid))
     shown = [i for i in inds if include_sensitive or not i.sensitive]
 
     rows = []
@@ -468,25 +478,26 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
         c = compute(ind, scope, year, target_for(ind.milestones, year))
         kinds = responsible_kinds(ind, c.fig)
         missing, unsub, theirs = [], [], []
-        for u in units:
-            if u.kind not in kinds:
+        iid = ind.id
+        for uid, _code, name, kind in unit_list:
+            if kind not in kinds:
                 continue
-            v = by_unit[u.id].get(ind.id)
+            v = by_unit[uid].get(iid)
             theirs.append(v)
-            if (u.id, ind.id) not in counted:
-                missing.append(u.name)
-            elif v.state != "submitted":
-                unsub.append(u.name)
+            if (uid, iid) not in counted:
+                missing.append(name)
+            elif v[8] != "submitted":
+                unsub.append(name)
         rows.append(_row(ind, c, missing, unsub, by_unit_values=theirs))
 
     reporter_kinds = set().union(*(i.reporters for i in inds)) if inds else set()
     unit_rows = []
-    for u in units:
-        if u.kind not in reporter_kinds:
+    for uid, code, name, kind in unit_list:
+        if kind not in reporter_kinds:
             continue
-        at = subs.get(u.id)
+        at, in_time = subs.get(uid, (None, None))
         vals = {}
-        given = by_unit[u.id]
+        given = by_unit[uid]
         for ind in shown:
             v = given.get(ind.id)
             if v is not None:
@@ -494,11 +505,10 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                 own = unit_value(ind.kind, ind.factor, num, den, value)
                 vals[ind.code] = UnitValue(num, den, own, status, text, state)
         unit_rows.append(UnitRow(
-            id=u.id, code=u.code, name=u.name, kind=u.kind,
-            expected=[i.code for i in shown if u.kind in i.reporters],
-            submitted=u.id in subs, submitted_at=at,
-            on_time=(at < cutoff) if u.id in subs else None, values=vals,
-            units_expected=1, units_submitted=1 if u.id in subs else 0))
+            id=uid, code=code, name=name, kind=kind,
+            expected=[i.code for i in shown if kind in i.reporters],
+            submitted=uid in subs, submitted_at=at, on_time=in_time, values=vals,
+            units_expected=1, units_submitted=1 if uid in subs else 0))
     completeness = Completeness(
         units_expected=len(unit_rows),
         units_submitted=sum(1 for r in unit_rows if r.submitted),
