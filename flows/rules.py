@@ -469,9 +469,11 @@ def compute(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) 
     # an earlier year's share of units is over the units that reported it then
     last_value = figure_value(ind, last, _earlier_expected(ind, last, expected))[2]
     ref_year = reference_year(target, year)
-    ref = last if ref_year == year - 1 else combine(scope.groups.get((ref_year, ind.id), ()),
-                                                    ind)
-    ref_value = figure_value(ind, ref, _earlier_expected(ind, ref, expected))[2]
+    if ref_year == year - 1:
+        ref, ref_value = last, last_value
+    else:
+        ref = combine(scope.groups.get((ref_year, ind.id), ()), ind)
+        ref_value = figure_value(ind, ref, _earlier_expected(ind, ref, expected))[2]
     incomplete = (R_MISSING if fig.n < expected else
                   R_NOT_SUBMITTED if fig.n_sub < fig.n else None)
     if target is not None and target.direction == "reduce_vs_year" and \

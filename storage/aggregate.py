@@ -655,18 +655,23 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     if include_units or mixed:
         for cid, sc in per.items():
             per_computed[cid] = {i.id: compute(i, sc, year, targets[i.id]) for i in shown}
+    names_of = {cid: u.name for cid, u in communes.items()}
     rows = []
     for ind in shown:
         c = compute(ind, total, year, targets[ind.id])
-        incomplete = [communes[cid].name for cid, cc in per_computed.items()
-                      if cid in communes and cc[ind.id].expected
-                      and (cc[ind.id].fig.n < cc[ind.id].expected
-                           or cc[ind.id].fig.n_sub < cc[ind.id].fig.n)]
+        incomplete = []
+        for cid, cc in per_computed.items():
+            one = cc[ind.id]
+            if cid in names_of and one.expected and (one.fig.n < one.expected
+                                                      or one.fig.n_sub < one.fig.n):
+                incomplete.append(names_of[cid])
         rows.append(_row(ind, c, incomplete, []))
     unit_rows = []
     if include_units:
         for cid, u in sorted(communes.items(), key=lambda kv: (kv[1].position, kv[1].code)):
             e, s, o = subs.get(cid, (0, 0, 0))
+            sc = per.get(cid)
+            present = {k for k, n in sc.kind_counts.items() if n} if sc else set()
             # every indicator of the plan, with data or not: a commune that reported 4 of
             # 34 has 30 chưa đủ, as its own build_report says (value None: no data)
             vals = {i.code: UnitValue(cc.numerator, cc.denominator, cc.value,
@@ -674,8 +679,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                     for i in shown if (cc := per_computed.get(cid, {}).get(i.id))}
             unit_rows.append(UnitRow(
                 id=u.id, code=u.code, name=u.name, kind=u.kind,
-                expected=[i.code for i in shown if per.get(cid) and
-                          any(per[cid].kind_counts.get(k) for k in i.reporters)],
+                expected=[i.code for i in shown if not i.reporters.isdisjoint(present)],
                 submitted=e > 0 and s >= e, submitted_at=None,
                 on_time=(o >= e) if e and s >= e else None, values=vals,
                 units_expected=e, units_submitted=s))
