@@ -1,10 +1,11 @@
-"""The commune's annual figures: a pure computation over the reported values.
+"""The commune's annual figures: the queries behind a report, handed to the rules.
 
-The figures are made in SQL: one grouped query over ``ReportedValue`` joined to its unit,
-round, indicator and submission gives, per year, indicator and unit kind, the sums of
-numerators, denominators and values and the number of units that reported (on time or
-not). Python then applies the rules (reporters, agency before hamlets, targets, verdicts).
-The rules are documented in docs/report.md. Nothing here writes to the database.
+A roll-up's figures are made in SQL: one grouped query over ``ReportedValue`` joined to its
+unit and submission gives, per round, indicator and unit kind, the sums of numerators,
+denominators and values and the number of units that reported (submitted, on time). A
+commune's report reads its few rounds' values and sums them the same way here. Every rule
+(reporters, agency before hamlets, targets, verdicts, changes) is in ``flows.rules``; they
+are documented in docs/report.md. Nothing here writes to the database.
 """
 
 from __future__ import annotations
@@ -228,27 +229,47 @@ _m = Milestone.__table__
 _p = Plan.__table__
 
 
+_IND_COLS = (_i.c.id, _i.c.code, _i.c.kind, _i.c.factor, _i.c.reporters, _i.c.sensitive,
+             _i.c.min_denominator, _i.c.name_vi, _i.c.name_en, _i.c.unit_vi, _i.c.unit_en,
+             _gl.c.code, _gl.c.title_vi, _gl.c.title_en, _c.c.number)
+_PLAN_INDICATORS = (
+    sa_select(*_IND_COLS, _m.c.year, _m.c.direction, _m.c.value, _m.c.value_max,
+              _m.c.ref_year, _m.c.note)
+    .select_from(_i.join(_c, _c.c.id == _i.c.criterion_id)
+                 .join(_gl, _gl.c.id == _c.c.goal_id)
+                 .outerjoin(_m, _m.c.indicator_id == _i.c.id))
+    .where(_i.c.plan_id == bindparam("plan_id"))
+    .order_by(_i.c.position, _i.c.id, _m.c.year, _m.c.id))
+
+
+@dataclass(frozen=True)
+class _Milestone:
+    """A milestone as the rules read it."""
+
+    year: int
+    direction: str
+    value: float | None
+    value_max: float | None
+    ref_year: int | None
+    note: str | None
+
+
 def _plan_indicators(plan_id: int, *, session: Session) -> list[IndicatorRule]:
-    """The plan's indicators with goal, chỉ tiêu and milestones: two queries, plain rows."""
-    conn = session.connection()
-    rows = conn.execute(
-        sa_select(_i.c.id, _i.c.code, _i.c.kind, _i.c.factor, _i.c.reporters, _i.c.sensitive,
-                  _i.c.min_denominator, _i.c.name_vi, _i.c.name_en, _i.c.unit_vi,
-                  _i.c.unit_en, _gl.c.code, _gl.c.title_vi, _gl.c.title_en, _c.c.number)
-        .select_from(_i.join(_c, _c.c.id == _i.c.criterion_id)
-                     .join(_gl, _gl.c.id == _c.c.goal_id))
-        .where(_i.c.plan_id == plan_id).order_by(_i.c.position)).all()
-    ms: dict[int, list[Any]] = defaultdict(list)
-    for m in conn.execute(sa_select(_m).where(_m.c.indicator_id.in_(
-            sa_select(_i.c.id).where(_i.c.plan_id == plan_id))).order_by(_m.c.year, _m.c.id)):
-        ms[m.indicator_id].append(m)
+    """The plan's indicators with goal, chỉ tiêu and milestones: one query, plain rows."""
+    found: dict[int, tuple[Any, list[_Milestone]]] = {}
+    for row in session.connection().execute(_PLAN_INDICATORS, {"plan_id": plan_id}):
+        head = found.get(row[0])
+        if head is None:
+            head = found[row[0]] = (row[:15], [])
+        if row[15] is not None:
+            head[1].append(_Milestone(*row[15:]))
     return [IndicatorRule(id=iid, code=code, kind=kind, factor=factor,
                           reporters=frozenset(reporters or ()), sensitive=sensitive,
                           min_denominator=min_den, name_vi=name_vi, name_en=name_en,
                           unit_vi=unit_vi, unit_en=unit_en, goal_code=gcode, goal_title_vi=gvi,
-                          goal_title_en=gen, criterion_number=cnum, milestones=tuple(ms[iid]))
+                          goal_title_en=gen, criterion_number=cnum, milestones=tuple(ms))
             for (iid, code, kind, factor, reporters, sensitive, min_den, name_vi, name_en,
-                 unit_vi, unit_en, gcode, gvi, gen, cnum) in rows]
+                 unit_vi, unit_en, gcode, gvi, gen, cnum), ms in found.values()]
 
 
 def _col_in(column: Any, values: Sequence[Any]) -> Any:
@@ -412,7 +433,7 @@ def _sum_values(values: Sequence[Any], rounds: dict[int, tuple[int, int]],
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, tz: ZoneInfo = TZ) -> CommuneReport:
     """The annual report of a commune (or any unit with its own round) for ``year``."""
-    commune = resolve_unit(commune_code_or_id, session)
+    commune, parent = _unit_and_parent(commune_code_or_id, session)
     conn = session.connection()
     rounds = conn.execute(  # the commune's rounds, with their plan
         sa_select(_r.c.id, _r.c.year, _r.c.plan_id, _r.c.unit_deadline,
@@ -525,7 +546,25 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
         plan=plan, year=year, rows=rows, units=unit_rows,
         completeness=completeness, rollup=False, round_ids=(rnd.id,),
         include_sensitive=include_sensitive, generated_at=datetime.now(UTC),
-        parent=_parent(commune, session))
+        parent=parent)
+
+
+_pu = Unit.__table__.alias("parent_unit")
+_UNIT_AND_PARENT = (
+    sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _pu.c.id, _pu.c.code, _pu.c.name,
+              _pu.c.kind)
+    .select_from(_u.outerjoin(_pu, _pu.c.id == _u.c.parent_id)))
+
+
+def _unit_and_parent(code_or_id: str | int, session: Session) -> tuple[Any, UnitInfo | None]:
+    """The unit (by id, full code or unambiguous last part) and its parent: one query."""
+    key = _u.c.id if isinstance(code_or_id, int) else _u.c.code
+    row = session.connection().execute(_UNIT_AND_PARENT.where(key == code_or_id)).first()
+    if row is None:  # a last part of a code, or nothing: resolve_unit says which
+        unit = resolve_unit(code_or_id, session)
+        return unit, _parent(unit, session)
+    parent = UnitInfo(*row[4:]) if row[4] is not None else None
+    return UnitInfo(*row[:4]), parent
 
 
 def _parent(unit: Any, session: Session) -> UnitInfo | None:
