@@ -15,7 +15,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from bot.i18n import DEFAULT_LANGUAGE, fmt_number, text_of
-from flows.effects import decimals_to_agree
+from flows import rules
 from storage.aggregate import (
     CHUA_DU,
     DAT,
@@ -145,17 +145,9 @@ def _task_word(status: str | None, lang: str) -> str | None:
 
 
 def shown_decimals(row: IndicatorRow, value: float | None) -> int:
-    """Decimals a rate or share must be written with so that it never reads as its target
-    when its verdict says otherwise: 94.996% against "≥ 95%" is 94,996%, not 95%.
-
-    0 when the usual 2 (1 per 100,000) are enough; ``with_unit`` keeps at least those.
-    """
-    t = row.target
-    if t is None or value is None or row.kind not in ("rate", "share_units"):
-        return 0
-    if t.direction == "yes" and row.kind != "share_units":  # judged ≥ 1, never a rate
-        return 0
-    return decimals_to_agree(value, t.direction, t.value, t.value_max)
+    """Decimals a rate or share is written with so that it never contradicts its verdict
+    (``flows.rules.shown_decimals``)."""
+    return rules.shown_decimals(row.kind, row.target, value)
 
 
 def fmt_value(row: IndicatorRow, value: float | None = None, *, detail: bool = True,
@@ -271,8 +263,7 @@ def notes_for(row: IndicatorRow, lang: str = VI) -> list[str]:
     if row.change_pct is not None and row.reference_year:
         t = row.target
         # down 1.996% against "giảm 2%/năm" is không đạt: never written "giảm 2%"
-        d = (decimals_to_agree(row.change_pct, "at_least", t.value) if t is not None and
-             t.direction in ("reduce_per_year", "reduce_vs_year") else 0)
+        d = rules.change_decimals(row.change_pct, t)
         if abs(row.change_pct) < 1e-9:
             out.append(tr("doc.note.unchanged", lang, year=row.reference_year))
         else:

@@ -34,7 +34,7 @@ from bot.context import (
 from bot.i18n import pick_language
 from bot.officer import on_officer, on_officer_press
 from bot.settings import local_date
-from flows import callbacks
+from flows import callbacks, rules
 from flows import join as join_flow
 from flows import report as report_flow
 from flows import summary as summary_flow
@@ -54,13 +54,11 @@ OFFICER_ROLES = (Role.officer, Role.admin)
 
 
 def target_for(milestones: list[Milestone], year: int) -> report_flow.Target | None:
-    """The milestone target for ``year``: its own, else the next milestone's, else the last."""
-    if not milestones:
+    """The milestone target for ``year`` (``flows.rules.target_for``), as the flow sees it."""
+    t = rules.target_for(milestones, year)
+    if t is None:
         return None
-    ordered = sorted(milestones, key=lambda m: m.year)
-    chosen = next((m for m in ordered if m.year >= year), ordered[-1])
-    return report_flow.Target(chosen.year, chosen.direction, chosen.value, chosen.value_max,
-                              chosen.ref_year)
+    return report_flow.Target(t.milestone_year, t.direction, t.value, t.value_max, t.ref_year)
 
 
 def _value(v: ReportedValue | None) -> report_flow.Value | None:

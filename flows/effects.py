@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
+
+# the comparison and the precision are the report's rules (flows.rules); kept importable here
+from flows.rules import EXACT, decimals_to_agree  # noqa: F401
+from flows.rules import compares as _compares  # noqa: F401
 
 
 def msg(key: str, **params: Any) -> Msg:
@@ -83,59 +86,6 @@ class Ratio:
     value: float
     factor: int
     decimals: int | None = None
-
-
-EXACT = 9  # verdicts compare values rounded to 9 decimals: float noise only (0.57*100)
-
-
-def _compares(direction: str, x: float, target: float | None,
-              target_max: float | None) -> bool | None:
-    if target is None:
-        return None
-    if direction == "at_least":
-        return x >= target
-    if direction == "at_most":
-        return x <= target
-    if direction == "below":
-        return x < target
-    if direction == "above":
-        return x > target
-    if direction == "range":
-        return None if target_max is None else target <= x <= target_max
-    return None
-
-
-def decimals_to_agree(value: float, direction: str | None, target: float | None,
-                      target_max: float | None = None) -> int:
-    """The fewest decimals from which on the rounded ``value`` meets the target exactly
-    when ``value`` itself does (0 when any rounding agrees).
-
-    A verdict is decided on the value itself; the documents show it rounded. 23,749 of
-    25,000 is 94.996%: không đạt against "≥ 95%", so it must not read "95%" (this gives 3).
-    Every rounding a renderer may use is checked (half-even, half-up, half-down on the
-    decimal text, Python's on the binary value). ``direction`` "yes" is a share of units
-    against 100%.
-    """
-    if direction == "yes":
-        direction, target = "at_least", 100.0
-    if direction is None:
-        return 0
-    exact = _compares(direction, round(value, EXACT), target, target_max)
-    if exact is None:
-        return 0
-    bounds = [b for b in (target, target_max) if b is not None]
-    if all(abs(value - b) > 0.5 for b in bounds):  # no rounding can reach a boundary
-        return 0
-    text = Decimal(repr(float(value)))
-    fewest = 0
-    for d in range(EXACT):
-        step = Decimal(1).scaleb(-d)
-        shown = {round(value, d)} | {float(text.quantize(step, rounding=mode))
-                                     for mode in (ROUND_HALF_EVEN, ROUND_HALF_UP,
-                                                  ROUND_HALF_DOWN)}
-        if any(_compares(direction, x, target, target_max) != exact for x in shown):
-            fewest = d + 1
-    return fewest
 
 
 @dataclass(frozen=True)

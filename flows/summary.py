@@ -12,9 +12,9 @@ from flows.effects import (
     Reply,
     TargetText,
     YesNo,
-    decimals_to_agree,
     msg,
 )
+from flows.rules import decimals_to_agree
 
 MARKS = {"dat": "✅", "khong_dat": "❌", "chua_du": "⏳", None: "•"}
 MAX_NAME = 60

@@ -1,29 +1,61 @@
-"""The commune's annual figures: a pure computation over the reported values.
+"""The commune's annual figures: the queries behind a report, handed to the rules.
 
-The figures are made in SQL: one grouped query over ``ReportedValue`` joined to its unit,
-round, indicator and submission gives, per year, indicator and unit kind, the sums of
-numerators, denominators and values and the number of units that reported (on time or
-not). Python then applies the rules (reporters, agency before hamlets, targets, verdicts).
-The rules are documented in docs/report.md. Nothing here writes to the database.
+A roll-up's figures are made in SQL: one grouped query over ``ReportedValue`` joined to its
+unit and submission gives, per round, indicator and unit kind, the sums of numerators,
+denominators and values and the number of units that reported (submitted, on time). A
+commune's report reads its few rounds' values and sums them the same way here. Every rule
+(reporters, agency before hamlets, targets, verdicts, changes) is in ``flows.rules``; they
+are documented in docs/report.md. Nothing here writes to the database.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, literal, or_
+from sqlalchemy import and_, bindparam, case, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from flows.effects import EXACT
+from flows.rules import (  # noqa: F401 - the rules' codes are the report's codes
+    AREA_KINDS,
+    CHUA_DU,
+    DAT,
+    KHONG_DAT,
+    R_BASELINE_YEAR,
+    R_MISSING,
+    R_NO_DATA,
+    R_NO_REFERENCE,
+    R_NO_TARGET,
+    R_NOT_JUDGED,
+    R_NOT_SUBMITTED,
+    R_REFERENCE_INCOMPLETE,
+    R_ZERO_DENOMINATOR,
+    W_AGENCY_OVER_HAMLETS,
+    W_SMALL_DENOMINATOR,
+    W_ZERO_DENOMINATOR,
+    W_ZERO_REFERENCE,
+    Computed,
+    Group,
+    IndicatorRule,
+    Scope,
+    Target,
+    combine,
+    compute,
+    expected_units,
+    has_value,
+    responsible_kinds,
+    target_for,
+    unit_value,
+    years_needed,
+)
 from storage import repo
-from storage.kinds import ADMIN_KINDS, Direction, IndicatorKind
+from storage.kinds import IndicatorKind
 from storage.models import (
     Criterion,
     Goal,
@@ -37,32 +69,7 @@ from storage.models import (
     Unit,
 )
 
-# Verdicts (the JSON and the documents use these codes).
-DAT = "dat"
-KHONG_DAT = "khong_dat"
-CHUA_DU = "chua_du"
-
-# Why a verdict is chua_du or missing (IndicatorRow.reason).
-R_NO_DATA = "no_data"
-R_NOT_SUBMITTED = "not_submitted"
-R_MISSING = "missing_units"
-R_NO_REFERENCE = "no_reference_data"
-R_REFERENCE_INCOMPLETE = "reference_incomplete"  # fewer units then than expected now
-R_BASELINE_YEAR = "baseline_year"  # the year a reduction is measured from: not judged
-R_ZERO_DENOMINATOR = "zero_denominator"
-R_NO_TARGET = "no_target"
-R_NOT_JUDGED = "not_judged"
-
-# Warnings (IndicatorRow.warnings).
-W_SMALL_DENOMINATOR = "small_denominator"
-W_AGENCY_OVER_HAMLETS = "agency_over_hamlets"
-W_ZERO_DENOMINATOR = "zero_denominator"
-W_ZERO_REFERENCE = "zero_reference"
-
-AREA_KINDS = frozenset(k.value for k in ADMIN_KINDS)  # hamlet, commune, city... : summed areas
 UPPER_KINDS = ("province", "city", "district", "commune")
-SUMMED_KINDS = frozenset({IndicatorKind.rate, IndicatorKind.count, IndicatorKind.change})
-DEFAULT_MIN_DENOMINATOR = {1000: 100, 100000: 1000}
 
 
 class ReportError(LookupError):
@@ -103,19 +110,6 @@ class PlanInfo:
     name_en: str
     issuer: str
     level: str
-
-
-@dataclass(frozen=True)
-class Target:
-    """The target used for the year: its own milestone, else the next (or the last) one."""
-
-    direction: str
-    value: float | None
-    value_max: float | None
-    ref_year: int | None
-    milestone_year: int
-    from_next_milestone: bool
-    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -227,63 +221,54 @@ class CommuneReport:
 # ------------------------------------------------------------------ plan and targets
 
 
+_i = Indicator.__table__
+_c = Criterion.__table__
+_gl = Goal.__table__
+_m = Milestone.__table__
+_p = Plan.__table__
+
+
+_IND_COLS = (_i.c.id, _i.c.code, _i.c.kind, _i.c.factor, _i.c.reporters, _i.c.sensitive,
+             _i.c.min_denominator, _i.c.name_vi, _i.c.name_en, _i.c.unit_vi, _i.c.unit_en,
+             _gl.c.code, _gl.c.title_vi, _gl.c.title_en, _c.c.number)
+_PLAN_INDICATORS = (
+    sa_select(*_IND_COLS, _m.c.year, _m.c.direction, _m.c.value, _m.c.value_max,
+              _m.c.ref_year, _m.c.note)
+    .select_from(_i.join(_c, _c.c.id == _i.c.criterion_id)
+                 .join(_gl, _gl.c.id == _c.c.goal_id)
+                 .outerjoin(_m, _m.c.indicator_id == _i.c.id))
+    .where(_i.c.plan_id == bindparam("plan_id"))
+    .order_by(_i.c.position, _i.c.id, _m.c.year, _m.c.id))
+
+
 @dataclass(frozen=True)
-class _Ind:
-    id: int
-    code: str
-    kind: str
-    factor: int | None
-    reporters: frozenset[str]
-    sensitive: bool
-    min_denominator: int | None
-    name_vi: str
-    name_en: str
-    unit_vi: str | None
-    unit_en: str | None
-    goal_code: int
-    goal_title_vi: str
-    goal_title_en: str
-    criterion_number: int
-    milestones: tuple[Milestone, ...]
-    mixed: bool = field(init=False)  # reporters mix areas (thôn) and agencies, summed figure
-    agencies: frozenset[str] = field(init=False)  # reporter kinds that are agencies
+class _Milestone:
+    """A milestone as the rules read it."""
 
-    def __post_init__(self) -> None:
-        agencies = self.reporters - AREA_KINDS
-        object.__setattr__(self, "agencies", agencies)
-        object.__setattr__(self, "mixed", self.kind in SUMMED_KINDS and bool(agencies)
-                           and bool(self.reporters & AREA_KINDS))
+    year: int
+    direction: str
+    value: float | None
+    value_max: float | None
+    ref_year: int | None
+    note: str | None
 
 
-def target_for(milestones: Sequence[Milestone], year: int) -> Target | None:
-    """The milestone target for ``year``: its own, else the next one, else the last.
-
-    The same rule as ``bot.service.target_for``; ``from_next_milestone`` tells the report
-    to say "(theo mốc 2030)".
-    """
-    if not milestones:
-        return None
-    ordered = sorted(milestones, key=lambda m: m.year)
-    m = next((m for m in ordered if m.year >= year), ordered[-1])
-    return Target(m.direction, m.value, m.value_max, m.ref_year, m.year, m.year != year, m.note)
-
-
-def _plan_indicators(plan_id: int, *, session: Session) -> list[_Ind]:
-    """The plan's indicators with goal, chỉ tiêu and milestones: two queries."""
-    rows = session.exec(
-        select(Indicator, Criterion.number, Goal.code, Goal.title_vi, Goal.title_en)
-        .join(Criterion, Criterion.id == Indicator.criterion_id)
-        .join(Goal, Goal.id == Criterion.goal_id)
-        .where(Indicator.plan_id == plan_id).order_by(Indicator.position)).all()
-    ms: dict[int, list[Milestone]] = defaultdict(list)
-    for m in repo.milestones_for([r[0].id for r in rows], session=session):
-        ms[m.indicator_id].append(m)
-    return [_Ind(id=i.id, code=i.code, kind=i.kind, factor=i.factor,
-                 reporters=frozenset(i.reporters or ()), sensitive=i.sensitive,
-                 min_denominator=i.min_denominator, name_vi=i.name_vi, name_en=i.name_en,
-                 unit_vi=i.unit_vi, unit_en=i.unit_en, goal_code=gcode, goal_title_vi=gvi,
-                 goal_title_en=gen, criterion_number=cnum, milestones=tuple(ms[i.id]))
-            for i, cnum, gcode, gvi, gen in rows]
+def _plan_indicators(plan_id: int, *, session: Session) -> list[IndicatorRule]:
+    """The plan's indicators with goal, chỉ tiêu and milestones: one query, plain rows."""
+    found: dict[int, tuple[Any, list[_Milestone]]] = {}
+    for row in session.connection().execute(_PLAN_INDICATORS, {"plan_id": plan_id}):
+        head = found.get(row[0])
+        if head is None:
+            head = found[row[0]] = (row[:15], [])
+        if row[15] is not None:
+            head[1].append(_Milestone(*row[15:]))
+    return [IndicatorRule(id=iid, code=code, kind=kind, factor=factor,
+                          reporters=frozenset(reporters or ()), sensitive=sensitive,
+                          min_denominator=min_den, name_vi=name_vi, name_en=name_en,
+                          unit_vi=unit_vi, unit_en=unit_en, goal_code=gcode, goal_title_vi=gvi,
+                          goal_title_en=gen, criterion_number=cnum, milestones=tuple(ms))
+            for (iid, code, kind, factor, reporters, sensitive, min_den, name_vi, name_en,
+                 unit_vi, unit_en, gcode, gvi, gen, cnum), ms in found.values()]
 
 
 def _col_in(column: Any, values: Sequence[Any]) -> Any:
@@ -291,11 +276,11 @@ def _col_in(column: Any, values: Sequence[Any]) -> Any:
     return col(column).in_(list(values))
 
 
-def _plan_info(plan: Plan) -> PlanInfo:
+def _plan_info(plan: Any) -> PlanInfo:
     return PlanInfo(plan.id, plan.code, plan.name_vi, plan.name_en, plan.issuer, plan.level)
 
 
-def _unit_info(u: Unit) -> UnitInfo:
+def _unit_info(u: Any) -> UnitInfo:
     return UnitInfo(u.id, u.code, u.name, u.kind)
 
 
@@ -312,7 +297,7 @@ _r = Round.__table__
 _s = Submission.__table__
 
 
-def _has_data(rv: Any, inds: Sequence[_Ind]) -> Any:
+def _has_data(rv: Any, inds: Sequence[IndicatorRule]) -> Any:
     """A value counts when the fields its indicator's kind needs are filled.
 
     The kinds come from the plan (in Python), so the query needs no join to Indicator.
@@ -340,290 +325,55 @@ def _cutoff_expr(deadlines: Iterable[date], tz: ZoneInfo) -> Any:
                 value=_r.c.unit_deadline)
 
 
-@dataclass(frozen=True)
-class _G:
-    """One row of the grouped query."""
-
-    scope: int | None  # the round's commune when grouped per commune
-    year: int
-    ind: int
-    kind: str
-    submitted: bool
-    agency_here: bool | None  # set per commune for mixed indicators in a roll-up
-    n: int
-    num: int | None
-    den: int | None
-    val: float | None
-    yes: int
-    on_time: int
+def _ids(column: Any, ids: Sequence[int]) -> Any:
+    """``column IN (ids)`` with the ids written into the SQL (exact estimates, no limit on
+    the number of parameters)."""
+    return column.in_(bindparam("ids_" + column.name, list(ids) or [-1], expanding=True,
+                                literal_execute=True))
 
 
-def _grouped(session: Session, rounds: Select, inds: Sequence[_Ind], deadlines: Iterable[date],
-             tz: ZoneInfo, *, by_commune: bool) -> list[_G]:
-    """THE aggregate: sums per (year, indicator, unit kind, submitted) over ``rounds``."""
+def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
+             inds: Sequence[IndicatorRule], deadlines: Iterable[date],
+             tz: ZoneInfo) -> list[Group]:
+    """THE aggregate: sums per (round, indicator, unit kind) over ``rounds`` (id → commune,
+    year). A round is one commune and one year, known here: the query needs no join to the
+    round unless the rounds have several deadlines.
+    """
+    ds = sorted(set(deadlines))
     # ReportedValue.state is "submitted" exactly when the unit has a Submission (repo keeps
-    # them in step); a plain column also lets PostgreSQL estimate the groups and hash them.
-    keys: list[Any] = [_r.c.year, _rv.c.indicator_id, _u.c.kind, _rv.c.state]
-    if by_commune:
-        keys.insert(0, _r.c.commune_id)
+    # them in step): a sum of the rows, not a key, so there is one group per unit kind
+    keys: list[Any] = [_rv.c.round_id, _rv.c.indicator_id, _u.c.kind]
     on_time = case((func.coalesce(_s.c.submitted_at, _rv.c.updated_at)
-                    < _cutoff_expr(deadlines, tz), 1), else_=0)
+                    < _cutoff_expr(ds, tz), 1), else_=0)
+    joined = _rv.join(_u, _u.c.id == _rv.c.unit_id)
+    if len(ds) > 1:
+        joined = joined.join(_r, _r.c.id == _rv.c.round_id)
     stmt = (
-        sa_select(*keys, func.count(), func.sum(_rv.c.numerator), func.sum(_rv.c.denominator),
-               func.sum(_rv.c.value), func.sum(case((_rv.c.value >= 0.5, 1), else_=0)),
-               func.sum(on_time))
-        .select_from(
-            _rv.join(_r, _r.c.id == _rv.c.round_id)
-            .join(_u, _u.c.id == _rv.c.unit_id)
-            .outerjoin(_s, and_(_s.c.round_id == _rv.c.round_id,
-                                _s.c.unit_id == _rv.c.unit_id)))
-        .where(_rv.c.round_id.in_(rounds), _has_data(_rv, inds))
+        sa_select(*keys, func.count(), func.sum(case((_rv.c.state == "submitted", 1), else_=0)),
+                  func.sum(_rv.c.numerator), func.sum(_rv.c.denominator),
+                  func.sum(_rv.c.value), func.sum(case((_rv.c.value >= 0.5, 1), else_=0)),
+                  func.sum(on_time))
+        .select_from(joined.outerjoin(_s, and_(_s.c.round_id == _rv.c.round_id,
+                                               _s.c.unit_id == _rv.c.unit_id)))
+        # through the round's key: SQLite then reads the values round by round
+        .where(_rv.c.round_id.in_(sa_select(_r.c.id).where(_ids(_r.c.id, list(rounds)))),
+               _has_data(_rv, inds))
         .group_by(*keys)
     )
+    conn = session.connection()
+    if len(rounds) > 100 and conn.dialect.name == "postgresql":
+        # one group per round, indicator and kind: let PostgreSQL hash them in memory
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
     out = []
-    for row in session.connection().execute(stmt):
-        vals = list(row)
-        scope = vals.pop(0) if by_commune else None
-        year, ind, kind, sub, n, num, den, val, yes, ontime = vals
-        out.append(_G(scope, year, ind, kind, sub == "submitted", None, int(n),
-                      None if num is None else int(num), None if den is None else int(den),
-                      None if val is None else float(val), int(yes or 0), int(ontime or 0)))
+    for rid, ind, kind, n, sub, num, den, val, yes, ontime in conn.execute(stmt):
+        cid, year = rounds[rid]
+        out.append(Group(cid, year, ind, kind, int(n), int(sub), _int(num), _int(den),
+                         None if val is None else float(val), int(yes or 0), int(ontime or 0)))
     return out
 
 
-# ------------------------------------------------------------------ figures and verdicts
-
-
-@dataclass
-class _Fig:
-    """A figure for one indicator, one year and one scope (a commune or the whole report)."""
-
-    n: int = 0
-    n_sub: int = 0
-    on_time: int = 0
-    num: int | None = None
-    den: int | None = None
-    val: float | None = None
-    yes: int = 0
-    kinds: set[str] = field(default_factory=set)
-    dropped_area: bool = False
-
-    def add(self, g: _G) -> None:
-        """Add one group row."""
-        self.n += g.n
-        self.n_sub += g.n if g.submitted else 0
-        self.on_time += g.on_time
-        self.yes += g.yes
-        self.kinds.add(g.kind)
-        if g.num is not None:
-            self.num = (self.num or 0) + g.num
-        if g.den is not None:
-            self.den = (self.den or 0) + g.den
-        if g.val is not None:
-            self.val = (self.val or 0.0) + g.val
-
-
-def _combine(groups: Iterable[_G], ind: _Ind) -> _Fig:
-    """Sum the groups of one indicator, keeping only reporter kinds; agency before hamlets."""
-    reporters = ind.reporters
-    mine = [g for g in groups if g.kind in reporters]
-    fig = _Fig()
-    if ind.mixed:
-        if any(g.agency_here is not None for g in mine):  # several rounds: flagged per round
-            keep = [g for g in mine if not g.agency_here]
-        elif any(g.kind not in AREA_KINDS for g in mine):
-            keep = [g for g in mine if g.kind not in AREA_KINDS]
-        else:
-            keep = mine
-        fig.dropped_area = len(keep) < len(mine)
-        mine = keep
-    for g in mine:
-        fig.add(g)
-    return fig
-
-
-def _value(ind: _Ind, fig: _Fig, expected: int) -> tuple[int | None, int | None, float | None]:
-    """Numerator, denominator and value of a figure as the report shows them."""
-    if fig.n == 0:
-        return None, None, None
-    if ind.kind == IndicatorKind.rate:
-        value = fig.num / fig.den * (ind.factor or 100) if fig.den else None
-        return fig.num, fig.den, value
-    if ind.kind == IndicatorKind.share_units:
-        return fig.yes, expected, (fig.yes / expected * 100 if expected else None)
-    if ind.kind == IndicatorKind.yes_no:
-        return fig.yes, fig.n, (1.0 if fig.yes == fig.n else 0.0)
-    if ind.kind in (IndicatorKind.count, IndicatorKind.change):
-        return None, None, fig.val
-    return None, None, None  # task: listed
-
-
-def _meets(direction: str, v: float, t: Target, ref: float | None, kind: str) -> bool | None:
-    """Whether ``v`` meets the target (None: cannot be judged).
-
-    Judged on the exact value: rounding to ``EXACT`` (9) decimals only absorbs float noise
-    (57/100 × 100 = 56.99999999999999). 23,749/25,000 = 94.996% does not meet "≥ 95%"; the
-    documents show enough decimals never to write it 95% (flows.effects.decimals_to_agree).
-    """
-    v = round(v, EXACT)
-    tv = t.value
-    if direction == Direction.at_least:
-        return None if tv is None else v >= tv
-    if direction == Direction.at_most:
-        return None if tv is None else v <= tv
-    if direction == Direction.below:
-        return None if tv is None else v < tv
-    if direction == Direction.above:
-        return None if tv is None else v > tv
-    if direction == Direction.range:
-        return None if tv is None or t.value_max is None else tv <= v <= t.value_max
-    if direction == Direction.yes:
-        return v >= 100 if kind == IndicatorKind.share_units else v >= 1
-    if direction == Direction.maintain:
-        return None if ref is None else v >= round(ref, EXACT)
-    return None
-
-
-def _judge(ind: _Ind, value: float | None, fig: _Fig, target: Target | None,
-           ref_value: float | None, ref_known: bool, incomplete: str | None,
-           ref_complete: bool = True,
-           ) -> tuple[str | None, str | None, str | None, float | None, list[str]]:
-    """Verdict, provisional verdict, reason, change % and extra warnings.
-
-    ``incomplete`` is the reason the data is not complete yet (None when it is);
-    ``ref_complete`` says whether every unit expected now reported in the reference year
-    (a sum over 3 hamlets then against 6 now is not a change).
-    """
-    warnings: list[str] = []
-    change = None
-    if ref_value and value is not None:
-        change = (ref_value - value) / ref_value * 100
-    if target is None:
-        return None, None, R_NO_TARGET, change, warnings
-    d = target.direction
-    if d == Direction.none or ind.kind == IndicatorKind.task:
-        return None, None, R_NOT_JUDGED, change, warnings
-    if fig.n == 0:
-        return CHUA_DU, None, R_NO_DATA, change, warnings
-    if value is None:  # a rate over a zero denominator: nothing happened to judge
-        return None, None, R_ZERO_DENOMINATOR, change, warnings
-    ok: bool | None
-    if d in (Direction.reduce_per_year, Direction.reduce_vs_year, Direction.maintain):
-        if not ref_known or ref_value is None:
-            return CHUA_DU, None, R_NO_REFERENCE, change, warnings
-        if not ref_complete:
-            return CHUA_DU, None, R_REFERENCE_INCOMPLETE, change, warnings
-        if d == Direction.maintain:
-            ok = _meets(d, value, target, ref_value, ind.kind)
-        elif ref_value == 0:
-            warnings.append(W_ZERO_REFERENCE)
-            ok = value == 0
-        else:
-            ok = round(change or 0.0, EXACT) >= (target.value or 0.0)
-    else:
-        ok = _meets(d, value, target, None, ind.kind)
-    if ok is None:
-        return None, None, R_NOT_JUDGED, change, warnings
-    verdict = DAT if ok else KHONG_DAT
-    if incomplete:
-        return CHUA_DU, verdict, incomplete, change, warnings
-    return verdict, verdict, None, change, warnings
-
-
-def _reference_year(ind: _Ind, target: Target | None, year: int) -> int:
-    """The year a change is measured against: the baseline of reduce_vs_year, else year-1."""
-    if target is not None and target.direction == Direction.reduce_vs_year and target.ref_year:
-        return target.ref_year
-    return year - 1
-
-
-@dataclass
-class _Scope:
-    """The data of one scope: groups per (year, indicator) and expected units per kind."""
-
-    groups: dict[tuple[int, int], list[_G]] = field(default_factory=lambda: defaultdict(list))
-    kind_counts: dict[str, int] = field(default_factory=dict)
-    # mixed indicators: expected units computed per round by the caller
-    mixed_expected: dict[int, int] = field(default_factory=dict)
-
-
-def _expected(ind: _Ind, scope: _Scope, fig: _Fig) -> int:
-    """Units expected to report the indicator in the scope (agency-or-hamlet aware)."""
-    if ind.mixed and ind.id in scope.mixed_expected:
-        return scope.mixed_expected[ind.id]
-    kinds = ind.reporters
-    if ind.mixed:
-        if fig.kinds & ind.agencies:
-            kinds = ind.agencies
-        elif fig.kinds:
-            kinds = ind.reporters & AREA_KINDS
-    return sum(scope.kind_counts.get(k, 0) for k in kinds)
-
-
-@dataclass(frozen=True)
-class _Computed:
-    """An indicator computed for a scope, before names of units are attached."""
-
-    numerator: int | None
-    denominator: int | None
-    value: float | None
-    target: Target | None
-    verdict: str | None
-    provisional: str | None
-    reason: str | None
-    last_year_value: float | None
-    reference_year: int | None
-    reference_value: float | None
-    change_pct: float | None
-    expected: int
-    fig: _Fig
-    warnings: list[str]
-
-
-def _earlier_expected(ind: _Ind, fig: _Fig, expected: int) -> int:
-    """The units a share of an earlier year is over: those that reported it then."""
-    if ind.kind == IndicatorKind.share_units and fig.n:
-        return fig.n
-    return expected
-
-
-def _compute(ind: _Ind, scope: _Scope, year: int, target: Target | None) -> _Computed:
-    """Figure and verdict of one indicator in one scope, against the year's target."""
-    fig = _combine(scope.groups.get((year, ind.id), ()), ind)
-    expected = _expected(ind, scope, fig)
-    num, den, value = _value(ind, fig, expected)
-    last = _combine(scope.groups.get((year - 1, ind.id), ()), ind)
-    # an earlier year's share of units is over the units that reported it then
-    last_value = _value(ind, last, _earlier_expected(ind, last, expected))[2]
-    ref_year = _reference_year(ind, target, year)
-    ref = last if ref_year == year - 1 else _combine(scope.groups.get((ref_year, ind.id), ()),
-                                                     ind)
-    ref_value = _value(ind, ref, _earlier_expected(ind, ref, expected))[2]
-    incomplete = (R_MISSING if fig.n < expected else
-                  R_NOT_SUBMITTED if fig.n_sub < fig.n else None)
-    if target is not None and target.direction == Direction.reduce_vs_year and \
-            ref_year >= year:  # the baseline year itself: what later years are measured from
-        verdict, provisional, reason, change, extra = None, None, R_BASELINE_YEAR, None, []
-    else:
-        verdict, provisional, reason, change, extra = _judge(
-            ind, value, fig, target, ref_value, ref.n > 0, incomplete,
-            ref_complete=ref.n >= expected)
-    warnings = list(extra)
-    if ind.kind == IndicatorKind.rate and fig.n and fig.den is not None:
-        min_den = ind.min_denominator or DEFAULT_MIN_DENOMINATOR.get(ind.factor or 100)
-        if fig.den == 0:
-            warnings.append(W_ZERO_DENOMINATOR)
-        elif min_den and fig.den < min_den:
-            warnings.append(W_SMALL_DENOMINATOR)
-    if fig.dropped_area:
-        warnings.append(W_AGENCY_OVER_HAMLETS)
-    show_ref = ind.kind in (IndicatorKind.change, IndicatorKind.count) or (
-        target is not None and target.direction in (Direction.reduce_per_year,
-                                                     Direction.reduce_vs_year,
-                                                     Direction.maintain))
-    return _Computed(num, den, value, target, verdict, provisional, reason, last_value,
-                     ref_year if show_ref else None, ref_value if show_ref else None,
-                     change, expected, fig, warnings)
+def _int(v: Any) -> int | None:
+    return None if v is None else int(v)
 
 
 # ------------------------------------------------------------------ building the reports
@@ -642,81 +392,143 @@ def resolve_unit(code_or_id: str | int, session: Session) -> Unit:
         raise ReportError(str(exc)) from exc
 
 
-def _years_needed(inds: Sequence[_Ind], year: int) -> list[int]:
-    years = {year, year - 1}
-    for ind in inds:
-        t = target_for(ind.milestones, year)
-        if t is not None and t.direction == Direction.reduce_vs_year and t.ref_year:
-            years.add(t.ref_year)
-    return sorted(years)
+def _sum_values(values: Sequence[Any], rounds: dict[int, tuple[int, int]],
+                inds: Sequence[IndicatorRule], kind_of_unit: dict[int, str],
+                sent: dict[tuple[int, int], tuple[datetime | None, bool]]) -> list[Group]:
+    """The grouped query's rows made from the values themselves (a commune's few rounds).
+
+    Each value ends with whether it was updated before the deadline's cutoff; ``sent``
+    says, per (round, unit) that sent its report, whether it was sent before it.
+    """
+    kind_of = {i.id: i.kind for i in inds}
+    acc: dict[tuple[int, int, str], list[Any]] = {}
+    for rid, uid, iid, num, den, val, status, _text, state, fresh in values:
+        kind = kind_of.get(iid)
+        if kind is None or not has_value(kind, num, den, val, status):
+            continue
+        key = (rid, iid, kind_of_unit[uid])
+        a = acc.get(key)
+        if a is None:
+            a = acc[key] = [0, 0, None, None, None, 0, 0]
+        a[0] += 1
+        a[1] += state == "submitted"
+        if num is not None:
+            a[2] = (a[2] or 0) + num
+        if den is not None:
+            a[3] = (a[3] or 0) + den
+        if val is not None:
+            a[4] = (a[4] or 0.0) + val
+            a[5] += val >= 0.5
+        sub = sent.get((rid, uid))
+        a[6] += sub[1] if sub is not None else fresh
+    out = []
+    for (rid, ind, kind), (n, sub, num, den, val, yes, on_time) in acc.items():
+        cid, year = rounds[rid]
+        out.append(Group(cid, year, ind, kind, n, int(sub), num, den,
+                         None if val is None else float(val), int(yes), int(on_time)))
+    return out
 
 
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, tz: ZoneInfo) -> CommuneReport:
     """The annual report of a commune (or any unit with its own round) for ``year``."""
-    commune = resolve_unit(commune_code_or_id, session)
-    rnd = repo.round_for_year(commune.id, year, session=session)
+    commune, parent = _unit_and_parent(commune_code_or_id, session)
+    conn = session.connection()
+    rounds = conn.execute(  # the commune's rounds, with their plan
+        sa_select(_r.c.id, _r.c.year, _r.c.plan_id, _r.c.unit_deadline,
+                  _r.c.consolidation_deadline, _r.c.closed_at, _p.c.code, _p.c.name_vi,
+                  _p.c.name_en, _p.c.issuer, _p.c.level)
+        .select_from(_r.join(_p, _p.c.id == _r.c.plan_id))
+        .where(_r.c.commune_id == commune.id).order_by(_r.c.year)).all()
+    rnd = next((r for r in rounds if r.year == year), None)
     if rnd is None:
-        years = session.exec(select(Round.year).where(Round.commune_id == commune.id)
-                             .order_by(Round.year)).all()
         raise ReportError(f"{commune.code} has no round for {year}; rounds: "
-                          f"{', '.join(str(y) for y in years) or '(none)'}")
-    plan = session.get(Plan, rnd.plan_id)
-    assert plan is not None
+                          f"{', '.join(str(r.year) for r in rounds) or '(none)'}")
+    plan = PlanInfo(rnd.plan_id, rnd.code, rnd.name_vi, rnd.name_en, rnd.issuer, rnd.level)
     inds = _plan_indicators(plan.id, session=session)
-    round_ids = session.exec(select(Round.id).where(
-        Round.commune_id == commune.id, Round.plan_id == plan.id,
-        _col_in(Round.year, _years_needed(inds, year)))).all()
-    rounds = sa_select(_r.c.id).where(_r.c.id.in_(list(round_ids)))  # a literal list: exact
-    groups = _grouped(session, rounds, inds, [rnd.unit_deadline], tz, by_commune=False)
-    units = repo.children(commune.id, session=session)
-    scope = _Scope()
+    need = set(years_needed(inds, year))
+    mine = {r.id: (commune.id, r.year) for r in rounds if r.plan_id == plan.id and r.year in need}
+    # the values of those rounds (about a thousand rows) and who sent their report: summed
+    # here, as the grouped query of a roll-up would, without a join per value
+    cutoff = deadline_cutoff(rnd.unit_deadline, tz)
+    before = literal(cutoff, UTCDateTime())
+    values = conn.execute(sa_select(_rv.c.round_id, _rv.c.unit_id, _rv.c.indicator_id,
+                                    _rv.c.numerator, _rv.c.denominator, _rv.c.value,
+                                    _rv.c.task_status, _rv.c.text, _rv.c.state,
+                                    case((_rv.c.updated_at < before, 1), else_=0))
+                          .where(_ids(_rv.c.round_id, list(mine)))).all()
+    sent = {(rid, uid): (at if rid == rnd.id else None, bool(in_time))
+            for rid, uid, at, in_time in conn.execute(
+                sa_select(_s.c.round_id, _s.c.unit_id,
+                          case((_s.c.round_id == rnd.id, _s.c.submitted_at)),
+                          case((_s.c.submitted_at < before, 1), else_=0))
+                .where(_ids(_s.c.round_id, list(mine))))}
+    units = conn.execute(sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind)
+                         .where(_u.c.parent_id == commune.id)
+                         .order_by(_u.c.position, _u.c.code)).all()
+    kind_of_unit = {u.id: u.kind for u in units}
+    others = {v[1] for v in values} - kind_of_unit.keys()
+    if others:  # values of units no longer under the commune: counted by their kind
+        kind_of_unit.update(conn.execute(sa_select(_u.c.id, _u.c.kind)
+                                         .where(_ids(_u.c.id, sorted(others)))).all())
+    groups = _sum_values(values, mine, inds, kind_of_unit, sent)
+    scope = Scope()
     for g in groups:
         scope.groups[(g.year, g.ind)].append(g)
     for u in units:
         scope.kind_counts[u.kind] = scope.kind_counts.get(u.kind, 0) + 1
 
-    # per-unit detail: the round's raw values and submissions (two queries)
-    values = session.exec(select(ReportedValue).where(ReportedValue.round_id == rnd.id)).all()
-    subs = {s.unit_id: s for s in session.exec(select(Submission).where(
-        Submission.round_id == rnd.id))}
-    by_unit: dict[int, dict[int, ReportedValue]] = defaultdict(dict)
+    # per-unit detail: the round's raw values
+    subs = {uid: done for (rid, uid), done in sent.items() if rid == rnd.id}
+    unit_list = [(u.id, u.code, u.name, u.kind) for u in units]
+    values = [v for v in values if v[0] == rnd.id]
+    by_unit: dict[int, dict[int, Any]] = defaultdict(dict)
+    kind_of = {i.id: i.kind for i in inds}
+    counted = set()  # (unit, indicator) whose value has what its kind needs
     for v in values:
-        by_unit[v.unit_id][v.indicator_id] = v
-    cutoff = deadline_cutoff(rnd.unit_deadline, tz)
+        _rid, uid, iid, num, den, val, status = v[:7]
+        by_unit[uid][iid] = v
+        kind = kind_of.get(iid)
+        if kind and has_value(kind, num, den, val, status):
+            counted.add((uid, iid))
     shown = [i for i in inds if include_sensitive or not i.sensitive]
 
     rows = []
     for ind in shown:
-        c = _compute(ind, scope, year, target_for(ind.milestones, year))
-        kinds = ind.reporters
-        if ind.mixed and c.fig.kinds:
-            agency = ind.agencies
-            kinds = agency if c.fig.kinds & agency else ind.reporters & AREA_KINDS
-        resp = [u for u in units if u.kind in kinds]
-        mine = [(u, by_unit[u.id].get(ind.id)) for u in resp]
-        missing = [u.name for u, v in mine if not _has_value(ind, v)]
-        unsub = [u.name for u, v in mine if _has_value(ind, v) and v.state != "submitted"]
-        rows.append(_row(ind, c, missing, unsub, by_unit_values=[v for _, v in mine]))
+        c = compute(ind, scope, year, target_for(ind.milestones, year))
+        kinds = responsible_kinds(ind, c.fig)
+        missing, unsub, theirs = [], [], []
+        iid = ind.id
+        for uid, _code, name, kind in unit_list:
+            if kind not in kinds:
+                continue
+            v = by_unit[uid].get(iid)
+            theirs.append(v)
+            if (uid, iid) not in counted:
+                missing.append(name)
+            elif v[8] != "submitted":
+                unsub.append(name)
+        rows.append(_row(ind, c, missing, unsub, by_unit_values=theirs))
 
     reporter_kinds = set().union(*(i.reporters for i in inds)) if inds else set()
     unit_rows = []
-    for u in units:
-        if u.kind not in reporter_kinds:
+    for uid, code, name, kind in unit_list:
+        if kind not in reporter_kinds:
             continue
-        s = subs.get(u.id)
+        at, in_time = subs.get(uid, (None, None))
         vals = {}
+        given = by_unit[uid]
         for ind in shown:
-            v = by_unit[u.id].get(ind.id)
+            v = given.get(ind.id)
             if v is not None:
-                vals[ind.code] = UnitValue(v.numerator, v.denominator, _unit_value(ind, v),
-                                           v.task_status, v.text, v.state)
+                num, den, value, status, text, state = v[3:9]
+                own = unit_value(ind.kind, ind.factor, num, den, value)
+                vals[ind.code] = UnitValue(num, den, own, status, text, state)
         unit_rows.append(UnitRow(
-            id=u.id, code=u.code, name=u.name, kind=u.kind,
-            expected=[i.code for i in shown if u.kind in i.reporters],
-            submitted=s is not None, submitted_at=s.submitted_at if s else None,
-            on_time=(s.submitted_at < cutoff) if s else None, values=vals,
-            units_expected=1, units_submitted=1 if s else 0))
+            id=uid, code=code, name=name, kind=kind,
+            expected=[i.code for i in shown if kind in i.reporters],
+            submitted=uid in subs, submitted_at=at, on_time=in_time, values=vals,
+            units_expected=1, units_submitted=1 if uid in subs else 0))
     completeness = Completeness(
         units_expected=len(unit_rows),
         units_submitted=sum(1 for r in unit_rows if r.submitted),
@@ -730,39 +542,41 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
         commune=_unit_info(commune),
         round=RoundInfo(rnd.id, rnd.year, rnd.unit_deadline, rnd.consolidation_deadline,
                         rnd.closed_at),
-        plan=_plan_info(plan), year=year, rows=rows, units=unit_rows,
+        plan=plan, year=year, rows=rows, units=unit_rows,
         completeness=completeness, rollup=False, round_ids=(rnd.id,),
         include_sensitive=include_sensitive, generated_at=datetime.now(UTC),
-        parent=_parent(commune, session))
+        parent=parent)
 
 
-def _parent(unit: Unit, session: Session) -> UnitInfo | None:
-    parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
+_pu = Unit.__table__.alias("parent_unit")
+_UNIT_AND_PARENT = (
+    sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _pu.c.id, _pu.c.code, _pu.c.name,
+              _pu.c.kind)
+    .select_from(_u.outerjoin(_pu, _pu.c.id == _u.c.parent_id)))
+
+
+def _unit_and_parent(code_or_id: str | int, session: Session) -> tuple[Any, UnitInfo | None]:
+    """The unit (by id, full code or unambiguous last part) and its parent: one query."""
+    key = _u.c.id if isinstance(code_or_id, int) else _u.c.code
+    row = session.connection().execute(_UNIT_AND_PARENT.where(key == code_or_id)).first()
+    if row is None:  # a last part of a code, or nothing: resolve_unit says which
+        unit = resolve_unit(code_or_id, session)
+        return unit, _parent(unit, session)
+    parent = UnitInfo(*row[4:]) if row[4] is not None else None
+    return UnitInfo(*row[:4]), parent
+
+
+def _parent(unit: Any, session: Session) -> UnitInfo | None:
+    if not unit.parent_id:
+        return None
+    parent = session.connection().execute(
+        sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind)
+        .where(_u.c.id == unit.parent_id)).first()
     return _unit_info(parent) if parent else None
 
 
-def _has_value(ind: _Ind, v: ReportedValue | None) -> bool:
-    """The value has what its kind needs (the Python twin of ``_has_data``)."""
-    if v is None:
-        return False
-    if ind.kind == IndicatorKind.rate:
-        return v.numerator is not None and v.denominator is not None
-    if ind.kind == IndicatorKind.task:
-        return v.task_status is not None
-    return v.value is not None
-
-
-def _unit_value(ind: _Ind, v: ReportedValue) -> float | None:
-    """A unit's own figure: its rate for a rate, else the value it reported."""
-    if ind.kind == IndicatorKind.rate:
-        if v.numerator is None or not v.denominator:
-            return None
-        return v.numerator / v.denominator * (ind.factor or 100)
-    return v.value
-
-
-def _row(ind: _Ind, c: _Computed, missing: list[str], unsubmitted: list[str], *,
-         by_unit_values: Sequence[ReportedValue | None] = ()) -> IndicatorRow:
+def _row(ind: IndicatorRule, c: Computed, missing: list[str], unsubmitted: list[str], *,
+         by_unit_values: Sequence[Any] = ()) -> IndicatorRow:
     tasks: dict[str, int] = {}
     if ind.kind == IndicatorKind.task:
         for v in by_unit_values:
@@ -808,83 +622,94 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     if len(plans) > 1:
         raise ReportError(f"rounds of {year} under {upper.code} use several plans: "
                           f"{', '.join(p[1] for p in plans)}; choose one")
-    plan = session.get(Plan, plans[0][0])
-    assert plan is not None
+    conn = session.connection()
+    plan = conn.execute(sa_select(_p.c.id, _p.c.code, _p.c.name_vi, _p.c.name_en,
+                                  _p.c.issuer, _p.c.level).where(_p.c.id == plans[0][0])).one()
     inds = _plan_indicators(plan.id, session=session)
-    years = _years_needed(inds, year)
-    rounds = select(Round.id).where(in_tree, Round.plan_id == plan.id, _col_in(Round.year, years))
-    current = select(Round.id).where(in_tree, Round.plan_id == plan.id, Round.year == year)
-    deadlines = session.exec(select(Round.unit_deadline).where(col(Round.id).in_(current))
-                             .distinct()).all()
+    years = years_needed(inds, year)
+    # the rounds read (this year's and the years compared with): one query, then their ids
+    all_rounds = conn.execute(
+        sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline)
+        .where(_r.c.commune_id.in_(select(tree.c.id)), _r.c.plan_id == plan.id,
+               _r.c.year.in_(years))).all()
+    rounds = {r.id: (r.commune_id, r.year) for r in all_rounds}
+    current = sorted(r.id for r in all_rounds if r.year == year)
+    deadlines = {r.unit_deadline for r in all_rounds if r.year == year}
     mixed = [i.id for i in inds if i.mixed]
     reporter_kinds = sorted(set().union(*(i.reporters for i in inds))) if inds else []
 
     # units per kind and per commune (for units expected); one grouped query
-    kind_rows = session.connection().execute(
+    kind_rows = conn.execute(
         sa_select(_r.c.commune_id, _u.c.kind, func.count())
         .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id))
-        .where(_r.c.id.in_(current)).group_by(_r.c.commune_id, _u.c.kind)).all()
-    total = _Scope()
-    per: dict[int, _Scope] = defaultdict(_Scope)
+        .where(_ids(_r.c.id, current)).group_by(_r.c.commune_id, _u.c.kind)).all()
+    total = Scope()
+    per: dict[int, Scope] = defaultdict(Scope)
     for cid, kind, n in kind_rows:
         total.kind_counts[kind] = total.kind_counts.get(kind, 0) + int(n)
         per[cid].kind_counts[kind] = int(n)
     ind_by_id = {i.id: i for i in inds}
     if include_units or mixed:
-        # one scan grouped per commune; the totals are the sums of the communes' groups,
-        # with the agency-before-hamlets choice made commune by commune
-        for g in _grouped(session, rounds, inds, deadlines, tz, by_commune=True):
+        # one scan grouped per round (a commune and a year); the totals are the sums of the
+        # communes' groups, with the agency-before-hamlets choice made commune by commune
+        for g in _grouped(session, rounds, inds, deadlines, tz):
             per[g.scope].groups[(g.year, g.ind)].append(g)  # type: ignore[index]
         for sc in per.values():
             for key, groups in sc.groups.items():
                 ind = ind_by_id.get(key[1])
                 if ind is not None and ind.mixed:
                     agency = any(g.kind in ind.agencies for g in groups)
-                    groups[:] = [replace(g, agency_here=agency and g.kind in AREA_KINDS)
+                    groups[:] = [g._replace(agency_here=agency and g.kind in AREA_KINDS)
                                  for g in groups]
                 total.groups[key].extend(groups)
     else:
-        for g in _grouped(session, rounds, inds, deadlines, tz, by_commune=False):
+        for g in _grouped(session, rounds, inds, deadlines, tz):
             total.groups[(g.year, g.ind)].append(g)
     if mixed:  # expected units of mixed indicators: decided commune by commune
         for sc in per.values():
             for iid in mixed:
-                c = _expected(ind_by_id[iid], sc, _combine(sc.groups.get((year, iid), ()),
-                                                            ind_by_id[iid]))
+                c = expected_units(ind_by_id[iid], sc, combine(sc.groups.get((year, iid), ()),
+                                                                ind_by_id[iid]))
                 total.mixed_expected[iid] = total.mixed_expected.get(iid, 0) + c
                 sc.mixed_expected[iid] = c
 
     # who submitted, per commune: one grouped query
     cutoff = _cutoff_expr(deadlines, tz)
-    sub_rows = session.connection().execute(
+    sub_rows = conn.execute(
         sa_select(_r.c.commune_id, func.count(_u.c.id), func.count(_s.c.id),
-               func.sum(case((_s.c.submitted_at < cutoff, 1), else_=0)))
+                  func.sum(case((_s.c.submitted_at < cutoff, 1), else_=0)))
         .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id)
                      .outerjoin(_s, and_(_s.c.round_id == _r.c.id, _s.c.unit_id == _u.c.id)))
-        .where(_r.c.id.in_(current), _u.c.kind.in_(reporter_kinds))
-        .group_by(_r.c.commune_id)).all()
-    communes = {u.id: u for u in session.exec(select(Unit).where(
-        col(Unit.id).in_([r[0] for r in sub_rows] or [-1])))}
+        .where(_ids(_r.c.id, current), _u.c.kind.in_(reporter_kinds))
+        .group_by(_r.c.commune_id).order_by(_r.c.commune_id)).all()
+    communes = {u.id: u for u in conn.execute(
+        sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _u.c.position)
+        .where(_ids(_u.c.id, [r[0] for r in sub_rows])))}
     subs = {cid: (int(e), int(s), int(o or 0)) for cid, e, s, o in sub_rows}
 
     shown = [i for i in inds if include_sensitive or not i.sensitive]
     targets = {i.id: target_for(i.milestones, year) for i in inds}
-    per_computed: dict[int, dict[int, _Computed]] = {}
+    per_computed: dict[int, dict[int, Computed]] = {}
     if include_units or mixed:
         for cid, sc in per.items():
-            per_computed[cid] = {i.id: _compute(i, sc, year, targets[i.id]) for i in shown}
+            per_computed[cid] = {i.id: compute(i, sc, year, targets[i.id]) for i in shown}
+    names_of = {cid: u.name for cid, u in communes.items()}
     rows = []
     for ind in shown:
-        c = _compute(ind, total, year, targets[ind.id])
-        incomplete = [communes[cid].name for cid, cc in per_computed.items()
-                      if cid in communes and cc[ind.id].expected
-                      and (cc[ind.id].fig.n < cc[ind.id].expected
-                           or cc[ind.id].fig.n_sub < cc[ind.id].fig.n)]
+        c = compute(ind, total, year, targets[ind.id])
+        incomplete = []
+        for cid, cc in per_computed.items():
+            one = cc[ind.id]
+            if cid in names_of and one.expected and (one.fig.n < one.expected
+                                                      or one.fig.n_sub < one.fig.n):
+                incomplete.append(names_of[cid])
         rows.append(_row(ind, c, incomplete, []))
     unit_rows = []
     if include_units:
         for cid, u in sorted(communes.items(), key=lambda kv: (kv[1].position, kv[1].code)):
             e, s, o = subs.get(cid, (0, 0, 0))
+            sc = per.get(cid)
+            present = {k for k, n in sc.kind_counts.items() if n} if sc else set()
             # every indicator of the plan, with data or not: a commune that reported 4 of
             # 34 has 30 chưa đủ, as its own build_report says (value None: no data)
             vals = {i.code: UnitValue(cc.numerator, cc.denominator, cc.value,
@@ -892,8 +717,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                     for i in shown if (cc := per_computed.get(cid, {}).get(i.id))}
             unit_rows.append(UnitRow(
                 id=u.id, code=u.code, name=u.name, kind=u.kind,
-                expected=[i.code for i in shown if per.get(cid) and
-                          any(per[cid].kind_counts.get(k) for k in i.reporters)],
+                expected=[i.code for i in shown if not i.reporters.isdisjoint(present)],
                 submitted=e > 0 and s >= e, submitted_at=None,
                 on_time=(o >= e) if e and s >= e else None, values=vals,
                 units_expected=e, units_submitted=s))
@@ -907,10 +731,9 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
         late_units=[names[c] for c, (e, s, o) in subs.items() if s > o],
         missing_units=[names[c] for c, (e, s, o) in subs.items() if s < e],
         draft_units=[])
-    rids = session.exec(select(Round.id).where(col(Round.id).in_(current))).all()
     return CommuneReport(
         commune=_unit_info(upper), round=None, plan=_plan_info(plan), year=year, rows=rows,
-        units=unit_rows, completeness=completeness, rollup=True, round_ids=tuple(sorted(rids)),
+        units=unit_rows, completeness=completeness, rollup=True, round_ids=tuple(current),
         include_sensitive=include_sensitive, generated_at=datetime.now(UTC),
         parent=_parent(upper, session))
 

@@ -1,6 +1,8 @@
 """Benchmark of the report figures (prints timings, asserts nothing about time).
 
     uv run python -m tests.bench_report [--communes 3321] [--backends sqlite,postgresql]
+        [--keep]   # keep the data set (SQLite file in the temp folder, PostgreSQL database
+                   # ctvbot_bench_keep_N) and reuse it on the next run with --keep
 
 Builds a synthetic province: N communes of 25 units (20 thôn + 5 agencies) on a 30-indicator
 plan, rounds for 2025 and 2026 (the first commune has 10 years, 2017-2026), every unit
@@ -197,12 +199,28 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
+def _existing(engine: Engine) -> dict[str, Any] | None:
+    """The counts of a data set kept from an earlier run (None when the database is empty)."""
+    with engine.connect() as conn:
+        n = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+             for t in ("unit", "round", "reportedvalue", "submission")}
+    if not n["unit"]:
+        return None
+    return dict(units=n["unit"], rounds=n["round"], values=n["reportedvalue"],
+                submissions=n["submission"])
+
+
 def bench(name: str, url: str, communes: int) -> None:
-    """Populate one database and print the timings."""
+    """Populate one database (unless it holds a kept data set) and print the timings."""
     engine = make_engine(url)
     upgrade(engine)
     t0 = time.perf_counter()
-    info = populate(engine, communes)
+    info = _existing(engine)
+    if info is None:
+        info = populate(engine, communes)
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
     load_s = time.perf_counter() - t0
     print(f"\n== {name}: {info['units']:,} units, {info['rounds']:,} rounds, "
           f"{info['values']:,} values, {info['submissions']:,} submissions "
@@ -249,21 +267,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--communes", type=int, default=3321)
     ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the data set and reuse it on the next run with --keep")
     args = ap.parse_args()
     for backend in args.backends.split(","):
         if backend == "sqlite":
+            if args.keep:
+                path = os.path.join(tempfile.gettempdir(), f"ctvbot_bench_{args.communes}.db")
+                bench("SQLite", f"sqlite:///{path}", args.communes)
+                continue
             with tempfile.TemporaryDirectory() as d:
                 bench("SQLite", f"sqlite:///{d}/bench.db", args.communes)
         else:
-            name = f"ctvbot_bench_{uuid.uuid4().hex[:8]}"
+            name = (f"ctvbot_bench_keep_{args.communes}" if args.keep
+                    else f"ctvbot_bench_{uuid.uuid4().hex[:8]}")
             admin = make_engine(PG_ADMIN).execution_options(isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
+                there = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                     {"n": name}).first()
+                if not there:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
             try:
                 bench("PostgreSQL", f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}", args.communes)
             finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                if not args.keep:
+                    with admin.connect() as conn:
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 admin.dispose()
 
 

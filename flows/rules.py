@@ -1,0 +1,499 @@
+"""The report's rules on plain values: targets, verdicts, pooling, changes, precision.
+
+Every rule of the annual report (docs/report.md) lives here and nowhere else:
+``target_for`` (which milestone applies to a year), ``meets`` (the verdict by direction on
+the exact value), ``pooled_rate`` and ``share_of_units`` (how units add up), ``change_pct``
+(against the reference year), ``judge`` and ``compute`` (verdict, reason, warnings of one
+indicator in one scope) and ``decimals_to_agree`` / ``shown_decimals`` (the precision that
+never lets a shown figure contradict its verdict). ``storage.aggregate`` queries and hands
+rows over; the faces only render. Nothing here touches a database or the network.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from typing import Any, NamedTuple, Protocol
+
+# Verdicts (the JSON and the documents use these codes).
+DAT = "dat"
+KHONG_DAT = "khong_dat"
+CHUA_DU = "chua_du"
+
+# Why a verdict is chua_du or missing.
+R_NO_DATA = "no_data"
+R_NOT_SUBMITTED = "not_submitted"
+R_MISSING = "missing_units"
+R_NO_REFERENCE = "no_reference_data"
+R_REFERENCE_INCOMPLETE = "reference_incomplete"  # fewer units then than expected now
+R_BASELINE_YEAR = "baseline_year"  # the year a reduction is measured from: not judged
+R_ZERO_DENOMINATOR = "zero_denominator"
+R_NO_TARGET = "no_target"
+R_NOT_JUDGED = "not_judged"
+
+# Warnings.
+W_SMALL_DENOMINATOR = "small_denominator"
+W_AGENCY_OVER_HAMLETS = "agency_over_hamlets"
+W_ZERO_DENOMINATOR = "zero_denominator"
+W_ZERO_REFERENCE = "zero_reference"
+
+EXACT = 9  # verdicts compare values rounded to 9 decimals: float noise only (0.57*100)
+# unit kinds that are areas (their figures add up), as storage.kinds.ADMIN_KINDS
+AREA_KINDS = frozenset({"province", "city", "district", "commune", "hamlet"})
+SUMMED_KINDS = frozenset({"rate", "count", "change"})
+DEFAULT_MIN_DENOMINATOR = {1000: 100, 100000: 1000}
+REDUCTIONS = ("reduce_per_year", "reduce_vs_year")
+
+
+# ------------------------------------------------------------------ targets
+
+
+class MilestoneLike(Protocol):
+    """A plan's target for a milestone year (storage's Milestone, or any plain object)."""
+
+    year: int
+    direction: str
+    value: float | None
+    value_max: float | None
+    ref_year: int | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Target:
+    """The target used for the year: its own milestone, else the next (or the last) one."""
+
+    direction: str
+    value: float | None
+    value_max: float | None
+    ref_year: int | None
+    milestone_year: int
+    from_next_milestone: bool
+    note: str | None = None
+
+
+def target_for(milestones: Iterable[MilestoneLike], year: int) -> Target | None:
+    """The milestone target for ``year``: its own, else the next one, else the last.
+
+    ``from_next_milestone`` tells the report to say "(theo mốc 2030)".
+    """
+    ordered = sorted(milestones, key=lambda m: m.year)
+    if not ordered:
+        return None
+    m = next((m for m in ordered if m.year >= year), ordered[-1])
+    return Target(m.direction, m.value, m.value_max, m.ref_year, m.year, m.year != year,
+                  getattr(m, "note", None))
+
+
+# ------------------------------------------------------------------ comparing
+
+
+def compares(direction: str, x: float, target: float | None,
+             target_max: float | None) -> bool | None:
+    """``x`` against a bound target as written (None: the direction has no bound)."""
+    if target is None:
+        return None
+    if direction == "at_least":
+        return x >= target
+    if direction == "at_most":
+        return x <= target
+    if direction == "below":
+        return x < target
+    if direction == "above":
+        return x > target
+    if direction == "range":
+        return None if target_max is None else target <= x <= target_max
+    return None
+
+
+def meets(direction: str, value: float, target: float | None, target_max: float | None = None,
+          *, kind: str = "rate", ref: float | None = None) -> bool | None:
+    """Whether ``value`` meets the target (None: cannot be judged).
+
+    Judged on the exact value: rounding to ``EXACT`` (9) decimals only absorbs float noise
+    (57/100 × 100 = 56.99999999999999). 23,749/25,000 = 94.996% does not meet "≥ 95%".
+    """
+    v = round(value, EXACT)
+    if direction == "yes":
+        return v >= 100 if kind == "share_units" else v >= 1
+    if direction == "maintain":
+        return None if ref is None else v >= round(ref, EXACT)
+    return compares(direction, v, target, target_max)
+
+
+def decimals_to_agree(value: float, direction: str | None, target: float | None,
+                      target_max: float | None = None) -> int:
+    """The fewest decimals from which on the rounded ``value`` meets the target exactly
+    when ``value`` itself does (0 when any rounding agrees).
+
+    A verdict is decided on the value itself; the documents show it rounded. 23,749 of
+    25,000 is 94.996%: không đạt against "≥ 95%", so it must not read "95%" (this gives 3).
+    Every rounding a renderer may use is checked (half-even, half-up, half-down on the
+    decimal text, Python's on the binary value). ``direction`` "yes" is a share of units
+    against 100%.
+    """
+    if direction == "yes":
+        direction, target = "at_least", 100.0
+    if direction is None:
+        return 0
+    exact = compares(direction, round(value, EXACT), target, target_max)
+    if exact is None:
+        return 0
+    bounds = [b for b in (target, target_max) if b is not None]
+    if all(abs(value - b) > 0.5 for b in bounds):  # no rounding can reach a boundary
+        return 0
+    text = Decimal(repr(float(value)))
+    fewest = 0
+    for d in range(EXACT):
+        step = Decimal(1).scaleb(-d)
+        shown = {round(value, d)} | {float(text.quantize(step, rounding=mode))
+                                     for mode in (ROUND_HALF_EVEN, ROUND_HALF_UP,
+                                                  ROUND_HALF_DOWN)}
+        if any(compares(direction, x, target, target_max) != exact for x in shown):
+            fewest = d + 1
+    return fewest
+
+
+def shown_decimals(kind: str, target: Target | None, value: float | None) -> int:
+    """Decimals a rate or share must be written with so that it never reads as its target
+    when its verdict says otherwise: 94.996% against "≥ 95%" is 94,996%, not 95%.
+
+    0 when the usual rounding is enough (renderers keep at least their usual decimals).
+    """
+    if target is None or value is None or kind not in ("rate", "share_units"):
+        return 0
+    if target.direction == "yes" and kind != "share_units":  # judged ≥ 1, never a rate
+        return 0
+    return decimals_to_agree(value, target.direction, target.value, target.value_max)
+
+
+def change_decimals(change: float, target: Target | None) -> int:
+    """Decimals a change must be written with: down 1.996% against "giảm 2%/năm" is không
+    đạt, never written "giảm 2%"."""
+    if target is None or target.direction not in REDUCTIONS:
+        return 0
+    return decimals_to_agree(change, "at_least", target.value)
+
+
+# ------------------------------------------------------------------ adding units up
+
+
+def pooled_rate(pairs: Iterable[tuple[int, int]], factor: int | None) -> float | None:
+    """Σ numerators ÷ Σ denominators × factor — never the mean of the units' rates
+    (1/2 and 99/100 give 100/102 = 98.04%, not 74.5%). None over a zero denominator."""
+    num = den = 0
+    for n, d in pairs:
+        num += n
+        den += d
+    return num / den * (factor or 100) if den else None
+
+
+def share_of_units(yes: int, expected: int) -> float | None:
+    """Units answering yes over the units expected, in %."""
+    return yes / expected * 100 if expected else None
+
+
+def change_pct(reference: float | None, value: float | None) -> float | None:
+    """The fall against the reference in % (positive = down); None without a reference."""
+    if not reference or value is None:
+        return None
+    return (reference - value) / reference * 100
+
+
+def unit_value(kind: str, factor: int | None, numerator: int | None, denominator: int | None,
+               value: float | None) -> float | None:
+    """A unit's own figure: its rate for a rate, else the value it reported."""
+    if kind == "rate":
+        if numerator is None or not denominator:
+            return None
+        return numerator / denominator * (factor or 100)
+    return value
+
+
+def has_value(kind: str, numerator: int | None, denominator: int | None, value: float | None,
+              task_status: str | None) -> bool:
+    """The value has what its kind needs: both parts of a rate, a task's status, else value."""
+    if kind == "rate":
+        return numerator is not None and denominator is not None
+    if kind == "task":
+        return task_status is not None
+    return value is not None
+
+
+def min_denominator(factor: int | None, given: int | None) -> int | None:
+    """Below this summed denominator a rate is only indicative (100 for ‰, 1,000 per 10⁵)."""
+    return given or DEFAULT_MIN_DENOMINATOR.get(factor or 100)
+
+
+# ------------------------------------------------------------------ one indicator
+
+
+@dataclass(frozen=True)
+class IndicatorRule:
+    """What the rules need of an indicator."""
+
+    id: int
+    code: str
+    kind: str
+    factor: int | None
+    reporters: frozenset[str]
+    sensitive: bool
+    min_denominator: int | None
+    name_vi: str
+    name_en: str
+    unit_vi: str | None
+    unit_en: str | None
+    goal_code: int
+    goal_title_vi: str
+    goal_title_en: str
+    criterion_number: int
+    milestones: tuple[Any, ...]
+    mixed: bool = field(init=False)  # reporters mix areas (thôn) and agencies, summed figure
+    agencies: frozenset[str] = field(init=False)  # reporter kinds that are agencies
+
+    def __post_init__(self) -> None:
+        agencies = self.reporters - AREA_KINDS
+        object.__setattr__(self, "agencies", agencies)
+        object.__setattr__(self, "mixed", self.kind in SUMMED_KINDS and bool(agencies)
+                           and bool(self.reporters & AREA_KINDS))
+
+
+class Group(NamedTuple):
+    """Sums over the values of one year, indicator and unit kind (a query's row)."""
+
+    scope: int | None  # the round's commune when grouped per commune
+    year: int
+    ind: int
+    kind: str
+    n: int  # values
+    n_sub: int  # of which submitted
+    num: int | None
+    den: int | None
+    val: float | None
+    yes: int
+    on_time: int
+    agency_here: bool | None = None  # set per commune for mixed indicators in a roll-up
+
+
+@dataclass(slots=True)
+class Figure:
+    """A figure for one indicator, one year and one scope (a commune or the whole report)."""
+
+    n: int = 0
+    n_sub: int = 0
+    on_time: int = 0
+    num: int | None = None
+    den: int | None = None
+    val: float | None = None
+    yes: int = 0
+    kinds: set[str] = field(default_factory=set)
+    dropped_area: bool = False
+
+    def add(self, g: Group) -> None:
+        """Add one group row."""
+        self.n += g.n
+        self.n_sub += g.n_sub
+        self.on_time += g.on_time
+        self.yes += g.yes
+        self.kinds.add(g.kind)
+        if g.num is not None:
+            self.num = (self.num or 0) + g.num
+        if g.den is not None:
+            self.den = (self.den or 0) + g.den
+        if g.val is not None:
+            self.val = (self.val or 0.0) + g.val
+
+
+def combine(groups: Iterable[Group], ind: IndicatorRule) -> Figure:
+    """Sum the groups of one indicator, keeping only reporter kinds; agency before hamlets."""
+    reporters = ind.reporters
+    fig = Figure()
+    if not ind.mixed:
+        for g in groups:
+            if g.kind in reporters:
+                fig.add(g)
+        return fig
+    mine = [g for g in groups if g.kind in reporters]
+    if ind.mixed:
+        if any(g.agency_here is not None for g in mine):  # several rounds: flagged per round
+            keep = [g for g in mine if not g.agency_here]
+        elif any(g.kind not in AREA_KINDS for g in mine):
+            keep = [g for g in mine if g.kind not in AREA_KINDS]
+        else:
+            keep = mine
+        fig.dropped_area = len(keep) < len(mine)
+        mine = keep
+    for g in mine:
+        fig.add(g)
+    return fig
+
+
+def figure_value(ind: IndicatorRule, fig: Figure,
+                 expected: int) -> tuple[int | None, int | None, float | None]:
+    """Numerator, denominator and value of a figure as the report shows them."""
+    if fig.n == 0:
+        return None, None, None
+    if ind.kind == "rate":
+        value = (pooled_rate([(fig.num or 0, fig.den)], ind.factor)
+                 if fig.den else None)
+        return fig.num, fig.den, value
+    if ind.kind == "share_units":
+        return fig.yes, expected, share_of_units(fig.yes, expected)
+    if ind.kind == "yes_no":
+        return fig.yes, fig.n, (1.0 if fig.yes == fig.n else 0.0)
+    if ind.kind in ("count", "change"):
+        return None, None, fig.val
+    return None, None, None  # task: listed
+
+
+def judge(ind: IndicatorRule, value: float | None, fig: Figure, target: Target | None,
+          ref_value: float | None, ref_known: bool, incomplete: str | None,
+          ref_complete: bool = True,
+          ) -> tuple[str | None, str | None, str | None, float | None, list[str]]:
+    """Verdict, provisional verdict, reason, change % and extra warnings.
+
+    ``incomplete`` is the reason the data is not complete yet (None when it is);
+    ``ref_complete`` says whether every unit expected now reported in the reference year
+    (a sum over 3 hamlets then against 6 now is not a change).
+    """
+    warnings: list[str] = []
+    change = change_pct(ref_value, value)
+    if target is None:
+        return None, None, R_NO_TARGET, change, warnings
+    d = target.direction
+    if d == "none" or ind.kind == "task":
+        return None, None, R_NOT_JUDGED, change, warnings
+    if fig.n == 0:
+        return CHUA_DU, None, R_NO_DATA, change, warnings
+    if value is None:  # a rate over a zero denominator: nothing happened to judge
+        return None, None, R_ZERO_DENOMINATOR, change, warnings
+    ok: bool | None
+    if d in (*REDUCTIONS, "maintain"):
+        if not ref_known or ref_value is None:
+            return CHUA_DU, None, R_NO_REFERENCE, change, warnings
+        if not ref_complete:
+            return CHUA_DU, None, R_REFERENCE_INCOMPLETE, change, warnings
+        if d == "maintain":
+            ok = meets(d, value, target.value, target.value_max, kind=ind.kind, ref=ref_value)
+        elif ref_value == 0:
+            warnings.append(W_ZERO_REFERENCE)
+            ok = value == 0
+        else:
+            ok = round(change or 0.0, EXACT) >= (target.value or 0.0)
+    else:
+        ok = meets(d, value, target.value, target.value_max, kind=ind.kind)
+    if ok is None:
+        return None, None, R_NOT_JUDGED, change, warnings
+    verdict = DAT if ok else KHONG_DAT
+    if incomplete:
+        return CHUA_DU, verdict, incomplete, change, warnings
+    return verdict, verdict, None, change, warnings
+
+
+def reference_year(target: Target | None, year: int) -> int:
+    """The year a change is measured against: the baseline of reduce_vs_year, else year-1."""
+    if target is not None and target.direction == "reduce_vs_year" and target.ref_year:
+        return target.ref_year
+    return year - 1
+
+
+def years_needed(inds: Sequence[IndicatorRule], year: int) -> list[int]:
+    """The years a report of ``year`` reads: it, the year before and baseline years."""
+    years = {year, year - 1}
+    for ind in inds:
+        t = target_for(ind.milestones, year)
+        if t is not None and t.direction == "reduce_vs_year" and t.ref_year:
+            years.add(t.ref_year)
+    return sorted(years)
+
+
+@dataclass
+class Scope:
+    """The data of one scope: groups per (year, indicator) and expected units per kind."""
+
+    groups: dict[tuple[int, int], list[Group]] = field(
+        default_factory=lambda: defaultdict(list))
+    kind_counts: dict[str, int] = field(default_factory=dict)
+    # mixed indicators: expected units computed per round by the caller
+    mixed_expected: dict[int, int] = field(default_factory=dict)
+
+
+def expected_units(ind: IndicatorRule, scope: Scope, fig: Figure) -> int:
+    """Units expected to report the indicator in the scope (agency-or-hamlet aware)."""
+    if ind.mixed and ind.id in scope.mixed_expected:
+        return scope.mixed_expected[ind.id]
+    return sum(scope.kind_counts.get(k, 0) for k in responsible_kinds(ind, fig))
+
+
+def responsible_kinds(ind: IndicatorRule, fig: Figure) -> frozenset[str]:
+    """The unit kinds expected to report: the agencies when they reported a mixed one."""
+    if ind.mixed and fig.kinds:
+        return ind.agencies if fig.kinds & ind.agencies else ind.reporters & AREA_KINDS
+    return ind.reporters
+
+
+class Computed(NamedTuple):
+    """An indicator computed for a scope, before names of units are attached."""
+
+    numerator: int | None
+    denominator: int | None
+    value: float | None
+    target: Target | None
+    verdict: str | None
+    provisional: str | None
+    reason: str | None
+    last_year_value: float | None
+    reference_year: int | None
+    reference_value: float | None
+    change_pct: float | None
+    expected: int
+    fig: Figure
+    warnings: list[str]
+
+
+def _earlier_expected(ind: IndicatorRule, fig: Figure, expected: int) -> int:
+    """The units a share of an earlier year is over: those that reported it then."""
+    if ind.kind == "share_units" and fig.n:
+        return fig.n
+    return expected
+
+
+def compute(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) -> Computed:
+    """Figure and verdict of one indicator in one scope, against the year's target."""
+    fig = combine(scope.groups.get((year, ind.id), ()), ind)
+    expected = expected_units(ind, scope, fig)
+    num, den, value = figure_value(ind, fig, expected)
+    last = combine(scope.groups.get((year - 1, ind.id), ()), ind)
+    # an earlier year's share of units is over the units that reported it then
+    last_value = figure_value(ind, last, _earlier_expected(ind, last, expected))[2]
+    ref_year = reference_year(target, year)
+    if ref_year == year - 1:
+        ref, ref_value = last, last_value
+    else:
+        ref = combine(scope.groups.get((ref_year, ind.id), ()), ind)
+        ref_value = figure_value(ind, ref, _earlier_expected(ind, ref, expected))[2]
+    incomplete = (R_MISSING if fig.n < expected else
+                  R_NOT_SUBMITTED if fig.n_sub < fig.n else None)
+    if target is not None and target.direction == "reduce_vs_year" and \
+            ref_year >= year:  # the baseline year itself: what later years are measured from
+        verdict, provisional, reason, change, extra = None, None, R_BASELINE_YEAR, None, []
+    else:
+        verdict, provisional, reason, change, extra = judge(
+            ind, value, fig, target, ref_value, ref.n > 0, incomplete,
+            ref_complete=ref.n >= expected)
+    warnings = list(extra)
+    if ind.kind == "rate" and fig.n and fig.den is not None:
+        min_den = min_denominator(ind.factor, ind.min_denominator)
+        if fig.den == 0:
+            warnings.append(W_ZERO_DENOMINATOR)
+        elif min_den and fig.den < min_den:
+            warnings.append(W_SMALL_DENOMINATOR)
+    if fig.dropped_area:
+        warnings.append(W_AGENCY_OVER_HAMLETS)
+    show_ref = ind.kind in ("change", "count") or (
+        target is not None and target.direction in (*REDUCTIONS, "maintain"))
+    return Computed(num, den, value, target, verdict, provisional, reason, last_value,
+                    ref_year if show_ref else None, ref_value if show_ref else None,
+                    change, expected, fig, warnings)
