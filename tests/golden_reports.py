@@ -17,6 +17,7 @@ import random
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
@@ -131,20 +132,23 @@ def _uppers(session: Session, made: list[tuple[str, int]]) -> list[tuple[str, in
     return sorted(out)
 
 
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")  # the communes' zone: on time is judged by its days
+
+
 def reports(session: Session) -> dict[str, dict[str, Any]]:
     """Every report of the golden data set as JSON, by file name."""
     made = populate(session)
     out = {}
     for code, year in made:
         out[f"report_{code}_{year}.json"] = report_json(build_report(code, year,
-                                                                     session=session))
+                                                                     session=session, tz=TZ))
         out[f"report_{code}_{year}_nosensitive.json"] = report_json(
-            build_report(code, year, session=session, include_sensitive=False))
+            build_report(code, year, session=session, include_sensitive=False, tz=TZ))
     for code, year in _uppers(session, made):
         out[f"rollup_{code}_{year}.json"] = report_json(build_rollup(code, year,
-                                                                     session=session))
+                                                                     session=session, tz=TZ))
         out[f"rollup_{code}_{year}_totals.json"] = report_json(
-            build_rollup(code, year, session=session, include_units=False))
+            build_rollup(code, year, session=session, include_units=False, tz=TZ))
     return out
 
 
