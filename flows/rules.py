@@ -39,6 +39,12 @@ W_AGENCY_OVER_HAMLETS = "agency_over_hamlets"
 W_ZERO_DENOMINATOR = "zero_denominator"
 W_ZERO_REFERENCE = "zero_reference"
 
+# The road to the next milestone (docs/report.md, "Trajectory and projection").
+ON_PATH = "dung_lo_trinh"  # đúng lộ trình: at or beyond the path target of the year
+OFF_PATH = "cham_lo_trinh"  # chậm lộ trình
+P_NO_REFERENCE = "no_reference"  # no baseline in the plan and no earlier reported year
+PATH_DIRECTIONS = ("at_least", "above", "at_most", "below")
+
 EXACT = 9  # verdicts compare values rounded to 9 decimals: float noise only (0.57*100)
 # unit kinds that are areas (their figures add up), as storage.kinds.ADMIN_KINDS
 AREA_KINDS = frozenset({"province", "city", "district", "commune", "hamlet"})
@@ -227,12 +233,150 @@ def min_denominator(factor: int | None, given: int | None) -> int | None:
     return given or DEFAULT_MIN_DENOMINATOR.get(factor or 100)
 
 
+# ------------------------------------------------------------------ the road to a milestone
+
+
+def path_bound(kind: str, target: Target | None) -> tuple[str, float] | None:
+    """The direction and bound a path can be drawn to (a share "yes" is ≥ 100%)."""
+    if target is None:
+        return None
+    if target.direction == "yes" and kind == "share_units":
+        return "at_least", 100.0
+    if target.direction in PATH_DIRECTIONS and target.value is not None:
+        return target.direction, float(target.value)
+    return None
+
+
+def path_target(direction: str, ref_year: int, ref_value: float, milestone_year: int,
+                goal: float, year: int) -> float:
+    """The year's point on the straight line from the reference to the milestone's target,
+    rounded to 2 decimals (what the report prints is what is judged), never stricter than
+    the milestone itself (a commune already beyond it only has to stay beyond it).
+
+    97 % in 2024 towards ≥ 98 % in 2030: 2026 is 97 + (98 − 97) × 2/6 = 97,33 %.
+    A rate to lower falls along the path: 6‰ in 2024 towards < 4,8‰ in 2030 gives 5,6‰.
+    """
+    frac = (year - ref_year) / (milestone_year - ref_year)
+    line = ref_value + (goal - ref_value) * frac
+    line = float(Decimal(repr(line)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    if direction in ("at_least", "above"):
+        return min(line, goal)
+    return max(line, goal)
+
+
+class Path(NamedTuple):
+    """A year between milestones on the road to the next one (``target`` None: ``reason``)."""
+
+    target: float | None
+    verdict: str | None  # ON_PATH | OFF_PATH | None (data not complete, or no target)
+    reference_year: int | None
+    reference_value: float | None
+    reason: str | None
+
+
+def trajectory(kind: str, target: Target | None, year: int, value: float | None,
+               reference: tuple[int, float] | None, complete: bool = True) -> Path | None:
+    """The path target of a year that has no written target of its own, and whether the
+    figure is on it; None when the year is a milestone (or past the last one) or the
+    target has no bound to draw a line to (a reduction, yes/no, a range, maintain).
+
+    ``reference`` is the plan's baseline figure, else the commune's first reported year;
+    without one before ``year`` there is no path, and ``reason`` says so. The verdict is
+    given only when the data are ``complete`` (the milestone verdict is đạt/không đạt).
+    """
+    if target is None or not target.from_next_milestone or target.milestone_year <= year:
+        return None
+    bound = path_bound(kind, target)
+    if bound is None:
+        return None
+    if reference is None or reference[0] >= year:
+        return Path(None, None, None, None, P_NO_REFERENCE)
+    direction, goal = bound
+    point = path_target(direction, reference[0], reference[1], target.milestone_year, goal,
+                        year)
+    verdict = None
+    if complete and value is not None:
+        ok = compares(direction, round(value, EXACT), point, None)
+        verdict = ON_PATH if ok else OFF_PATH
+    return Path(point, verdict, reference[0], reference[1], None)
+
+
+def trend(points: Sequence[tuple[int, float]]) -> tuple[float, float] | None:
+    """Slope and intercept of the least-squares line through (year, value); None for fewer
+    than two years. Two years give the line through both."""
+    years = {y for y, _ in points}
+    if len(years) < 2:
+        return None
+    n = len(points)
+    mx = sum(y for y, _ in points) / n
+    my = sum(v for _, v in points) / n
+    sxx = sum((y - mx) ** 2 for y, _ in points)
+    sxy = sum((y - mx) * (v - my) for y, v in points)
+    slope = sxy / sxx
+    return slope, my - slope * mx
+
+
+class Projection(NamedTuple):
+    """Where the commune's trend lands at the next milestone."""
+
+    year: int  # the milestone projected to
+    value: float
+    years: int  # how many reported years the trend rests on
+    verdict: str | None  # DAT | KHONG_DAT against the milestone's target, if it has a bound
+    small_denominator: bool  # some year's rate rests on a small denominator
+
+
+def project(points: Sequence[tuple[int, float]], to_year: int, *,
+            upper: float | None = None) -> float | None:
+    """The trend's value at ``to_year``, kept between 0 and ``upper`` (100 for %)."""
+    line = trend(points)
+    if line is None:
+        return None
+    v = line[0] * to_year + line[1]
+    v = max(v, 0.0)
+    return min(v, upper) if upper is not None else v
+
+
+def next_milestone(milestones: Iterable[MilestoneLike], year: int) -> Target | None:
+    """The first milestone after ``year`` (what a projection aims at)."""
+    later = sorted((m for m in milestones if m.year > year), key=lambda m: m.year)
+    if not later:
+        return None
+    m = later[0]
+    return Target(m.direction, m.value, m.value_max, m.ref_year, m.year, True,
+                  getattr(m, "note", None))
+
+
+def projection(kind: str, factor: int | None, milestones: Iterable[MilestoneLike], year: int,
+               points: Sequence[tuple[int, float]], small: bool = False) -> Projection | None:
+    """Each rate, share and count projected to the next milestone along the commune's
+    trend (least squares over its reported years up to ``year``); None with fewer than
+    two years, for yes/no and tasks, or when no milestone is ahead."""
+    if kind not in ("rate", "share_units", "count", "change"):
+        return None
+    points = [(y, v) for y, v in points if y <= year]
+    ahead = next_milestone(milestones, year)
+    if ahead is None:
+        return None
+    percent = kind == "share_units" or (kind == "rate" and (factor or 100) == 100)
+    value = project(points, ahead.milestone_year, upper=100.0 if percent else None)
+    if value is None:
+        return None
+    verdict = None
+    bound = path_bound(kind, ahead)
+    if bound is not None:
+        ok = compares(bound[0], round(value, EXACT), bound[1], None)
+        verdict = DAT if ok else KHONG_DAT
+    return Projection(ahead.milestone_year, value, len({y for y, _ in points}), verdict, small)
+
+
 # ------------------------------------------------------------------ one indicator
 
 
 @dataclass(frozen=True)
 class IndicatorRule:
-    """What the rules need of an indicator."""
+    """What the rules need of an indicator (``baseline``: the plan's figure of a year
+    before, (year, value), the start of the path to the milestones)."""
 
     id: int
     code: str
@@ -250,6 +394,7 @@ class IndicatorRule:
     goal_title_en: str
     criterion_number: int
     milestones: tuple[Any, ...]
+    baseline: tuple[int, float] | None = None
     mixed: bool = field(init=False)  # reporters mix areas (thôn) and agencies, summed figure
     agencies: frozenset[str] = field(init=False)  # reporter kinds that are agencies
 
@@ -418,6 +563,13 @@ class Scope:
     kind_counts: dict[str, int] = field(default_factory=dict)
     # mixed indicators: expected units computed per round by the caller
     mixed_expected: dict[int, int] = field(default_factory=dict)
+    _years: tuple[int, ...] | None = None
+
+    def years(self) -> tuple[int, ...]:
+        """The years the scope has figures for (read once the groups are all in)."""
+        if self._years is None:
+            self._years = tuple(sorted({y for y, _i in self.groups}))
+        return self._years
 
 
 def expected_units(ind: IndicatorRule, scope: Scope, fig: Figure) -> int:
@@ -451,13 +603,42 @@ class Computed(NamedTuple):
     expected: int
     fig: Figure
     warnings: list[str]
+    path: Path | None = None
+    projection: Projection | None = None
 
 
-def _earlier_expected(ind: IndicatorRule, fig: Figure, expected: int) -> int:
-    """The units a share of an earlier year is over: those that reported it then."""
+def _earlier_expected(ind: IndicatorRule, scope: Scope, fig: Figure, expected: int) -> int:
+    """The units a share of an earlier year is over: those expected that year, as that
+    year's own report gives them (the same units, as units are not versioned)."""
     if ind.kind == "share_units" and fig.n:
-        return fig.n
+        return expected_units(ind, scope, fig)
     return expected
+
+
+def history(ind: IndicatorRule, scope: Scope, year: int,
+            expected: int) -> tuple[list[tuple[int, float]], bool]:
+    """The scope's figure for every year up to ``year`` that has one, and whether a rate
+    rests on a small denominator in any of them. A sum (count, change) of a year where
+    some unit expected did not report is left out: it is not the commune's figure."""
+    points: list[tuple[int, float]] = []
+    small = False
+    min_den = min_denominator(ind.factor, ind.min_denominator) if ind.kind == "rate" else None
+    for y in scope.years():
+        if y > year:
+            break
+        fig = combine(scope.groups.get((y, ind.id), ()), ind)
+        if not fig.n:
+            continue
+        exp = expected_units(ind, scope, fig)
+        value = figure_value(ind, fig, exp)[2]
+        if value is None:
+            continue
+        if ind.kind in ("count", "change") and fig.n < exp:
+            continue
+        if min_den and fig.den is not None and fig.den < min_den:
+            small = True
+        points.append((y, value))
+    return points, small
 
 
 def compute(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) -> Computed:
@@ -466,14 +647,14 @@ def compute(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) 
     expected = expected_units(ind, scope, fig)
     num, den, value = figure_value(ind, fig, expected)
     last = combine(scope.groups.get((year - 1, ind.id), ()), ind)
-    # an earlier year's share of units is over the units that reported it then
-    last_value = figure_value(ind, last, _earlier_expected(ind, last, expected))[2]
+    # an earlier year's share of units is over the units expected that year
+    last_value = figure_value(ind, last, _earlier_expected(ind, scope, last, expected))[2]
     ref_year = reference_year(target, year)
     if ref_year == year - 1:
         ref, ref_value = last, last_value
     else:
         ref = combine(scope.groups.get((ref_year, ind.id), ()), ind)
-        ref_value = figure_value(ind, ref, _earlier_expected(ind, ref, expected))[2]
+        ref_value = figure_value(ind, ref, _earlier_expected(ind, scope, ref, expected))[2]
     incomplete = (R_MISSING if fig.n < expected else
                   R_NOT_SUBMITTED if fig.n_sub < fig.n else None)
     if target is not None and target.direction == "reduce_vs_year" and \
@@ -494,6 +675,13 @@ def compute(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) 
         warnings.append(W_AGENCY_OVER_HAMLETS)
     show_ref = ind.kind in ("change", "count") or (
         target is not None and target.direction in (*REDUCTIONS, "maintain"))
+    points, small = history(ind, scope, year, expected)
+    earlier = [p for p in points if p[0] < year]
+    start = (ind.baseline if ind.baseline is not None and ind.baseline[0] < year
+             else earlier[0] if earlier else None)
+    path = trajectory(ind.kind, target, year, value, start,
+                      complete=verdict in (DAT, KHONG_DAT))
+    ahead = projection(ind.kind, ind.factor, ind.milestones, year, points, small)
     return Computed(num, den, value, target, verdict, provisional, reason, last_value,
                     ref_year if show_ref else None, ref_value if show_ref else None,
-                    change, expected, fig, warnings)
+                    change, expected, fig, warnings, path, ahead)

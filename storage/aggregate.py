@@ -43,6 +43,8 @@ from flows.rules import (  # noqa: F401 - the rules' codes are the report's code
     Computed,
     Group,
     IndicatorRule,
+    Path,
+    Projection,
     Scope,
     Target,
     combine,
@@ -148,6 +150,8 @@ class IndicatorRow:
     warnings: list[str]
     sensitive: bool
     task_counts: dict[str, int] = field(default_factory=dict)
+    path: Path | None = None  # a year between milestones: its point on the road
+    projection: Projection | None = None  # the trend at the next milestone
 
 
 @dataclass(frozen=True)
@@ -447,7 +451,9 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     plan = PlanInfo(rnd.plan_id, rnd.code, rnd.name_vi, rnd.name_en, rnd.issuer, rnd.level)
     inds = _plan_indicators(plan.id, session=session)
     need = set(years_needed(inds, year))
-    mine = {r.id: (commune.id, r.year) for r in rounds if r.plan_id == plan.id and r.year in need}
+    # and every earlier year on the plan: the path to the milestone and the trend start there
+    mine = {r.id: (commune.id, r.year) for r in rounds
+            if r.plan_id == plan.id and (r.year in need or r.year < year)}
     # the values of those rounds (about a thousand rows) and who sent their report: summed
     # here, as the grouped query of a roll-up would, without a join per value
     cutoff = deadline_cutoff(rnd.unit_deadline, tz)
@@ -594,7 +600,7 @@ def _row(ind: IndicatorRule, c: Computed, missing: list[str], unsubmitted: list[
         units_submitted=c.fig.n_sub, units_on_time=c.fig.on_time,
         units_late=c.fig.n - c.fig.on_time, missing_units=missing,
         unsubmitted_units=unsubmitted, warnings=c.warnings, sensitive=ind.sensitive,
-        task_counts=tasks)
+        task_counts=tasks, path=c.path, projection=c.projection)
 
 
 def build_rollup(upper_unit: str | int, year: int, *, session: Session,
@@ -631,7 +637,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     all_rounds = conn.execute(
         sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline)
         .where(_r.c.commune_id.in_(select(tree.c.id)), _r.c.plan_id == plan.id,
-               _r.c.year.in_(years))).all()
+               or_(_r.c.year.in_(years), _r.c.year < year))).all()
     rounds = {r.id: (r.commune_id, r.year) for r in all_rounds}
     current = sorted(r.id for r in all_rounds if r.year == year)
     deadlines = {r.unit_deadline for r in all_rounds if r.year == year}
@@ -795,6 +801,23 @@ def _r2(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 
 
+def _road_json(r: IndicatorRow) -> dict[str, Any]:
+    """The path target of a year between milestones and the projection to the next one."""
+    p, pr = r.path, r.projection
+    return {
+        "path_target": p.target if p else None,
+        "path_verdict": p.verdict if p else None,
+        "path_reason": p.reason if p else None,
+        "path_reference_year": p.reference_year if p else None,
+        "path_reference_value": _r2(p.reference_value) if p else None,
+        "projection": _r2(pr.value) if pr else None,
+        "projection_year": pr.year if pr else None,
+        "projection_years": pr.years if pr else None,
+        "projection_verdict": pr.verdict if pr else None,
+        "projection_small_denominator": pr.small_denominator if pr else None,
+    }
+
+
 def report_json(report: CommuneReport) -> dict[str, Any]:
     """The report as plain JSON-ready data (codes, not sentences)."""
     c = report.completeness
@@ -825,6 +848,7 @@ def report_json(report: CommuneReport) -> dict[str, Any]:
             "units_late": r.units_late, "missing_units": r.missing_units,
             "unsubmitted_units": r.unsubmitted_units, "warnings": r.warnings,
             "sensitive": r.sensitive, "task_counts": r.task_counts,
+            **_road_json(r),
         } for r in report.rows],
         "units": [{
             "code": u.code, "name": u.name, "kind": u.kind, "submitted": u.submitted,

@@ -333,3 +333,143 @@ def test_the_rules_import_nothing_of_storage_or_the_bot():
     names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     roots = {n.split(".")[0] for n in names}
     assert roots <= {"__future__", "collections", "dataclasses", "decimal", "typing"}, roots
+
+
+# ------------------------------------------------------------------ the road to a milestone
+
+
+from dataclasses import replace  # noqa: E402
+
+from flows.rules import (  # noqa: E402
+    OFF_PATH,
+    ON_PATH,
+    P_NO_REFERENCE,
+    path_target,
+    project,
+    projection,
+    trajectory,
+)
+
+
+def between(direction: str, value: float | None, year: int = 2026,
+            milestone: int = 2030) -> Target:
+    """The target of a year between milestones: the next milestone's."""
+    return Target(direction, value, None, None, milestone, year != milestone)
+
+
+@given(st.sampled_from(["at_least", "above", "at_most", "below"]),
+       st.floats(0, 100), st.floats(0, 100), st.integers(2015, 2029), st.integers(1, 10))
+def test_the_path_runs_straight_to_the_milestone_and_never_asks_more(direction, ref, goal,
+                                                                     ref_year, span):
+    milestone = ref_year + span
+    points = [path_target(direction, ref_year, ref, milestone, goal, y)
+              for y in range(ref_year + 1, milestone + 1)]
+    assert points[-1] == pytest.approx(goal, abs=0.005)  # the milestone year: its target
+    higher = direction in ("at_least", "above")
+    for p in points:  # between the start and the target, never beyond the target
+        assert min(ref, goal) - 0.005 <= p <= max(ref, goal) + 0.005
+        assert (p <= goal) if higher else (p >= goal)
+    steps = [b - a for a, b in zip(points, points[1:], strict=False)]
+    if higher and ref < goal or not higher and ref > goal:  # moving towards the target
+        assert all(s >= -0.01 for s in steps) if higher else all(s <= 0.01 for s in steps)
+
+
+def test_the_documented_path_examples():
+    # docs/report.md: 97% in 2024 towards ≥ 98% in 2030: 2026 must be at 97,33%
+    assert path_target("at_least", 2024, 97.0, 2030, 98.0, 2026) == 97.33
+    # a rate to lower falls along the path: 6‰ in 2024 towards < 4,8‰ in 2030 → 5,6‰ in 2026
+    assert path_target("below", 2024, 6.0, 2030, 4.8, 2026) == 5.6
+    # already beyond the milestone: the milestone's own target, no more
+    assert path_target("at_least", 2024, 99.0, 2030, 98.0, 2026) == 98.0
+    # the demo's 5.2: 97,56% in 2026 against ≥ 98% in 2030, from 97,2% in 2025
+    p = trajectory("rate", between("at_least", 98), 2026, 97.56, (2025, 97.2))
+    assert p is not None and p.target == 97.36 and p.verdict == ON_PATH
+    slow = trajectory("rate", between("at_least", 98), 2026, 97.3, (2025, 97.2))
+    assert slow is not None and slow.verdict == OFF_PATH
+
+
+def test_a_path_only_between_milestones_and_with_a_reference():
+    # the milestone year itself is judged against its own target: no path
+    assert trajectory("rate", between("at_least", 98, year=2030), 2030, 97.0,
+                      (2025, 96.0)) is None
+    # no reference before the year: the report says why
+    first = trajectory("rate", between("at_least", 98), 2026, 97.0, None)
+    assert first is not None and (first.target, first.reason) == (None, P_NO_REFERENCE)
+    same = trajectory("rate", between("at_least", 98), 2026, 97.0, (2026, 97.0))
+    assert same is not None and same.reason == P_NO_REFERENCE
+    # a reduction, maintain or a range have no line to draw
+    assert trajectory("change", between("reduce_per_year", 2), 2026, 5, (2024, 9)) is None
+    # incomplete data: the path target is shown, no verdict
+    p = trajectory("rate", between("at_least", 98), 2026, 97.9, (2024, 97.0), complete=False)
+    assert p is not None and p.target == 97.33 and p.verdict is None
+    # a share of units "all units" is a path to 100%
+    share = trajectory("share_units", between("yes", None), 2026, 60.0, (2024, 40.0))
+    assert share is not None and share.target == 60.0 and share.verdict == ON_PATH  # 40 + 60 × 2/6
+
+
+def test_a_strict_target_stays_strict_on_the_path():
+    # "trên 40%" from 40% in 2024: the path is 40%, and 40% is not above it
+    p = trajectory("rate", between("above", 40), 2026, 40.0, (2024, 40.0))
+    assert p is not None and p.target == 40.0 and p.verdict == OFF_PATH
+    # "dưới 5‰" reached on the line: below it is on the path, on it is not
+    assert trajectory("rate", between("below", 5.0), 2026, 5.59, (2024, 6.0)).verdict == ON_PATH
+    assert trajectory("rate", between("below", 5.0), 2026, 5.7, (2024, 6.0)).verdict == OFF_PATH
+
+
+@given(st.integers(2015, 2028), st.floats(0, 100), st.floats(-5, 5), st.integers(1, 6))
+def test_a_straight_trend_is_projected_on_its_line(first, start, slope, n):
+    points = [(first + k, start + slope * k) for k in range(n + 1)]
+    got = project(points, 2030)
+    expected = start + slope * (2030 - first)
+    assert got == pytest.approx(max(expected, 0.0), abs=1e-6)
+
+
+def test_the_projection_rests_on_two_years_or_more():
+    ms = (M(2026, value=95), M(2030, value=98))
+    assert projection("rate", 100, ms, 2025, [(2025, 96.0)]) is None  # one year: none
+    two = projection("rate", 100, ms, 2026, [(2025, 96.0), (2026, 96.6)])
+    # 96,0 → 96,6: +0,6 a year, 2030 is 4 years on: 99,0% ≥ 98%: đạt if it keeps the pace
+    assert (two.year, round(two.value, 6), two.years, two.verdict) == (2030, 99.0, 2, DAT)
+    three = projection("rate", 100, ms, 2026, [(2024, 97.0), (2025, 96.0), (2026, 96.6)])
+    # least squares: −0,2 a year from the mean 96,53 (2025): 95,53 in 2030
+    assert three.years == 3 and three.verdict == KHONG_DAT
+    assert three.value == pytest.approx(95.5 + 1 / 30, abs=1e-9)
+    capped = projection("rate", 100, ms, 2026, [(2025, 90.0), (2026, 99.0)])
+    assert capped.value == 100.0  # a percentage never projects beyond 100
+    lower = projection("rate", 1000, (M(2030, "below", 5.0),), 2026, [(2025, 9.0), (2026, 8.0)])
+    assert lower.value == 4.0 and lower.verdict == DAT  # a rate to lower: falls by 1‰ a year
+    floor = projection("count", None, (M(2030, "none", None),), 2026, [(2025, 9.0), (2026, 5.0)])
+    assert floor.value == 0.0 and floor.verdict is None  # a count never goes below 0
+    assert projection("yes_no", None, ms, 2026, [(2025, 1.0), (2026, 1.0)]) is None
+    assert projection("rate", 100, ms, 2030, [(2025, 1.0), (2026, 1.0)]) is None  # none ahead
+
+
+def test_compute_gives_the_path_and_the_projection():
+    i = replace(ind(milestones=(M(2030, value=98.0),)), code="5.2")
+    sc = scope([g(2025, num=972, den=1000), g(2026, num=9756, den=10000)], hamlet=1)
+    c = compute(i, sc, 2026, target_for(i.milestones, 2026))
+    assert c.verdict == KHONG_DAT  # against the 2030 target itself
+    assert c.path.target == 97.36 and c.path.verdict == ON_PATH  # but on the road to it
+    assert c.path.reference_year == 2025 and c.path.reference_value == pytest.approx(97.2)
+    # +0,36 a year: 99,0% in 2030
+    assert c.projection.years == 2 and c.projection.value == pytest.approx(99.0, abs=1e-9)
+    # the plan's baseline figure comes first
+    based = compute(replace(i, baseline=(2020, 90.0)), sc, 2026, target_for(i.milestones, 2026))
+    assert based.path.reference_year == 2020 and based.path.target == 94.8
+    # a small denominator in any year is flagged on the projection
+    tiny = scope([g(2025, num=1, den=50), g(2026, num=0, den=60)], hamlet=1)
+    pm = compute(ind(factor=1000, milestones=(M(2030, "below", 5.0),)), tiny, 2026, None)
+    assert pm.projection.small_denominator
+    first = compute(i, scope([g(2026, num=9756, den=10000)], hamlet=1), 2026,
+                    target_for(i.milestones, 2026))
+    assert first.path.reason == P_NO_REFERENCE and first.projection is None
+
+
+def test_an_earlier_share_is_over_the_units_expected_that_year():
+    # 2 of 5 khu phố met the standard last year, 1 did not answer: 40%, as the 2025 report
+    # itself said, not 2 of the 4 that answered
+    i = ind("share_units", factor=None, reporters=("hamlet",))
+    sc = scope([g(2025, n=4, val=2.0, yes=2), g(2026, n=5, val=3.0, yes=3)], hamlet=5)
+    c = compute(i, sc, 2026, target("at_least", 50))
+    own = compute(i, sc, 2025, target("at_least", 50))
+    assert c.last_year_value == own.value == 40.0
