@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.i18n import DEFAULT_LANGUAGE, fmt_number, text_of
 from flows import rules
+from flows.rules import OFF_PATH, ON_PATH, P_NO_REFERENCE, path_bound, written_decimals
 from storage.aggregate import (
     CHUA_DU,
     DAT,
@@ -72,6 +73,10 @@ WARNING_KEYS = {
     W_ZERO_DENOMINATOR: N_("doc.warning.zero_denominator"),
     W_ZERO_REFERENCE: N_("doc.warning.zero_reference"),
 }
+PATH_KEYS = {ON_PATH: N_("doc.verdict.on_path"), OFF_PATH: N_("doc.verdict.off_path")}
+PROJECTION_KEYS = {DAT: N_("doc.note.projection_dat"),
+                   KHONG_DAT: N_("doc.note.projection_khong_dat"),
+                   None: N_("doc.note.projection")}
 TASK_KEYS = {"not_started": N_("doc.task.not_started"), "in_progress": N_("doc.task.in_progress"),
              "done": N_("doc.task.done")}
 ADMIN_PREFIXES = ("Thành phố", "Thị trấn", "Thị xã", "Phường", "Huyện", "Tỉnh", "Quận", "Xã")
@@ -146,8 +151,13 @@ def _task_word(status: str | None, lang: str) -> str | None:
 
 def shown_decimals(row: IndicatorRow, value: float | None) -> int:
     """Decimals a rate or share is written with so that it never contradicts its verdict
-    (``flows.rules.shown_decimals``)."""
-    return rules.shown_decimals(row.kind, row.target, value)
+    (``flows.rules.shown_decimals``), nor its verdict against the year's path target."""
+    d = rules.shown_decimals(row.kind, row.target, value)
+    bound = path_bound(row.kind, row.target)
+    if row.path is not None and row.path.target is not None and value is not None and bound \
+            and row.kind in ("rate", "share_units"):
+        d = max(d, rules.decimals_to_agree(value, bound[0], row.path.target))
+    return d
 
 
 def fmt_value(row: IndicatorRow, value: float | None = None, *, detail: bool = True,
@@ -189,8 +199,10 @@ def fmt_target(t: Target | None, row: IndicatorRow, *, milestone: bool = True,
     def num(v: float | None) -> str:
         if v is None:
             return "?"
-        return (with_unit(v, f, lang=lang) if row.kind in ("rate", "share_units")
-                else vn_number(v, 2, lang))
+        # as the plan writes it: 621,9/100.000 and 124,378/100.000, never 622 or 124,4
+        return (with_unit(v, f, written_decimals(v), lang=lang)
+                if row.kind in ("rate", "share_units")
+                else vn_number(v, max(2, written_decimals(v)), lang))
 
     def pct(v: float | None) -> str:
         return vn_number(v or 0, 2, lang)
@@ -229,6 +241,49 @@ def fmt_verdict(row: IndicatorRow, lang: str = VI) -> str:
         text = tr("doc.verdict.no_cases", lang)
     if row.verdict is None and row.reason == R_BASELINE_YEAR:
         text = tr("doc.verdict.baseline_year", lang)
+    if row.path is not None and row.path.verdict in PATH_KEYS and row.target is not None:
+        # a year between milestones: judged on the road, the milestone's verdict beside it
+        text = tr("doc.verdict.with_milestone", lang,
+                  path=tr(PATH_KEYS[row.path.verdict], lang), year=row.target.milestone_year,
+                  verdict=text.lower() if lang == VI else text)
+    return text
+
+
+def fmt_path_target(row: IndicatorRow, lang: str = VI) -> str | None:
+    """This year's point on the road to the milestone, as the plan would write a target."""
+    p = row.path
+    bound = path_bound(row.kind, row.target)
+    if p is None or p.target is None or bound is None:
+        return None
+    fake = Target(bound[0], p.target, None, None, 0, False)
+    return tr("doc.path.target", lang, year=p.year,
+              target=fmt_target(fake, row, milestone=False, lang=lang))
+
+
+def fmt_target_cell(row: IndicatorRow, lang: str = VI, sep: str = "\n") -> str:
+    """The target column: the year's path target first when there is one, the milestone's
+    own target beside it."""
+    milestone = fmt_target(row.target, row, lang=lang)
+    path = fmt_path_target(row, lang)
+    return f"{path}{sep}{milestone}" if path else milestone
+
+
+def fmt_projection(row: IndicatorRow, lang: str = VI) -> str | None:
+    """"dự kiến 2030: 98,4% — đạt nếu giữ nhịp hiện nay (2 năm số liệu)"."""
+    pr = row.projection
+    if pr is None:
+        return None
+    bound = path_bound(row.kind, pr.milestone)
+    if row.kind in ("rate", "share_units"):
+        d = rules.decimals_to_agree(pr.value, bound[0], bound[1]) if bound else 0
+        value = with_unit(pr.value, _factor(row), d, lang)
+    else:
+        unit = _unit_word(row, lang)
+        value = vn_number(pr.value, 1, lang) + (f" {unit}" if unit else "")
+    text = tr(PROJECTION_KEYS.get(pr.verdict, PROJECTION_KEYS[None]), lang, year=pr.year,
+              value=value, years=pr.years)
+    if pr.small_denominator:
+        text += "; " + tr("doc.note.projection_small", lang)
     return text
 
 
@@ -271,6 +326,17 @@ def notes_for(row: IndicatorRow, lang: str = VI) -> list[str]:
             out.append(tr(key, lang,
                           pct=vn_number(abs(row.change_pct), max(2, d), lang),
                           year=row.reference_year))
+    p = row.path
+    if p is not None and p.reason == P_NO_REFERENCE:
+        out.append(tr("doc.note.no_path", lang))
+    elif p is not None and p.target is not None and p.reference_value is not None:
+        out.append(tr("doc.note.path", lang, ref_year=p.reference_year,
+                      ref_value=fmt_value(row, p.reference_value, detail=False, lang=lang),
+                      year=row.target.milestone_year if row.target else "",
+                      target=fmt_path_target(row, lang) or ""))
+    projected = fmt_projection(row, lang)
+    if projected:
+        out.append(projected)
     return out
 
 
@@ -567,7 +633,7 @@ def _docx_results(w: _Word, report: CommuneReport, rows: list[IndicatorRow],
             goal = r.goal_code
             w.group_row(t, tr("doc.word.goal", lang, code=r.goal_code,
                               title=_goal_title(r, lang)))
-        w.row(t, (r.code, _name(r, lang), fmt_target(r.target, r, lang=lang),
+        w.row(t, (r.code, _name(r, lang), fmt_target_cell(r, lang),
                   fmt_value(r, sep="\n", lang=lang), fmt_last_year(r, lang),
                   fmt_verdict(r, lang)), (C, L, C, C, C, C),
               bold_last=r.verdict == KHONG_DAT)
@@ -780,8 +846,10 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
         "doc.col.numerator", "doc.col.denominator", "doc.col.result", "doc.col.target",
         "doc.col.target_value", "doc.col.milestone", "doc.col.last_year", "doc.col.verdict",
         "doc.col.units_reported", "doc.col.units_expected", "doc.col.on_time",
-        "doc.col.late", "doc.col.notes")],
-           (9, 7, 48, 11, 10, 11, 11, 22, 11, 7, 11, 22, 11, 11, 9, 9, 50), "D2")
+        "doc.col.late", "doc.col.path_target", "doc.col.path_verdict", "doc.col.projection",
+        "doc.col.projection_year", "doc.col.projection_years", "doc.col.notes")],
+           (9, 7, 48, 11, 10, 11, 11, 22, 11, 7, 11, 22, 11, 11, 9, 9, 11, 16, 11, 8, 9, 50),
+           "D2")
     per_100000 = "/" + vn_number(100000, 0, lang)
     for r in rows:
         unit = {100: "%", 1000: "‰", 100000: per_100000}.get(_factor(r) or 0, "") \
@@ -791,16 +859,22 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
             _excel_value(r, r.value), fmt_target(r.target, r, milestone=False, lang=lang),
             _target_number(r.target), r.target.milestone_year if r.target else None,
             _excel_value(r, r.last_year_value), fmt_verdict(r, lang), r.units_reported,
-            r.units_expected, r.units_on_time, r.units_late, "; ".join(notes_for(r, lang)),
+            r.units_expected, r.units_on_time, r.units_late,
+            r.path.target if r.path else None,
+            tr(PATH_KEYS[r.path.verdict], lang) if r.path and r.path.verdict else None,
+            r.projection.value if r.projection else None,
+            r.projection.year if r.projection else None,
+            r.projection.years if r.projection else None, "; ".join(notes_for(r, lang)),
         ])
         line = ws[ws.max_row]
+        line[16].number_format = line[18].number_format = _excel_format(r, 2, lang)
         for idx in (5, 6, 13, 14, 15, 16):
             line[idx - 1].number_format = "#,##0"
         line[6].number_format = _excel_format(r, shown_decimals(r, r.value), lang)
         line[10].number_format = _excel_format(r, lang=lang)
         line[8].number_format = "0.00"
         line[9].number_format = "0"
-        line[2].alignment = line[16].alignment = wrap
+        line[2].alignment = line[21].alignment = wrap
 
     wu = wb.create_sheet(tr("doc.sheet.units", lang))
     unit_names = [tr(k, lang) for k in ("doc.col.unit_code", "doc.col.unit_name",
@@ -854,7 +928,12 @@ def chart_label(row: IndicatorRow, verdict_label: str, lang: str = VI) -> str:
     assert row.value is not None
     goal = fmt_target(row.target, row, milestone=False, lang=lang)
     value = with_unit(row.value, _factor(row), shown_decimals(row, row.value), lang)
-    return tr("doc.chart.label", lang, value=value, target=goal, verdict=verdict_label)
+    text = tr("doc.chart.label", lang, value=value, target=goal, verdict=verdict_label)
+    path = fmt_path_target(row, lang)
+    if path and row.path is not None and row.path.verdict in PATH_KEYS:
+        text = tr("doc.chart.label_path", lang, label=text, path=path,
+                  verdict=tr(PATH_KEYS[row.path.verdict], lang))
+    return text
 
 
 def report_png(report: CommuneReport, *, include_sensitive: bool = True,
@@ -881,12 +960,15 @@ def report_png(report: CommuneReport, *, include_sensitive: bool = True,
     for y, r in enumerate(rows):
         t = r.target
         assert t is not None and t.value is not None and r.value is not None
-        top = max(r.value, t.value_max or t.value, 1e-9) * 1.15
+        on_path = r.path.target if r.path is not None else None
+        top = max(r.value, t.value_max or t.value, on_path or 0, 1e-9) * 1.15
         color, hatch, label = styles.get(r.verdict, styles[None])
         ax.barh(y, r.value / top, color=color, hatch=hatch, edgecolor="black",
                 linewidth=0.6, height=0.6)
         ax.plot([t.value / top], [y], marker="D", color="black", markersize=7)
         ax.vlines(t.value / top, y - 0.38, y + 0.38, colors="black", linewidth=1.5)
+        if on_path is not None:  # this year's point on the road to the milestone
+            ax.plot([on_path / top], [y], marker="v", color="#1565c0", markersize=8)
         ax.text(1.02, y, chart_label(r, label, lang), va="center", fontsize=9)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([_short(f"{r.code}. {_name(r, lang)}", 52) for r in rows], fontsize=9)
@@ -903,7 +985,11 @@ def report_png(report: CommuneReport, *, include_sensitive: bool = True,
                      label=styles[k][2]) for k in (DAT, KHONG_DAT, CHUA_DU)]
     handles.append(plt.Line2D([], [], marker="D", color="black", linestyle="None",
                               label=tr("doc.chart.target", lang)))
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4,
+    if any(r.path is not None and r.path.target is not None for r in rows):
+        handles.append(plt.Line2D([], [], marker="v", color="#1565c0", linestyle="None",
+                                  label=tr("doc.chart.path", lang)))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01),
+              ncol=len(handles),
               fontsize=9, frameon=False)
     fig.subplots_adjust(left=0.33, right=0.62, top=1 - 0.55 / (1.2 + 0.42 * n),
                         bottom=0.7 / (1.2 + 0.42 * n))
@@ -942,9 +1028,16 @@ def report_text(report: CommuneReport, *, include_sensitive: bool = False,
         chosen = [r for r in rows if r.verdict == verdict]
         if chosen:
             lines.append(tr("doc.text.group", lang, verdict=_verdict_word(verdict, lang)))
-            lines += [tr("doc.text.line", lang, code=r.code, name=_short(_name(r, lang), 60),
-                         value=fmt_value(r, detail=False, lang=lang),
-                         target=fmt_target(r.target, r, lang=lang)) for r in chosen]
+            for r in chosen:
+                lines.append(tr("doc.text.line", lang, code=r.code,
+                                name=_short(_name(r, lang), 60),
+                                value=fmt_value(r, detail=False, lang=lang),
+                                target=fmt_target_cell(r, lang, sep="; ")))
+                if r.path is not None and r.path.verdict in PATH_KEYS:
+                    lines.append("   " + tr(PATH_KEYS[r.path.verdict], lang))
+                projected = fmt_projection(r, lang)
+                if projected:
+                    lines.append("   " + projected)
     if c.missing_units:
         lines.append(tr("doc.text.missing", lang, names=", ".join(c.missing_units)))
     if len(lines) > max_lines:

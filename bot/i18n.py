@@ -20,6 +20,7 @@ from babel.support import Translations
 
 import locales
 from flows.effects import Count, Day, Msg, Ratio, Reply, Status, TargetText, YesNo
+from flows.rules import written_decimals
 
 LOCALES_DIR = Path(locales.__file__).parent
 DOMAIN = "ctvbot"
@@ -112,9 +113,9 @@ def fmt_target(t: TargetText, locale: str) -> str:
     def num(v: float | None, with_unit: bool = True) -> str:
         if v is None:
             return ""
-        if with_unit and t.factor:
-            return fmt_param(Ratio(v, t.factor), locale)
-        return fmt_number(v, locale, 2)
+        if with_unit and t.factor:  # as written: 621,9/100.000, never 622
+            return fmt_param(Ratio(v, t.factor, written_decimals(v)), locale)
+        return fmt_number(v, locale, max(2, written_decimals(v)))
     if direction == "reduce_per_year" and t.value_max is not None:
         direction = "reduce_per_year_range"
     pct = direction.startswith("reduce")

@@ -450,6 +450,24 @@ def _invite_for(ctx: Ctx, unit_id: str) -> None:
                                      link, code, inv.expires_at.date()))
 
 
+def _road(r: Any) -> dict[str, Any]:
+    """The path target and projection of a report row, as the chat summary shows them."""
+    out: dict[str, Any] = {}
+    factor = 100 if r.kind == "share_units" else r.factor
+    bound = rules.path_bound(r.kind, r.target)
+    if r.path is not None and r.path.target is not None and bound is not None:
+        out.update(path_target=TargetText(bound[0], r.path.target, None, factor),
+                   path_verdict=r.path.verdict, path_year=r.path.year)
+    pr = r.projection
+    if pr is not None:
+        m = pr.milestone
+        out.update(projection=pr.value, projection_year=pr.year, projection_years=pr.years,
+                   projection_verdict=pr.verdict, projection_small=pr.small_denominator,
+                   projection_target=TargetText(m.direction, m.value, m.value_max, factor,
+                                                m.ref_year) if m is not None else None)
+    return out
+
+
 def on_summary(ctx: Ctx, ev: SummaryCmd) -> None:
     """/summary [YEAR]: the commune's report in chat, then Word, Excel and a chart (officers)."""
     from bot.documents import report_docx, report_png, report_xlsx
@@ -486,7 +504,7 @@ def on_summary(ctx: Ctx, ev: SummaryCmd) -> None:
         target_year=r.target.milestone_year if r.target else None,
         from_next_milestone=bool(r.target and r.target.from_next_milestone),
         verdict=r.verdict, units_reported=r.units_reported, units_expected=r.units_expected,
-        task_done=r.task_counts.get("done", 0)) for r in report.rows]
+        task_done=r.task_counts.get("done", 0), **_road(r)) for r in report.rows]
     c = report.completeness
     ctx.say(summary_flow.summary(summary_flow.SummaryView(
         commune_name=commune.name, year=year, rows=rows, units_expected=c.units_expected,

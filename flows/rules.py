@@ -175,6 +175,16 @@ def shown_decimals(kind: str, target: Target | None, value: float | None) -> int
     return decimals_to_agree(value, target.direction, target.value, target.value_max)
 
 
+def written_decimals(value: float | None, most: int = 6) -> int:
+    """The decimals a target is written with in the plan (621.9 → 1, 124.378 → 3), so
+    that a face never prints a rounded target that contradicts its verdict ("≤ 622"
+    for a target of 621,9)."""
+    if value is None:
+        return 0
+    text = repr(round(float(value), most))
+    return 0 if "e" in text or text.endswith(".0") else len(text.split(".")[1])
+
+
 def change_decimals(change: float, target: Target | None) -> int:
     """Decimals a change must be written with: down 1.996% against "giảm 2%/năm" is không
     đạt, never written "giảm 2%"."""
@@ -272,6 +282,7 @@ class Path(NamedTuple):
     reference_year: int | None
     reference_value: float | None
     reason: str | None
+    year: int | None = None  # the year judged on the path
 
 
 def trajectory(kind: str, target: Target | None, year: int, value: float | None,
@@ -290,7 +301,7 @@ def trajectory(kind: str, target: Target | None, year: int, value: float | None,
     if bound is None:
         return None
     if reference is None or reference[0] >= year:
-        return Path(None, None, None, None, P_NO_REFERENCE)
+        return Path(None, None, None, None, P_NO_REFERENCE, year)
     direction, goal = bound
     point = path_target(direction, reference[0], reference[1], target.milestone_year, goal,
                         year)
@@ -298,7 +309,7 @@ def trajectory(kind: str, target: Target | None, year: int, value: float | None,
     if complete and value is not None:
         ok = compares(direction, round(value, EXACT), point, None)
         verdict = ON_PATH if ok else OFF_PATH
-    return Path(point, verdict, reference[0], reference[1], None)
+    return Path(point, verdict, reference[0], reference[1], None, year)
 
 
 def trend(points: Sequence[tuple[int, float]]) -> tuple[float, float] | None:
@@ -324,6 +335,7 @@ class Projection(NamedTuple):
     years: int  # how many reported years the trend rests on
     verdict: str | None  # DAT | KHONG_DAT against the milestone's target, if it has a bound
     small_denominator: bool  # some year's rate rests on a small denominator
+    milestone: Target | None = None  # the milestone's target projected to
 
 
 def project(points: Sequence[tuple[int, float]], to_year: int, *,
@@ -367,7 +379,8 @@ def projection(kind: str, factor: int | None, milestones: Iterable[MilestoneLike
     if bound is not None:
         ok = compares(bound[0], round(value, EXACT), bound[1], None)
         verdict = DAT if ok else KHONG_DAT
-    return Projection(ahead.milestone_year, value, len({y for y, _ in points}), verdict, small)
+    return Projection(ahead.milestone_year, value, len({y for y, _ in points}), verdict, small,
+                      ahead)
 
 
 # ------------------------------------------------------------------ one indicator

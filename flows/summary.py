@@ -14,9 +14,15 @@ from flows.effects import (
     YesNo,
     msg,
 )
-from flows.rules import decimals_to_agree
+from flows.rules import OFF_PATH, ON_PATH, decimals_to_agree
 
 MARKS = {"dat": "✅", "khong_dat": "❌", "chua_du": "⏳", None: "•"}
+# a year between milestones is marked by its place on the road, not by the milestone
+PATH_MARKS = {ON_PATH: "✅", OFF_PATH: "⚠️"}
+PATH_VERDICTS = {ON_PATH: msg("summary.on_path"), OFF_PATH: msg("summary.off_path")}
+MILESTONE_VERDICTS = {"dat": msg("summary.verdict.dat"),
+                      "khong_dat": msg("summary.verdict.khong_dat"),
+                      "chua_du": msg("summary.verdict.chua_du")}
 MAX_NAME = 60
 
 
@@ -36,6 +42,15 @@ class SummaryRow:
     units_reported: int
     units_expected: int
     task_done: int = 0
+    path_target: TargetText | None = None  # this year's point on the road (a bound)
+    path_verdict: str | None = None
+    path_year: int | None = None
+    projection: float | None = None  # the trend at the next milestone
+    projection_year: int | None = None
+    projection_years: int = 0
+    projection_verdict: str | None = None
+    projection_small: bool = False
+    projection_target: TargetText | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,9 @@ def _value(row: SummaryRow) -> Msg:
     # 94.996% judged against "≥ 95%" is shown 94,996%, never 95%
     decimals = (decimals_to_agree(row.value, t.direction, t.value, t.value_max)
                 if t is not None else None)
+    p = row.path_target
+    if p is not None:  # nor against the path target
+        decimals = max(decimals or 0, decimals_to_agree(row.value, p.direction, p.value))
     if row.kind == "rate":
         return msg("summary.value", value=Ratio(row.value, row.factor or 100, decimals))
     if row.kind == "share_units":
@@ -68,6 +86,26 @@ def _value(row: SummaryRow) -> Msg:
     if row.kind == "task":
         return msg("summary.tasks_done", done=row.task_done, total=row.units_expected)
     return msg("summary.value", value=Count(round(row.value)))
+
+
+def _projection(row: SummaryRow) -> Msg:
+    """"dự kiến 2030: 98,4% — đạt nếu giữ nhịp hiện nay (2 năm số liệu)"."""
+    assert row.projection is not None
+    t = row.projection_target
+    if row.kind in ("rate", "share_units"):
+        factor = 100 if row.kind == "share_units" else (row.factor or 100)
+        decimals = (decimals_to_agree(row.projection, t.direction, t.value, t.value_max)
+                    if t is not None else None)
+        value: object = Ratio(row.projection, factor, decimals)
+    else:
+        value = Count(round(row.projection))
+    params = {"year": row.projection_year, "value": value, "years": row.projection_years,
+              "small": msg("summary.projection_small") if row.projection_small else ""}
+    if row.projection_verdict == "dat":
+        return msg("summary.projection_dat", **params)
+    if row.projection_verdict == "khong_dat":
+        return msg("summary.projection_khong_dat", **params)
+    return msg("summary.projection", **params)
 
 
 def _short(name: str) -> str:
@@ -88,12 +126,23 @@ def summary(view: SummaryView) -> Reply:
     for row in view.rows:
         base = {"mark": MARKS.get(row.verdict, "•"), "code": row.code, "name": _short(row.name),
                 "value": _value(row)}
+        if row.path_verdict in PATH_MARKS:
+            base["mark"] = PATH_MARKS[row.path_verdict]
         if row.target is not None and row.target.direction != "none":
             star = "*" if row.from_next_milestone else ""
             lines.append(msg("summary.line", **base, target=row.target,
                              target_year=row.target_year, star=star))
         else:
             lines.append(msg("summary.line_no_target", **base))
+        if row.path_target is not None:
+            lines.append(msg("summary.path", year=row.path_year, target=row.path_target,
+                             verdict=PATH_VERDICTS.get(row.path_verdict or "",
+                                                       msg("summary.path_pending")),
+                             milestone_year=row.target_year,
+                             milestone_verdict=MILESTONE_VERDICTS.get(
+                                 row.verdict or "", msg("summary.verdict.none"))))
+        if row.projection is not None:
+            lines.append(_projection(row))
     if any(r.from_next_milestone for r in view.rows):
         lines.append(msg("summary.next_milestone", year=view.year))
     if view.missing_units:
