@@ -21,7 +21,7 @@ from storage.communes import SetupRefused, apply_commune, load_commune
 from storage.db import make_engine, session_scope, upgrade
 from storage.kinds import Role
 from storage.models import Unit
-from storage.plan_files import bundled_plan_paths, load_plan
+from storage.plan_files import bundled_plan_paths, check_plan, load_plan
 from storage.yamlfiles import FileInvalid
 
 app = typer.Typer(help="ctvbot: child-protection indicator reports over Telegram.",
@@ -67,12 +67,15 @@ def plan_check(files: Annotated[list[Path] | None, typer.Argument()] = None) -> 
     failed = False
     for path in files or bundled_plan_paths():
         try:
-            spec = load_plan(path)
+            spec, warnings = check_plan(path)
         except FileInvalid as exc:
             failed = True
             typer.echo(str(exc), err=True)
             continue
-        typer.echo(f"{path}: ok ({len(spec.indicators())} indicators)")
+        for w in warnings:
+            typer.echo(f"warning: {w}", err=True)
+        typer.echo(f"{path}: ok ({len(spec.indicators())} indicators"
+                   f"{f', {len(warnings)} warning(s)' if warnings else ''})")
     if failed:
         raise typer.Exit(code=1)
 

@@ -6,6 +6,7 @@ The format is documented in docs/plan-format.md.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -228,6 +229,41 @@ def _indicator_problems(
                                           IndicatorKind.count):
             bad([*tloc, "direction"], "a reduction target needs a count or a rate")
     return out
+
+
+# "trên 95%" in a chỉ tiêu's text: strictly above (not "per 1.000", which has no %)
+_ABOVE = re.compile(r"\btrên\s+(\d+(?:[,.]\d+)?)\s*%", re.IGNORECASE)
+
+
+def plan_warnings(spec: PlanSpec, path: Path, root: Any) -> list[FileProblem]:
+    """What is probably misread, though possible: a chỉ tiêu whose text says "trên X%"
+    (strictly above) with no target of direction ``above`` and value X. "trên 100%" is
+    impossible and read as 100% (at least)."""
+    out: list[FileProblem] = []
+    for gi, goal in enumerate(spec.goals):
+        for ci, crit in enumerate(goal.criteria):
+            targets = [t for ind in crit.indicators for t in ind.targets]
+            for m in _ABOVE.finditer(crit.text):
+                x = float(m.group(1).replace(",", "."))
+                if x >= 100:
+                    continue
+                if any(t.direction is Direction.above and t.value == x for t in targets):
+                    continue
+                given = sorted({t.direction.value for t in targets if t.value == x}) or ["none"]
+                out.append(problem(path, root, ["goals", gi, "criteria", ci, "text"],
+                                   f'chỉ tiêu {crit.number} says "{m.group(0)}", strictly '
+                                   f"above {m.group(1)}%: its target should have direction "
+                                   f"above, not {', '.join(given)}"))
+    return out
+
+
+def check_plan(path: Path) -> tuple[PlanSpec, list[FileProblem]]:
+    """Read and check a plan file (FileInvalid on a mistake); also return its warnings."""
+    spec, root = validate_file(PlanSpec, path, doc="docs/plan-format.md")
+    problems = _semantic_problems(spec, path, root)
+    if problems:
+        raise FileInvalid(problems)
+    return spec, plan_warnings(spec, path, root)
 
 
 def load_plan(path: Path) -> PlanSpec:
