@@ -73,6 +73,8 @@ WARNING_KEYS = {
     W_ZERO_DENOMINATOR: N_("doc.warning.zero_denominator"),
     W_ZERO_REFERENCE: N_("doc.warning.zero_reference"),
 }
+ROLE_KEYS = {"lead": N_("doc.role.lead"), "implement": N_("doc.role.implement"),
+             "coordinate": N_("doc.role.coordinate")}
 PATH_KEYS = {ON_PATH: N_("doc.verdict.on_path"), OFF_PATH: N_("doc.verdict.off_path")}
 PROJECTION_KEYS = {DAT: N_("doc.note.projection_dat"),
                    KHONG_DAT: N_("doc.note.projection_khong_dat"),
@@ -208,6 +210,14 @@ def fmt_target(t: Target | None, row: IndicatorRow, *, milestone: bool = True,
         return vn_number(v or 0, 2, lang)
 
     d = t.direction
+    if t.fraction is not None and d in ("at_least", "at_most", "below", "above"):
+        sign = {"at_least": "≥", "at_most": "≤", "below": "<", "above": ">"}[d]
+        n, den = t.fraction  # "≤ 5/804 (621,89/100.000)": the exact target, then its rate
+        text = (f"{sign} {vn_number(n, 0, lang)}/{vn_number(den, 0, lang)} "
+                f"({with_unit(t.value or 0.0, f, 2, lang)})")
+        if milestone and t.from_next_milestone:
+            text = tr("doc.target.milestone", lang, target=text, year=t.milestone_year)
+        return text
     text = {
         "at_least": lambda: f"≥ {num(t.value)}",
         "at_most": lambda: f"≤ {num(t.value)}",
@@ -247,6 +257,17 @@ def fmt_verdict(row: IndicatorRow, lang: str = VI) -> str:
                   path=tr(PATH_KEYS[row.path.verdict], lang), year=row.target.milestone_year,
                   verdict=text.lower() if lang == VI else text)
     return text
+
+
+def fmt_roles(row: IndicatorRow, lang: str = VI) -> str:
+    """Who the plan names for the indicator, as it writes it: "Chủ trì: Công an xã; Phối
+    hợp: …" (empty when the plan names nobody)."""
+    parts = []
+    for role in ("lead", "implement", "coordinate"):
+        units = list(dict.fromkeys(u for u, r in row.roles if r == role))
+        if units:
+            parts.append(tr(ROLE_KEYS[role], lang, units=", ".join(units)))
+    return "; ".join(parts)
 
 
 def fmt_path_target(row: IndicatorRow, lang: str = VI) -> str | None:
@@ -633,7 +654,9 @@ def _docx_results(w: _Word, report: CommuneReport, rows: list[IndicatorRow],
             goal = r.goal_code
             w.group_row(t, tr("doc.word.goal", lang, code=r.goal_code,
                               title=_goal_title(r, lang)))
-        w.row(t, (r.code, _name(r, lang), fmt_target_cell(r, lang),
+        roles = fmt_roles(r, lang)
+        w.row(t, (r.code, _name(r, lang) + (f"\n({roles})" if roles else ""),
+                  fmt_target_cell(r, lang),
                   fmt_value(r, sep="\n", lang=lang), fmt_last_year(r, lang),
                   fmt_verdict(r, lang)), (C, L, C, C, C, C),
               bold_last=r.verdict == KHONG_DAT)
@@ -847,8 +870,10 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
         "doc.col.target_value", "doc.col.milestone", "doc.col.last_year", "doc.col.verdict",
         "doc.col.units_reported", "doc.col.units_expected", "doc.col.on_time",
         "doc.col.late", "doc.col.path_target", "doc.col.path_verdict", "doc.col.projection",
-        "doc.col.projection_year", "doc.col.projection_years", "doc.col.notes")],
-           (9, 7, 48, 11, 10, 11, 11, 22, 11, 7, 11, 22, 11, 11, 9, 9, 11, 16, 11, 8, 9, 50),
+        "doc.col.projection_year", "doc.col.projection_years", "doc.col.roles",
+        "doc.col.notes")],
+           (9, 7, 48, 11, 10, 11, 11, 22, 11, 7, 11, 22, 11, 11, 9, 9, 11, 16, 11, 8, 9, 30,
+            50),
            "D2")
     per_100000 = "/" + vn_number(100000, 0, lang)
     for r in rows:
@@ -864,7 +889,8 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
             tr(PATH_KEYS[r.path.verdict], lang) if r.path and r.path.verdict else None,
             r.projection.value if r.projection else None,
             r.projection.year if r.projection else None,
-            r.projection.years if r.projection else None, "; ".join(notes_for(r, lang)),
+            r.projection.years if r.projection else None, fmt_roles(r, lang) or None,
+            "; ".join(notes_for(r, lang)),
         ])
         line = ws[ws.max_row]
         line[16].number_format = line[18].number_format = _excel_format(r, 2, lang)
@@ -874,7 +900,7 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
         line[10].number_format = _excel_format(r, lang=lang)
         line[8].number_format = "0.00"
         line[9].number_format = "0"
-        line[2].alignment = line[21].alignment = wrap
+        line[2].alignment = line[21].alignment = line[22].alignment = wrap
 
     wu = wb.create_sheet(tr("doc.sheet.units", lang))
     unit_names = [tr(k, lang) for k in ("doc.col.unit_code", "doc.col.unit_name",

@@ -116,6 +116,10 @@ def fmt_target(t: TargetText, locale: str) -> str:
         if with_unit and t.factor:  # as written: 621,9/100.000, never 622
             return fmt_param(Ratio(v, t.factor, written_decimals(v)), locale)
         return fmt_number(v, locale, max(2, written_decimals(v)))
+    if t.fraction is not None:  # "≤ 5/804", the exact target as the plan writes it
+        return text_of(f"target.{direction}", locale).format(
+            value=f"{fmt_number(t.fraction[0], locale, 0)}/{fmt_number(t.fraction[1], locale, 0)}",
+            value_max="", ref_year="")
     if direction == "reduce_per_year" and t.value_max is not None:
         direction = "reduce_per_year_range"
     pct = direction.startswith("reduce")

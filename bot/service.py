@@ -58,7 +58,8 @@ def target_for(milestones: list[Milestone], year: int) -> report_flow.Target | N
     t = rules.target_for(milestones, year)
     if t is None:
         return None
-    return report_flow.Target(t.milestone_year, t.direction, t.value, t.value_max, t.ref_year)
+    return report_flow.Target(t.milestone_year, t.direction, t.value, t.value_max, t.ref_year,
+                              t.fraction)
 
 
 def _value(v: ReportedValue | None) -> report_flow.Value | None:
@@ -499,7 +500,8 @@ def on_summary(ctx: Ctx, ev: SummaryCmd) -> None:
         code=r.code, name=r.name_en if lang == "en" else r.name_vi, kind=r.kind,
         factor=r.factor, value=r.value,
         target=TargetText(r.target.direction, r.target.value, r.target.value_max,
-                          100 if r.kind == "share_units" else r.factor, r.target.ref_year)
+                          100 if r.kind == "share_units" else r.factor, r.target.ref_year,
+                          r.target.fraction)
         if r.target else None,
         target_year=r.target.milestone_year if r.target else None,
         from_next_milestone=bool(r.target and r.target.from_next_milestone),

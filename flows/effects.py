@@ -97,6 +97,7 @@ class TargetText:
     value_max: float | None
     factor: int | None
     ref_year: int | None = None
+    fraction: tuple[int, int] | None = None  # "xuống 5/804": written as the plan does
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,7 @@ class Target:
     value: float | None = None
     value_max: float | None = None
     ref_year: int | None = None
+    fraction: tuple[int, int] | None = None  # "xuống 5/804", as the plan writes it
 
 
 @dataclass(frozen=True)
@@ -309,7 +310,8 @@ def _target_params(item: Item) -> dict[str, Any]:
     if t is None:
         return {}
     factor = item.factor or (100 if item.kind == "share_units" else None)
-    return {"target": TargetText(t.direction, t.value, t.value_max, factor, t.ref_year),
+    return {"target": TargetText(t.direction, t.value, t.value_max, factor, t.ref_year,
+                                 t.fraction),
             "target_year": t.year}
 
 

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any, NamedTuple, Protocol
 
 # Verdicts (the JSON and the documents use these codes).
@@ -78,6 +79,12 @@ class Target:
     milestone_year: int
     from_next_milestone: bool
     note: str | None = None
+    fraction: tuple[int, int] | None = None  # "xuống 5/804": people over a population
+
+
+def _fraction(m: Any) -> tuple[int, int] | None:
+    num, den = getattr(m, "value_num", None), getattr(m, "value_den", None)
+    return (int(num), int(den)) if num is not None and den else None
 
 
 def target_for(milestones: Iterable[MilestoneLike], year: int) -> Target | None:
@@ -90,7 +97,7 @@ def target_for(milestones: Iterable[MilestoneLike], year: int) -> Target | None:
         return None
     m = next((m for m in ordered if m.year >= year), ordered[-1])
     return Target(m.direction, m.value, m.value_max, m.ref_year, m.year, m.year != year,
-                  getattr(m, "note", None))
+                  getattr(m, "note", None), _fraction(m))
 
 
 # ------------------------------------------------------------------ comparing
@@ -356,7 +363,7 @@ def next_milestone(milestones: Iterable[MilestoneLike], year: int) -> Target | N
         return None
     m = later[0]
     return Target(m.direction, m.value, m.value_max, m.ref_year, m.year, True,
-                  getattr(m, "note", None))
+                  getattr(m, "note", None), _fraction(m))
 
 
 def projection(kind: str, factor: int | None, milestones: Iterable[MilestoneLike], year: int,
@@ -408,6 +415,8 @@ class IndicatorRule:
     criterion_number: int
     milestones: tuple[Any, ...]
     baseline: tuple[int, float] | None = None
+    # (unit, role) as the plan names them: lead (chủ trì), implement, coordinate (phối hợp)
+    roles: tuple[tuple[str, str], ...] = ()
     mixed: bool = field(init=False)  # reporters mix areas (thôn) and agencies, summed figure
     agencies: frozenset[str] = field(init=False)  # reporter kinds that are agencies
 
@@ -540,6 +549,9 @@ def judge(ind: IndicatorRule, value: float | None, fig: Figure, target: Target |
             ok = value == 0
         else:
             ok = round(change or 0.0, EXACT) >= (target.value or 0.0)
+    elif target.fraction is not None and ind.kind == "rate" and fig.den:
+        # "xuống 5/804": the rate against 5/804 exactly, never a rounded 621,9/100.000
+        ok = compares(d, Fraction(fig.num or 0, fig.den), Fraction(*target.fraction), None)
     else:
         ok = meets(d, value, target.value, target.value_max, kind=ind.kind)
     if ok is None:

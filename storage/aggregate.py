@@ -152,6 +152,7 @@ class IndicatorRow:
     task_counts: dict[str, int] = field(default_factory=dict)
     path: Path | None = None  # a year between milestones: its point on the road
     projection: Projection | None = None  # the trend at the next milestone
+    roles: tuple[tuple[str, str], ...] = ()  # (unit, lead | implement | coordinate)
 
 
 @dataclass(frozen=True)
@@ -234,10 +235,12 @@ _p = Plan.__table__
 
 _IND_COLS = (_i.c.id, _i.c.code, _i.c.kind, _i.c.factor, _i.c.reporters, _i.c.sensitive,
              _i.c.min_denominator, _i.c.name_vi, _i.c.name_en, _i.c.unit_vi, _i.c.unit_en,
-             _gl.c.code, _gl.c.title_vi, _gl.c.title_en, _c.c.number)
+             _gl.c.code, _gl.c.title_vi, _gl.c.title_en, _c.c.number,
+             _i.c.roles, _i.c.baseline_year, _i.c.baseline_value)
+_N_IND = len(_IND_COLS)
 _PLAN_INDICATORS = (
     sa_select(*_IND_COLS, _m.c.year, _m.c.direction, _m.c.value, _m.c.value_max,
-              _m.c.ref_year, _m.c.note)
+              _m.c.ref_year, _m.c.note, _m.c.value_num, _m.c.value_den)
     .select_from(_i.join(_c, _c.c.id == _i.c.criterion_id)
                  .join(_gl, _gl.c.id == _c.c.goal_id)
                  .outerjoin(_m, _m.c.indicator_id == _i.c.id))
@@ -255,6 +258,8 @@ class _Milestone:
     value_max: float | None
     ref_year: int | None
     note: str | None
+    value_num: int | None = None
+    value_den: int | None = None
 
 
 def _plan_indicators(plan_id: int, *, session: Session) -> list[IndicatorRule]:
@@ -263,16 +268,19 @@ def _plan_indicators(plan_id: int, *, session: Session) -> list[IndicatorRule]:
     for row in session.connection().execute(_PLAN_INDICATORS, {"plan_id": plan_id}):
         head = found.get(row[0])
         if head is None:
-            head = found[row[0]] = (row[:15], [])
-        if row[15] is not None:
-            head[1].append(_Milestone(*row[15:]))
+            head = found[row[0]] = (row[:_N_IND], [])
+        if row[_N_IND] is not None:
+            head[1].append(_Milestone(*row[_N_IND:]))
     return [IndicatorRule(id=iid, code=code, kind=kind, factor=factor,
                           reporters=frozenset(reporters or ()), sensitive=sensitive,
                           min_denominator=min_den, name_vi=name_vi, name_en=name_en,
                           unit_vi=unit_vi, unit_en=unit_en, goal_code=gcode, goal_title_vi=gvi,
-                          goal_title_en=gen, criterion_number=cnum, milestones=tuple(ms))
+                          goal_title_en=gen, criterion_number=cnum, milestones=tuple(ms),
+                          baseline=(b_year, b_value) if b_year is not None else None,
+                          roles=tuple((u, r) for u, r in roles or ()))
             for (iid, code, kind, factor, reporters, sensitive, min_den, name_vi, name_en,
-                 unit_vi, unit_en, gcode, gvi, gen, cnum), ms in found.values()]
+                 unit_vi, unit_en, gcode, gvi, gen, cnum, roles, b_year, b_value), ms
+            in found.values()]
 
 
 def _col_in(column: Any, values: Sequence[Any]) -> Any:
@@ -600,7 +608,7 @@ def _row(ind: IndicatorRule, c: Computed, missing: list[str], unsubmitted: list[
         units_submitted=c.fig.n_sub, units_on_time=c.fig.on_time,
         units_late=c.fig.n - c.fig.on_time, missing_units=missing,
         unsubmitted_units=unsubmitted, warnings=c.warnings, sensitive=ind.sensitive,
-        task_counts=tasks, path=c.path, projection=c.projection)
+        task_counts=tasks, path=c.path, projection=c.projection, roles=ind.roles)
 
 
 def build_rollup(upper_unit: str | int, year: int, *, session: Session,
@@ -794,7 +802,8 @@ def _target_json(t: Target | None) -> dict[str, Any] | None:
         return None
     return {"direction": t.direction, "value": t.value, "value_max": t.value_max,
             "ref_year": t.ref_year, "milestone_year": t.milestone_year,
-            "from_next_milestone": t.from_next_milestone, "note": t.note}
+            "from_next_milestone": t.from_next_milestone, "note": t.note,
+            "fraction": list(t.fraction) if t.fraction else None}
 
 
 def _r2(v: float | None) -> float | None:
@@ -849,6 +858,8 @@ def report_json(report: CommuneReport) -> dict[str, Any]:
             "unsubmitted_units": r.unsubmitted_units, "warnings": r.warnings,
             "sensitive": r.sensitive, "task_counts": r.task_counts,
             **_road_json(r),
+            "lead": [u for u, role in r.roles if role == "lead"],
+            "roles": [{"unit": u, "role": role} for u, role in r.roles],
         } for r in report.rows],
         "units": [{
             "code": u.code, "name": u.name, "kind": u.kind, "submitted": u.submitted,

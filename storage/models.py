@@ -96,6 +96,11 @@ class Indicator(SQLModel, table=True):
     reporters: list[str] = Field(default_factory=list, sa_type=JSON)
     sensitive: bool = False
     min_denominator: int | None = None
+    # the units the plan names for it and their role as written: [[unit, role]] with role
+    # lead (chủ trì), implement (triển khai, thực hiện) or coordinate (phối hợp) (0003)
+    roles: list[list[str]] | None = Field(default=None, sa_type=JSON)
+    baseline_year: int | None = None  # the plan's own figure of a year before
+    baseline_value: float | None = None
 
 
 class Milestone(SQLModel, table=True):
@@ -110,6 +115,9 @@ class Milestone(SQLModel, table=True):
     value_max: float | None = None
     ref_year: int | None = None
     note: str | None = None
+    # a target written as people over a population ("xuống 5/804"): exact (migration 0003)
+    value_num: int | None = Field(default=None, sa_type=BigInteger)
+    value_den: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class Responsibility(SQLModel, table=True):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -42,6 +42,16 @@ class TargetSpec(Strict):
     value_max: float | None = None
     ref_year: int | None = None
     note: str | None = None
+    # a target written as people over a population ("xuống 5/804"): [5, 804], kept exact;
+    # value is then left out (it is 5/804 × factor)
+    fraction: tuple[int, int] | None = None
+
+
+class BaselineSpec(Strict):
+    """The plan's own figure of a year before its targets (where the path starts)."""
+
+    year: int
+    value: float
 
 
 class IndicatorSpec(Strict):
@@ -58,6 +68,7 @@ class IndicatorSpec(Strict):
     reporters: list[UnitKind] | None = None
     sensitive: bool = False
     min_denominator: int | None = None
+    baseline: BaselineSpec | None = None
     targets: list[TargetSpec] = []
 
     @field_validator("factor")
@@ -92,6 +103,15 @@ class ResponsibilitySpec(Strict):
     criteria: list[int]
 
 
+class RoleSpec(Strict):
+    """Who leads (chủ trì) or coordinates (phối hợp) which chỉ tiêu, as the plan writes it."""
+
+    unit: Annotated[str, Field(min_length=1)]  # as the plan names it: "Trạm Y tế"
+    role: Literal["lead", "implement", "coordinate"]
+    criteria: Annotated[list[int], Field(min_length=1)]
+    text: str | None = None  # the plan's words: "Phối hợp, hướng dẫn triển khai, thực hiện …"
+
+
 class DeadlineSpec(Strict):
     """Yearly deadlines written in the plan, as DD/MM."""
 
@@ -124,6 +144,7 @@ class PlanSpec(Strict):
     source: str | None = None
     deadlines: DeadlineSpec | None = None
     responsibilities: list[ResponsibilitySpec] = []
+    roles: list[RoleSpec] = []
     goals: Annotated[list[GoalSpec], Field(min_length=1)]
 
     def indicators(self) -> list[tuple[GoalSpec, CriterionSpec, IndicatorSpec]]:
@@ -135,6 +156,14 @@ class PlanSpec(Strict):
         if indicator.reporters:
             return list(indicator.reporters)
         return [r.unit_kind for r in self.responsibilities if criterion.number in r.criteria]
+
+    def roles_of(self, criterion: CriterionSpec) -> list[list[str]]:
+        """The units named for a chỉ tiêu with their role, as the plan writes them: lead
+        first, then implement, then coordinate."""
+        order = {"lead": 0, "implement": 1, "coordinate": 2}
+        named = [(order[r.role], n, r.unit, r.role) for n, r in enumerate(self.roles)
+                 if criterion.number in r.criteria]
+        return [[unit, role] for _o, _n, unit, role in sorted(named)]
 
 
 def _semantic_problems(spec: PlanSpec, path: Path, root: Any) -> list[FileProblem]:
@@ -167,6 +196,10 @@ def _semantic_problems(spec: PlanSpec, path: Path, root: Any) -> list[FileProble
         for ni, n in enumerate(resp.criteria):
             if n not in numbers:
                 bad(["responsibilities", ri, "criteria", ni], f"there is no chỉ tiêu {n}")
+    for ri, role in enumerate(spec.roles):
+        for ni, n in enumerate(role.criteria):
+            if n not in numbers:
+                bad(["roles", ri, "criteria", ni], f"there is no chỉ tiêu {n}")
     return out
 
 
@@ -191,6 +224,9 @@ def _indicator_problems(
             bad(["factor"], f"factor only applies to rates, not to {ind.kind.value}")
         if ind.question is None:
             bad(["kind"], f"a {ind.kind.value} indicator needs a question")
+    if ind.baseline is not None and ind.targets and \
+            ind.baseline.year >= min(t.year for t in ind.targets):
+        bad(["baseline", "year"], "the baseline figure must be of a year before the targets")
     if ind.kind is not IndicatorKind.task and not spec.reporters_of(crit, ind):
         bad(["reporters"], "nobody reports this indicator: add reporters or a responsibility")
     start, end = spec.period
@@ -203,7 +239,15 @@ def _indicator_problems(
         if not (start <= t.year <= end):
             bad([*tloc, "year"], f"{t.year} is outside the plan period {start}-{end}")
         needs_value = t.direction not in (Direction.yes, Direction.maintain, Direction.none)
-        if needs_value and t.value is None:
+        if t.fraction is not None:
+            n, d = t.fraction
+            if ind.kind is not IndicatorKind.rate or d <= 0 or n < 0 or t.value is not None \
+                    or t.direction not in (Direction.at_most, Direction.below,
+                                           Direction.at_least, Direction.above):
+                bad([*tloc, "fraction"], "a fraction [people, population] is for a rate's "
+                    "bound (at_most, below, at_least, above), with a positive population "
+                    "and without value")
+        elif needs_value and t.value is None:
             bad([*tloc, "value"], f"direction {t.direction.value} needs a value")
         if t.direction is Direction.range and (t.value_max is None or t.value is None or
                                                t.value_max < t.value):

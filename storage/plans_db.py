@@ -103,6 +103,9 @@ def _fill_indicator(ind: Indicator, spec: PlanSpec, c, i, criterion_id, position
     ind.reporters = [k.value for k in spec.reporters_of(c, i)]
     ind.sensitive = i.sensitive
     ind.min_denominator = i.min_denominator
+    ind.roles = spec.roles_of(c) or None
+    ind.baseline_year = i.baseline.year if i.baseline else None
+    ind.baseline_value = i.baseline.value if i.baseline else None
 
 
 def _store_targets(ind: Indicator, i, *, session: Session) -> None:
@@ -114,6 +117,9 @@ def _store_targets(ind: Indicator, i, *, session: Session) -> None:
         m = existing.get(t.year) or Milestone(indicator_id=ind.id, year=t.year, direction="")
         m.direction, m.value, m.value_max = t.direction.value, t.value, t.value_max
         m.ref_year, m.note = t.ref_year, t.note
+        m.value_num, m.value_den = t.fraction if t.fraction else (None, None)
+        if t.fraction:  # 5/804 per 100,000 children: 621.89…, compared exactly as 5/804
+            m.value = t.fraction[0] / t.fraction[1] * (ind.factor or 100)
         session.add(m)
     for year, m in existing.items():
         if year not in years:

@@ -149,7 +149,8 @@ def test_chi_tieu_6_hiv_is_sensitive_and_only_2030(plan: PlanSpec) -> None:
 def test_chi_tieu_8_special_circumstances_from_khu_pho(plan: PlanSpec) -> None:
     assert _targets(_ind(plan, "8.1")) == {2025: (BELOW, 4.5, None), 2030: (BELOW, 3.5, None)}
     # "trên 98% ... từ năm 2025"
-    assert _targets(_ind(plan, "8.2")) == {2025: (AT_LEAST, 98, None), 2030: (AT_LEAST, 98, None)}
+    above = Direction.above  # "trên 98%": strictly above
+    assert _targets(_ind(plan, "8.2")) == {2025: (above, 98, None), 2030: (above, 98, None)}
     assert _reporters(plan, "8.1") == _reporters(plan, "8.2") == {UnitKind.hamlet}
 
 

@@ -20,6 +20,7 @@ AGENCIES = {
     UnitKind.commune_office,
 }
 BELOW, AT_LEAST, AT_MOST = Direction.below, Direction.at_least, Direction.at_most
+ABOVE = Direction.above  # "trên X%": strictly above
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +151,7 @@ def test_chi_tieu_3_malnutrition_in_plan_order(plan: PlanSpec) -> None:
 def test_chi_tieu_4_vaccination(plan: PlanSpec) -> None:
     ind = _ind(plan, "4")
     assert ind.factor == 100
-    assert _targets(ind) == {2025: (AT_LEAST, 95, None)}  # "đạt trên 95%"
+    assert _targets(ind) == {2025: (ABOVE, 95, None)}  # "đạt trên 95%"
 
 
 def test_chi_tieu_5_school_sanitation_share(plan: PlanSpec) -> None:
@@ -163,7 +164,7 @@ def test_chi_tieu_5_school_sanitation_share(plan: PlanSpec) -> None:
 
 def test_chi_tieu_6_special_circumstances(plan: PlanSpec) -> None:
     assert _targets(_ind(plan, "6.1")) == {2025: (BELOW, 1, None)}
-    assert _targets(_ind(plan, "6.2")) == {2025: (AT_LEAST, 95, None)}
+    assert _targets(_ind(plan, "6.2")) == {2025: (ABOVE, 95, None)}  # "trên 95%"
     assert _reporters(plan, "6.1") == _reporters(plan, "6.2") == {UnitKind.hamlet}
 
 
@@ -189,14 +190,12 @@ def test_chi_tieu_9_injuries_out_of_804_children(plan: PlanSpec) -> None:
         assert ind.kind is IndicatorKind.rate and ind.factor == 100000, ind.code
         assert ind.min_denominator == 1000, ind.code
     # "xuống 5/804 trẻ em": 5 injured among 804 children meets it, 6 does not
+    # the exact fraction, compared without rounding (tests/test_plans_exact.py)
     (t1,) = injured.targets
-    assert t1.direction is AT_MOST
-    assert 5 / 804 * 100000 <= t1.value < 6 / 804 * 100000
+    assert t1.direction is AT_MOST and t1.fraction == (5, 804) and t1.value is None
     # "dưới 1/804 trẻ em": no death meets it, 1 death among 804 children does not
     (t2,) = died.targets
-    assert t2.direction is BELOW
-    assert 0 < t2.value <= 1 / 804 * 100000
-    assert abs(t2.value - 1 / 804 * 100000) < 0.01
+    assert t2.direction is BELOW and t2.fraction == (1, 804) and t2.value is None
 
 
 def test_chi_tieu_10_disasters(plan: PlanSpec) -> None:
@@ -219,8 +218,8 @@ def test_chi_tieu_12_birth_registration(plan: PlanSpec) -> None:
 
 
 def test_education_targets(plan: PlanSpec) -> None:
-    assert _targets(_ind(plan, "13.1")) == {2025: (AT_LEAST, 99, None)}
-    assert _targets(_ind(plan, "13.2")) == {2025: (AT_LEAST, 99, None)}
+    assert _targets(_ind(plan, "13.1")) == {2025: (ABOVE, 99, None)}  # "trên 99%"
+    assert _targets(_ind(plan, "13.2")) == {2025: (ABOVE, 99, None)}
     assert _reporters(plan, "13.1") == _reporters(plan, "13.2") == {UnitKind.preschool}
     assert _targets(_ind(plan, "14.1")) == {2025: (AT_LEAST, 100, None)}  # 6 tuổi vào lớp 1
     assert _targets(_ind(plan, "14.2")) == {2025: (AT_LEAST, 100, None)}
@@ -245,7 +244,7 @@ def test_chi_tieu_17_commune_play_area_is_yes_no(plan: PlanSpec) -> None:
 
 
 def test_chi_tieu_18_participation(plan: PlanSpec) -> None:
-    assert _targets(_ind(plan, "18")) == {2025: (AT_LEAST, 80, None)}  # "trên 80%"
+    assert _targets(_ind(plan, "18")) == {2025: (ABOVE, 80, None)}  # "trên 80%"
     assert _reporters(plan, "18") == {UnitKind.commune_office}
 
 

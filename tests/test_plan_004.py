@@ -178,12 +178,10 @@ def test_percent_rates_with_decimal_comma(ind):
 
 
 def test_targets_outside_bold(ind):
-    assert targets(ind["7.2"]) == {2030: (Direction.at_least, 40)}  # "trên 40%"
+    assert targets(ind["7.2"]) == {2030: (Direction.above, 40)}  # "trên 40%": strictly
     assert targets(ind["7.1"]) == {2025: (Direction.at_least, 100)}
-    assert targets(ind["15.2"]) == {  # "giảm từ 10%"
-        2025: (Direction.at_most, 10),
-        2030: (Direction.at_most, 10),
-    }
+    for code in ("15.2", "15.3"):  # "giảm từ 10%" is ambiguous: listed, not judged
+        assert targets(ind[code]) == {2025: (Direction.none, None), 2030: (Direction.none, None)}
     assert targets(ind["5.2"]) == {2030: (Direction.at_least, 98)}
     assert targets(ind["6"]) == {2030: (Direction.at_most, 2)}
     assert targets(ind["19"]) == {2025: (Direction.at_least, 95)}

@@ -332,7 +332,8 @@ def test_the_rules_import_nothing_of_storage_or_the_bot():
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     roots = {n.split(".")[0] for n in names}
-    assert roots <= {"__future__", "collections", "dataclasses", "decimal", "typing"}, roots
+    assert roots <= {"__future__", "collections", "dataclasses", "decimal", "fractions",
+                     "typing"}, roots
 
 
 # ------------------------------------------------------------------ the road to a milestone
