@@ -442,7 +442,29 @@ def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = Fal
     session.add(rnd)
     session.flush()
     bump_rounds(session=session, commune_id=commune.id, plan_id=plan.id)  # cached sheets
+    changes += unreportable(spec, plan_spec)
     return changes
+
+
+def unreportable(spec: CommuneSpec, plan: PlanSpec) -> list[str]:
+    """"!" lines naming the indicators no unit of the commune can report, and what to add:
+    they would stay chưa đủ số liệu for ever."""
+    present = {u.kind.value for u in [*spec.hamlets, *spec.communes, *spec.agencies]}
+    labels = {r.unit_kind.value: r.label for r in plan.responsibilities}
+    missing: dict[tuple[str, ...], list[str]] = {}
+    for _g, crit, ind in plan.indicators():
+        if ind.kind.value == "task":
+            continue
+        kinds = tuple(k.value for k in plan.reporters_of(crit, ind))
+        if kinds and not present.intersection(kinds):
+            missing.setdefault(kinds, []).append(ind.code)
+    out = []
+    for kinds, codes in missing.items():
+        what = " or ".join(f"{k} ({labels[k]})" if k in labels else k for k in kinds)
+        out.append(f"! no unit of {spec.code} can report {', '.join(codes)} (plan "
+                   f"{plan.code}): add a unit of kind {what} to the file, or these stay "
+                   "chưa đủ số liệu")
+    return out
 
 
 def plan_of(rnd: Round, *, session: Session) -> Plan:

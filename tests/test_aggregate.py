@@ -455,21 +455,21 @@ def city(session: Session) -> Commune:
     return setup_commune(session, "communes/004_rach_gia.yaml")
 
 
-WARDS = ("vinh-thanh-van", "vinh-thanh", "vinh-lac", "an-hoa", "rach-soi", "vinh-quang",
-         "phi-thong")
+WARDS = ("vinh-thanh-van", "vinh-thanh", "vinh-lac", "vinh-bao", "vinh-quang", "vinh-hiep",
+         "vinh-loi", "vinh-thong", "an-hoa", "an-binh", "rach-soi", "phi-thong")  # 11 + 1
 
 
 def test_city_adds_up_its_wards_and_baseline_year(city: Commune) -> None:
     for w in WARDS:
-        city.save(w, "9", year=2020, value=20)  # 140 abused children in 2020
-    for w, n in zip(WARDS, (19, 19, 19, 19, 19, 19, 19), strict=True):
-        city.save(w, "9", year=2025, value=n)  # 133: down 5% against 2020
+        city.save(w, "9", year=2020, value=20)  # 240 abused children in 2020
+    for w in WARDS:
+        city.save(w, "9", year=2025, value=19)  # 228: down 5% against 2020
     r = row(city.report(2025), "9")
-    assert (r.value, r.reference_year, r.reference_value) == (133, 2020, 140)
+    assert (r.value, r.reference_year, r.reference_value) == (228, 2020, 240)
     assert r.change_pct == pytest.approx(5.0)
     assert r.verdict == DAT  # reduce_vs_year: at least 5% down against 2020
-    assert r.units_expected == 7
-    city.save("phi-thong", "9", year=2025, value=20)  # 134: down 4.29%
+    assert r.units_expected == 12
+    city.save("phi-thong", "9", year=2025, value=20)  # 229: down 4.58%
     assert row(city.report(2025), "9").verdict == KHONG_DAT
 
 
@@ -491,7 +491,7 @@ def test_province_rollup_over_the_city(city: Commune) -> None:
     for w in WARDS:
         city.save(w, "1", year=2025, value=1 if w != "phi-thong" else 0)
     rep, up = city.report(2025), build_rollup("kien-giang", 2025, session=city.session, tz=TZ)
-    assert row(rep, "1").value == pytest.approx(600 / 7)  # 6 of 7 wards: 85.7% ≥ 75%
+    assert row(rep, "1").value == pytest.approx(1100 / 12)  # 11 of 12: 91.7% ≥ 75%
     assert row(rep, "1").verdict == DAT
     assert [(r.code, r.value, r.verdict) for r in up.rows] == [
         (r.code, r.value, r.verdict) for r in rep.rows]

@@ -16,8 +16,8 @@ from storage.models import Membership, Person
 from tests.harness import ROOT
 
 runner = CliRunner()
-WARDS = ("vinh-thanh-van", "vinh-thanh", "vinh-lac", "an-hoa", "rach-soi", "vinh-quang",
-         "phi-thong")
+WARDS = ("vinh-thanh-van", "vinh-thanh", "vinh-lac", "vinh-bao", "vinh-quang", "vinh-hiep",
+         "vinh-loi", "vinh-thong", "an-hoa", "an-binh", "rach-soi", "phi-thong")
 
 
 def test_baseline_round_is_set_up_entered_and_used(db_url, engine, tmp_path, monkeypatch):
@@ -45,8 +45,8 @@ def test_baseline_round_is_set_up_entered_and_used(db_url, engine, tmp_path, mon
                          role=Role.officer))
         s.commit()
     rows = ["year,unit,indicator,numerator,denominator,value"]
-    rows += [f"2020,{w},9,,,20" for w in WARDS]  # 140 abused children in 2020
-    rows += [f"2025,{w},9,,,19" for w in WARDS]  # 133 in 2025: down 5%
+    rows += [f"2020,{w},9,,,20" for w in WARDS]  # 240 abused children in 2020
+    rows += [f"2025,{w},9,,,19" for w in WARDS]  # 228 in 2025: down 5%
     csv = tmp_path / "values.csv"
     csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
     out = runner.invoke(app, ["values", "import", str(csv), "--submit", "--allow-closed",
@@ -55,8 +55,8 @@ def test_baseline_round_is_set_up_entered_and_used(db_url, engine, tmp_path, mon
     data = json.loads(runner.invoke(app, ["report", "--year", "2025", "--unit", "rach-gia",
                                           "--format", "json"]).stdout)
     nine = next(i for i in data["indicators"] if i["code"] == "9")
-    assert (nine["value"], nine["verdict"]) == (133, "dat")
+    assert (nine["value"], nine["verdict"]) == (228, "dat")
     data = json.loads(runner.invoke(app, ["report", "--year", "2020", "--unit", "rach-gia",
                                           "--format", "json"]).stdout)
     nine = next(i for i in data["indicators"] if i["code"] == "9")
-    assert nine["value"] == 140 and nine["verdict"] is None
+    assert nine["value"] == 240 and nine["verdict"] is None

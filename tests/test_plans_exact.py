@@ -97,3 +97,20 @@ def test_the_roles_are_kept_as_written_and_shown(session: Session):
     cells = next(r.cells for t in doc.tables for r in t.rows if r.cells[0].text == "14")
     assert "(Thực hiện: Văn phòng HĐND-UBND xã)" in cells[1].text
     assert json.loads(json.dumps(report_json(rep)))  # still plain JSON
+
+
+def test_setup_names_the_indicators_no_unit_can_report(db_url, tmp_path, monkeypatch):
+    from tests.harness import ROOT
+
+    monkeypatch.setenv("CTVBOT_DATABASE_URL", db_url)
+    text = (ROOT / "communes/002_xuan_truong.yaml").read_text(encoding="utf-8")
+    line = "  - {code: tram-y-te, name: Trạm Y tế xã Xuân Trường, kind: health_station}\n"
+    assert line in text
+    path = tmp_path / "no_station.yaml"
+    path.write_text(text.replace(line, ""), encoding="utf-8")
+    out = runner.invoke(app, ["setup", str(path)])
+    assert out.exit_code == 0, out.output
+    assert "! no unit of xuan-truong can report 2, 3.1, 3.2" in out.output, out.output
+    assert "add a unit of kind health_station" in out.output
+    full = runner.invoke(app, ["setup", str(ROOT / "communes/002_xuan_truong.yaml")])
+    assert "no unit of" not in full.output, full.output
