@@ -659,7 +659,8 @@ def _docx_results(w: _Word, report: CommuneReport, rows: list[IndicatorRow],
                   fmt_target_cell(r, lang),
                   fmt_value(r, sep="\n", lang=lang), fmt_last_year(r, lang),
                   fmt_verdict(r, lang)), (C, L, C, C, C, C),
-              bold_last=r.verdict == KHONG_DAT)
+              bold_last=(r.path.verdict == OFF_PATH if r.path is not None and r.path.verdict
+                         else r.verdict == KHONG_DAT))
     w.fit(t, w._widths)
     noted = [(r, n) for r in rows if (n := notes_for(r, lang))]
     if noted:

@@ -371,7 +371,8 @@ def test_english_word_and_excel(filled: tuple[Commune, CommuneReport],
     texts = {r.cells[0].text: [c.text for c in r.cells] for r in doc.tables[1].rows}
     assert texts["No."] == ["No.", "Indicator", "Target", "Result", "Last year", "Verdict"]
     assert texts["2"][1:] == ["Children up to 8 with access to comprehensive development "
-                              "care services", "≥ 90%", "99.2%\n(1,234/1,244)", "—", "Met"]
+                              "care services\n(Lead: Phòng Văn hoá - Xã hội xã)", "≥ 90%",
+                              "99.2%\n(1,234/1,244)", "—", "Met"]
     assert texts["1"][3:] == ["Yes", "—", "Met"]
     everything = _all_text(doc)
     assert "SOCIALIST REPUBLIC OF VIET NAM" in everything and "ANNEX" in everything
