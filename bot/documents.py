@@ -982,8 +982,9 @@ def report_png(report: CommuneReport, *, include_sensitive: bool = True,
               CHUA_DU: ("#9e9e9e", "..", "? " + _verdict_word(CHUA_DU, lang)),
               None: ("#9e9e9e", "..", "—")}
     n = max(len(rows), 1)
-    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.42 * n), dpi=110)
     plt.rcParams["font.family"] = "DejaVu Sans"
+    plt.rcParams["text.parse_math"] = False  # "Xã $\\frac{1}$" is a name, not mathtext
+    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.42 * n), dpi=110)
     for y, r in enumerate(rows):
         t = r.target
         assert t is not None and t.value is not None and r.value is not None

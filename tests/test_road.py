@@ -124,3 +124,9 @@ def test_a_target_is_printed_as_written() -> None:
     shown = fmt_param(TargetText("at_most", 621.9, None, 100000), "vi")
     assert "621,9" in shown and "622" not in shown
     assert "124,378" in fmt_param(TargetText("below", 124.378, None, 100000), "vi")
+
+
+def test_a_name_with_mathtext_characters_is_drawn_as_text(session: Session) -> None:
+    xt = setup_commune(session, code="xa-frac", name="Xã $\\frac{1}$")
+    _two_years(xt)
+    assert report_png(xt.report())[:8] == b"\x89PNG\r\n\x1a\n"  # used to raise in mathtext
