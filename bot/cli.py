@@ -267,6 +267,14 @@ def invitations(
                    "codes no longer work (use --keep-earlier to keep them)")
 
 
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def main() -> None:  # pragma: no cover
     """Entry point for ``python -m bot.cli``."""
     app(sys.argv[1:])
@@ -283,15 +291,18 @@ def run(
     = None,
 ) -> None:
     """Run the bot (long polling, or --webhook); Ctrl-C stops it cleanly."""
+    import asyncio
     import logging
     import secrets as pysecrets
     from urllib.parse import urlsplit
 
-    from telegram import Update
     from telegram.error import InvalidToken
 
     from bot.app import build_application, install_log_redaction
     from bot.service import Env
+    from bot.web.app import WebConfig, build_web_app
+    from bot.web.metrics import Metrics
+    from bot.web.serve import bind, serve
 
     settings = Settings()
     if settings.token is None:
@@ -312,25 +323,37 @@ def run(
     if settings.webhook_secret is not None:
         install_log_redaction(settings.webhook_secret.get_secret_value())
     engine = _engine()
+    public = (settings.public_url or (_origin(url) if webhook and url else "")).rstrip("/")
     env = Env(engine=engine, tz=settings.tz, bot_username=settings.bot_username or "",
-              invitation_days=settings.invitation_days)
+              invitation_days=settings.invitation_days, web_url=public)
     application = build_application(env, token=token, base_url=settings.api_url,
                                      base_file_url=settings.base_file_url,
-                                     replies_per_second=settings.replies_per_second)
+                                     replies_per_second=settings.replies_per_second,
+                                     updater=not webhook)
     application.bot_data["messages_per_second"] = settings.messages_per_second  # reminders
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    metrics = Metrics(engine)
+    application.bot_data["shell"].metrics = metrics
+    web_app = build_web_app(env, WebConfig(
+        public_url=public, bot_token=token, webhook_secret=secret,
+        webhook_path=urlsplit(url).path if webhook and url else None),
+        application=application, metrics=metrics)
     log = logging.getLogger("ctvbot")
-    log.info("starting (%s, database: %s)", "webhook" if webhook else "long polling",
-             engine.url.render_as_string(hide_password=True))
+    where = listen if webhook else settings.web_listen
+    sock = None
+    if where:
+        try:
+            sock = bind(where)
+        except (OSError, ValueError) as exc:
+            if webhook:
+                raise _fail(f"cannot listen on {where}: {exc}") from exc
+            log.warning("the web pages are not served: cannot listen on %s (%s)", where, exc)
+    log.info("starting (%s, database: %s%s)", "webhook" if webhook else "long polling",
+             engine.url.render_as_string(hide_password=True),
+             f", web pages on {where}" if sock is not None else "")
     try:
-        if webhook:
-            assert url is not None and settings.webhook_secret is not None
-            application.run_webhook(
-                listen=host or "127.0.0.1", port=int(port),
-                url_path=urlsplit(url).path.lstrip("/"), webhook_url=url,
-                secret_token=settings.webhook_secret.get_secret_value(),
-                allowed_updates=Update.ALL_TYPES)
-        else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+        asyncio.run(serve(application, web_app, sock, webhook_url=url if webhook else None,
+                          webhook_secret=secret))
     except InvalidToken:
         # the exception's text holds the token: say what happened without it
         raise _fail("Telegram refused the bot token (CTVBOT_TOKEN): check it with "

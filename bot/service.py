@@ -418,6 +418,8 @@ def on_simple(ctx: Ctx, ev: SimpleCmd) -> None:
         unit = _pick_unit(ctx, "status", state)
         if unit is not None:
             _status_for(ctx, unit)
+    elif ev.name == "web":
+        _web_link(ctx)
     elif ev.name == "invite":
         communes = _officer_communes(ctx)
         if not communes:
@@ -427,6 +429,19 @@ def on_simple(ctx: Ctx, ev: SimpleCmd) -> None:
         for c in communes:
             units.extend((u.id, u.name) for u in repo.children(c.id, session=ctx.session))
         ctx.say(join_flow.invite_menu(units))
+
+
+def _web_link(ctx: Ctx) -> None:
+    """/web: a one-time sign-in link to the web form."""
+    from storage import web as web_store
+
+    assert ctx.person is not None
+    if not ctx.env.web_url:
+        ctx.say(Reply((msg("web.not_configured"),)))
+        return
+    token = web_store.create_link(ctx.person.id, session=ctx.session, now=ctx.env.utcnow())
+    ctx.say(Reply((msg("web.link", link=f"{ctx.env.web_url.rstrip('/')}/login/{token}",
+                       minutes=web_store.LINK_MINUTES),)))
 
 
 def _officer_communes(ctx: Ctx) -> list[Unit]:

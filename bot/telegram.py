@@ -207,15 +207,19 @@ async def stop_reminders(application: Application) -> None:
 
 def build_application(env: Env, receive: Receive, failed: Failed, *, token: str,
                       base_url: str, base_file_url: str, replies_per_second: float,
-                      started: Callable[[Env, Reminders], None]) -> Application:
+                      started: Callable[[Env, Reminders], None],
+                      updater: bool = True) -> Application:
     """The PTB Application: every update goes to ``receive``; nothing is started.
 
     Every reply and reminder of the process stays under ``replies_per_second`` (Telegram's
     overall limit), and a 429 is waited out (retry_after) and sent again instead of losing
     the reply; 0 switches the limiter off (a local Bot API server, a benchmark). ``started``
     gets the Env (with the bot's username learnt) and the Reminders once running.
+    ``updater=False``: no updater of its own (the webhook route of ``bot.web`` feeds it).
     """
     builder = ApplicationBuilder().token(token).base_url(base_url).base_file_url(base_file_url)
+    if not updater:  # updates come from the web app's webhook route (bot.web.app)
+        builder = builder.updater(None)
     if replies_per_second > 0:
         builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=replies_per_second,
                                                       max_retries=REPLY_RETRIES))
