@@ -186,6 +186,67 @@ def invite(
         typer.echo(f"{out['unit']} ({out['role']}): {out['link']}\ncode: {code}")
 
 
+@app.command("login-link")
+def login_link(
+    unit: str,
+    name: Annotated[str | None, typer.Option(
+        help="The reporter's name: a web-only reporter (no Telegram) of the unit with this "
+        "name is created the first time; issuing again revokes their earlier link")] = None,
+    telegram_id: Annotated[int | None, typer.Option(
+        "--telegram-id", help="A member of the unit by their Telegram id")] = None,
+    revoke_sessions: Annotated[bool, typer.Option(
+        "--revoke-sessions", help="Also sign this person out of every browser")] = False,
+) -> None:
+    """Print a one-time sign-in link (15 minutes) to a unit's web form for one person."""
+    from storage import web as web_store
+
+    settings = Settings()
+    if not settings.public_url:
+        raise _fail("CTVBOT_PUBLIC_URL is not set: give the address people open the web pages "
+                    "at, for example https://baocao.example.vn")
+    engine = _engine()
+    with session_scope(engine) as session:
+        u = _find_unit(unit, session=session)
+        people = [(m, p) for m, p in web_store.members(u.id, session=session)
+                  if m.role in (Role.collaborator, Role.agency)]
+        created = False
+        if telegram_id is not None:
+            person = next((p for _, p in web_store.members(u.id, session=session)
+                           if p.telegram_id == telegram_id), None)
+            if person is None:
+                raise _fail(f"no member of {u.code} has the Telegram id {telegram_id}")
+        elif name is not None:
+            role = repo.default_role(u)
+            if role not in (Role.collaborator, Role.agency):
+                raise _fail(f"{u.code} is a {u.kind}: a web-only reporter belongs to a hamlet "
+                            "or an agency")
+            name = " ".join(name.split())
+            if not name or len(name) > 100:
+                raise _fail("--name must be a name of 1 to 100 characters")
+            person, created = web_store.web_reporter(u, name, role, session=session)
+        elif len(people) == 1:
+            person = people[0][1]
+        else:
+            names = ", ".join(p.name for _, p in people) or "nobody yet"
+            raise _fail(f"{u.code} has {len(people)} reporters ({names}): choose one with "
+                        "--name (or --telegram-id)")
+        assert person.id is not None
+        revoked = web_store.revoke_links(person.id, session=session) \
+            if person.telegram_id is None else 0
+        signed_out = web_store.revoke_sessions(person.id, session=session) \
+            if revoke_sessions else 0
+        token = web_store.create_link(person.id, session=session)
+        link = f"{settings.public_url.rstrip('/')}/login/{token}"
+        who = person.name
+    if created:
+        typer.echo(f"created the web-only reporter {who} of {u.code}")
+    if revoked:
+        typer.echo(f"{revoked} earlier link(s) of {who} revoked")
+    if signed_out:
+        typer.echo(f"{who} signed out of {signed_out} browser(s)")
+    typer.echo(f"{who} ({u.code}), valid {web_store.LINK_MINUTES} minutes, once: {link}")
+
+
 def _check_out_path(out: Path) -> None:
     """Refuse an output file that cannot be written, before anything is created."""
     if out.is_dir():
