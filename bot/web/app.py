@@ -22,6 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -418,7 +420,8 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
     if application is not None and config.webhook_path:
         path = "/" + config.webhook_path.strip("/")
         routes.insert(0, Route(path, telegram_webhook, methods=["POST"]))
-    app = Starlette(routes=[*routes, *extra_routes])
+    app = Starlette(routes=[*routes, *extra_routes],
+                    middleware=[Middleware(GZipMiddleware, minimum_size=1000)])
     app.state.env, app.state.config, app.state.metrics = env, config, metrics
     return app
 
