@@ -427,3 +427,75 @@ def test_login_link_creates_a_web_only_reporter_and_reissuing_revokes(cli, monke
     assert cli("login-link", "xuan-truong", "--name", "X").exit_code == 1
     monkeypatch.delenv("CTVBOT_PUBLIC_URL")
     assert "CTVBOT_PUBLIC_URL" in cli("login-link", "thon-hanh-thien").output
+
+
+# who may open what: the chat's rules (tests/test_authorization.py) on every route
+PEOPLE = {
+    "stranger": None,
+    "collaborator": ("thon-hanh-thien", None),
+    "agency": ("xuan-truong/tram-y-te", None),
+    "officer": ("xuan-truong", "officer"),
+    "other_officer": ("huong-phu", "officer"),
+}
+ROUTES = {  # (method, path, form): expected status per person
+    ("GET", "/form/{hamlet}", False): {"stranger": 401, "collaborator": 200, "agency": 403,
+                                       "officer": 200, "other_officer": 403},
+    ("GET", "/form/{agency}", False): {"stranger": 401, "collaborator": 403, "agency": 200,
+                                       "officer": 200, "other_officer": 403},
+    ("GET", "/form", False): {"stranger": 401, "collaborator": 303, "agency": 303,
+                              "officer": 200, "other_officer": 200},
+    ("POST", "/form/{hamlet}/field", True): {"stranger": 401, "collaborator": 200,
+                                             "agency": 403, "officer": 200,
+                                             "other_officer": 403},
+    ("POST", "/form/{hamlet}", True): {"stranger": 401, "collaborator": 303, "agency": 403,
+                                       "officer": 303, "other_officer": 403},
+    ("POST", "/form/{agency}", True): {"stranger": 401, "collaborator": 403, "agency": 303,
+                                       "officer": 303, "other_officer": 403},
+    ("POST", "/form/{hamlet}", False): {"stranger": 401, "collaborator": 403, "agency": 403,
+                                        "officer": 403, "other_officer": 403},
+    ("POST", "/logout", False): {"stranger": 403, "collaborator": 403, "agency": 403,
+                                 "officer": 403, "other_officer": 403},
+    ("GET", "/healthz", False): dict.fromkeys(PEOPLE, 200),
+}
+
+
+async def test_every_route_follows_the_chat_rules(web):
+    from storage.kinds import Role
+
+    setup_commune(web.engine, "communes/001_nam_dong.yaml")
+    tokens: dict[str, str | None] = {"stranger": None}
+    for n, (who, spec) in enumerate(PEOPLE.items()):
+        if spec is None:
+            continue
+        unit, role = spec
+        user = service.TgUser(72_000 + n, who, language_code="vi")
+        service.handle(web.env, 9_300_000 + n, user, service.StartCmd(
+            invite(web.engine, unit, role=Role(role) if role else None)))
+        person = store.person_by_telegram(web.engine, user.id)
+        tokens[who] = store.open_session(web.engine, person.id, "link", web.clock())
+    ids = {"hamlet": web.unit_id(), "agency": web.unit_id("xuan-truong/tram-y-te")}
+    failures = []
+    for (method, path, with_csrf), expected in ROUTES.items():
+        for who, status in expected.items():
+            token = tokens[who]
+            async with client() as http:
+                if token:
+                    http.cookie_jar.update_cookies({"ctv_session": token})
+                data = {"v:99.9:value": "1"}
+                if path.endswith("field"):
+                    data = {"v:8.1:den": str(40 + len(who))}  # a change each time
+                if with_csrf:
+                    data["csrf"] = auth.csrf_token(token or "none")
+                async with http.request(method, web.base + path.format(**ids),
+                                        data=data if method == "POST" else None,
+                                        allow_redirects=False) as r:
+                    if r.status != status:
+                        failures.append((method, path, with_csrf, who, r.status, status))
+    assert failures == []
+    # what was let through came from the collaborator and the officer (a paper report);
+    # nobody else changed anything
+    people = {store.person_by_telegram(web.engine, 72_000 + n).id
+              for n, who in enumerate(PEOPLE) if who in ("collaborator", "officer")}
+    with Session(web.engine) as s:
+        by = {v.changed_by for v in s.exec(select(ValueChange))}
+    assert by == people
