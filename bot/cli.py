@@ -447,11 +447,15 @@ def restore_cmd(file: Path) -> None:
 def demo(
     lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
     out: Annotated[Path | None, typer.Option(help="Folder for the files")] = None,
+    serve: Annotated[bool, typer.Option(
+        "--serve", help="Then keep serving the web form (the printed link) until Ctrl-C")]
+    = False,
+    listen: Annotated[str, typer.Option(help="HOST:PORT for --serve")] = "127.0.0.1:8080",
 ) -> None:
     """Play a commune's reporting year through the real bot, locally (no Telegram account)."""
     if lang not in ("vi", "en"):
         raise _fail("--lang must be vi or en")
-    _sandbox("demo").main(lang, out)
+    _sandbox("demo").main(lang, out, listen if serve else None)
 
 
 @app.command()
