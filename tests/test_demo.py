@@ -42,10 +42,9 @@ async def test_demo_serve_keeps_the_form_open_until_ctrl_c(tmp_path):
         assert not task.done(), lines[-5:]
         await asyncio.sleep(0.2)
     link = re.search(r"(http://\S+/login/\S+)", "\n".join(lines)).group(1)
-    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as http:
-        async with http.post(link) as r:
-            page = await r.text()
-            assert r.status == 200 and "Thôn Xuân Thủy" in page and 'name="csrf"' in page
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as http, http.post(link) as r:
+        page = await r.text()
+        assert r.status == 200 and "Thôn Xuân Thủy" in page and 'name="csrf"' in page
     os.kill(os.getpid(), signal.SIGINT)
     await asyncio.wait_for(task, 30)
 
