@@ -32,13 +32,14 @@ from bot.context import (
     TgUser,
 )
 from bot.i18n import pick_language
+from bot.messenger import WEB_APP
 from bot.officer import on_officer, on_officer_press
 from bot.settings import local_date
 from flows import callbacks, rules
 from flows import join as join_flow
 from flows import report as report_flow
 from flows import summary as summary_flow
-from flows.effects import Reply, Save, SubmitReport, TargetText, msg
+from flows.effects import Button, Reply, Save, SubmitReport, TargetText, msg
 from flows.report import ReportState
 from flows.status import status as status_reply
 from storage import repo
@@ -291,6 +292,9 @@ def on_report(ctx: Ctx, ev: ReportCmd) -> None:
         return
     unit = _pick_unit(ctx, "report", state)
     if unit is not None:
+        if ctx.env.web_url.startswith("https://"):  # Telegram opens Mini Apps over HTTPS only
+            ctx.say(Reply((msg("web.or_the_form"),),
+                          ((Button(msg("web.button"), f"{WEB_APP}{ctx.env.web_url}/app"),),)))
         _run_report(ctx, unit, state, report_flow.Start(ev.code))
 
 

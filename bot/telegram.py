@@ -20,6 +20,7 @@ from telegram import (
     InputFile,
     MessageEntity,
     Update,
+    WebAppInfo,
 )
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -29,6 +30,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.context import COMMANDS, MENU_NAMES, Env
 from bot.i18n import LANGUAGES, text_of
 from bot.messenger import (
+    WEB_APP,
     Blocked,
     Busy,
     Choices,
@@ -61,8 +63,14 @@ def keyboard(rows: Choices) -> InlineKeyboardMarkup | None:
     """An inline keyboard from rows of (label, data)."""
     if not rows:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row]
-                                 for row in rows])
+    return InlineKeyboardMarkup([[button(t, d) for t, d in row] for row in rows])
+
+
+def button(label: str, data: str) -> InlineKeyboardButton:
+    """A callback button, or a Mini App button for ``WEB_APP`` + URL."""
+    if data.startswith(WEB_APP):
+        return InlineKeyboardButton(label, web_app=WebAppInfo(data[len(WEB_APP):]))
+    return InlineKeyboardButton(label, callback_data=data)
 
 
 def _retry_seconds(exc: RetryAfter) -> float:

@@ -499,3 +499,37 @@ async def test_every_route_follows_the_chat_rules(web):
     with Session(web.engine) as s:
         by = {v.changed_by for v in s.exec(select(ValueChange))}
     assert by == people
+
+
+async def test_baocao_offers_the_form_as_a_mini_app_over_https(web):
+    from dataclasses import replace as dc_replace
+
+    env = dc_replace(web.env, web_url="https://baocao.example.vn")
+    user = service.TgUser(73_001, "Lan", language_code="vi")
+    service.handle(env, 9_400_001, user, service.StartCmd(invite(web.engine, "thon-hanh-thien")))
+    out = service.handle(env, 9_400_002, user, command_event("baocao"))
+    first = out.replies[0]
+    assert first.lines[0].key == "web.or_the_form"
+    assert first.buttons[0][0].data == "webapp:https://baocao.example.vn/app"
+    assert out.replies[1].lines[0].key == "report.intro"
+    plain = service.handle(web.env, 9_400_003, user, command_event("baocao"))  # http: none
+    assert all(not b.data.startswith("webapp:") for r in plain.replies for row in r.buttons
+               for b in row)
+
+
+async def test_the_local_bot_api_takes_mini_app_buttons_over_https_only(api):
+    from telegram import Bot
+
+    from bot.messenger import Refused
+    from bot.telegram import TelegramMessenger
+
+    lan = api.user(TOKEN, 73_002, "Lan", language_code="vi")
+    await lan.send("/start")
+    async with Bot(TOKEN, base_url=f"{api.url}/bot") as bot:
+        messenger = TelegramMessenger(bot)
+        await messenger.send_text(73_002, "Biểu mẫu", [[("📝 Mở biểu mẫu",
+                                                         "webapp:https://web.test/app")]])
+        with pytest.raises(Refused, match="(?i)only https"):
+            await messenger.send_text(73_002, "x", [[("📝", "webapp:http://web.test/app")]])
+    shown = [m for m in lan.messages() if m.content == "Biểu mẫu"]
+    assert shown and shown[0].buttons[0][0][0] == "📝 Mở biểu mẫu"
