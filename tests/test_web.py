@@ -533,3 +533,25 @@ async def test_the_local_bot_api_takes_mini_app_buttons_over_https_only(api):
             await messenger.send_text(73_002, "x", [[("📝", "webapp:http://web.test/app")]])
     shown = [m for m in lan.messages() if m.content == "Biểu mẫu"]
     assert shown and shown[0].buttons[0][0][0] == "📝 Mở biểu mẫu"
+
+
+async def test_sessions_can_be_revoked(web, cli, monkeypatch):
+    monkeypatch.setenv("CTVBOT_PUBLIC_URL", "http://web.test")
+    out = cli("login-link", "thon-hanh-thien", "--name", "Chị Lan")
+    link = out.output.rsplit(" ", 1)[1].strip().replace("http://web.test", web.base)
+    async with client() as phone, client() as laptop:
+        html = await sign_in(phone, link)
+        again = cli("login-link", "thon-hanh-thien", "--name", "Chị Lan")
+        await sign_in(laptop, again.output.rsplit(" ", 1)[1].strip()
+                      .replace("http://web.test", web.base))
+        # signing out one browser (with its CSRF token) leaves the other signed in
+        async with phone.post(f"{web.base}/logout", data={"csrf": csrf_of(html)}) as r:
+            assert r.status == 200 and "đăng xuất" in await r.text()
+        async with phone.get(f"{web.base}/form") as r:
+            assert r.status == 401
+        async with laptop.get(f"{web.base}/form", allow_redirects=False) as r:
+            assert r.status == 303
+        out = cli("login-link", "thon-hanh-thien", "--name", "Chị Lan", "--revoke-sessions")
+        assert "signed out of 1 browser(s)" in out.output
+        async with laptop.get(f"{web.base}/form") as r:
+            assert r.status == 401
