@@ -555,3 +555,31 @@ async def test_sessions_can_be_revoked(web, cli, monkeypatch):
         assert "signed out of 1 browser(s)" in out.output
         async with laptop.get(f"{web.base}/form") as r:
             assert r.status == 401
+
+
+async def test_the_chat_and_the_form_show_the_same_figures_in_the_persons_language(web):
+    user = service.TgUser(74_001, "Lan", language_code="en")
+    service.handle(web.env, 9_500_001, user,
+                   service.StartCmd(invite(web.engine, "thon-hanh-thien")))
+    for n, text in enumerate(["/report", "450", "12"]):
+        event = command_event("report") if text == "/report" else service.TextIn(text)
+        service.handle(web.env, 9_500_010 + n, user, event)
+    out = service.handle(web.env, 9_500_020, user, command_event("web"))
+    link = out.replies[0].lines[0].params["link"].replace("http://web.test", web.base)
+    async with client() as http:
+        html = await sign_in(http, link)
+        assert "2026 report: Thôn Hành Thiện" in html and "Send the report" in html
+        first = items(web, web.unit_id())[0]
+        assert f'name="v:{first.code}:den" value="450"' in html
+        assert f'name="v:{first.code}:num" value="12"' in html
+        async with http.post(f"{web.base}/form/{web.unit_id()}/field",
+                             data={"csrf": csrf_of(html), f"v:{first.code}:den": "450",
+                                   f"v:{first.code}:num": "13"}) as r:
+            assert (await r.json())["message"] == "✓ Saved"
+    # the chat's next question offers the form's figure (8.2 asks 8.1's count again)
+    out = service.handle(web.env, 9_500_022, user, command_event("report"))
+    from bot.i18n import render_reply
+
+    labels = [label for r in out.replies for row in render_reply(r, out.locale)[1]
+              for label, _ in row]
+    assert any("13" in label for label in labels), labels
