@@ -583,3 +583,42 @@ async def test_the_chat_and_the_form_show_the_same_figures_in_the_persons_langua
     labels = [label for r in out.replies for row in render_reply(r, out.locale)[1]
               for label, _ in row]
     assert any("13" in label for label in labels), labels
+
+
+async def test_without_javascript_an_unusual_figure_is_asked_then_saved(web):
+    person = web.reporter()
+    unit = web.unit_id()
+    count = next(i for i in items(web, unit) if i.kind not in ("rate", "yes_no", "task",
+                                                                 "share_units"))
+    with Session(web.engine) as s:
+        cur = repo.open_round(repo.find_unit("xuan-truong", session=s).id, session=s)
+        old = Round(commune_id=cur.commune_id, plan_id=cur.plan_id, year=cur.year - 1,
+                    unit_deadline=date(cur.year - 1, 11, 10),
+                    consolidation_deadline=date(cur.year - 1, 12, 5))
+        s.add(old)
+        s.flush()
+        ind = next(i for i in repo.indicators_for(repo.find_unit(HAMLET, session=s), cur,
+                                                   session=s) if i.code == count.code)
+        repo.save_value(session=s, round_id=old.id, unit_id=unit, indicator_id=ind.id,
+                        person_id=None, value=10.0)
+        s.commit()
+        old_id, cur_id = old.id, cur.id
+    name = f"v:{count.code}:value"
+    async with client() as http:
+        html = await sign_in(http, web.link(person))
+        data = {"csrf": csrf_of(html), "action": "save", name: "40"}
+        async with http.post(f"{web.base}/form/{unit}", data=data) as r:
+            page = await r.text()
+            assert r.status == 200 and "Năm 2025 là 10, năm nay là 40" in page
+            assert f'name="ok:{count.code}:value"' in page and 'value="40"' in page
+        with Session(web.engine) as s:
+            assert s.exec(select(ReportedValue).where(ReportedValue.round_id != old_id)) \
+                .first() is None
+        async with http.post(f"{web.base}/form/{unit}",
+                             data={**data, f"ok:{count.code}:value": "1"}) as r:
+            page = await r.text()
+            assert r.status == 200 and r.url.query.get("sent") is None
+            assert f'name="{name}" value="40"' in page
+    with Session(web.engine) as s:
+        saved = s.exec(select(ReportedValue).where(ReportedValue.round_id == cur_id)).one()
+        assert saved.value == 40 and saved.source == "web"
