@@ -137,7 +137,8 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
         html = jinja.get_template(name).render(t=t, r=r, lang=lang, **params)
         return HTMLResponse(html, status_code=status,
                             headers={"Cache-Control": "no-store",
-                                     "X-Frame-Options": "SAMEORIGIN",
+                                     "Content-Security-Policy":
+                                         "frame-ancestors 'self' https://web.telegram.org",
                                      "Referrer-Policy": "no-referrer"})
 
     def lang_of(request: Request, person: Any = None) -> str:
@@ -152,9 +153,12 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
         person = await asyncio.to_thread(store.person_of, env.engine, token, env.utcnow())
         return person, token if person is not None else None
 
-    def set_cookie(response: Response, token: str) -> None:
+    def set_cookie(response: Response, token: str, *, framed: bool = False) -> None:
+        # a Mini App may run in a frame of web.telegram.org: its cookie must cross sites
+        # there (SameSite=None needs Secure); every POST still needs its CSRF token
         response.set_cookie(COOKIE, token, max_age=30 * 24 * 3600, httponly=True,
-                            samesite="lax", secure=config.secure, path="/")
+                            samesite="none" if framed and config.secure else "lax",
+                            secure=config.secure, path="/")
 
     def refused(lang: str, key: str, status: int) -> HTMLResponse:
         return page("message.html", lang, status, title=msg("web.title"), text=msg(key))
@@ -243,7 +247,7 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
         token = await asyncio.to_thread(store.open_session, env.engine, person.id, "miniapp",
                                         env.utcnow())
         response = JSONResponse({"ok": True, "next": "/form"})
-        set_cookie(response, token)
+        set_cookie(response, token, framed=True)
         return response
 
     async def logout(request: Request) -> Response:
