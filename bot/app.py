@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
@@ -80,6 +81,7 @@ class Shell:
         self.env = env
         self.reminders: Reminders | None = None
         self._questions: dict[int, int] = {}  # chat -> the open question's message
+        self.metrics: Any = None  # bot.web.metrics.Metrics, when the web app serves /metrics
 
     def started(self, env: Env, reminders: Reminders | None) -> None:
         """The messenger is connected: its Env (the bot's username learnt), the reminders."""
@@ -88,6 +90,8 @@ class Shell:
     async def receive(self, inb: Inbound, messenger: Messenger) -> None:
         """One update: private chats and new messages only, then the dispatcher."""
         ev = inb.event
+        if self.metrics is not None:
+            self.metrics.updates.labels(type(ev).__name__.lower() if ev else "other").inc()
         if not inb.private:
             await self._not_private(inb, messenger)
             return
@@ -140,6 +144,8 @@ class Shell:
             if chat is not None:
                 await self.send_replies(messenger, chat, outcome.replies, outcome.locale)
                 await self.send_files(messenger, chat, outcome)
+                if self.metrics is not None:
+                    self.metrics.replies.inc(len(outcome.replies))
             if self.reminders is not None and outcome.deliveries:
                 self.reminders.spawn(self.reminders.deliver(outcome.deliveries),
                                      "reminders:manual")
@@ -206,6 +212,8 @@ class Shell:
                      messenger: Messenger) -> None:
         """Log an unexpected error (never the token) and ask the person to try again."""
         log.error("update %s failed: %r", inb.update_id if inb else "?", error, exc_info=error)
+        if self.metrics is not None:
+            self.metrics.errors.inc()
         if inb is not None and inb.chat_id is not None:
             lang = pick_language(inb.user.language_code if inb.user else None)
             with contextlib.suppress(MessengerError):
@@ -213,12 +221,13 @@ class Shell:
 
 
 def build_application(env: Env, *, token: str, base_url: str, base_file_url: str,
-                      replies_per_second: float = REPLIES_PER_SECOND) -> tg.Application:
+                      replies_per_second: float = REPLIES_PER_SECOND,
+                      updater: bool = True) -> tg.Application:
     """The Telegram application around one shell; nothing is started (see bot.telegram)."""
     shell = Shell(env)
     application = tg.build_application(env, shell.receive, shell.failed, token=token,
                                        base_url=base_url, base_file_url=base_file_url,
                                        replies_per_second=replies_per_second,
-                                       started=shell.started)
+                                       started=shell.started, updater=updater)
     application.bot_data["shell"] = shell
     return application

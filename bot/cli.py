@@ -189,6 +189,67 @@ def invite(
         typer.echo(f"{out['unit']} ({out['role']}): {out['link']}\ncode: {code}")
 
 
+@app.command("login-link")
+def login_link(
+    unit: str,
+    name: Annotated[str | None, typer.Option(
+        help="The reporter's name: a web-only reporter (no Telegram) of the unit with this "
+        "name is created the first time; issuing again revokes their earlier link")] = None,
+    telegram_id: Annotated[int | None, typer.Option(
+        "--telegram-id", help="A member of the unit by their Telegram id")] = None,
+    revoke_sessions: Annotated[bool, typer.Option(
+        "--revoke-sessions", help="Also sign this person out of every browser")] = False,
+) -> None:
+    """Print a one-time sign-in link (15 minutes) to a unit's web form for one person."""
+    from storage import web as web_store
+
+    settings = Settings()
+    if not settings.public_url:
+        raise _fail("CTVBOT_PUBLIC_URL is not set: give the address people open the web pages "
+                    "at, for example https://baocao.example.vn")
+    engine = _engine()
+    with session_scope(engine) as session:
+        u = _find_unit(unit, session=session)
+        people = [(m, p) for m, p in web_store.members(u.id, session=session)
+                  if m.role in (Role.collaborator, Role.agency)]
+        created = False
+        if telegram_id is not None:
+            person = next((p for _, p in web_store.members(u.id, session=session)
+                           if p.telegram_id == telegram_id), None)
+            if person is None:
+                raise _fail(f"no member of {u.code} has the Telegram id {telegram_id}")
+        elif name is not None:
+            role = repo.default_role(u)
+            if role not in (Role.collaborator, Role.agency):
+                raise _fail(f"{u.code} is a {u.kind}: a web-only reporter belongs to a hamlet "
+                            "or an agency")
+            name = " ".join(name.split())
+            if not name or len(name) > 100:
+                raise _fail("--name must be a name of 1 to 100 characters")
+            person, created = web_store.web_reporter(u, name, role, session=session)
+        elif len(people) == 1:
+            person = people[0][1]
+        else:
+            names = ", ".join(p.name for _, p in people) or "nobody yet"
+            raise _fail(f"{u.code} has {len(people)} reporters ({names}): choose one with "
+                        "--name (or --telegram-id)")
+        assert person.id is not None
+        revoked = web_store.revoke_links(person.id, session=session) \
+            if person.telegram_id is None else 0
+        signed_out = web_store.revoke_sessions(person.id, session=session) \
+            if revoke_sessions else 0
+        token = web_store.create_link(person.id, session=session)
+        link = f"{settings.public_url.rstrip('/')}/login/{token}"
+        who = person.name
+    if created:
+        typer.echo(f"created the web-only reporter {who} of {u.code}")
+    if revoked:
+        typer.echo(f"{revoked} earlier link(s) of {who} revoked")
+    if signed_out:
+        typer.echo(f"{who} signed out of {signed_out} browser(s)")
+    typer.echo(f"{who} ({u.code}), valid {web_store.LINK_MINUTES} minutes, once: {link}")
+
+
 def _check_out_path(out: Path) -> None:
     """Refuse an output file that cannot be written, before anything is created."""
     if out.is_dir():
@@ -270,6 +331,14 @@ def invitations(
                    "codes no longer work (use --keep-earlier to keep them)")
 
 
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def main() -> None:  # pragma: no cover
     """Entry point for ``python -m bot.cli``."""
     app(sys.argv[1:])
@@ -286,15 +355,18 @@ def run(
     = None,
 ) -> None:
     """Run the bot (long polling, or --webhook); Ctrl-C stops it cleanly."""
+    import asyncio
     import logging
     import secrets as pysecrets
     from urllib.parse import urlsplit
 
-    from telegram import Update
     from telegram.error import InvalidToken
 
     from bot.app import build_application, install_log_redaction
     from bot.service import Env
+    from bot.web.app import WebConfig, build_web_app
+    from bot.web.metrics import Metrics
+    from bot.web.serve import bind, serve
 
     settings = Settings()
     if settings.token is None:
@@ -315,25 +387,37 @@ def run(
     if settings.webhook_secret is not None:
         install_log_redaction(settings.webhook_secret.get_secret_value())
     engine = _engine()
+    public = (settings.public_url or (_origin(url) if webhook and url else "")).rstrip("/")
     env = Env(engine=engine, tz=settings.tz, bot_username=settings.bot_username or "",
-              invitation_days=settings.invitation_days)
+              invitation_days=settings.invitation_days, web_url=public)
     application = build_application(env, token=token, base_url=settings.api_url,
                                      base_file_url=settings.base_file_url,
-                                     replies_per_second=settings.replies_per_second)
+                                     replies_per_second=settings.replies_per_second,
+                                     updater=not webhook)
     application.bot_data["messages_per_second"] = settings.messages_per_second  # reminders
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    metrics = Metrics(engine)
+    application.bot_data["shell"].metrics = metrics
+    web_app = build_web_app(env, WebConfig(
+        public_url=public, bot_token=token, webhook_secret=secret,
+        webhook_path=urlsplit(url).path if webhook and url else None),
+        application=application, metrics=metrics)
     log = logging.getLogger("ctvbot")
-    log.info("starting (%s, database: %s)", "webhook" if webhook else "long polling",
-             engine.url.render_as_string(hide_password=True))
+    where = listen if webhook else settings.web_listen
+    sock = None
+    if where:
+        try:
+            sock = bind(where)
+        except (OSError, ValueError) as exc:
+            if webhook:
+                raise _fail(f"cannot listen on {where}: {exc}") from exc
+            log.warning("the web pages are not served: cannot listen on %s (%s)", where, exc)
+    log.info("starting (%s, database: %s%s)", "webhook" if webhook else "long polling",
+             engine.url.render_as_string(hide_password=True),
+             f", web pages on {where}" if sock is not None else "")
     try:
-        if webhook:
-            assert url is not None and settings.webhook_secret is not None
-            application.run_webhook(
-                listen=host or "127.0.0.1", port=int(port),
-                url_path=urlsplit(url).path.lstrip("/"), webhook_url=url,
-                secret_token=settings.webhook_secret.get_secret_value(),
-                allowed_updates=Update.ALL_TYPES)
-        else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+        asyncio.run(serve(application, web_app, sock, webhook_url=url if webhook else None,
+                          webhook_secret=secret))
     except InvalidToken:
         # the exception's text holds the token: say what happened without it
         raise _fail("Telegram refused the bot token (CTVBOT_TOKEN): check it with "
@@ -366,11 +450,15 @@ def restore_cmd(file: Path) -> None:
 def demo(
     lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
     out: Annotated[Path | None, typer.Option(help="Folder for the files")] = None,
+    serve: Annotated[bool, typer.Option(
+        "--serve", help="Then keep serving the web form (the printed link) until Ctrl-C")]
+    = False,
+    listen: Annotated[str, typer.Option(help="HOST:PORT for --serve")] = "127.0.0.1:8080",
 ) -> None:
     """Play a commune's reporting year through the real bot, locally (no Telegram account)."""
     if lang not in ("vi", "en"):
         raise _fail("--lang must be vi or en")
-    _sandbox("demo").main(lang, out)
+    _sandbox("demo").main(lang, out, listen if serve else None)
 
 
 @app.command()

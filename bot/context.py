@@ -93,6 +93,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "remind": (("remind", "nhac"), "cmd.remind"),
     "deadline": (("deadline", "hanchot"), "cmd.deadline"),
     "close": (("close", "chot"), "cmd.close"),
+    "web": (("web", "web"), "cmd.web"),
 }
 MENU_NAMES = {lang: [words[index] for words, key in COMMANDS.values() if key]
               for lang, index in (("vi", 1), ("en", 0))}
@@ -156,6 +157,7 @@ class Env:
     bot_username: str
     invitation_days: int = 30
     now: Callable[[], datetime] | None = None
+    web_url: str = ""  # the web pages' public address (sign-in links); "" when not served
 
     def utcnow(self) -> datetime:
         """Current time (aware, UTC), from the injected clock when there is one."""

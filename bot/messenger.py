@@ -178,6 +178,9 @@ def split_text(text: str, limit: int) -> list[str]:
     return parts
 
 
+WEB_APP = "webapp:"  # a choice whose data is this and a URL opens that page (a Mini App)
+
+
 def pieces(text: str, choices: Choices, limits: Limits) -> list[tuple[str, Choices]]:
     """The messages one reply becomes: its text split, the choices on the last piece, laid
     out at most ``choices_per_row`` to a row."""
@@ -187,7 +190,7 @@ def pieces(text: str, choices: Choices, limits: Limits) -> list[tuple[str, Choic
         if limits.choices_per_row > 0 else []
     for row in rows:
         for _, data in row:
-            if len(data.encode()) > limits.max_choice_data:
+            if len(data.encode()) > limits.max_choice_data and not data.startswith(WEB_APP):
                 raise ValueError(f"choice data longer than {limits.max_choice_data} bytes: "
                                  f"{data!r}")
     return [(p, rows if n == len(parts) - 1 else []) for n, p in enumerate(parts)]

@@ -32,13 +32,14 @@ from bot.context import (
     TgUser,
 )
 from bot.i18n import pick_language
+from bot.messenger import WEB_APP
 from bot.officer import on_officer, on_officer_press
 from bot.settings import local_date
 from flows import callbacks, rules
 from flows import join as join_flow
 from flows import report as report_flow
 from flows import summary as summary_flow
-from flows.effects import Reply, Save, SubmitReport, TargetText, msg
+from flows.effects import Button, Reply, Save, SubmitReport, TargetText, msg
 from flows.report import ReportState
 from flows.status import status as status_reply
 from storage import repo
@@ -292,6 +293,9 @@ def on_report(ctx: Ctx, ev: ReportCmd) -> None:
         return
     unit = _pick_unit(ctx, "report", state)
     if unit is not None:
+        if ctx.env.web_url.startswith("https://"):  # Telegram opens Mini Apps over HTTPS only
+            ctx.say(Reply((msg("web.or_the_form"),),
+                          ((Button(msg("web.button"), f"{WEB_APP}{ctx.env.web_url}/app"),),)))
         _run_report(ctx, unit, state, report_flow.Start(ev.code))
 
 
@@ -419,6 +423,8 @@ def on_simple(ctx: Ctx, ev: SimpleCmd) -> None:
         unit = _pick_unit(ctx, "status", state)
         if unit is not None:
             _status_for(ctx, unit)
+    elif ev.name == "web":
+        _web_link(ctx)
     elif ev.name == "invite":
         communes = _officer_communes(ctx)
         if not communes:
@@ -428,6 +434,19 @@ def on_simple(ctx: Ctx, ev: SimpleCmd) -> None:
         for c in communes:
             units.extend((u.id, u.name) for u in repo.children(c.id, session=ctx.session))
         ctx.say(join_flow.invite_menu(units))
+
+
+def _web_link(ctx: Ctx) -> None:
+    """/web: a one-time sign-in link to the web form."""
+    from storage import web as web_store
+
+    assert ctx.person is not None
+    if not ctx.env.web_url:
+        ctx.say(Reply((msg("web.not_configured"),)))
+        return
+    token = web_store.create_link(ctx.person.id, session=ctx.session, now=ctx.env.utcnow())
+    ctx.say(Reply((msg("web.link", link=f"{ctx.env.web_url.rstrip('/')}/login/{token}",
+                       minutes=web_store.LINK_MINUTES),)))
 
 
 def _officer_communes(ctx: Ctx) -> list[Unit]:

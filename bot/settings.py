@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     messages_per_second: float = 25.0  # reminder batches
     replies_per_second: float = 30.0  # everything one process sends; 0: no limit (local API)
     webhook_secret: SecretStr | None = None
+    public_url: str | None = None  # where people open the web pages (sign-in links)
+    web_listen: str = "127.0.0.1:8080"  # the web pages in long-polling mode; "" for none
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -20,6 +20,7 @@ from telegram import (
     InputFile,
     MessageEntity,
     Update,
+    WebAppInfo,
 )
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -29,6 +30,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.context import COMMANDS, MENU_NAMES, Env
 from bot.i18n import LANGUAGES, text_of
 from bot.messenger import (
+    WEB_APP,
     Blocked,
     Busy,
     Choices,
@@ -61,8 +63,14 @@ def keyboard(rows: Choices) -> InlineKeyboardMarkup | None:
     """An inline keyboard from rows of (label, data)."""
     if not rows:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row]
-                                 for row in rows])
+    return InlineKeyboardMarkup([[button(t, d) for t, d in row] for row in rows])
+
+
+def button(label: str, data: str) -> InlineKeyboardButton:
+    """A callback button, or a Mini App button for ``WEB_APP`` + URL."""
+    if data.startswith(WEB_APP):
+        return InlineKeyboardButton(label, web_app=WebAppInfo(data[len(WEB_APP):]))
+    return InlineKeyboardButton(label, callback_data=data)
 
 
 def _retry_seconds(exc: RetryAfter) -> float:
@@ -207,15 +215,19 @@ async def stop_reminders(application: Application) -> None:
 
 def build_application(env: Env, receive: Receive, failed: Failed, *, token: str,
                       base_url: str, base_file_url: str, replies_per_second: float,
-                      started: Callable[[Env, Reminders], None]) -> Application:
+                      started: Callable[[Env, Reminders], None],
+                      updater: bool = True) -> Application:
     """The PTB Application: every update goes to ``receive``; nothing is started.
 
     Every reply and reminder of the process stays under ``replies_per_second`` (Telegram's
     overall limit), and a 429 is waited out (retry_after) and sent again instead of losing
     the reply; 0 switches the limiter off (a local Bot API server, a benchmark). ``started``
     gets the Env (with the bot's username learnt) and the Reminders once running.
+    ``updater=False``: no updater of its own (the webhook route of ``bot.web`` feeds it).
     """
     builder = ApplicationBuilder().token(token).base_url(base_url).base_file_url(base_file_url)
+    if not updater:  # updates come from the web app's webhook route (bot.web.app)
+        builder = builder.updater(None)
     if replies_per_second > 0:
         builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=replies_per_second,
                                                       max_retries=REPLY_RETRIES))

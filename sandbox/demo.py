@@ -9,6 +9,7 @@ resumes, one who never reports — then reminders on an accelerated clock and th
 from __future__ import annotations
 
 import asyncio
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -149,6 +150,43 @@ class Demo:
         self.engine: Engine | None = None
         self.app = None
         self.tmp = tempfile.TemporaryDirectory(prefix="ctvbot-demo-")
+        self.web_url = "http://127.0.0.1:8080"
+        self.env: Env | None = None
+
+    def form_link(self, telegram_id: int = 9103) -> str:
+        """A one-time sign-in link to the form of the hamlet that never reported (Tâm)."""
+        from storage import web as web_store
+
+        assert self.engine is not None
+        with Session(self.engine) as session:
+            person = repo.person_by_telegram(telegram_id, session=session)
+            assert person is not None and person.id is not None
+            token = web_store.create_link(person.id, session=session, now=self.clock())
+            session.commit()
+        return f"{self.web_url}/login/{token}"
+
+    async def serve_web(self, sock: socket.socket) -> None:
+        """Serve the web pages until Ctrl-C."""
+        import signal
+
+        import uvicorn
+
+        from bot.web.app import WebConfig, build_web_app
+        from bot.web.serve import _Server
+
+        assert self.env is not None
+        app = build_web_app(self.env, WebConfig(public_url=self.web_url, bot_token=TOKEN))
+        server = _Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            await stop.wait()
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+            server.should_exit = True
+            await task
 
     # ---------------------------------------------------------------- set-up
 
@@ -160,7 +198,9 @@ class Demo:
             session.commit()
         await self.api.start()
         self.api.add_bot(TOKEN, username="ctvbot_demo_bot", first_name="ctvbot")
-        env = Env(engine=self.engine, tz=self.clock.tz, bot_username="", now=self.clock)
+        env = Env(engine=self.engine, tz=self.clock.tz, bot_username="", now=self.clock,
+                  web_url=self.web_url)
+        self.env = env
         self.app = build_application(env, token=TOKEN, base_url=f"{self.api.url}/bot",
                                      base_file_url=f"{self.api.url}/file/bot")
         await self.app.initialize()
@@ -301,15 +341,35 @@ class Demo:
 
 
 async def run_demo(lang: str = "vi", out_dir: Path | None = None,
-                   echo: Callable[[str], None] = print) -> Path:
-    """Play the demo; return the folder with the report files."""
+                   echo: Callable[[str], None] = print, serve: str | None = None) -> Path:
+    """Play the demo; return the folder with the report files. ``serve`` (HOST:PORT): keep
+    serving the web form until Ctrl-C."""
     out = out_dir or Path.cwd() / f"ctvbot-demo-{datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
     demo = Demo(lang, out, echo)
+    sock = None
+    if serve:
+        from bot.web.serve import bind
+
+        sock = bind(serve)
+        host, port = sock.getsockname()[:2]
+        demo.web_url = f"http://{host}:{port}"
     started = time.monotonic()
     await demo.start()
+    vi = lang == "vi"
     try:
         await demo.play()
+        link = demo.form_link()
+        echo("")
+        echo(("Biểu mẫu web của Thôn Xuân Thủy (link dùng một lần): " if vi else
+              "The web form of Xuân Thủy hamlet (a one-time link): ") + link)
+        if sock is not None:
+            echo("Mở link trong trình duyệt; Ctrl-C để dừng." if vi else
+                 "Open it in a browser; Ctrl-C stops.")
+            await demo.serve_web(sock)
+        else:
+            echo("(chạy `ctvbot demo --serve` để mở được link này)" if vi else
+                 "(run `ctvbot demo --serve` to open it)")
     finally:
         await demo.stop()
     (out / ("transcript.txt")).write_text("\n".join(demo.transcript.lines) + "\n",
@@ -321,6 +381,6 @@ async def run_demo(lang: str = "vi", out_dir: Path | None = None,
     return out
 
 
-def main(lang: str, out_dir: Path | None) -> Path:
+def main(lang: str, out_dir: Path | None, serve: str | None = None) -> Path:
     """Entry point for the CLI."""
-    return asyncio.run(run_demo(lang, out_dir))
+    return asyncio.run(run_demo(lang, out_dir, serve=serve))

@@ -23,6 +23,30 @@ async def test_demo_plays_the_year_and_writes_its_files(tmp_path):
     assert "Tiến độ báo cáo năm 2026" in text                               # the digest
     files = {p.suffix for p in out.iterdir()}
     assert {".docx", ".xlsx", ".png"} <= files
+    link = next(line for line in lines if "Biểu mẫu web của Thôn Xuân Thủy" in line)
+    assert "http://127.0.0.1:8080/login/" in link
+
+
+async def test_demo_serve_keeps_the_form_open_until_ctrl_c(tmp_path):
+    import asyncio
+    import os
+    import re
+    import signal
+
+    from aiohttp import ClientSession, CookieJar
+
+    lines: list[str] = []
+    task = asyncio.create_task(run_demo("vi", tmp_path / "demo", echo=lines.append,
+                                        serve="127.0.0.1:0"))
+    while not any("Ctrl-C" in line for line in lines):
+        assert not task.done(), lines[-5:]
+        await asyncio.sleep(0.2)
+    link = re.search(r"(http://\S+/login/\S+)", "\n".join(lines)).group(1)
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as http, http.post(link) as r:
+        page = await r.text()
+        assert r.status == 200 and "Thôn Xuân Thủy" in page and 'name="csrf"' in page
+    os.kill(os.getpid(), signal.SIGINT)
+    await asyncio.wait_for(task, 30)
 
 
 async def test_demo_in_english(tmp_path):

@@ -124,7 +124,7 @@ async def test_groups_edits_and_pictures_are_answered_without_touching_the_servi
 def test_every_command_word_and_alias_names_one_event():
     pairs = {"baocao": "report", "tinhtrang": "status", "huy": "cancel", "huongdan": "help",
              "ngonngu": "language", "moi": "invite", "tonghop": "summary", "tiendo": "progress",
-             "nhac": "remind", "hanchot": "deadline", "chot": "close"}
+             "nhac": "remind", "hanchot": "deadline", "chot": "close", "web": "web"}
     for vi, en in pairs.items():
         assert command_event(vi, ["2025"]) == command_event(en.upper(), ["2025"]), vi
     assert command_event("start", ["ABC"]) == StartCmd("ABC")

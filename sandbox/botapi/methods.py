@@ -461,4 +461,10 @@ def _validate_inline(raw: dict[str, Any]) -> dict[str, Any]:
                     raise _bad("BUTTON_DATA_INVALID")
             if "url" in button and (not isinstance(button["url"], str) or not button["url"]):
                 raise _bad("BUTTON_URL_INVALID")
+            if "web_app" in button:
+                app = button["web_app"]
+                url = app.get("url") if isinstance(app, dict) else None
+                if not isinstance(url, str) or not url.startswith("https://"):
+                    raise _bad(f"inline keyboard button Web App URL '{url}' is invalid: Only "
+                               "HTTPS links are allowed")
     return {"inline_keyboard": [[dict(b) for b in row] for row in rows]}
