@@ -1,0 +1,130 @@
+"""What the command line says: catalog sentences in the officer's language."""
+
+from __future__ import annotations
+
+import codecs
+import sys
+import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_locale, text_of
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+MAX_SHOWN = 50  # problems listed before "… and N more"
+
+
+def set_language(lang: str | None) -> str:
+    """Speak ``lang`` (vi or en) for the rest of the command; Vietnamese by default."""
+    chosen = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    current_locale.set(chosen)
+    return chosen
+
+
+def tr(key: str, **params: Any) -> str:
+    """A catalog sentence in the command's language, with its named placeholders."""
+    return text_of(key).format(**params)
+
+
+def _decompose(exc: UnicodeError) -> tuple[str, int]:
+    """An encoding error handler: a letter the code page lacks ("ộ") is written as its base
+    letter and combining marks when the code page has them (Windows-1258 does), else "?"."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for ch in exc.object[exc.start:exc.end]:
+        parts = unicodedata.normalize("NFD", ch)
+        try:
+            parts.encode(exc.encoding)
+        except UnicodeEncodeError:
+            parts = "?"
+        out.append(parts)
+    return "".join(out), exc.end
+
+
+codecs.register_error("ctvbot-decompose", _decompose)
+
+
+def safe_output() -> None:
+    """Never crash on a character the console or a redirected file cannot show (a Windows
+    console, ``> file`` with PYTHONIOENCODING=cp1258): such characters are decomposed or
+    replaced, the rest is written as it is."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        encoding = (getattr(stream, "encoding", "") or "").lower().replace("-", "")
+        if reconfigure is not None and encoding not in ("utf8", "utf8sig"):
+            with suppress(ValueError, OSError):
+                reconfigure(errors="ctvbot-decompose")
+
+
+@contextmanager
+def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on standard error for a long job; yields ``advance(n)``.
+
+    On a terminal it moves as the job goes; redirected, it is written once, when done.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True)) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+def capped(lines: list[str], limit: int = MAX_SHOWN) -> list[str]:
+    """The first ``limit`` problems, then how many there are in all."""
+    if len(lines) <= limit:
+        return lines
+    return [*lines[:limit], tr("cli.more_problems", shown=limit, total=len(lines))]
+
+
+def fail(message: str) -> typer.Exit:
+    """Say what went wrong on standard error; the command ends with exit code 1."""
+    typer.echo(message, err=True)
+    return typer.Exit(code=1)
+
+
+def open_database() -> Engine:
+    """The configured database (CTVBOT_DATABASE_URL), migrated; a URL that is not supported
+    or a database that cannot be reached ends the command with one clear line."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    from bot.settings import Settings
+    from storage.db import make_engine, normalise_url, upgrade
+
+    url = Settings().database_url
+    try:
+        parsed = make_url(normalise_url(url))
+    except ArgumentError:
+        raise fail(tr("cli.db.bad_url")) from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise fail(tr("cli.db.unsupported", url=shown, scheme=parsed.get_backend_name()))
+    if parsed.get_backend_name() == "sqlite" and parsed.database and \
+            parsed.database != ":memory:" and not Path(parsed.database).parent.is_dir():
+        raise fail(tr("cli.db.no_folder", url=shown, folder=Path(parsed.database).parent))
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+    except NoSuchModuleError:
+        raise fail(tr("cli.db.unsupported", url=shown, scheme=parsed.get_backend_name())) \
+            from None
+    except (DBAPIError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise fail(tr("cli.db.unreachable", url=shown,
+                      reason=reason[0] if reason else type(exc).__name__)) from None
+    return engine
