@@ -389,23 +389,32 @@ def run(
 
 @app.command("backup")
 def backup_cmd(file: Path) -> None:
-    """Write the whole database to a file (gzipped JSON, any engine)."""
+    """Write the whole database to a file (gzipped JSON with a checksum, any engine)."""
     from storage.backup import backup
 
-    counts = backup(_engine(), file)
-    typer.echo(f"{sum(counts.values())} rows from {len(counts)} tables written to {file}")
+    if not file.parent.is_dir():
+        raise _fail(tr("cli.out.no_folder", out=file, folder=file.parent))
+    engine = _engine()
+    try:
+        counts = backup(engine, file)
+    except OSError as exc:
+        raise _fail(tr("cli.out.cannot_write", out=file, reason=exc.strerror or exc)) from exc
+    typer.echo(tr("cli.backup.done", rows=sum(counts.values()), tables=len(counts),
+                  file=file))
 
 
 @app.command("restore")
 def restore_cmd(file: Path) -> None:
-    """Load a backup into an empty database (CTVBOT_DATABASE_URL)."""
+    """Load a backup into an empty database (CTVBOT_DATABASE_URL), after checking it."""
     from storage.backup import RestoreRefused, restore
 
+    engine = _engine()
     try:
-        counts = restore(_engine(), file)
+        counts = restore(engine, file)
     except RestoreRefused as exc:
-        raise _fail(str(exc)) from exc
-    typer.echo(f"{sum(counts.values())} rows restored into {len(counts)} tables from {file}")
+        raise _fail(tr(f"cli.{exc.key}", **exc.params)) from exc
+    typer.echo(tr("cli.restore.done", rows=sum(counts.values()), tables=len(counts),
+                  file=file))
 
 
 @app.command()
