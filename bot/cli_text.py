@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import itertools
 import sys
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -32,20 +33,45 @@ def tr(key: str, **params: Any) -> str:
     return text_of(key).format(**params)
 
 
+_CODE_PAGE = {"name": "ascii"}  # the output's encoding (charmap codecs do not say theirs)
+
+
+def _fits(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _without(marks: str, kept: tuple[str, ...]) -> list[str]:
+    rest = list(marks)
+    for m in kept:
+        rest.remove(m)
+    return rest
+
+
 def _decompose(exc: UnicodeError) -> tuple[str, int]:
-    """An encoding error handler: a letter the code page lacks ("ộ") is written as its base
-    letter and combining marks when the code page has them (Windows-1258 does), else "?"."""
+    """An encoding error handler: a letter the code page lacks ("ờ") is written as the longest
+    composed start it has ("ơ") and the remaining combining marks (Windows-1258 has the tone
+    marks), else "?"."""
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
-    out = []
-    for ch in exc.object[exc.start:exc.end]:
-        parts = unicodedata.normalize("NFD", ch)
-        try:
-            parts.encode(exc.encoding)
-        except UnicodeEncodeError:
-            parts = "?"
-        out.append(parts)
-    return "".join(out), exc.end
+    encoding = _CODE_PAGE["name"] if exc.encoding == "charmap" else exc.encoding
+    return "".join(_spell(ch, encoding) for ch in exc.object[exc.start:exc.end]), exc.end
+
+
+def _spell(ch: str, encoding: str) -> str:
+    """``ch`` as a composed letter the code page has plus combining marks it has, else "?"."""
+    decomposed = unicodedata.normalize("NFD", ch)
+    base, marks = decomposed[:1], decomposed[1:]
+    for k in range(len(marks), -1, -1):
+        for kept in itertools.combinations(marks, k):
+            head = unicodedata.normalize("NFC", base + "".join(kept))
+            rest = _without(marks, kept)
+            if _fits(head, encoding) and all(_fits(m, encoding) for m in rest):
+                return head + "".join(rest)
+    return "?"
 
 
 codecs.register_error("ctvbot-decompose", _decompose)
@@ -59,6 +85,7 @@ def safe_output() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         encoding = (getattr(stream, "encoding", "") or "").lower().replace("-", "")
         if reconfigure is not None and encoding not in ("utf8", "utf8sig"):
+            _CODE_PAGE["name"] = stream.encoding
             with suppress(ValueError, OSError):
                 reconfigure(errors="ctvbot-decompose")
 

@@ -135,13 +135,15 @@ def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
+    not_xlsx = Problem(1, "this is not an Excel .xlsx file (open it in Excel and save it as "
+                          ".xlsx, or as CSV UTF-8)")
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ImportFailed(path, [Problem(1, "this is not an Excel .xlsx file (open it in "
-                                             "Excel and save it as .xlsx, or as CSV UTF-8)")]) \
-            from exc
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+        raise ImportFailed(path, [not_xlsx]) from exc
+    line = 1
     try:
         sheets = ([wb[RAW_SHEET]] if RAW_SHEET in wb.sheetnames else []) + list(wb.worksheets)
         chosen = next((ws for ws in sheets if set(REQUIRED) <= set(_header(
@@ -154,6 +156,12 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 continue
             if any(c is not None and str(c).strip() for c in cells):
                 yield line, dict(zip(header, cells, strict=False))
+    except (ValueError, TypeError, KeyError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, ImportFailed):
+            raise
+        raise ImportFailed(path, [Problem(line + 1, "a cell holds something that is neither a "
+                                                    "number nor text (INF, NaN?), or the file "
+                                                    "is damaged")]) from exc
     finally:
         wb.close()
 
