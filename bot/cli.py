@@ -67,7 +67,7 @@ def _engine() -> Engine:
 def db_upgrade() -> None:
     """Apply the database migrations."""
     _engine()
-    typer.echo("database is up to date")
+    typer.echo(tr("cli.db.up_to_date"))
 
 
 @plan_app.command("list")
@@ -76,8 +76,9 @@ def plan_list() -> None:
     for path in bundled_plan_paths():
         spec = load_plan(path)
         n_crit = sum(len(g.criteria) for g in spec.goals)
-        typer.echo(f"{spec.code}  {spec.issuer}  {spec.period[0]}-{spec.period[1]}  "
-                   f"{n_crit} chỉ tiêu, {len(spec.indicators())} indicators  ({path.name})")
+        typer.echo(tr("cli.plan.line", code=spec.code, issuer=spec.issuer,
+                      start=spec.period[0], end=spec.period[1], criteria=n_crit,
+                      indicators=len(spec.indicators()), file=path.name))
 
 
 @plan_app.command("check")
@@ -91,7 +92,7 @@ def plan_check(files: Annotated[list[Path] | None, typer.Argument()] = None) -> 
             failed = True
             typer.echo(str(exc), err=True)
             continue
-        typer.echo(f"{path}: ok ({len(spec.indicators())} indicators)")
+        typer.echo(tr("cli.plan.ok", file=path, indicators=len(spec.indicators())))
     if failed:
         raise typer.Exit(code=1)
 
@@ -423,8 +424,7 @@ def demo(
     out: Annotated[Path | None, typer.Option(help="Folder for the files")] = None,
 ) -> None:
     """Play a commune's reporting year through the real bot, locally (no Telegram account)."""
-    if lang not in ("vi", "en"):
-        raise _fail("--lang must be vi or en")
+    _language(lang)
     _sandbox("demo").main(lang, out)
 
 
@@ -436,9 +436,11 @@ def chat(
     lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
 ) -> None:
     """Talk to the bot in the terminal as a member of the demo commune."""
+    _language(lang)
     chat_face = _sandbox("chat")
     if member not in chat_face.MEMBERS:
-        raise _fail(f"unknown member {member!r}; choose one of: {', '.join(chat_face.MEMBERS)}")
+        raise _fail(tr("cli.chat.unknown_member", member=member,
+                       members=", ".join(chat_face.MEMBERS)))
     chat_face.main(member, lang)
 
 
@@ -456,8 +458,7 @@ def _sandbox(name: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         if exc.name not in ("sandbox", "aiohttp"):
             raise
-        raise _fail("this command runs from the project's checkout with its sandbox "
-                    "(git clone, then uv sync)") from exc
+        raise _fail(tr("cli.sandbox_missing")) from exc
 
 
 def _register_subcommands() -> None:

@@ -155,3 +155,18 @@ def open_database() -> Engine:
         raise fail(tr("cli.db.unreachable", url=shown,
                       reason=reason[0] if reason else type(exc).__name__)) from None
     return engine
+
+
+@contextmanager
+def working(description: str) -> Iterator[None]:
+    """A spinner on standard error while a job that cannot count its steps runs (a roll-up);
+    redirected, one line says what is being done."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        typer.echo(description + "…", err=True)
+        yield
+        return
+    with console.status(description):
+        yield

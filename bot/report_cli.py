@@ -13,7 +13,7 @@ import typer
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from bot.cli_text import capped, open_database, progress, set_language, tr
+from bot.cli_text import capped, open_database, progress, set_language, tr, working
 from bot.cli_text import fail as _fail
 from bot.settings import Settings
 from storage.db import session_scope
@@ -93,9 +93,10 @@ def report(
                 rep = aggregate.build_report(target.id, year, session=session,
                                              include_sensitive=sensitive, tz=tz)
             else:
-                rep = aggregate.build_rollup(target.id, year, session=session,
-                                             include_sensitive=sensitive, plan_code=plan,
-                                             tz=tz)
+                with working(tr("cli.report.rollup", unit=target.name, year=year)):
+                    rep = aggregate.build_rollup(target.id, year, session=session,
+                                                 include_sensitive=sensitive, plan_code=plan,
+                                                 tz=tz)
         except aggregate.ReportError as exc:
             raise _fail(str(exc)) from exc
         raw = (aggregate.raw_values(rep, session=session, limit=documents.EXCEL_MAX_ROWS - 1)

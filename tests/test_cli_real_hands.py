@@ -213,6 +213,14 @@ def test_values_import_shows_progress_and_the_first_50_problems(app: typer.Typer
     assert "1200 lỗi: không lưu gì cả." in res.output
 
 
+def test_a_province_roll_up_says_what_it_is_doing(app: typer.Typer, db: Engine,
+                                                  tmp_path: Path) -> None:
+    res = runner.invoke(app, ["report", "--year", "2026", "--unit", "ninh-binh",
+                              "--out", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    assert "Đang cộng số liệu các xã của Tỉnh Ninh Bình năm 2026" in res.stderr
+
+
 def test_invitations_show_progress(cli) -> None:
     cli("setup", str(ROOT / "communes/002_xuan_truong.yaml"))
     res = cli("invitations", "xuan-truong", "--out", "a.csv")
