@@ -25,7 +25,7 @@ from sqlmodel import SQLModel
 import storage.models  # noqa: F401  (registers the tables)
 
 FORMAT = 2  # 2: with the tables' checksum; 1 (without it) is still restored
-MAX_UNPACKED = 1_000_000_000  # bytes of JSON a backup may unpack to
+MAX_UNPACKED = 500_000_000  # bytes of JSON a backup may unpack to (a province: a few MB)
 VALUE_TABLES = ("reportedvalue", "valuechange")  # numerator <= denominator, none negative
 
 
@@ -93,23 +93,24 @@ def _decode(table, row: dict[str, Any]) -> dict[str, Any]:
 
 def _unpack(path: Path) -> bytes:
     """The backup's JSON bytes, refusing a file that is not gzip, is cut short, or unpacks to
-    more than MAX_UNPACKED bytes (read in pieces: a small bomb never fills the memory)."""
-    chunks, size = [], 0
+    more than MAX_UNPACKED bytes: its size is measured first, in pieces, keeping nothing, so a
+    small bomb never fills the memory."""
     try:
+        size = 0
         with gzip.open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 size += len(chunk)
                 if size > MAX_UNPACKED:
                     raise RestoreRefused("restore.too_large", file=path,
                                          limit=MAX_UNPACKED // 1_000_000)
-                chunks.append(chunk)
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
     except FileNotFoundError as exc:
         raise RestoreRefused("restore.missing", file=path) from exc
     except EOFError as exc:
         raise RestoreRefused("restore.truncated", file=path) from exc
     except (OSError, zlib.error) as exc:
         raise RestoreRefused("restore.not_backup", file=path) from exc
-    return b"".join(chunks)
 
 
 def _check(payload: Any, path: Path) -> dict[str, list[dict[str, Any]]]:
