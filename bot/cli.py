@@ -15,10 +15,14 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
+from bot.cells import append_row, csv_row
+from bot.cli_text import capped, open_database, progress, safe_output, set_language, tr
+from bot.cli_text import fail as _fail
+from bot.i18n import current_locale
 from bot.settings import Settings
 from storage import repo
 from storage.communes import SetupRefused, apply_commune, load_commune
-from storage.db import make_engine, session_scope, upgrade
+from storage.db import session_scope
 from storage.kinds import Role
 from storage.models import Unit
 from storage.plan_files import bundled_plan_paths, check_plan, load_plan
@@ -31,24 +35,39 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
 app.add_typer(db_app, name="db")
 
+LangOption = Annotated[str | None, typer.Option(
+    "--lang", help="Language of the messages and files: vi (default) or en")]
+
+
+@app.callback()
+def _everywhere(lang: Annotated[str, typer.Option(
+        "--lang", envvar="CTVBOT_LANG",
+        help="Language of the messages: vi (default) or en")] = "vi") -> None:
+    """ctvbot: child-protection indicator reports over Telegram."""
+    safe_output()
+    _language(lang)
+
+
+def _language(lang: str | None) -> None:
+    """Speak ``lang`` (None keeps the language already chosen); anything else is refused."""
+    if lang is None:
+        return
+    if lang not in ("vi", "en"):
+        raise _fail(tr("cli.bad_lang", lang=lang))
+    set_language(lang)
+
 
 def _engine() -> Engine:
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    return engine
+    return open_database()
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code=1)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations."""
     _engine()
-    typer.echo("database is up to date")
+    typer.echo(tr("cli.db.up_to_date"))
 
 
 @plan_app.command("list")
@@ -57,8 +76,9 @@ def plan_list() -> None:
     for path in bundled_plan_paths():
         spec = load_plan(path)
         n_crit = sum(len(g.criteria) for g in spec.goals)
-        typer.echo(f"{spec.code}  {spec.issuer}  {spec.period[0]}-{spec.period[1]}  "
-                   f"{n_crit} chỉ tiêu, {len(spec.indicators())} indicators  ({path.name})")
+        typer.echo(tr("cli.plan.line", code=spec.code, issuer=spec.issuer,
+                      start=spec.period[0], end=spec.period[1], criteria=n_crit,
+                      indicators=len(spec.indicators()), file=path.name))
 
 
 @plan_app.command("check")
@@ -74,8 +94,7 @@ def plan_check(files: Annotated[list[Path] | None, typer.Argument()] = None) -> 
             continue
         for w in warnings:
             typer.echo(f"warning: {w}", err=True)
-        typer.echo(f"{path}: ok ({len(spec.indicators())} indicators"
-                   f"{f', {len(warnings)} warning(s)' if warnings else ''})")
+        typer.echo(tr("cli.plan.ok", file=path, indicators=len(spec.indicators())))
     if failed:
         raise typer.Exit(code=1)
 
@@ -87,12 +106,14 @@ def setup(
         "--move", help="Accept that the file moves an existing commune under another parent, "
         "changes its kind, or takes over a commune set up on another plan under another name "
         "(after an administrative reorganisation)")] = False,
+    lang: LangOption = None,
 ) -> None:
     """Set up (or update) a commune from a commune file."""
+    _language(lang)
     try:
         spec = load_commune(file)
     except FileInvalid as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail("\n".join(capped(str(exc).splitlines()))) from exc
     engine = _engine()
     try:
         with session_scope(engine) as session:
@@ -102,11 +123,11 @@ def setup(
     notes = [line for line in changes if line.startswith("!")]  # kept, not changed
     changes = [line for line in changes if not line.startswith("!")]
     if changes:
-        typer.echo(f"{spec.name}: {len(changes)} change(s)")
+        typer.echo(tr("cli.setup.changes", name=spec.name, count=len(changes)))
         for line in changes:
             typer.echo(f"  {line}")
     else:
-        typer.echo(f"{spec.name}: already up to date, nothing changed")
+        typer.echo(tr("cli.setup.unchanged", name=spec.name))
     for line in notes:
         typer.echo(f"  {line}")
 
@@ -127,7 +148,7 @@ def units() -> None:
                 show(u.id, depth + 1)
 
         if not rows:
-            typer.echo("no units yet: run `ctvbot setup COMMUNE_FILE` first")
+            typer.echo(tr("cli.units.none"))
         show(None, 0)
 
 
@@ -138,10 +159,7 @@ def _bot_username(settings: Settings) -> str:
     """The bot's username for links; warns on stderr when CTVBOT_BOT_USERNAME is not set."""
     if settings.bot_username:
         return settings.bot_username.lstrip("@")
-    typer.echo(f"warning: CTVBOT_BOT_USERNAME is not set, so the links below point to "
-               f"https://t.me/{FALLBACK_BOT}, which may be someone else's bot. Set it to your "
-               "bot's username (from @BotFather, without @) for working links; the code alone "
-               "still works: send /start CODE to your bot.", err=True)
+    typer.echo(tr("cli.invite.no_username", bot=FALLBACK_BOT), err=True)
     return FALLBACK_BOT
 
 
@@ -156,9 +174,16 @@ def _find_unit(code: str, *, session) -> Unit:  # noqa: ANN001
     except repo.UnknownUnit as exc:
         matches = [k for k in exc.known if k.endswith("/" + code)]
         if len(matches) > 1 and len(matches) == len(exc.known):
-            raise _fail(f"unit code {code!r} is ambiguous: it matches {', '.join(matches)}; "
-                        "give the full code") from exc
-        raise _fail(str(exc)) from exc
+            raise _fail(tr("cli.unit.ambiguous", code=code, matches=", ".join(matches))) \
+                from exc
+        raise _fail(tr("cli.unit.unknown", code=code,
+                       known=", ".join(exc.known) or "—")) from exc
+
+
+def _role_word(role: str) -> str:
+    from bot.i18n import text_of
+
+    return text_of(f"role.{role}")
 
 
 @app.command()
@@ -169,8 +194,10 @@ def invite(
         "level), collaborator for a hamlet, agency for an agency")] = None,
     name: Annotated[str | None, typer.Option(help="The person's name, for the greeting")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
+    lang: LangOption = None,
 ) -> None:
     """Create a one-time invitation for a unit and print its deep link."""
+    _language(lang)
     engine = _engine()
     settings = Settings()
     with session_scope(engine) as session:
@@ -179,14 +206,20 @@ def invite(
             inv, code = repo.create_invitation(u, role=role, person_name=name,
                                                days=settings.invitation_days, session=session)
         except repo.RoleNotAllowed as exc:
-            raise _fail(str(exc)) from exc
+            from bot.documents import kind_word
+
+            raise _fail(tr("cli.invite.role_not_allowed", unit=u.code, name=u.name,
+                           kind=kind_word(u.kind, current_locale.get()),
+                           allowed=tr("cli.or").join(f"--role {r}" for r in exc.allowed),
+                           role=exc.role)) from exc
         username = _bot_username(settings)
         out = {"unit": u.code, "role": str(inv.role), "code": code,
                "link": _link(code, username)}
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False))
     else:
-        typer.echo(f"{out['unit']} ({out['role']}): {out['link']}\ncode: {code}")
+        typer.echo(tr("cli.invite.done", unit=out["unit"], role=_role_word(out["role"]),
+                      link=out["link"], code=code))
 
 
 @app.command("login-link")
@@ -253,18 +286,19 @@ def login_link(
 def _check_out_path(out: Path) -> None:
     """Refuse an output file that cannot be written, before anything is created."""
     if out.is_dir():
-        raise _fail(f"--out {out}: this is a folder; give a file name ending in .csv or .xlsx")
+        raise _fail(tr("cli.out.is_folder", out=out))
     if out.suffix.lower() not in (".csv", ".xlsx"):
-        raise _fail(f"--out {out}: the file must end in .csv or .xlsx")
+        raise _fail(tr("cli.out.csv_or_xlsx", out=out))
     folder = out.parent
     if not folder.is_dir():
-        raise _fail(f"--out {out}: the folder {folder} does not exist; create it first")
+        raise _fail(tr("cli.out.no_folder", out=out, folder=folder))
     if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise _fail(f"--out {out}: cannot write there (permission denied)")
+        raise _fail(tr("cli.out.denied", out=out))
 
 
 def _write_table(out: Path, header: list[str], rows: list[list[str]]) -> None:
-    """Write the rows to a temporary file next to ``out``, then put it in place."""
+    """Write the rows to a temporary file next to ``out``, then put it in place (no cell can
+    become a formula: names come from people)."""
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.",
                                     suffix=out.suffix.lower())
     os.close(fd)
@@ -275,20 +309,26 @@ def _write_table(out: Path, header: list[str], rows: list[list[str]]) -> None:
 
             wb = Workbook()
             ws = wb.active
-            ws.title = "Invitations"
-            ws.append(header)
+            ws.title = tr("cli.invitations.sheet")
+            append_row(ws, header)
             for r in rows:
-                ws.append(r)
+                append_row(ws, r)
             ws.freeze_panes = "A2"
             wb.save(tmp)
         else:
             with tmp.open("w", newline="", encoding="utf-8-sig") as fh:
                 w = csv.writer(fh)
-                w.writerow(header)
-                w.writerows(rows)
+                w.writerow(csv_row(header))
+                w.writerows(csv_row(r) for r in rows)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+INVITATION_COLUMNS = ("cli.invitations.col.unit", "cli.invitations.col.name",
+                      "cli.invitations.col.kind", "cli.invitations.col.role",
+                      "cli.invitations.col.code", "cli.invitations.col.link",
+                      "cli.invitations.col.expires")
 
 
 @app.command()
@@ -298,37 +338,46 @@ def invitations(
     keep_earlier: Annotated[bool, typer.Option(
         "--keep-earlier", help="Keep the earlier unused invitations of these units valid "
         "(by default they are revoked, so that only the new codes work)")] = False,
+    lang: LangOption = None,
 ) -> None:
     """Create invitations for every unit of a commune into a CSV or XLSX file.
 
     Earlier invitations of the same units and roles that nobody has used yet are revoked,
-    unless --keep-earlier is given.
+    unless --keep-earlier is given. The file's words (columns, kinds, roles) are in --lang.
     """
+    from bot.documents import kind_word
+
+    _language(lang)
     _check_out_path(out)
     engine = _engine()
     settings = Settings()
-    header = ["unit", "name", "role", "code", "link", "expires"]
+    words = current_locale.get()
+    header = [tr(key) for key in INVITATION_COLUMNS]
     with session_scope(engine) as session:
         c = _find_unit(commune, session=session)
         username = _bot_username(settings)
         rows = []
         revoked = 0
-        for u in [c, *repo.children(c.id, session=session)]:
-            role = repo.default_role(u)
-            if not keep_earlier:
-                revoked += repo.revoke_unused_invitations(u.id, role, session=session)
-            inv, code = repo.create_invitation(u, role=role, days=settings.invitation_days,
-                                               session=session)
-            rows.append([u.code, u.name, str(inv.role), code, _link(code, username),
-                         inv.expires_at.strftime("%d/%m/%Y")])
+        members = [c, *repo.children(c.id, session=session)]
+        with progress(tr("cli.invitations.progress"), len(members)) as advance:
+            for u in members:
+                role = repo.default_role(u)
+                if not keep_earlier:
+                    revoked += repo.revoke_unused_invitations(u.id, role, session=session)
+                inv, code = repo.create_invitation(u, role=role, days=settings.invitation_days,
+                                                   session=session)
+                rows.append([u.code, u.name, kind_word(u.kind, words),
+                             _role_word(str(inv.role)), code, _link(code, username),
+                             inv.expires_at.strftime("%d/%m/%Y")])
+                advance(1)
         try:  # written before the commit: a file that cannot be written creates nothing
             _write_table(out, header, rows)
         except OSError as exc:
-            raise _fail(f"--out {out}: cannot write the file: {exc.strerror or exc}") from exc
-    typer.echo(f"{len(rows)} invitations written to {out}")
+            raise _fail(tr("cli.out.cannot_write", out=out,
+                           reason=exc.strerror or exc)) from exc
+    typer.echo(tr("cli.invitations.done", count=len(rows), out=out))
     if revoked:
-        typer.echo(f"{revoked} earlier unused invitation(s) of these units were revoked: their "
-                   "codes no longer work (use --keep-earlier to keep them)")
+        typer.echo(tr("cli.invitations.revoked", count=revoked))
 
 
 def _origin(url: str) -> str:
@@ -427,23 +476,32 @@ def run(
 
 @app.command("backup")
 def backup_cmd(file: Path) -> None:
-    """Write the whole database to a file (gzipped JSON, any engine)."""
+    """Write the whole database to a file (gzipped JSON with a checksum, any engine)."""
     from storage.backup import backup
 
-    counts = backup(_engine(), file)
-    typer.echo(f"{sum(counts.values())} rows from {len(counts)} tables written to {file}")
+    if not file.parent.is_dir():
+        raise _fail(tr("cli.out.no_folder", out=file, folder=file.parent))
+    engine = _engine()
+    try:
+        counts = backup(engine, file)
+    except OSError as exc:
+        raise _fail(tr("cli.out.cannot_write", out=file, reason=exc.strerror or exc)) from exc
+    typer.echo(tr("cli.backup.done", rows=sum(counts.values()), tables=len(counts),
+                  file=file))
 
 
 @app.command("restore")
 def restore_cmd(file: Path) -> None:
-    """Load a backup into an empty database (CTVBOT_DATABASE_URL)."""
+    """Load a backup into an empty database (CTVBOT_DATABASE_URL), after checking it."""
     from storage.backup import RestoreRefused, restore
 
+    engine = _engine()
     try:
-        counts = restore(_engine(), file)
+        counts = restore(engine, file)
     except RestoreRefused as exc:
-        raise _fail(str(exc)) from exc
-    typer.echo(f"{sum(counts.values())} rows restored into {len(counts)} tables from {file}")
+        raise _fail(tr(f"cli.{exc.key}", **exc.params)) from exc
+    typer.echo(tr("cli.restore.done", rows=sum(counts.values()), tables=len(counts),
+                  file=file))
 
 
 @app.command()
@@ -456,8 +514,7 @@ def demo(
     listen: Annotated[str, typer.Option(help="HOST:PORT for --serve")] = "127.0.0.1:8080",
 ) -> None:
     """Play a commune's reporting year through the real bot, locally (no Telegram account)."""
-    if lang not in ("vi", "en"):
-        raise _fail("--lang must be vi or en")
+    _language(lang)
     _sandbox("demo").main(lang, out, listen if serve else None)
 
 
@@ -469,9 +526,11 @@ def chat(
     lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
 ) -> None:
     """Talk to the bot in the terminal as a member of the demo commune."""
+    _language(lang)
     chat_face = _sandbox("chat")
     if member not in chat_face.MEMBERS:
-        raise _fail(f"unknown member {member!r}; choose one of: {', '.join(chat_face.MEMBERS)}")
+        raise _fail(tr("cli.chat.unknown_member", member=member,
+                       members=", ".join(chat_face.MEMBERS)))
     chat_face.main(member, lang)
 
 
@@ -489,8 +548,7 @@ def _sandbox(name: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         if exc.name not in ("sandbox", "aiohttp"):
             raise
-        raise _fail("this command runs from the project's checkout with its sandbox "
-                    "(git clone, then uv sync)") from exc
+        raise _fail(tr("cli.sandbox_missing")) from exc
 
 
 def _register_subcommands() -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
+from bot.cells import append_row
 from bot.i18n import DEFAULT_LANGUAGE, fmt_number, text_of
 from flows import rules
 from flows.rules import OFF_PATH, ON_PATH, P_NO_REFERENCE, path_bound, written_decimals
@@ -81,6 +82,29 @@ PROJECTION_KEYS = {DAT: N_("doc.note.projection_dat"),
                    None: N_("doc.note.projection")}
 TASK_KEYS = {"not_started": N_("doc.task.not_started"), "in_progress": N_("doc.task.in_progress"),
              "done": N_("doc.task.done")}
+# unit kinds as words: a file an officer opens never shows ``hamlet`` or ``health_station``
+KIND_KEYS = {
+    "province": N_("kind.province"),
+    "city": N_("kind.city"),
+    "district": N_("kind.district"),
+    "commune": N_("kind.commune"),
+    "hamlet": N_("kind.hamlet"),
+    "health_station": N_("kind.health_station"),
+    "preschool": N_("kind.preschool"),
+    "primary_school": N_("kind.primary_school"),
+    "secondary_school": N_("kind.secondary_school"),
+    "police": N_("kind.police"),
+    "justice": N_("kind.justice"),
+    "culture": N_("kind.culture"),
+    "commune_office": N_("kind.commune_office"),
+    "mass_org": N_("kind.mass_org"),
+    "labour_dept": N_("kind.labour_dept"),
+    "health_dept": N_("kind.health_dept"),
+    "education_dept": N_("kind.education_dept"),
+    "culture_dept": N_("kind.culture_dept"),
+    "justice_dept": N_("kind.justice_dept"),
+    "other_agency": N_("kind.other_agency"),
+}
 ADMIN_PREFIXES = ("Thành phố", "Thị trấn", "Thị xã", "Phường", "Huyện", "Tỉnh", "Quận", "Xã")
 
 
@@ -134,6 +158,12 @@ def _plan_name(report: CommuneReport, lang: str) -> str:
 def _in_sentence(name: str, lang: str) -> str:
     """A name inside a Vietnamese sentence starts in lower case (xã Xuân Trường)."""
     return _lower_first(name) if lang == VI else name
+
+
+def kind_word(kind: str, lang: str = VI) -> str:
+    """A unit kind as a word ("Thôn", "Trạm Y tế"), never its code (``hamlet``)."""
+    key = KIND_KEYS.get(str(kind))
+    return tr(key, lang) if key else str(kind)  # a kind the catalogs lack is shown as stored
 
 
 def _yes_no(yes: bool, lang: str) -> str:
@@ -855,7 +885,7 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
     wrap = Alignment(wrap_text=True, vertical="top")
 
     def header(ws, names: Sequence[str], widths_: Sequence[float], freeze: str) -> None:
-        ws.append(list(names))
+        append_row(ws, names)
         for i, (cell, w) in enumerate(zip(ws[1], widths_, strict=True), start=1):
             cell.font, cell.fill = bold, fill
             cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
@@ -880,7 +910,7 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
     for r in rows:
         unit = {100: "%", 1000: "‰", 100000: per_100000}.get(_factor(r) or 0, "") \
             if r.kind in ("rate", "share_units") else (_unit_word(r, lang) or "")
-        ws.append([
+        append_row(ws, [
             r.goal_code, r.code, _name(r, lang), unit, r.numerator, r.denominator,
             _excel_value(r, r.value), fmt_target(r.target, r, milestone=False, lang=lang),
             _target_number(r.target), r.target.milestone_year if r.target else None,
@@ -911,12 +941,12 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
     header(wu, (*unit_names, *ind_heads), (22, 30, 14, 8, 16, 9, *([14] * len(rows))), "C2")
     wu.row_dimensions[1].height = 90
     for u in report.units:
-        line = [u.code, u.name, u.kind,
+        line = [u.code, u.name, kind_word(u.kind, lang),
                 _yes_no(True, lang) if u.submitted else tr("doc.not_yet", lang),
                 _local(u.submitted_at, tz), None if u.on_time is None else
                 _yes_no(u.on_time, lang)]
         shown = [_unit_cell(r, u.values.get(r.code), report.rollup, lang) for r in rows]
-        wu.append(line + [value for value, _ in shown])
+        append_row(wu, line + [value for value, _ in shown])
         cells = wu[wu.max_row]
         cells[4].number_format = "dd/mm/yyyy hh:mm"
         for i, (_, number_format) in enumerate(shown, start=len(unit_names)):
@@ -929,7 +959,7 @@ def report_xlsx(report: CommuneReport, raw_rows: Sequence[RawValue],
     for v in raw_rows:
         if v.indicator not in codes and not include_sensitive:
             continue
-        wr.append([v.year, v.unit, v.indicator, v.numerator, v.denominator, v.value,
+        append_row(wr, [v.year, v.unit, v.indicator, v.numerator, v.denominator, v.value,
                    v.reported_by, _local(v.reported_at, tz), v.state, v.source, v.text])
     for row in wr.iter_rows(min_row=2, min_col=4, max_col=8):
         row[0].number_format = row[1].number_format = "#,##0"

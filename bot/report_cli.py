@@ -13,8 +13,10 @@ import typer
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from bot.cli_text import capped, open_database, progress, set_language, tr, working
+from bot.cli_text import fail as _fail
 from bot.settings import Settings
-from storage.db import make_engine, session_scope, upgrade
+from storage.db import session_scope
 from storage.models import Person, Round, Unit
 
 
@@ -36,14 +38,7 @@ class Format(StrEnum):
 
 def _engine() -> Engine:
     """The configured database, migrated (built when a command runs, never at import)."""
-    engine = make_engine(Settings().database_url)
-    upgrade(engine)
-    return engine
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code=1)
+    return open_database()
 
 
 def _default_unit(year: int, session: Session) -> str:
@@ -54,17 +49,17 @@ def _default_unit(year: int, session: Session) -> str:
     if len(codes) == 1:
         return codes[0]
     if not codes:
-        raise _fail(f"no commune has a round for {year}")
-    raise _fail(f"several communes have a round for {year}: {', '.join(codes)}; "
-                "choose one with --unit")
+        raise _fail(tr("cli.report.no_round", year=year))
+    raise _fail(tr("cli.report.several", year=year, codes=", ".join(codes)))
 
 
 def report(
     year: Annotated[int, typer.Option(help="The reporting year")],
     unit: Annotated[str | None, typer.Option(
         help="A commune, or an upper level (city, province) to add up its communes")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="json, docx, xlsx or png")]
-    = Format.json,
+    fmt: Annotated[Format | None, typer.Option(
+        "--format", help="json, docx, xlsx or png (default: from the --out file's extension, "
+        "else json)")] = None,
     out: Annotated[Path | None, typer.Option(
         help="Output file (json: standard output when omitted)")] = None,
     place: Annotated[str | None, typer.Option(
@@ -82,6 +77,10 @@ def report(
     from bot import documents
     from storage import aggregate
 
+    set_language(lang.value)
+    fmt = _format(fmt, out)
+    if out is not None:
+        _check_out(out)
     engine = _engine()
     tz = Settings().tz
     with Session(engine, expire_on_commit=False) as session:
@@ -94,9 +93,10 @@ def report(
                 rep = aggregate.build_report(target.id, year, session=session,
                                              include_sensitive=sensitive, tz=tz)
             else:
-                rep = aggregate.build_rollup(target.id, year, session=session,
-                                             include_sensitive=sensitive, plan_code=plan,
-                                             tz=tz)
+                with working(tr("cli.report.rollup", unit=target.name, year=year)):
+                    rep = aggregate.build_rollup(target.id, year, session=session,
+                                                 include_sensitive=sensitive, plan_code=plan,
+                                                 tz=tz)
         except aggregate.ReportError as exc:
             raise _fail(str(exc)) from exc
         raw = (aggregate.raw_values(rep, session=session, limit=documents.EXCEL_MAX_ROWS - 1)
@@ -106,7 +106,7 @@ def report(
         if out is None:
             typer.echo(text)
             return
-        out.write_text(text + "\n", encoding="utf-8")
+        _write(out, (text + "\n").encode("utf-8"))
     else:
         out = out or Path(f"bao-cao-{rep.commune.code.replace('/', '-')}-{year}.{fmt.value}")
         if fmt is Format.docx:
@@ -117,10 +117,39 @@ def report(
                                          lang=lang.value)
         else:
             data = documents.report_png(rep, include_sensitive=sensitive, lang=lang.value)
-        out.write_bytes(data)
+        _write(out, data)
     counts = rep.counts()
-    typer.echo(f"{out}: {rep.commune.name} {year}: đạt {counts['dat']}, không đạt "
-               f"{counts['khong_dat']}, chưa đủ {counts['chua_du']}")
+    typer.echo(tr("cli.report.done", out=out, name=rep.commune.name, year=year,
+                  dat=counts["dat"], khong_dat=counts["khong_dat"], chua_du=counts["chua_du"]))
+
+
+def _format(fmt: Format | None, out: Path | None) -> Format:
+    """The format asked for, else the one the --out file's extension names (else json); a
+    format that contradicts the extension is refused."""
+    ext = out.suffix.lower().lstrip(".") if out is not None else ""
+    by_ext = Format(ext) if ext in Format.__members__ else None
+    if fmt is None:
+        if out is not None and by_ext is None:
+            raise _fail(tr("cli.report.unknown_ext", out=out))
+        return by_ext or Format.json
+    if by_ext is not None and by_ext is not fmt:
+        raise _fail(tr("cli.report.mismatch", out=out, fmt=fmt.value, ext=by_ext.value))
+    return fmt
+
+
+def _check_out(out: Path) -> None:
+    """An output file whose folder exists and is not itself a folder."""
+    if out.is_dir():
+        raise _fail(tr("cli.report.out_is_folder", out=out))
+    if not out.parent.is_dir():
+        raise _fail(tr("cli.out.no_folder", out=out, folder=out.parent))
+
+
+def _write(out: Path, data: bytes) -> None:
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise _fail(tr("cli.out.cannot_write", out=out, reason=exc.strerror or exc)) from exc
 
 
 def values_import(
@@ -134,6 +163,8 @@ def values_import(
         "--allow-closed",
         help="Correct a round that is closed (chốt) or past its consolidation deadline: "
              "needs --as; the history records the officer, the round stays closed")] = False,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the messages: vi or en")]
+    = Lang.vi,
 ) -> None:
     """Import reported values (year, unit, indicator, numerator, denominator, value).
 
@@ -143,19 +174,23 @@ def values_import(
     """
     from storage.importer import ImportFailed, import_values
 
+    set_language(lang.value)
     engine = _engine()
     today, tz = _today(), Settings().tz
     try:
-        with session_scope(engine) as session:
+        with session_scope(engine) as session, \
+                progress(tr("cli.values.progress"), None) as advance:
             person_id = _person(as_, session) if as_ else None
             result = import_values(file, session=session, person_id=person_id,
                                    submit=submit, allow_closed=allow_closed, today=today,
-                                   tz=tz)
+                                   tz=tz, progress=advance)
     except ImportFailed as exc:
-        raise _fail(f"{exc}\n{len(exc.problems)} problem(s): nothing was saved") from exc
-    typer.echo(f"{file}: {result.rows} row(s): {result.saved} saved, {result.unchanged} "
-               f"unchanged, {result.units} unit(s)"
-               + (f", {result.submitted} newly submitted" if submit else ""))
+        lines = capped(str(exc).splitlines())
+        raise _fail("\n".join([*lines, tr("cli.values.failed", count=len(exc.problems))])) \
+            from exc
+    typer.echo(tr("cli.values.done", file=file, rows=result.rows, saved=result.saved,
+                  unchanged=result.unchanged, units=result.units)
+               + (tr("cli.values.submitted", count=result.submitted) if submit else ""))
 
 
 def _today() -> date:
@@ -171,7 +206,8 @@ def _person(who: str, session: Session) -> int:
     if len(found) == 1:
         assert found[0].id is not None
         return found[0].id
-    raise _fail(f"no single person named {who!r}" if found else f"no person {who!r}")
+    raise _fail(tr("cli.values.person_ambiguous", who=who) if found
+                else tr("cli.values.no_person", who=who))
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.app import build_application
+from bot.i18n import text_of
 from bot.service import Env
 from bot.settings import Settings
 from sandbox.botapi import BotMessage, LocalBotApi, LocalUser
@@ -320,7 +321,7 @@ class Demo:
             self.clock.now = datetime(2026, 11, day, 2, 0, tzinfo=UTC)  # 09:00 local
             self.section("Bot tự nhắc những nơi còn thiếu" if vi else
                          "The bot reminds whoever is missing")
-            self.progress(f"   … {self.clock.local()}: reminders")
+            self.progress(text_of("demo.reminders", self.lang).format(at=self.clock.local()))
             await reminders.run_due(at=self.clock.now)
             for who in (tam, hoa, lan):
                 self.transcript.add(f"   ({who.who})")
@@ -377,7 +378,8 @@ async def run_demo(lang: str = "vi", out_dir: Path | None = None,
     echo("")
     for f in demo.files:
         echo(f"  {f.name}")
-    echo(f"✔ {time.monotonic() - started:.1f} s — files in {out}")
+    echo(text_of("demo.done", lang).format(seconds=f"{time.monotonic() - started:.1f}",
+                                           out=out))
     return out
 
 

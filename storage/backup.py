@@ -1,28 +1,46 @@
 """`ctvbot backup` / `ctvbot restore`: every table to one gzipped JSON file and back.
 
 The file does not depend on the engine: a SQLite backup restores into PostgreSQL and back.
-A restore goes into an empty, migrated database, in one transaction.
+A restore goes into an empty, migrated database, in one transaction. What it restores is
+checked first: the format, a SHA-256 checksum of the tables (written by ``backup``), every
+table and column, and the rules of the reported values; decompression stops at
+MAX_UNPACKED bytes. A file that fails a check leaves the database as it was.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import zlib
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Date, DateTime, Engine, func, insert, select, text
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
 
-FORMAT = 1
+FORMAT = 2  # 2: with the tables' checksum; 1 (without it) is still restored
+MAX_UNPACKED = 500_000_000  # bytes of JSON a backup may unpack to (a province: a few MB)
+VALUE_TABLES = ("reportedvalue", "valuechange")  # numerator <= denominator, none negative
 
 
 class RestoreRefused(Exception):
-    """The backup cannot be restored here; the message says why."""
+    """The backup cannot be restored here: ``key`` names the catalog sentence that says why,
+    ``params`` fill it in."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.key, self.params = key, params
+        super().__init__(f"{key}: {params}")
+
+
+def _checksum(tables: dict[str, Any]) -> str:
+    text = json.dumps(tables, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _revision(engine: Engine) -> str | None:
@@ -54,6 +72,7 @@ def backup(engine: Engine, path: Path) -> dict[str, int]:
             rows = conn.execute(select(table)).mappings().all()
             payload["tables"][table.name] = [{k: _encode(v) for k, v in r.items()} for r in rows]
             counts[table.name] = len(rows)
+    payload["sha256"] = _checksum(payload["tables"])
     with gzip.open(path, "wt", encoding="utf-8") as fh:
         json.dump(payload, fh, ensure_ascii=False)
     return counts
@@ -72,32 +91,101 @@ def _decode(table, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def restore(engine: Engine, path: Path) -> dict[str, int]:
-    """Load a backup into an empty database migrated to the same revision."""
+def _unpack(path: Path) -> bytes:
+    """The backup's JSON bytes, refusing a file that is not gzip, is cut short, or unpacks to
+    more than MAX_UNPACKED bytes: its size is measured first, in pieces, keeping nothing, so a
+    small bomb never fills the memory."""
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            payload = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise RestoreRefused(f"{path} is not a ctvbot backup: {exc}") from exc
-    if payload.get("format") != FORMAT:
-        raise RestoreRefused(f"{path}: unknown backup format {payload.get('format')!r}")
+        size = 0
+        with gzip.open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                size += len(chunk)
+                if size > MAX_UNPACKED:
+                    raise RestoreRefused("restore.too_large", file=path,
+                                         limit=MAX_UNPACKED // 1_000_000)
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError as exc:
+        raise RestoreRefused("restore.missing", file=path) from exc
+    except EOFError as exc:
+        raise RestoreRefused("restore.truncated", file=path) from exc
+    except (OSError, zlib.error) as exc:
+        raise RestoreRefused("restore.not_backup", file=path) from exc
+
+
+def _check(payload: Any, path: Path) -> dict[str, list[dict[str, Any]]]:
+    """The tables of a backup, after checking its format, checksum, tables, columns and
+    values; raises RestoreRefused naming the first problem."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("tables"), dict):
+        raise RestoreRefused("restore.not_backup", file=path)
+    if payload.get("format") not in (1, FORMAT):
+        raise RestoreRefused("restore.format", file=path, format=payload.get("format"))
+    tables: dict[str, Any] = payload["tables"]
+    if payload.get("format") == FORMAT and payload.get("sha256") != _checksum(tables):
+        raise RestoreRefused("restore.checksum", file=path)
+    known = {t.name: t for t in SQLModel.metadata.sorted_tables}
+    for name, rows in tables.items():
+        table = known.get(name)
+        if table is None:
+            raise RestoreRefused("restore.unknown_table", file=path, table=name)
+        if not isinstance(rows, list):
+            raise RestoreRefused("restore.not_backup", file=path)
+        columns = set(table.columns.keys())
+        for n, row in enumerate(rows, start=1):
+            if not isinstance(row, dict) or set(row) != columns:
+                got = set(row) if isinstance(row, dict) else set()
+                raise RestoreRefused("restore.columns", file=path, table=name, row=n,
+                                     missing=", ".join(sorted(columns - got)) or "—",
+                                     unknown=", ".join(sorted(got - columns)) or "—")
+            if name in VALUE_TABLES:
+                _check_value(row, path, name, n)
+    return tables
+
+
+def _check_value(row: dict[str, Any], path: Path, table: str, n: int) -> None:
+    """A reported value obeys the bot's rules: no negative, numerator <= denominator."""
+    num, den, value = row.get("numerator"), row.get("denominator"), row.get("value")
+    for v in (num, den, value):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
+                              or v != v or v < 0):
+            raise RestoreRefused("restore.bad_value", file=path, table=table, row=n,
+                                 value=repr(v)[:40])
+    if num is not None and den is not None and num > den:
+        raise RestoreRefused("restore.numerator", file=path, table=table, row=n,
+                             numerator=num, denominator=den)
+
+
+def restore(engine: Engine, path: Path) -> dict[str, int]:
+    """Load a checked backup into an empty database migrated to the same revision."""
+    try:
+        payload = json.loads(_unpack(path).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise RestoreRefused("restore.not_backup", file=path) from exc
+    data = _check(payload, path)
     here = _revision(engine)
     if payload.get("revision") != here:
-        raise RestoreRefused(f"the backup is at schema revision {payload.get('revision')}, "
-                             f"this database at {here}: upgrade first")
+        raise RestoreRefused("restore.revision", backup=payload.get("revision"), here=here)
     tables = SQLModel.metadata.sorted_tables
     counts: dict[str, int] = {}
     with engine.begin() as conn:
         for table in tables:
             if conn.execute(select(func.count()).select_from(table)).scalar_one():
-                raise RestoreRefused(f"the database is not empty (table {table.name} has rows): "
-                                     "restore into a fresh database")
+                raise RestoreRefused("restore.not_empty", table=table.name)
         for table in tables:
-            rows = [_decode(table, r) for r in payload["tables"].get(table.name, [])]
+            try:
+                rows = [_decode(table, r) for r in data.get(table.name, [])]
+            except (TypeError, ValueError) as exc:
+                raise RestoreRefused("restore.bad_column", file=path, table=table.name,
+                                     reason=str(exc)[:200]) from exc
             if table.name == "valuechange":  # drop what the value trigger wrote: the history is
                 conn.execute(table.delete())  # restored as it was (values come before it)
             if rows:
-                conn.execute(insert(table), rows)
+                try:
+                    conn.execute(insert(table), rows)
+                except (DBAPIError, StatementError) as exc:  # a wrong type, a broken link
+                    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+                    raise RestoreRefused("restore.rejected", file=path, table=table.name,
+                                         reason=(reason[0] if reason else "")[:200]) from exc
             counts[table.name] = len(rows)
         if conn.dialect.name == "postgresql":
             for table in tables:

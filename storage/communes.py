@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -52,6 +53,20 @@ def parse_vn_date(text: str) -> date:
             from exc
 
 
+MAX_NAME = 200  # characters: the longest Vietnamese unit name is far shorter
+
+
+def _plain_name(v: str) -> str:
+    bad = next((c for c in v if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ValueError(f"a name must not contain control characters (found U+{ord(bad):04X})")
+    return v
+
+
+# A unit's name: shown to people and written into their files.
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_plain_name)]
+
+
 class Strict(BaseModel):
     """Refuse unknown fields."""
 
@@ -62,7 +77,7 @@ class UnitSpec(Strict):
     """A hamlet or an agency of the commune."""
 
     code: Annotated[str, Field(pattern=CODE)]
-    name: Annotated[str, Field(min_length=1)]
+    name: Name
     kind: UnitKind = UnitKind.hamlet
 
 
@@ -76,7 +91,7 @@ class ParentSpec(Strict):
     """The level above the commune (province, city, district)."""
 
     code: Annotated[str, Field(pattern=CODE)]
-    name: Annotated[str, Field(min_length=1)]
+    name: Name
     kind: UnitKind = UnitKind.province
 
 
@@ -106,7 +121,7 @@ class CommuneSpec(Strict):
     """A whole commune file."""
 
     code: Annotated[str, Field(pattern=CODE)]
-    name: Annotated[str, Field(min_length=1)]
+    name: Name
     kind: UnitKind = UnitKind.commune
     parent: ParentSpec | None = None
     plan: str

@@ -13,8 +13,10 @@ import is an officer's explicit correction (``allow_closed`` with ``person_id``)
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Iterator
+import itertools
+import math
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
@@ -22,7 +24,14 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from flows.numbers import Refusal, normalise, parse_count, parse_task_status, parse_yes_no
+from flows.numbers import (
+    MAX_COUNT,
+    Refusal,
+    normalise,
+    parse_count,
+    parse_task_status,
+    parse_yes_no,
+)
 from storage import repo
 from storage.kinds import IndicatorKind, Role, TaskStatus
 from storage.models import (
@@ -35,6 +44,7 @@ from storage.models import (
     Unit,
 )
 
+MAX_ROWS = 200_000  # rows of one file: a province's year is far fewer; more is refused
 REQUIRED = ("year", "unit", "indicator", "numerator", "denominator", "value")
 RAW_SHEET = "Số liệu"
 
@@ -83,11 +93,15 @@ class _Parsed:
 
 
 def read_table(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, row by lower-case column name) from a .csv or .xlsx file."""
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        yield from _read_xlsx(path)
-    else:
-        yield from _read_csv(path)
+    """(line number, row by lower-case column name) from a .csv or .xlsx file, read as a
+    stream; a file that cannot be read, is not what its name says, or has more than MAX_ROWS
+    rows raises ImportFailed with one clear line."""
+    rows = _read_xlsx(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _read_csv(path)
+    for line, row in rows:
+        if line > MAX_ROWS + 1:
+            raise ImportFailed(path, [Problem(line, f"the file has more than {MAX_ROWS:,} rows; "
+                                                    "split it into smaller files")])
+        yield line, row
 
 
 def _header(cells: list[Any]) -> list[str]:
@@ -95,24 +109,41 @@ def _header(cells: list[Any]) -> list[str]:
 
 
 def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    text = path.read_text(encoding="utf-8-sig")
-    first = text.splitlines()[0] if text else ""
-    delimiter = max((",", ";", "\t"), key=first.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header: list[str] | None = None
-    for line, cells in enumerate(reader, start=1):
-        if header is None:
-            header = _header(cells)
-            yield line, {"__header__": header}
-            continue
-        if any(c.strip() for c in cells):
-            yield line, dict(zip(header, cells, strict=False))
+    line = 1
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline()
+            delimiter = max((",", ";", "\t"), key=first.count)
+            reader = csv.reader(itertools.chain([first], fh), delimiter=delimiter)
+            header: list[str] | None = None
+            for line, cells in enumerate(reader, start=1):
+                if header is None:
+                    header = _header(cells)
+                    yield line, {"__header__": header}
+                    continue
+                if any(c.strip() for c in cells):
+                    yield line, dict(zip(header, cells, strict=False))
+    except UnicodeDecodeError as exc:
+        raise ImportFailed(path, [Problem(line + 1, "the file is not UTF-8 text: save it as "
+                                                    "\"CSV UTF-8\" (or as .xlsx)")]) from exc
+    except csv.Error as exc:
+        raise ImportFailed(path, [Problem(line + 1, f"not a CSV file: {exc}")]) from exc
+    except OSError as exc:
+        raise ImportFailed(path, [Problem(1, f"cannot read the file: {exc.strerror or exc}")]) \
+            from exc
 
 
 def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
-    wb = load_workbook(path, read_only=True, data_only=True)
+    not_xlsx = Problem(1, "this is not an Excel .xlsx file (open it in Excel and save it as "
+                          ".xlsx, or as CSV UTF-8)")
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+        raise ImportFailed(path, [not_xlsx]) from exc
+    line = 1
     try:
         sheets = ([wb[RAW_SHEET]] if RAW_SHEET in wb.sheetnames else []) + list(wb.worksheets)
         chosen = next((ws for ws in sheets if set(REQUIRED) <= set(_header(
@@ -125,6 +156,12 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 continue
             if any(c is not None and str(c).strip() for c in cells):
                 yield line, dict(zip(header, cells, strict=False))
+    except (ValueError, TypeError, KeyError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, ImportFailed):
+            raise
+        raise ImportFailed(path, [Problem(line + 1, "a cell holds something that is neither a "
+                                                    "number nor text (INF, NaN?), or the file "
+                                                    "is damaged")]) from exc
     finally:
         wb.close()
 
@@ -140,18 +177,35 @@ def _count(v: Any, what: str) -> int:
     """A whole non-negative number from a cell ("1.234" is one thousand two hundred...)."""
     if isinstance(v, bool):
         raise ValueError(f"{what}: expected a number, not {v!r}")
-    if isinstance(v, int | float):
+    if isinstance(v, int | float):  # a number cell obeys the same caps as typed text
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{what}: {v!r} is not a number")
         if v < 0:
             raise ValueError(f"{what}: must not be negative ({v})")
+        if v > MAX_COUNT:
+            raise ValueError(f"{what}: is too large ({v:g}; at most {MAX_COUNT:,})")
         if float(v) != int(v):
             raise ValueError(f"{what}: must be a whole number, not {v}")
         return int(v)
     got = parse_count(str(v))
     if isinstance(got, Refusal):
-        reason = {Refusal.decimal: "must be a whole number", Refusal.negative: "must not be "
-                  "negative", Refusal.too_large: "is too large"}.get(got, "is not a number")
-        raise ValueError(f"{what}: {reason} ({str(v).strip()!r})")
+        raise ValueError(f"{what}: {REFUSALS.get(got, 'is not a number')} "
+                         f"({str(v).strip()[:40]!r})")
     return got
+
+
+# each refusal of flows.numbers.parse_count, said plainly
+REFUSALS = {
+    Refusal.decimal: "must be a whole number",
+    Refusal.negative: "must not be negative",
+    Refusal.too_large: f"is too large (at most {MAX_COUNT:,})",
+    Refusal.percent: "is a percentage, but this column takes a count: give the number "
+                     "counted (for example 12); the rate is computed from the counts",
+    Refusal.doubtful: "is not one certain number (words around it change or doubt it): "
+                      "give exactly one number, or leave the cell empty if it is not known",
+    Refusal.empty: "is empty",
+    Refusal.not_number: "is not a number",
+}
 
 
 def _yes_no(v: Any) -> float:
@@ -233,7 +287,8 @@ def _locked_reason(rnd: Round, commune: Unit | None, today: date,
 
 def import_values(path: Path, *, session: Session, person_id: int | None = None,
                   submit: bool = False, allow_closed: bool = False,
-                  today: date | None = None, tz: tzinfo) -> ImportResult:
+                  today: date | None = None, tz: tzinfo,
+                  progress: Callable[[int], None] | None = None) -> ImportResult:
     """Check every row of the file, then save them all (or nothing: raises ImportFailed).
 
     ``submit`` marks every unit of the file as having sent its report. A row that would
@@ -241,18 +296,20 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
     deadline on ``today`` in the time zone ``tz``) is a problem, unless ``allow_closed``: an
     officer's correction, which needs ``person_id`` so the history says who made it (the round
     stays closed). Rows equal to what a locked round holds change nothing and are accepted.
+    ``progress(n)`` is told each time n more rows have been read.
     """
     today = today or datetime.now(tz).date()
-    rows = list(read_table(path))
+    rows = read_table(path)
     problems: list[Problem] = []
-    if not rows:
+    first = next(rows, None)
+    if first is None:
         raise ImportFailed(path, [Problem(1, "the file is empty")])
-    header = rows[0][1]["__header__"]
+    header = first[1]["__header__"]
     absent = [c for c in REQUIRED if c not in header]
     if absent:
         raise ImportFailed(path, [Problem(1, f"missing column(s): {', '.join(absent)}; "
                                              f"expected {', '.join(REQUIRED)}")])
-    data = rows[1:]
+    data = _counted(rows, progress)
 
     units = session.exec(select(Unit)).all()
     by_code = {u.code: u for u in units}
@@ -345,6 +402,19 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
     session.flush()
     return ImportResult(rows=len(parsed), saved=saved, unchanged=unchanged, units=len(pairs),
                         submitted=submitted)
+
+
+def _counted(rows: Iterator[tuple[int, dict[str, Any]]],
+             progress: Callable[[int], None] | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The rows, telling ``progress`` every 500 rows (and at the end)."""
+    n = 0
+    for item in rows:
+        yield item
+        n += 1
+        if progress is not None and n % 500 == 0:
+            progress(500)
+    if progress is not None and n % 500:
+        progress(n % 500)
 
 
 def _existing(parsed: list[_Parsed], session: Session

@@ -39,20 +39,72 @@ class FileInvalid(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+MAX_FILE_BYTES = 2_000_000  # a commune or plan file is a few dozen kilobytes
+MAX_DEPTH = 12  # the deepest real file nests 5 levels
+
+
+def _refuse(path: Path, line: int, message: str) -> FileInvalid:
+    return FileInvalid([FileProblem(str(path), line, "", message)])
+
+
 def load_yaml(path: Path) -> Any:
-    """Read a YAML file keeping line numbers; syntax errors become FileInvalid."""
+    """Read a YAML file keeping line numbers; a file that is too large, not UTF-8, not YAML or
+    nested too deeply becomes FileInvalid with one clear line."""
     yaml = YAML(typ="rt")
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise FileInvalid([FileProblem(str(path), 0, "", f"cannot read the file: {exc}")]) from exc
+        raise _refuse(path, 0, f"cannot read the file: {exc.strerror or exc}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise _refuse(path, 0, f"the file is larger than {MAX_FILE_BYTES // 1_000_000} MB: "
+                               "this is not a plan or commune file")
     try:
-        return yaml.load(text)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise _refuse(path, line, "the file is not UTF-8 text: save it as UTF-8 (in Notepad: "
+                                  "Save as, Encoding UTF-8)") from exc
+    if _nesting(text) > MAX_DEPTH:
+        raise _refuse(path, 0, f"the file is nested more than {MAX_DEPTH} levels deep: this "
+                               "is not a plan or commune file")
+    try:
+        root = yaml.load(text)
     except MarkedYAMLError as exc:
         line = (exc.problem_mark.line + 1) if exc.problem_mark else 0
-        raise FileInvalid(
-            [FileProblem(str(path), line, "", f"not valid YAML: {exc.problem}")]
-        ) from exc
+        raise _refuse(path, line, f"not valid YAML: {exc.problem}") from exc
+    except RecursionError as exc:
+        raise _refuse(path, 0, f"the file is nested more than {MAX_DEPTH} levels deep: "
+                               "this is not a plan or commune file") from exc
+    if _depth(root) > MAX_DEPTH:
+        raise _refuse(path, 0, f"the file is nested more than {MAX_DEPTH} levels deep: this "
+                               "is not a plan or commune file")
+    return root
+
+
+def _nesting(text: str) -> int:
+    """How deep the flow brackets ([ and {) of a YAML text go, read without parsing it."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}" and depth:
+            depth -= 1
+    return deepest
+
+
+def _depth(root: Any) -> int:
+    """How deep the mappings and lists of a loaded document go (without recursion)."""
+    deepest, todo = 0, [(root, 1)]
+    while todo:
+        node, d = todo.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, d)
+            if d > MAX_DEPTH:
+                break
+            todo += [(v, d + 1) for v in (node.values() if isinstance(node, dict) else node)]
+    return deepest
 
 
 def line_of(root: Any, loc: Loc) -> int:

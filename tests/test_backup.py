@@ -62,7 +62,7 @@ def test_round_trip_loses_nothing(engine, db_url, tmp_path, monkeypatch):
         s.add(Person(telegram_id=42, name="Mới", created_at=datetime.now(UTC)))
         s.commit()
     again = runner.invoke(app, ["restore", str(file)])
-    assert again.exit_code == 1 and "not empty" in again.output
+    assert again.exit_code == 1 and "không trống" in again.output
     target.dispose()
 
 
@@ -94,7 +94,7 @@ def test_not_a_backup_is_refused(tmp_path, monkeypatch):
     bad = tmp_path / "bad.gz"
     bad.write_text("hello")
     out = runner.invoke(app, ["restore", str(bad)])
-    assert out.exit_code == 1 and "not a ctvbot backup" in out.output
+    assert out.exit_code == 1 and "không phải là bản sao lưu của ctvbot" in out.output
 
 
 def test_backup_is_one_snapshot_while_the_bot_writes(pg_database, tmp_path):

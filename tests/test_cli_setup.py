@@ -24,7 +24,9 @@ def test_setup_is_idempotent_and_reports_changes(cli, engine, tmp_path):
     first = cli("setup", str(file))
     assert first.exit_code == 0 and "+ unit xuan-truong/thon-hanh-thien" in first.output
     again = cli("setup", str(file))
-    assert "nothing changed" in again.output
+    assert "Xã Xuân Trường: đã đúng như tệp, không có gì thay đổi" in again.output
+    english = cli("setup", str(file), "--lang", "en")
+    assert "Xã Xuân Trường: already up to date, nothing changed" in english.output
     file.write_text(file.read_text(encoding="utf-8")
                     .replace("Thôn Xuân Thủy", "Thôn Xuân Thuỷ Mới")
                     .replace("unit_deadline: 10/11/2026", "unit_deadline: 15/11/2026"),
@@ -80,14 +82,16 @@ def test_invite_units_and_bulk_invitations(cli, engine, tmp_path):
         stored = [i.code_hash for i in s.exec(select(Invitation)).all()]
         assert data["code"] not in stored and len(stored) == 2
     bad = runner.invoke(app, ["invite", "thon-khong-co"])
-    assert bad.exit_code == 1 and "known units:" in bad.output and "thon-hanh-thien" in bad.output
+    assert bad.exit_code == 1 and "các đơn vị hiện có:" in bad.output
+    assert "thon-hanh-thien" in bad.output
     tree = cli("units").output.splitlines()
     assert tree[0].startswith("ninh-binh") and tree[1].startswith("  xuan-truong")
     assert any(line.startswith("    xuan-truong/tram-y-te") for line in tree)
     cli("invitations", "xuan-truong", "--out", str(tmp_path / "inv.csv"))
     with (tmp_path / "inv.csv").open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 15 and {r["role"] for r in rows} == {"officer", "collaborator", "agency"}
+    assert len(rows) == 15
+    assert {r["Vai trò"] for r in rows} == {"cán bộ", "cộng tác viên", "đầu mối báo cáo"}
     cli("invitations", "xuan-truong", "--out", str(tmp_path / "inv.xlsx"))
     ws = load_workbook(tmp_path / "inv.xlsx").active
     assert ws.max_row == 16 and ws.freeze_panes == "A2"

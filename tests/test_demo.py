@@ -76,4 +76,4 @@ def test_demo_command_leaves_nothing_running(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert f"files in {tmp_path}" in proc.stdout
+    assert f"các tệp ở {tmp_path}" in proc.stdout

@@ -119,7 +119,7 @@ def test_report_in_english(app: typer.Typer, db: Engine, tmp_path: Path) -> None
     wb = load_workbook(tmp_path / "r.xlsx")
     assert wb.sheetnames == ["Summary", "By unit", "Values"]
     res = runner.invoke(app, ["values", "import", str(tmp_path / "r.xlsx")])
-    assert res.exit_code == 0 and "0 saved, 3 unchanged" in res.output, res.output
+    assert res.exit_code == 0 and "0 đã lưu, 3 không đổi" in res.output, res.output
     res = runner.invoke(app, ["report", "--year", "2026", "--format", "docx", "--lang", "fr",
                               "--out", str(tmp_path / "x.docx")])
     assert res.exit_code != 0 and not (tmp_path / "x.docx").exists()
@@ -127,7 +127,7 @@ def test_report_in_english(app: typer.Typer, db: Engine, tmp_path: Path) -> None
 
 def test_report_errors(app: typer.Typer, db: Engine) -> None:
     res = runner.invoke(app, ["report", "--year", "2019"])
-    assert res.exit_code == 1 and "no commune has a round for 2019" in res.output
+    assert res.exit_code == 1 and "Không xã nào có đợt báo cáo năm 2019" in res.output
     res = runner.invoke(app, ["report", "--year", "2026", "--unit", "nowhere"])
     assert res.exit_code == 1 and "no unit 'nowhere'" in res.output
 
@@ -149,7 +149,7 @@ def test_import_csv(app: typer.Typer, db: Engine, tmp_path: Path) -> None:
     before = _count(db, ValueChange)
     res = runner.invoke(app, ["values", "import", str(path), "--submit"])
     assert res.exit_code == 0, res.output
-    assert "4 saved" in res.output
+    assert "4 đã lưu" in res.output
     with Session(db) as s:
         rows = s.exec(select(ReportedValue).where(ReportedValue.source == "import")).all()
         got = [(r.numerator, r.denominator, r.value, r.state) for r in rows]
@@ -159,7 +159,7 @@ def test_import_csv(app: typer.Typer, db: Engine, tmp_path: Path) -> None:
         assert s.exec(select(func.count()).select_from(Submission)).one() == 4 + 3
     assert _count(db, ValueChange) == before + 4  # the history records the import
     again = runner.invoke(app, ["values", "import", str(path)])
-    assert again.exit_code == 0 and "0 saved, 4 unchanged" in again.output
+    assert again.exit_code == 0 and "0 đã lưu, 4 không đổi" in again.output
 
 
 def test_bad_file_saves_nothing_and_names_the_lines(app: typer.Typer, db: Engine,
@@ -189,7 +189,7 @@ def test_bad_file_saves_nothing_and_names_the_lines(app: typer.Typer, db: Engine
                         (11, "does not report indicator 9"), (12, "expected yes/no")):
         assert f"values.csv:{line}: " in out and words in out, (line, out)
     assert "values.csv:2:" not in out
-    assert "nothing was saved" in out
+    assert "không lưu gì cả" in out
     assert (_count(db, ReportedValue), _count(db, ValueChange)) == before
 
 
@@ -205,7 +205,7 @@ def test_export_edit_import_round_trip(app: typer.Typer, db: Engine, tmp_path: P
                                str(out)]).exit_code == 0
     res = runner.invoke(app, ["values", "import", str(out)])
     assert res.exit_code == 0, res.output
-    assert "0 saved, 3 unchanged" in res.output
+    assert "0 đã lưu, 3 không đổi" in res.output
     wb = load_workbook(out)
     ws = wb["Số liệu"]
     for r in ws.iter_rows(min_row=2):
@@ -223,7 +223,7 @@ def test_export_edit_import_round_trip(app: typer.Typer, db: Engine, tmp_path: P
         officer_id = officer.id
     res = runner.invoke(app, ["values", "import", str(out), "--as", "Chị Hoa"])
     assert res.exit_code == 0, res.output
-    assert "2 saved, 2 unchanged" in res.output
+    assert "2 đã lưu, 2 không đổi" in res.output
     data = json.loads(runner.invoke(app, ["report", "--year", "2026"]).stdout)
     ind = next(i for i in data["indicators"] if i["code"] == "8.1")
     assert (ind["numerator"], ind["denominator"]) == (1 + 98 + 5, 2 + 100 + 200)
@@ -306,7 +306,7 @@ def test_import_into_a_closed_round_is_refused(app: typer.Typer, db: Engine,
         assert (f"values.csv:{line}: the 2026 round of xuan-truong was closed (chốt) on "
                 f"18/11/2026") in res.output, res.output
     assert "values.csv:4:" not in res.output
-    assert "--allow-closed" in res.output and "nothing was saved" in res.output
+    assert "--allow-closed" in res.output and "không lưu gì cả" in res.output
     assert (_values(db), _count(db, ValueChange)) == before
 
 
@@ -323,7 +323,7 @@ def test_import_after_the_consolidation_deadline_is_refused(
     assert _values(db) == before
     monkeypatch.setattr("bot.report_cli._today", lambda: date(2026, 12, 5))  # its last day
     res = runner.invoke(app, ["values", "import", str(path)])
-    assert res.exit_code == 0 and "1 saved" in res.output, res.output
+    assert res.exit_code == 0 and "1 đã lưu" in res.output, res.output
 
 
 def test_submit_into_a_closed_round_is_refused(app: typer.Typer, db: Engine,
@@ -344,7 +344,7 @@ def test_submit_into_a_closed_round_is_refused(app: typer.Typer, db: Engine,
     assert res.exit_code == 1 and "values.csv:2: --submit: the 2026 round" in res.output
     assert _count(db, Submission) == submissions
     res = runner.invoke(app, ["values", "import", str(path)])  # nothing changes: accepted
-    assert res.exit_code == 0 and "0 saved, 1 unchanged" in res.output
+    assert res.exit_code == 0 and "0 đã lưu, 1 không đổi" in res.output
 
 
 def test_officer_corrects_a_closed_round_explicitly(app: typer.Typer, db: Engine,
@@ -357,7 +357,7 @@ def test_officer_corrects_a_closed_round_explicitly(app: typer.Typer, db: Engine
     assert res.exit_code == 1 and "values.csv:1: --allow-closed needs --as" in res.output
     res = runner.invoke(app, ["values", "import", str(path), "--allow-closed", "--as",
                               "Chị Hoa"])
-    assert res.exit_code == 0 and "1 saved" in res.output, res.output
+    assert res.exit_code == 0 and "1 đã lưu" in res.output, res.output
     with Session(db) as s:
         change = s.exec(select(ValueChange).where(ValueChange.numerator == 98)).one()
         assert (change.source, change.changed_by) == ("import", officer_id)
@@ -386,13 +386,13 @@ def test_export_of_yes_no_answers_imports_back(app: typer.Typer, db: Engine,
     words = {r[0].value.rsplit("/", 1)[1]: r[col].value for r in wu.iter_rows(min_row=2)}
     assert (words["mam-non"], words["tieu-hoc"]) == ("Có", "Không")
     res = runner.invoke(app, ["values", "import", str(out)])
-    assert res.exit_code == 0 and "0 saved, 5 unchanged" in res.output, res.output
+    assert res.exit_code == 0 and "0 đã lưu, 5 không đổi" in res.output, res.output
     for r in wb["Số liệu"].iter_rows(min_row=2):
         if r[1].value.endswith("tieu-hoc"):
             r[5].value = 1  # the primary school now meets the standard
     wb.save(out)
     res = runner.invoke(app, ["values", "import", str(out)])
-    assert res.exit_code == 0 and "1 saved, 4 unchanged" in res.output, res.output
+    assert res.exit_code == 0 and "1 đã lưu, 4 không đổi" in res.output, res.output
     data = json.loads(runner.invoke(app, ["report", "--year", "2026"]).stdout)
     ind = next(i for i in data["indicators"] if i["code"] == "7")
     assert (ind["numerator"], ind["denominator"]) == (2, 3)

@@ -94,7 +94,7 @@ def test_a_commune_cannot_be_its_own_parent(cli, engine, tmp_path):
     assert f"commune.yaml:{n}: parent.code: xuan-truong cannot be its own parent" \
         in result.output
     assert snapshot(engine)[0] == []
-    assert "no units yet" in cli("units").output
+    assert "Chưa có đơn vị nào" in cli("units").output
 
 
 def test_moving_a_commune_needs_move_and_is_shown_with_codes(cli, engine, tmp_path):
@@ -145,7 +145,7 @@ def test_units_removed_from_the_file_are_removed_or_reported(cli, engine, tmp_pa
     assert "xuan-truong/thon-xuan-thuy" not in codes
     assert {"xuan-truong/thon-xuan-bac", "xuan-truong/thon-xuan-dai"} <= codes
     again = cli("setup", file).output  # still said every time, never silently
-    assert "nothing changed" in again and "! unit xuan-truong/thon-xuan-bac" in again
+    assert "không có gì thay đổi" in again and "! unit xuan-truong/thon-xuan-bac" in again
 
 
 # ------------------------------------------------------------------ 3. round checks

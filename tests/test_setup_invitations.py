@@ -32,7 +32,7 @@ def n_invitations(engine) -> int:
 
 def codes_of(path: Path) -> dict[str, str]:
     with path.open(encoding="utf-8-sig") as fh:
-        return {r["unit"]: r["code"] for r in csv.DictReader(fh)}
+        return {r["Mã đơn vị"]: r["Mã mời"] for r in csv.DictReader(fh)}
 
 
 def join(engine, code: str, telegram_id: int) -> str:
@@ -47,9 +47,9 @@ def join(engine, code: str, telegram_id: int) -> str:
 
 
 @pytest.mark.parametrize("out, message", [
-    ("loi-moi.txt", "the file must end in .csv or .xlsx"),
-    ("khong-co/loi-moi.csv", "the folder khong-co does not exist"),
-    (".", "this is a folder"),
+    ("loi-moi.txt", "tên tệp phải có đuôi .csv hoặc .xlsx"),
+    ("khong-co/loi-moi.csv", "thư mục khong-co không tồn tại"),
+    (".", "đây là một thư mục"),
 ])
 def test_a_bad_output_path_creates_no_invitation(xt_cli, engine, out, message):
     result = xt_cli("invitations", "xuan-truong", "--out", out)
@@ -66,7 +66,7 @@ def test_a_file_that_cannot_be_written_creates_no_invitation(xt_cli, engine, tmp
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(Workbook, "save", locked)
-    result = xt_cli("invitations", "xuan-truong", "--out", "loi-moi.xlsx")
+    result = xt_cli("invitations", "xuan-truong", "--out", "loi-moi.xlsx", "--lang", "en")
     assert result.exit_code == 1
     assert "--out loi-moi.xlsx: cannot write the file: Permission denied" in result.output
     assert n_invitations(engine) == 0
@@ -78,14 +78,19 @@ def test_a_file_that_cannot_be_written_creates_no_invitation(xt_cli, engine, tmp
 
 def test_reissuing_invitations_revokes_the_earlier_unused_ones(xt_cli, engine, tmp_path):
     first = xt_cli("invitations", "xuan-truong", "--out", "a.csv")
-    assert first.exit_code == 0 and "revoked" not in first.output
+    assert first.exit_code == 0 and "thu hồi" not in first.output
     old = codes_of(tmp_path / "a.csv")
     assert join(engine, old["xuan-truong/thon-hanh-thien"], 1) == "joined"
     second = xt_cli("invitations", "xuan-truong", "--out", "b.csv")
-    assert "15 invitations written to b.csv" in second.output
-    assert ("14 earlier unused invitation(s) of these units were revoked: their codes no longer "
-            "work") in second.output
-    new = codes_of(tmp_path / "b.csv")
+    assert "Đã ghi 15 lời mời vào b.csv" in second.output
+    english = xt_cli("invitations", "xuan-truong", "--out", "c.csv", "--lang", "en")
+    assert "15 invitations written to c.csv" in english.output
+    assert ("14 lời mời cũ chưa dùng của các đơn vị này đã bị thu hồi: mã của chúng không còn "
+            "dùng được") in second.output
+    assert ("15 earlier unused invitation(s) of these units were revoked: their codes no longer "
+            "work") in english.output
+    with (tmp_path / "c.csv").open(encoding="utf-8-sig") as fh:
+        new = {r["Unit code"]: r["Invitation code"] for r in csv.DictReader(fh)}
     assert join(engine, old["xuan-truong/thon-xuan-bac"], 2) == "expired"
     assert join(engine, new["xuan-truong/thon-xuan-bac"], 3) == "joined"
     # the member who joined with an old code keeps their place
@@ -95,7 +100,7 @@ def test_reissuing_invitations_revokes_the_earlier_unused_ones(xt_cli, engine, t
 def test_keep_earlier_leaves_earlier_codes_valid(xt_cli, engine, tmp_path):
     xt_cli("invitations", "xuan-truong", "--out", "a.csv")
     second = xt_cli("invitations", "xuan-truong", "--out", "b.csv", "--keep-earlier")
-    assert "revoked" not in second.output
+    assert "thu hồi" not in second.output
     old = codes_of(tmp_path / "a.csv")
     assert join(engine, old["xuan-truong/thon-xuan-bac"], 2) == "joined"
 
@@ -105,14 +110,14 @@ def test_keep_earlier_leaves_earlier_codes_valid(xt_cli, engine, tmp_path):
 
 def test_links_without_a_bot_username_warn_on_stderr(xt_cli, monkeypatch):
     monkeypatch.delenv("CTVBOT_BOT_USERNAME")
-    result = xt_cli("invite", "thon-hanh-thien", "--json")
+    result = xt_cli("invite", "thon-hanh-thien", "--json", "--lang", "en")
     assert result.exit_code == 0
     data = json.loads(result.stdout)  # stdout stays valid JSON
     assert data["link"].endswith(f"?start={data['code']}")
     assert "CTVBOT_BOT_USERNAME is not set" in result.stderr
     assert "/start CODE" in result.stderr
     quiet = xt_cli("invitations", "xuan-truong", "--out", "a.csv")
-    assert "CTVBOT_BOT_USERNAME is not set" in quiet.stderr
+    assert "chưa đặt CTVBOT_BOT_USERNAME" in quiet.stderr and "/start MÃ" in quiet.stderr
     monkeypatch.setenv("CTVBOT_BOT_USERNAME", "xuantruong_bot")
     assert xt_cli("invite", "thon-hanh-thien").stderr == ""
 
@@ -121,14 +126,17 @@ def test_links_without_a_bot_username_warn_on_stderr(xt_cli, monkeypatch):
 
 
 @pytest.mark.parametrize("unit, role, allowed", [
-    ("thon-hanh-thien", "admin", "is a hamlet: invite it as collaborator, not admin"),
-    ("tram-y-te", "officer", "is a health_station: invite it as agency, not officer"),
-    ("xuan-truong", "collaborator", "is a commune: invite it as officer or admin, not "
-                                    "collaborator"),
-    ("ninh-binh", "agency", "is a province: invite it as officer or admin, not agency"),
+    ("thon-hanh-thien", "admin",
+     "is a unit of kind «Hamlet»: invite it with --role collaborator, not --role admin"),
+    ("tram-y-te", "officer",
+     "is a unit of kind «Health station»: invite it with --role agency, not --role officer"),
+    ("xuan-truong", "collaborator", "is a unit of kind «Commune»: invite it with --role officer "
+                                    "or --role admin, not --role collaborator"),
+    ("ninh-binh", "agency", "is a unit of kind «Province»: invite it with --role officer or "
+                            "--role admin, not --role agency"),
 ])
 def test_a_role_that_does_not_fit_the_unit_is_refused(xt_cli, engine, unit, role, allowed):
-    result = xt_cli("invite", unit, "--role", role)
+    result = xt_cli("invite", unit, "--role", role, "--lang", "en")
     assert result.exit_code == 1 and allowed in result.output
     assert n_invitations(engine) == 0
 
@@ -147,8 +155,8 @@ def test_an_ambiguous_short_code_lists_the_matches(xt_cli, engine):
     xt_cli("setup", str(ROOT / "communes/001_nam_dong.yaml"))
     result = xt_cli("invite", "tram-y-te")
     assert result.exit_code == 1
-    assert ("unit code 'tram-y-te' is ambiguous: it matches huong-phu/tram-y-te, "
-            "xuan-truong/tram-y-te; give the full code") in result.output
+    assert ("Mã đơn vị «tram-y-te» chưa rõ: khớp với huong-phu/tram-y-te, "
+            "xuan-truong/tram-y-te; hãy ghi mã đầy đủ.") in result.output
     assert "no unit" not in result.output
     assert n_invitations(engine) == 0
     assert xt_cli("invite", "huong-phu/tram-y-te").exit_code == 0
