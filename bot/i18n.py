@@ -7,6 +7,7 @@ error, never a silent fallback to the key.
 from __future__ import annotations
 
 import re
+import unicodedata
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache, lru_cache
@@ -39,6 +40,20 @@ class CatalogError(RuntimeError):
 def pick_language(code: str | None) -> str:
     """Our language for a Telegram language_code (vi unless it is English)."""
     return "en" if (code or "").lower().startswith("en") else DEFAULT_LANGUAGE
+
+
+# letters only Vietnamese writes (đ ă ơ ư, and the vowels with the tone marks of the
+# Latin Extended Additional block), and short answers with common accents
+_VIETNAMESE_LETTERS = re.compile("[đăơưĐĂƠƯ\u1ea0-\u1ef9]")
+_VIETNAMESE_WORDS = frozenset({"có", "không", "chưa", "vâng", "dạ", "xong", "mã", "thôn"})
+
+
+def looks_vietnamese(text: str) -> bool:
+    """The text is written in Vietnamese (a letter or a word no other language uses)."""
+    t = unicodedata.normalize("NFC", text)
+    if _VIETNAMESE_LETTERS.search(t):
+        return True
+    return any(w.strip(".,;!?") in _VIETNAMESE_WORDS for w in t.lower().split())
 
 
 @cache

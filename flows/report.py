@@ -532,8 +532,9 @@ _REFUSAL_KEYS = {
 }
 
 
-def _refuse(ctx: Ctx, item: Item, step: str, reason: Refusal, text: str) -> None:
-    question = ask(ctx.sheet, item, step, ctx.values)
+def _refuse(ctx: Ctx, item: Item, state: Mapping[str, Any], reason: Refusal,
+            text: str) -> None:
+    question = ask(ctx.sheet, item, state["step"], ctx.values, den=_int(state.get("den")))
     ctx.say(Reply((msg(_REFUSAL_KEYS[reason], text=text[:40]), *question.lines),
                   question.buttons, True))
 
@@ -548,6 +549,8 @@ def _on_count(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
         known = None if confirmed else suggestion(ctx.sheet, item, ctx.values)
         if known and abs(n - known) / known > UNUSUAL_CHANGE:
             return _confirm(ctx, item, state, n, known, same_question=True)
+        if n == 0:  # none at all: "of them, how many…?" can only be 0, so it is not asked
+            return _accept(ctx, item, Value(numerator=0, denominator=0), state)
         question = ask(ctx.sheet, item, ASK_NUMERATOR, den=n)
         ctx.say(Reply((msg("report.understood", value=Count(n), unit=item.unit or ""),
                        *question.lines), question.buttons, True))
@@ -639,7 +642,7 @@ def _on_text(ctx: Ctx, state: dict[str, Any], text: str) -> dict[str, Any]:
 def _text_count(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
     parsed = parse_count(text)
     if isinstance(parsed, Refusal):
-        _refuse(ctx, item, state["step"], parsed, text)
+        _refuse(ctx, item, state, parsed, text)
         return state
     return _on_count(ctx, item, state, parsed)
 
@@ -665,7 +668,8 @@ def _text_task_status(ctx: Ctx, item: Item, state: dict[str, Any], text: str) ->
 def _text_note(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
     note = text.strip()
     if len(note) > MAX_TASK_TEXT:
-        ctx.say(Reply((msg("err.too_long", length=Count(len(note)), limit=MAX_TASK_TEXT),)))
+        ctx.say(Reply((msg("err.too_long", length=Count(len(note)), limit=MAX_TASK_TEXT),),
+                      ask(ctx.sheet, item, ASK_TASK_TEXT).buttons, True))
         return state
     return _accept(ctx, item, Value(task_status=state["status"], text=note or None), state)
 

@@ -162,6 +162,7 @@ class Person(SQLModel, table=True):
     )
     name: str
     language: str = Field(default="vi", max_length=5)
+    language_chosen: bool = False  # chosen with /ngonngu; until then what they write decides
     unreachable: bool = False
     created_at: datetime = Field(default_factory=utcnow)
 
