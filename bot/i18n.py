@@ -21,6 +21,7 @@ from babel.support import Translations
 
 import locales
 from flows.effects import Count, Day, Msg, Ratio, Reply, Status, TargetText, YesNo
+from flows.join import VIETNAMESE_LETTERS
 
 LOCALES_DIR = Path(locales.__file__).parent
 DOMAIN = "ctvbot"
@@ -42,16 +43,14 @@ def pick_language(code: str | None) -> str:
     return "en" if (code or "").lower().startswith("en") else DEFAULT_LANGUAGE
 
 
-# letters only Vietnamese writes (đ ă ơ ư, and the vowels with the tone marks of the
-# Latin Extended Additional block), and short answers with common accents
-_VIETNAMESE_LETTERS = re.compile("[đăơưĐĂƠƯ\u1ea0-\u1ef9]")
+# a letter with a Vietnamese accent (English has none), or a short answer
 _VIETNAMESE_WORDS = frozenset({"có", "không", "chưa", "vâng", "dạ", "xong", "mã", "thôn"})
 
 
 def looks_vietnamese(text: str) -> bool:
     """The text is written in Vietnamese (a letter or a word no other language uses)."""
     t = unicodedata.normalize("NFC", text)
-    if _VIETNAMESE_LETTERS.search(t):
+    if VIETNAMESE_LETTERS.search(t):
         return True
     return any(w.strip(".,;!?") in _VIETNAMESE_WORDS for w in t.lower().split())
 

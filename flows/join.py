@@ -165,7 +165,7 @@ _FAMILY = (
     "phùng lò lục nông hầu giang tống mạc âu doãn khổng châu")
 FAMILY_NAMES = frozenset(_FAMILY.split())
 # Vietnamese letters: đ and the vowels with their hats, horns and tone marks
-_VIETNAMESE_LETTERS = re.compile(
+VIETNAMESE_LETTERS = re.compile(
     "[đăâêôơưĐĂÂÊÔƠƯàáãèéêìíòóõùúýÀÁÃÈÉÌÍÒÓÕÙÚÝĩĨũŨ\u1ea0-\u1ef9]")
 
 
@@ -193,6 +193,6 @@ def person_name(first_name: str, last_name: str | None, language: str | None = N
     last_family = _is_family(last.split()[0])
     if first_family and not last_family:
         return f"{first} {last}"
-    vietnamese = last_family or bool(_VIETNAMESE_LETTERS.search(first + last)) or \
+    vietnamese = last_family or bool(VIETNAMESE_LETTERS.search(first + last)) or \
         (language or "").lower().startswith("vi")
     return f"{last} {first}" if vietnamese else f"{first} {last}"
