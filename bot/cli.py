@@ -318,6 +318,7 @@ def run(
                                      base_file_url=settings.base_file_url,
                                      replies_per_second=settings.replies_per_second)
     application.bot_data["messages_per_second"] = settings.messages_per_second  # reminders
+    application.bot_data["daytime"] = settings.daytime  # reminders and digests: day only
     log = logging.getLogger("ctvbot")
     log.info("starting (%s, database: %s)", "webhook" if webhook else "long polling",
              engine.url.render_as_string(hide_password=True))

@@ -6,8 +6,10 @@ from datetime import date, datetime, tzinfo
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flows.reminders import Daytime, parse_hhmm
 
 
 class Settings(BaseSettings):
@@ -25,6 +27,25 @@ class Settings(BaseSettings):
     messages_per_second: float = 25.0  # reminder batches
     replies_per_second: float = 30.0  # everything one process sends; 0: no limit (local API)
     webhook_secret: SecretStr | None = None
+    # reminders and digests go out only between these local times (nobody is woken at night)
+    reminders_from: str = "07:00"
+    reminders_until: str = "20:00"
+
+    @field_validator("reminders_from", "reminders_until")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        parse_hhmm(v)
+        return v
+
+    @model_validator(mode="after")
+    def _day(self) -> Settings:
+        Daytime.parse(self.reminders_from, self.reminders_until)
+        return self
+
+    @property
+    def daytime(self) -> Daytime:
+        """The hours reminders and digests may go out."""
+        return Daytime.parse(self.reminders_from, self.reminders_until)
 
     @cached_property
     def tz(self) -> ZoneInfo:

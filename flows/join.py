@@ -7,6 +7,7 @@ functions only decide what to say.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -169,8 +170,17 @@ VIETNAMESE_LETTERS = re.compile(
     "[đăâêôơưĐĂÂÊÔƠƯàáãèéêìíòóõùúýÀÁÃÈÉÌÍÒÓÕÙÚÝĩĨũŨ\u1ea0-\u1ef9]")
 
 
+def _plain(word: str) -> str:
+    """Without accents: "Nguyễn" and "Nguyen" (typed without them) are one name."""
+    bare = unicodedata.normalize("NFD", word.lower().replace("đ", "d"))
+    return "".join(c for c in bare if not unicodedata.combining(c))
+
+
+_PLAIN_FAMILY_NAMES = frozenset(_plain(n) for n in FAMILY_NAMES)
+
+
 def _is_family(word: str) -> bool:
-    return word.lower() in FAMILY_NAMES
+    return word.lower() in FAMILY_NAMES or _plain(word) in _PLAIN_FAMILY_NAMES
 
 
 def person_name(first_name: str, last_name: str | None, language: str | None = None) -> str:
