@@ -101,6 +101,7 @@ def _static_sheet(unit: Unit, rnd: Round, lang: str, *,
             question=tr(i, "question"), numerator_q=tr(i, "numerator"),
             denominator_q=tr(i, "denominator"), unit=tr(i, "unit"),
             target=target_for(ms.get(i.id or 0, []), rnd.year),
+            population=i.denominator_population, numerator_population=i.numerator_population,
         )
         for i in indicators
     )

@@ -202,6 +202,8 @@ class Item:
     unit: str | None = None
     target: Target | None = None
     last: Value | None = None
+    population: str | None = None  # the plan's population the denominator counts
+    numerator_population: str | None = None  # … and the numerator
 
 
 @dataclass(frozen=True)
@@ -330,11 +332,20 @@ def suggestion(sheet: Sheet, item: Item, values: Mapping[str, Value] | None) -> 
         v = values.get(other.code)
         if v is None:
             continue
-        if other.denominator_q == item.denominator_q and v.denominator is not None:
+        if _same(other.population, other.denominator_q, item) and v.denominator is not None:
             return v.denominator
-        if other.numerator_q == item.denominator_q and v.numerator is not None:
+        if _same(other.numerator_population, other.numerator_q, item) and \
+                v.numerator is not None:
             return v.numerator
     return None
+
+
+def _same(population: str | None, question: str | None, item: Item) -> bool:
+    """Another indicator's figure counts what ``item``'s denominator counts: the same
+    population of the plan, or (for a plan without populations) the same question."""
+    if item.population is not None:
+        return population == item.population
+    return population is None and question == item.denominator_q
 
 
 def ask(sheet: Sheet, item: Item, step: str,
@@ -491,19 +502,47 @@ def _accept(ctx: Ctx, item: Item, value: Value, state: Mapping[str, Any]) -> dic
     ctx.effects.append(Save(item.code, value.numerator, value.denominator, value.value,
                             value.task_status, value.text))
     ctx.values[item.code] = value
+    also = _share_population(ctx, item, value)
     skipped = [c for c in state.get("skipped", []) if c != item.code]
     before = len(ctx.effects)
     new = _next(ctx, item.code, {**state, "skipped": skipped})
     following = ctx.effects[before]
     assert isinstance(following, Reply)
-    ctx.effects[before] = saved_with(ctx.sheet, item, value, following)
+    ctx.effects[before] = saved_with(ctx.sheet, item, value, following, also)
     return new
 
 
-def saved_with(sheet: Sheet, item: Item, value: Value, following: Reply) -> Reply:
+def _share_population(ctx: Ctx, item: Item, value: Value) -> tuple[str, ...]:
+    """A population's figure changed: every other indicator already answered that counts
+    the same population takes it (where it still fits: a part never above its whole).
+    The codes changed."""
+    figures = {p: n for p, n in ((item.population, value.denominator),
+                                 (item.numerator_population, value.numerator))
+               if p is not None and n is not None}
+    changed = []
+    for other in ctx.sheet.items:
+        v = ctx.values.get(other.code)
+        if other.code == item.code or other.kind != "rate" or not is_complete(other, v):
+            continue
+        assert v is not None and v.numerator is not None and v.denominator is not None
+        num = figures.get(other.numerator_population or "", v.numerator)
+        den = figures.get(other.population or "", v.denominator)
+        if (num, den) == (v.numerator, v.denominator) or num > den:
+            continue
+        new = replace(v, numerator=num, denominator=den)
+        ctx.effects.append(Save(other.code, num, den, None, None, None))
+        ctx.values[other.code] = new
+        changed.append(other.code)
+    return tuple(changed)
+
+
+def saved_with(sheet: Sheet, item: Item, value: Value, following: Reply,
+               also: tuple[str, ...] = ()) -> Reply:
     """One message: the value said back, then what follows (the next question with a
-    "✏️ Sửa" of this answer beside its buttons, or the review, which has every "Sửa")."""
-    lines = (saved_message(item, value), *following.lines)
+    "✏️ Sửa" of this answer beside its buttons, or the review, which has every "Sửa");
+    ``also``: indicators that took the same population's new figure."""
+    shared = (msg("report.population_shared", codes=", ".join(also)),) if also else ()
+    lines = (saved_message(item, value), *shared, *following.lines)
     if not following.transient:  # the review: its rows already fix every indicator
         return Reply(lines, following.buttons)
     fix = Button(msg("btn.fix_answer", code=item.code), data(sheet, "fix", item.code))
@@ -547,7 +586,9 @@ def _on_count(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
         if last is not None:
             return _confirm(ctx, item, state, n, last)
         known = None if confirmed else suggestion(ctx.sheet, item, ctx.values)
-        if known and abs(n - known) / known > UNUSUAL_CHANGE:
+        if known is not None and n != known and (
+                item.population is not None or (known and abs(n - known) / known > UNUSUAL_CHANGE)):
+            # a population of the plan has one figure: another one is never taken silently
             return _confirm(ctx, item, state, n, known, same_question=True)
         if n == 0:  # none at all: "of them, how many…?" can only be 0, so it is not asked
             return _accept(ctx, item, Value(numerator=0, denominator=0), state)

@@ -89,6 +89,10 @@ class Indicator(SQLModel, table=True):
     numerator_en: str | None = None
     denominator_vi: str | None = None
     denominator_en: str | None = None
+    # the plan's populations (docs/plan-format.md) the numerator and denominator count:
+    # asked once per round, every indicator counting the same one takes the figure
+    numerator_population: str | None = Field(default=None, max_length=40)
+    denominator_population: str | None = Field(default=None, max_length=40)
     question_vi: str | None = None
     question_en: str | None = None
     unit_vi: str | None = None

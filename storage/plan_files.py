@@ -32,6 +32,21 @@ class Text(Strict):
     en: Annotated[str, Field(min_length=1)]
 
 
+class PopulationRef(Strict):
+    """A rate's numerator or denominator that is a population the plan names once."""
+
+    population: Annotated[str, Field(min_length=1)]
+
+
+class PopulationSpec(Strict):
+    """A group of people several indicators count, asked once per round: "trẻ em dưới 16
+    tuổi của thôn". Indicators refer to it by ``key``."""
+
+    key: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
+    name: Text
+    question: Text
+
+
 class TargetSpec(Strict):
     """The target of one indicator for one milestone year."""
 
@@ -50,8 +65,8 @@ class IndicatorSpec(Strict):
     name: Text
     kind: IndicatorKind
     factor: int | None = None
-    numerator: Text | None = None
-    denominator: Text | None = None
+    numerator: Text | PopulationRef | None = None
+    denominator: Text | PopulationRef | None = None
     question: Text | None = None
     unit: Text | None = None
     reporters: list[UnitKind] | None = None
@@ -123,7 +138,24 @@ class PlanSpec(Strict):
     source: str | None = None
     deadlines: DeadlineSpec | None = None
     responsibilities: list[ResponsibilitySpec] = []
+    populations: list[PopulationSpec] = []
     goals: Annotated[list[GoalSpec], Field(min_length=1)]
+
+    def population(self, key: str) -> PopulationSpec | None:
+        """The population named ``key``."""
+        return next((p for p in self.populations if p.key == key), None)
+
+    def question_of(self, part: Text | PopulationRef | None) -> Text | None:
+        """A numerator's or denominator's question: its own words or its population's."""
+        if isinstance(part, PopulationRef):
+            pop = self.population(part.population)
+            return pop.question if pop is not None else None
+        return part
+
+    @staticmethod
+    def population_of(part: Text | PopulationRef | None) -> str | None:
+        """The population a numerator or denominator refers to, if any."""
+        return part.population if isinstance(part, PopulationRef) else None
 
     def indicators(self) -> list[tuple[GoalSpec, CriterionSpec, IndicatorSpec]]:
         """Every indicator in plan order with its goal and criterion."""
@@ -148,6 +180,12 @@ def _semantic_problems(spec: PlanSpec, path: Path, root: Any) -> list[FileProble
     for mi, year in enumerate(spec.milestones):
         if not (start <= year <= end):
             bad(["milestones", mi], f"milestone {year} is outside the plan period {start}-{end}")
+    keys: set[str] = set()
+    for pi, pop in enumerate(spec.populations):
+        if pop.key in keys:
+            bad(["populations", pi, "key"], f"population {pop.key} appears twice")
+        keys.add(pop.key)
+    used: set[str] = set()
     numbers: set[int] = set()
     codes: set[str] = set()
     for gi, goal in enumerate(spec.goals):
@@ -162,6 +200,22 @@ def _semantic_problems(spec: PlanSpec, path: Path, root: Any) -> list[FileProble
                     bad([*iloc, "code"], f"indicator code {ind.code} appears twice")
                 codes.add(ind.code)
                 out.extend(_indicator_problems(spec, crit, ind, iloc, path, root))
+                for part in ("numerator", "denominator"):
+                    key = spec.population_of(getattr(ind, part))
+                    if key is None:
+                        continue
+                    used.add(key)
+                    if key not in keys:
+                        known = ", ".join(sorted(keys)) or "none: add a populations list"
+                        bad([*iloc, part, "population"],
+                            f"there is no population {key} (known: {known})")
+                if spec.population_of(ind.numerator) is not None and \
+                        spec.population_of(ind.numerator) == spec.population_of(ind.denominator):
+                    bad([*iloc, "numerator", "population"],
+                        "the numerator and the denominator are the same population")
+    for pi, pop in enumerate(spec.populations):
+        if pop.key not in used:
+            bad(["populations", pi, "key"], f"no indicator uses population {pop.key}")
     for ri, resp in enumerate(spec.responsibilities):
         for ni, n in enumerate(resp.criteria):
             if n not in numbers:
