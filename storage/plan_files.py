@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from storage.kinds import Direction, IndicatorKind, UnitKind
 from storage.yamlfiles import FileInvalid, FileProblem, Loc, problem, validate_file
@@ -73,6 +73,12 @@ class IndicatorSpec(Strict):
     sensitive: bool = False
     min_denominator: int | None = None
     targets: list[TargetSpec] = []
+    _populations: dict[str, str] = PrivateAttr(default_factory=dict)  # resolved references
+
+    def population(self, part: str) -> str | None:
+        """The population the ``numerator`` or ``denominator`` counts, if it is one."""
+        ref = getattr(self, part)
+        return ref.population if isinstance(ref, PopulationRef) else self._populations.get(part)
 
     @field_validator("factor")
     @classmethod
@@ -156,6 +162,16 @@ class PlanSpec(Strict):
     def population_of(part: Text | PopulationRef | None) -> str | None:
         """The population a numerator or denominator refers to, if any."""
         return part.population if isinstance(part, PopulationRef) else None
+
+    def resolve_populations(self) -> None:
+        """Put each population's question in the numerators and denominators that refer to
+        it (the indicator still knows the population: ``IndicatorSpec.population``)."""
+        for _g, _c, ind in self.indicators():
+            for part in ("numerator", "denominator"):
+                ref = getattr(ind, part)
+                if isinstance(ref, PopulationRef) and self.population(ref.population):
+                    ind._populations[part] = ref.population
+                    setattr(ind, part, self.question_of(ref))
 
     def indicators(self) -> list[tuple[GoalSpec, CriterionSpec, IndicatorSpec]]:
         """Every indicator in plan order with its goal and criterion."""
@@ -290,6 +306,7 @@ def load_plan(path: Path) -> PlanSpec:
     problems = _semantic_problems(spec, path, root)
     if problems:
         raise FileInvalid(problems)
+    spec.resolve_populations()
     return spec
 
 

@@ -98,8 +98,8 @@ def _fill_indicator(ind: Indicator, spec: PlanSpec, c, i, criterion_id, position
     ind.kind, ind.factor = i.kind.value, i.factor
     ind.numerator_vi, ind.numerator_en = pair(spec.question_of(i.numerator))
     ind.denominator_vi, ind.denominator_en = pair(spec.question_of(i.denominator))
-    ind.numerator_population = spec.population_of(i.numerator)
-    ind.denominator_population = spec.population_of(i.denominator)
+    ind.numerator_population = i.population("numerator")
+    ind.denominator_population = i.population("denominator")
     ind.question_vi, ind.question_en = pair(i.question)
     ind.unit_vi, ind.unit_en = pair(i.unit)
     ind.reporters = [k.value for k in spec.reporters_of(c, i)]

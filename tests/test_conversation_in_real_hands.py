@@ -180,3 +180,48 @@ async def test_names_are_shown_family_name_first(api, bot, engine):
     await api.wait_until(lambda: any("Nguyễn Thị Hoa" in (m.content or "")
                                      for m in lan.messages()), timeout=10)
     assert not any("Hoa Nguyễn Thị" in (m.content or "") for m in lan.messages())
+
+
+# ------------------------------------------------------------------ 4: shared populations
+
+
+@pytest.fixture
+async def bot_001(api, db_url, engine, clock):
+    setup_commune(engine, "communes/001_nam_dong.yaml")
+    clock.now = datetime(2025, 11, 2, 2, 0, tzinfo=UTC)  # plan 001's round is 2025's
+    proc = await BotProcess(api, db_url, clock).start()
+    yield proc
+    await proc.stop()
+
+
+async def test_a_population_is_asked_once_and_every_indicator_counting_it_takes_it(
+        api, bot_001, engine):
+    """Plan 001: 6.1 counts the children in special circumstances of the hamlet, 6.2 takes
+    them as its total. Once answered, 6.2 offers «Vẫn là 5», a different figure is never
+    taken silently, and a change reaches 6.1 too."""
+    lan = api.user(TOKEN, 4001, "Lan", language_code="vi")
+    await say(lan, f"/start {invite(engine, 'thon-1')}")
+    out = await say(lan, "/baocao")
+    while not any("Chỉ tiêu 6.1" in o for o in out):  # the hamlet's items before 6.1
+        out = await tap(lan, "Chưa có số liệu")
+    await say(lan, "300")
+    out = await say(lan, "5")  # 6.1: 5 of 300 children are in special circumstances
+    assert any("Chỉ tiêu 6.2" in o for o in out), out
+    assert "Vẫn là 5" in lan.messages()[-1].button_texts
+    out = await say(lan, "6")  # another figure for the same children: asked, not taken
+    assert any("Câu hỏi này bạn vừa trả lời là 5" in o for o in out), out
+    out = await tap(lan, "Nhập lại")
+    out = await tap(lan, "Vẫn là 5")
+    out = await say(lan, "4")
+    assert (saved(engine, "thon-1", "6.2").numerator, saved(engine, "thon-1", "6.2")
+            .denominator) == (4, 5)
+    # a recount: 6 children in special circumstances, confirmed; 6.1 takes it
+    fix = next(d for m in lan.messages() for d in m.button_data if d.endswith(":fix:6.2:"))
+    await tap(lan, fix)
+    await say(lan, "6")
+    out = await tap(lan, "Đúng")
+    await say(lan, "4")
+    six_one = saved(engine, "thon-1", "6.1")
+    assert (six_one.numerator, six_one.denominator) == (6, 300)
+    assert any("cũng được dùng cho chỉ tiêu 6.1" in (m.content or "")
+               for m in lan.messages()), [m.content for m in lan.messages()[-3:]]
