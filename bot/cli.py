@@ -313,12 +313,11 @@ def run(
         install_log_redaction(settings.webhook_secret.get_secret_value())
     engine = _engine()
     env = Env(engine=engine, tz=settings.tz, bot_username=settings.bot_username or "",
-              invitation_days=settings.invitation_days)
+              invitation_days=settings.invitation_days, daytime=settings.daytime)
     application = build_application(env, token=token, base_url=settings.api_url,
                                      base_file_url=settings.base_file_url,
                                      replies_per_second=settings.replies_per_second)
     application.bot_data["messages_per_second"] = settings.messages_per_second  # reminders
-    application.bot_data["daytime"] = settings.daytime  # reminders and digests: day only
     log = logging.getLogger("ctvbot")
     log.info("starting (%s, database: %s)", "webhook" if webhook else "long polling",
              engine.url.render_as_string(hide_password=True))

@@ -47,7 +47,6 @@ from bot.messenger import (
     User,
 )
 from bot.reminders import DEFAULT_RATE, Reminders
-from flows.reminders import Daytime
 
 log = logging.getLogger("ctvbot")
 
@@ -189,9 +188,8 @@ async def start_reminders(application: Application) -> Reminders:
     """Build the process's Reminders (sending through this bot) and start its jobs."""
     env = application.bot_data["env"]
     rate = float(application.bot_data.get("messages_per_second", DEFAULT_RATE))
-    daytime = application.bot_data.get("daytime") or Daytime()
     reminders = Reminders(env.engine, TelegramMessenger(application.bot), tz=env.tz,
-                          messages_per_second=rate, now=env.now, daytime=daytime)
+                          messages_per_second=rate, now=env.now, daytime=env.daytime)
     application.bot_data["reminders"] = reminders
     if application.job_queue is None:
         log.warning("no JobQueue (install python-telegram-bot[job-queue]): no reminders")

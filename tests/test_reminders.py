@@ -881,3 +881,20 @@ async def test_a_reminder_never_lists_an_answer_committed_before_it_goes_out(
         s.commit()
     result = await rem.deliver(batch)
     assert result.sent == 0 and result.skipped == 1 and len(lan.messages()) == seen
+
+
+async def test_an_officer_nudge_at_night_wakes_nobody(api, bot, engine, clock):
+    hoa = api.user(TOKEN, 14001, "Hoa", language_code="vi")
+    await say(hoa, f"/start {invite(engine, 'xuan-truong', role=Role.officer)}")
+    lan = api.user(TOKEN, 14002, "Lan", language_code="vi")
+    await say(lan, f"/start {invite(engine, 'thon-xuan-bac')}")
+    seen = len(lan.messages())
+    clock.now = local(2026, 11, 3, 22, 15)
+    out = await say(hoa, "/nhac")
+    assert "chỉ gửi lời nhắc trong ngày, từ 07:00 đến 20:00" in out[0], out
+    await asyncio.sleep(0.3)
+    assert len(lan.messages()) == seen
+    clock.now = local(2026, 11, 4, 7, 5)
+    out = await say(hoa, "/nhac")
+    assert "Đang gửi lời nhắc tới 1 người" in out[0]
+    await api.wait_until(lambda: len(lan.messages()) == seen + 1, timeout=10)
