@@ -820,6 +820,7 @@ async def test_a_restart_at_night_wakes_nobody_and_the_missed_reminder_goes_once
         try:
             rem: Reminders = proc.app.bot_data["reminders"]
             await api.wait_until(lambda rem=rem: not rem._tasks, timeout=10)  # the catch-up
+            assert len(lan.messages()) == joined, lan.messages()[-1].content  # nobody woken
             job = next(j for j in proc.app.job_queue.jobs() if j.name == f"reminders:round:{rid}")
             assert job.data["slot"] == "remind:2026-11-03"
             assert job.data["at"] == local(2026, 11, 4, 7, 0)
