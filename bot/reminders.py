@@ -85,6 +85,7 @@ class Delivery:
     unit_ids: tuple[int, ...] = ()
     officer_name: str | None = None
     today: date | None = None
+    seen: tuple = ()  # the units' ``store.fingerprint`` when the reminder was written
 
     @property
     def refreshed(self) -> bool:
@@ -151,19 +152,21 @@ def reminder_deliveries(rnd: Round, recipients: Iterable[store.Recipient], slot:
     return out
 
 
-def fresh_reminder(engine: Engine, d: Delivery) -> Delivery | None:
-    """The reminder ``d`` written again from what the person's units lack now; None when
-    they lack nothing any more (or the round was closed)."""
-    with Session(engine, expire_on_commit=False) as session:
-        rnd = session.get(Round, d.round_id)
-        if rnd is None or rnd.closed_at is not None:
-            return None
-        r = store.recipient_now(rnd, d.person_id, d.unit_ids, session=session)
-        if r is None:
-            return None
-        assert d.today is not None
-        (fresh,) = reminder_deliveries(rnd, [r], d.slot, d.today, officer_name=d.officer_name)
-        return replace(fresh, locale=d.locale, chat_id=d.chat_id)
+def fresh_reminder(d: Delivery, *, session: Session) -> Delivery | None:
+    """The reminder ``d`` as it must read now: itself when the person's units have nothing
+    new since it was written (two queries), else written again; None when they lack
+    nothing any more (or the round was closed)."""
+    if store.fingerprint(d.round_id, d.unit_ids, session=session) == d.seen:
+        return d
+    rnd = session.get(Round, d.round_id)
+    if rnd is None or rnd.closed_at is not None:
+        return None
+    r = store.recipient_now(rnd, d.person_id, d.unit_ids, session=session)
+    if r is None:
+        return None
+    assert d.today is not None
+    (fresh,) = reminder_deliveries(rnd, [r], d.slot, d.today, officer_name=d.officer_name)
+    return replace(fresh, locale=d.locale, chat_id=d.chat_id)
 
 
 def digest_reply(rnd: Round, commune: Unit, today: date, *, session: Session, tz: Any,
@@ -359,30 +362,19 @@ class Sender:
         await self.pacer.acquire(d.chat_id)
         claiming = asyncio.ensure_future(asyncio.to_thread(self._claim, d))
         try:
-            claimed = await asyncio.shield(claiming)
+            claimed, fresh = await asyncio.shield(claiming)
         except asyncio.CancelledError:
-            if await _wait_out(claiming):
+            if (await _wait_out(claiming))[0]:
                 await _finish(asyncio.to_thread(self._settle, d, None))
             raise
         if not claimed:
             report.skipped += 1
             return
-        if d.refreshed:  # what is missing, read now: after every answer committed so far
-            writing = asyncio.ensure_future(asyncio.to_thread(fresh_reminder, self.engine, d))
-            try:
-                fresh = await asyncio.shield(writing)
-            except asyncio.CancelledError:
-                await _wait_out(writing)
-                await _finish(asyncio.to_thread(self._settle, d, None))
-                raise
-            except Exception:
-                await _finish(asyncio.to_thread(self._settle, d, None))
-                raise
-            if fresh is None:  # nothing missing any more: nothing to say
-                await _finish(asyncio.to_thread(self._settle, d, store.STALE))
-                report.skipped += 1
-                return
-            d = fresh
+        if fresh is None:  # nothing missing any more: nothing to say
+            await _finish(asyncio.to_thread(self._settle, d, store.STALE))
+            report.skipped += 1
+            return
+        d = fresh
         text, rows = render_reply(d.reply, d.locale)
         parts = pieces(text, rows, self.messenger.limits)
         sent: list[int] = []
@@ -463,12 +455,15 @@ class Sender:
 
     # -- the log (in worker threads)
 
-    def _claim(self, d: Delivery) -> bool:
-        with Session(self.engine) as session:
+    def _claim(self, d: Delivery) -> tuple[bool, Delivery | None]:
+        """Claim the message; then, for a reminder, read what is missing now (after every
+        answer committed so far): the message to send, None when nothing is missing."""
+        with Session(self.engine, expire_on_commit=False) as session:
             ok = store.claim(session=session, person_id=d.person_id, round_id=d.round_id,
                              slot=d.slot, now=self.now())
+            fresh = fresh_reminder(d, session=session) if ok and d.refreshed else d
             session.commit()
-            return ok
+            return ok, fresh
 
     def _settle(self, d: Delivery, outcome: str | None) -> None:
         with Session(self.engine) as session:
@@ -561,7 +556,11 @@ class Reminders:
                 recipients = [r for r in store.pending_recipients(rnd, session=session,
                                                                   progress=progress)
                               if r.person.id not in done]
-                return reminder_deliveries(rnd, recipients, slot.key, self.today(at))
+                out = reminder_deliveries(rnd, recipients, slot.key, self.today(at))
+                seen = {u: (u, tuple(sorted(p.complete_all)), p.submitted)
+                        for p in progress for u in [p.unit.id]}
+                return [replace(d, seen=tuple(seen[u] for u in sorted(d.unit_ids)))
+                        for d in out]
             commune = session.get(Unit, rnd.commune_id)
             assert commune is not None
             reply = digest_reply(rnd, commune, self.today(at), session=session,

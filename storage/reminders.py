@@ -45,6 +45,7 @@ class UnitProgress:
     expected: tuple[Indicator, ...]  # plan order
     complete: frozenset[int]  # indicator ids with a complete value
     submitted: bool
+    complete_all: frozenset[int] = frozenset()  # … including those not expected of it
 
     @property
     def missing(self) -> tuple[Indicator, ...]:
@@ -117,8 +118,8 @@ def round_progress(rnd: Round, *, session: Session,
         if not expected:
             continue
         ids = {i.id for i in expected}
-        out.append(UnitProgress(unit, expected, complete.get(unit.id, frozenset()) & ids,
-                                submitted))
+        have = complete.get(unit.id, frozenset())
+        out.append(UnitProgress(unit, expected, have & ids, submitted, have))
     return out
 
 
@@ -157,6 +158,19 @@ def pending_recipients(rnd: Round, *, session: Session,
             continue
         grouped.setdefault(person.id, (person, []))[1].append(pending[m.unit_id])
     return [Recipient(person, tuple(units)) for person, units in grouped.values()]
+
+
+def fingerprint(round_id: int, unit_ids: Sequence[int], *,
+                session: Session) -> tuple[tuple[int, tuple[int, ...], bool], ...]:
+    """What the units have so far (the indicators with complete values, sent or not), to
+    tell cheaply whether a reminder written earlier is still right (two queries)."""
+    ids = sorted(set(unit_ids))
+    if not ids:
+        return ()
+    complete = complete_by_unit(round_id, session=session, unit_ids=ids)
+    sent = set(session.exec(select(Submission.unit_id).where(
+        Submission.round_id == round_id, col(Submission.unit_id).in_(ids))).all())
+    return tuple((u, tuple(sorted(complete.get(u, ()))), u in sent) for u in ids)
 
 
 def recipient_now(rnd: Round, person_id: int, unit_ids: Sequence[int], *,
