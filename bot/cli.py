@@ -438,7 +438,8 @@ def run(
     engine = _engine()
     public = (settings.public_url or (_origin(url) if webhook and url else "")).rstrip("/")
     env = Env(engine=engine, tz=settings.tz, bot_username=settings.bot_username or "",
-              invitation_days=settings.invitation_days, web_url=public)
+              invitation_days=settings.invitation_days, web_url=public,
+              daytime=settings.daytime)
     application = build_application(env, token=token, base_url=settings.api_url,
                                      base_file_url=settings.base_file_url,
                                      replies_per_second=settings.replies_per_second,

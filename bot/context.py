@@ -15,6 +15,7 @@ from bot.i18n import pick_language
 from bot.messenger import User as TgUser
 from bot.reminders import Delivery
 from flows.effects import Msg, Reply
+from flows.reminders import DAYTIME, Daytime
 from storage.models import Person
 
 __all__ = ["COMMANDS", "MENU_NAMES", "Ctx", "Env", "Incoming", "OfficerCmd", "OutFile",
@@ -158,6 +159,7 @@ class Env:
     invitation_days: int = 30
     now: Callable[[], datetime] | None = None
     web_url: str = ""  # the web pages' public address (sign-in links); "" when not served
+    daytime: Daytime = DAYTIME  # reminders go out only in the day
 
     def utcnow(self) -> datetime:
         """Current time (aware, UTC), from the injected clock when there is one."""

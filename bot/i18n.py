@@ -7,6 +7,7 @@ error, never a silent fallback to the key.
 from __future__ import annotations
 
 import re
+import unicodedata
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache, lru_cache
@@ -21,6 +22,7 @@ from babel.support import Translations
 import locales
 from flows.effects import Count, Day, Msg, Ratio, Reply, Status, TargetText, YesNo
 from flows.rules import written_decimals
+from flows.join import VIETNAMESE_LETTERS
 
 LOCALES_DIR = Path(locales.__file__).parent
 DOMAIN = "ctvbot"
@@ -40,6 +42,18 @@ class CatalogError(RuntimeError):
 def pick_language(code: str | None) -> str:
     """Our language for a Telegram language_code (vi unless it is English)."""
     return "en" if (code or "").lower().startswith("en") else DEFAULT_LANGUAGE
+
+
+# a letter with a Vietnamese accent (English has none), or a short answer
+_VIETNAMESE_WORDS = frozenset({"có", "không", "chưa", "vâng", "dạ", "xong", "mã", "thôn"})
+
+
+def looks_vietnamese(text: str) -> bool:
+    """The text is written in Vietnamese (a letter or a word no other language uses)."""
+    t = unicodedata.normalize("NFC", text)
+    if VIETNAMESE_LETTERS.search(t):
+        return True
+    return any(w.strip(".,;!?") in _VIETNAMESE_WORDS for w in t.lower().split())
 
 
 @cache

@@ -132,6 +132,11 @@ def remind(ctx: Ctx, communes: list[Unit]) -> None:
     """Nudge the units that have not sent their report, at most once an hour per unit."""
     now = ctx.env.utcnow()
     slot = plan.manual_slot(now, ctx.env.tz)
+    day = ctx.env.daytime
+    if not day.allows(now, ctx.env.tz):  # nobody is woken at night, even by an officer
+        ctx.say(Reply((msg("officer.remind_night", start=f"{day.start:%H:%M}",
+                           end=f"{day.end:%H:%M}"),)))
+        return
     for commune, rnd in _rounds(ctx, communes):
         if rnd is None:
             ctx.say(flow.no_round(commune.name))

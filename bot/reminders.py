@@ -26,7 +26,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -80,6 +80,17 @@ class Delivery:
     slot: str
     reply: Reply
     locale: str
+    # a reminder is written again right before it goes out, from what the person's units
+    # lack then (``unit_ids``): an answer committed meanwhile is never listed as missing
+    unit_ids: tuple[int, ...] = ()
+    officer_name: str | None = None
+    today: date | None = None
+    seen: tuple = ()  # the units' ``store.fingerprint`` when the reminder was written
+
+    @property
+    def refreshed(self) -> bool:
+        """A reminder, written again right before it goes out."""
+        return bool(self.unit_ids)
 
 
 @dataclass
@@ -135,8 +146,27 @@ def reminder_deliveries(rnd: Round, recipients: Iterable[store.Recipient], slot:
         reply = plan.reminder(rnd.id, rnd.year, rnd.unit_deadline, rnd.consolidation_deadline,
                               today, gaps, officer_name=officer_name)
         assert r.person.id is not None and r.person.telegram_id is not None
-        out.append(Delivery(r.person.id, r.person.telegram_id, rnd.id, slot, reply, lang))
+        out.append(Delivery(r.person.id, r.person.telegram_id, rnd.id, slot, reply, lang,
+                            tuple(u.unit.id for u in r.units if u.unit.id is not None),
+                            officer_name, today))
     return out
+
+
+def fresh_reminder(d: Delivery, *, session: Session) -> Delivery | None:
+    """The reminder ``d`` as it must read now: itself when the person's units have nothing
+    new since it was written (two queries), else written again; None when they lack
+    nothing any more (or the round was closed)."""
+    if store.fingerprint(d.round_id, d.unit_ids, session=session) == d.seen:
+        return d
+    rnd = session.get(Round, d.round_id)
+    if rnd is None or rnd.closed_at is not None:
+        return None
+    r = store.recipient_now(rnd, d.person_id, d.unit_ids, session=session)
+    if r is None:
+        return None
+    assert d.today is not None
+    (fresh,) = reminder_deliveries(rnd, [r], d.slot, d.today, officer_name=d.officer_name)
+    return replace(fresh, locale=d.locale, chat_id=d.chat_id)
 
 
 def digest_reply(rnd: Round, commune: Unit, today: date, *, session: Session, tz: Any,
@@ -329,19 +359,24 @@ class Sender:
     # -- one message
 
     async def _one(self, d: Delivery, report: FanOut) -> None:
-        text, rows = render_reply(d.reply, d.locale)
-        parts = pieces(text, rows, self.messenger.limits)
         await self.pacer.acquire(d.chat_id)
         claiming = asyncio.ensure_future(asyncio.to_thread(self._claim, d))
         try:
-            claimed = await asyncio.shield(claiming)
+            claimed, fresh = await asyncio.shield(claiming)
         except asyncio.CancelledError:
-            if await _wait_out(claiming):
+            if (await _wait_out(claiming))[0]:
                 await _finish(asyncio.to_thread(self._settle, d, None))
             raise
         if not claimed:
             report.skipped += 1
             return
+        if fresh is None:  # nothing missing any more: nothing to say
+            await _finish(asyncio.to_thread(self._settle, d, store.STALE))
+            report.skipped += 1
+            return
+        d = fresh
+        text, rows = render_reply(d.reply, d.locale)
+        parts = pieces(text, rows, self.messenger.limits)
         sent: list[int] = []
         try:
             outcome = await self._send(d, parts, sent, report)
@@ -420,12 +455,15 @@ class Sender:
 
     # -- the log (in worker threads)
 
-    def _claim(self, d: Delivery) -> bool:
-        with Session(self.engine) as session:
+    def _claim(self, d: Delivery) -> tuple[bool, Delivery | None]:
+        """Claim the message; then, for a reminder, read what is missing now (after every
+        answer committed so far): the message to send, None when nothing is missing."""
+        with Session(self.engine, expire_on_commit=False) as session:
             ok = store.claim(session=session, person_id=d.person_id, round_id=d.round_id,
                              slot=d.slot, now=self.now())
+            fresh = fresh_reminder(d, session=session) if ok and d.refreshed else d
             session.commit()
-            return ok
+            return ok, fresh
 
     def _settle(self, d: Delivery, outcome: str | None) -> None:
         with Session(self.engine) as session:
@@ -448,8 +486,9 @@ class Reminders:
 
     def __init__(self, engine: Engine, messenger: Messenger, *, tz: Any,
                  messages_per_second: float = DEFAULT_RATE,
-                 now: Callable[[], datetime] | None = None, workers: int | None = None) -> None:
-        self.engine, self.tz = engine, tz
+                 now: Callable[[], datetime] | None = None, workers: int | None = None,
+                 daytime: plan.Daytime = plan.DAYTIME) -> None:
+        self.engine, self.tz, self.daytime = engine, tz, daytime
         self._now = now
         self.sender = Sender(engine, messenger, messages_per_second=messages_per_second,
                              now=self.utcnow, workers=workers)
@@ -489,8 +528,9 @@ class Reminders:
                     log.warning("round %s: %d reminder(s) claimed by a process that stopped "
                                 "before sending; given back to be sent again (%s)", rnd.id,
                                 len(orphans), ", ".join(sorted({o.slot for o in orphans})))
-                slots = plan.schedule(plan.Timing.of(rnd), self.tz)
-                due = plan.due(slots, at, store.handled_slots(rnd.id, session=session))
+                slots = plan.schedule(plan.Timing.of(rnd), self.tz, self.daytime)
+                due = plan.due(slots, at, store.handled_slots(rnd.id, session=session),
+                               daytime=self.daytime, tz=self.tz)
                 targets: dict[str, list[int]] = {}  # per stream: who the slot was for
                 for slot in due.stale:
                     if slot.stream not in targets:
@@ -516,7 +556,11 @@ class Reminders:
                 recipients = [r for r in store.pending_recipients(rnd, session=session,
                                                                   progress=progress)
                               if r.person.id not in done]
-                return reminder_deliveries(rnd, recipients, slot.key, self.today(at))
+                out = reminder_deliveries(rnd, recipients, slot.key, self.today(at))
+                seen = {u: (u, tuple(sorted(p.complete_all)), p.submitted)
+                        for p in progress for u in [p.unit.id]}
+                return [replace(d, seen=tuple(seen[u] for u in sorted(d.unit_ids)))
+                        for d in out]
             commune = session.get(Unit, rnd.commune_id)
             assert commune is not None
             reply = digest_reply(rnd, commune, self.today(at), session=session,
@@ -530,7 +574,10 @@ class Reminders:
         out = {}
         with Session(self.engine) as session:
             for rnd in store.active_rounds(session=session, today=self.today(at)):
-                nxt = plan.next_slot(plan.schedule(plan.Timing.of(rnd), self.tz), at)
+                assert rnd.id is not None
+                nxt = plan.next_slot(plan.schedule(plan.Timing.of(rnd), self.tz, self.daytime),
+                                     at, daytime=self.daytime, tz=self.tz,
+                                     handled=store.handled_slots(rnd.id, session=session))
                 if nxt is not None and rnd.id is not None:
                     out[rnd.id] = nxt
         return out

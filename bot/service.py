@@ -31,7 +31,7 @@ from bot.context import (
     TextIn,
     TgUser,
 )
-from bot.i18n import pick_language
+from bot.i18n import looks_vietnamese, pick_language
 from bot.messenger import WEB_APP
 from bot.officer import on_officer, on_officer_press
 from bot.settings import local_date
@@ -103,6 +103,7 @@ def _static_sheet(unit: Unit, rnd: Round, lang: str, *,
             question=tr(i, "question"), numerator_q=tr(i, "numerator"),
             denominator_q=tr(i, "denominator"), unit=tr(i, "unit"),
             target=target_for(ms.get(i.id or 0, []), rnd.year),
+            population=i.denominator_population, numerator_population=i.numerator_population,
         )
         for i in indicators
     )
@@ -260,7 +261,8 @@ def on_start(ctx: Ctx, ev: StartCmd) -> None:
     if not code:
         ctx.say(join_flow.on_start_without_code(ctx.person.name if ctx.person else None))
         return
-    res = repo.redeem_invitation(code, telegram_id=ctx.user.id, name=ctx.user.full_name,
+    name = join_flow.person_name(ctx.user.first_name, ctx.user.last_name, ctx.user.language_code)
+    res = repo.redeem_invitation(code, telegram_id=ctx.user.id, name=name,
                                  language=ctx.out.locale, session=ctx.session,
                                  now=ctx.env.utcnow())
     if res.outcome not in (JoinOutcome.joined, JoinOutcome.already_member):
@@ -277,7 +279,10 @@ def on_start(ctx: Ctx, ev: StartCmd) -> None:
         person_name=res.person.name, unit_name=res.unit.name, commune_name=commune.name,
         role=text_of(f"role.{res.role}", ctx.out.locale), year=rnd.year if rnd else None,
         deadline=rnd.unit_deadline if rnd else None, officer=res.role in OFFICER_ROLES,
-        today=ctx.env.today())
+        today=ctx.env.today(), consolidation_deadline=rnd.consolidation_deadline if rnd else None,
+        closed_on=local_date(rnd.closed_at, ctx.env.tz) if rnd and rnd.closed_at else None,
+        contact=", ".join(p.name for p in repo.officers_of(commune.id, session=ctx.session))
+        or None)
     ctx.say(join_flow.on_join(res.outcome.value, joined, whole_commune=res.unit.id == commune.id))
 
 
@@ -566,6 +571,18 @@ HANDLERS: dict[type, Callable[[Ctx, Any], None]] = {
 }
 
 
+def _follow_language(ctx: Ctx, text: str) -> None:
+    """Someone who writes Vietnamese is answered in Vietnamese, whatever their phone's
+    language, until they choose a language with /ngonngu."""
+    if ctx.out.locale == "vi" or not looks_vietnamese(text):
+        return
+    if ctx.person is not None:
+        if ctx.person.language_chosen:
+            return
+        repo.set_language(ctx.person, "vi", session=ctx.session, chosen=False)
+    ctx.out.locale = "vi"
+
+
 def handle(env: Env, update_id: int, user: TgUser, event: Incoming) -> Outcome:
     """Apply one update exactly once and return what to send: every person's every command,
     text and press goes through here."""
@@ -576,6 +593,8 @@ def handle(env: Env, update_id: int, user: TgUser, event: Incoming) -> Outcome:
         found = repo.person_and_state(user.id, session=session)  # with the state, one read
         ctx = Ctx(env, session, user, found.person if found else None)
         ctx.found = found
+        if isinstance(event, TextIn):
+            _follow_language(ctx, event.text)
         HANDLERS[type(event)](ctx, event)
         session.commit()
         return ctx.out

@@ -6,8 +6,10 @@ from datetime import date, datetime, tzinfo
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flows.reminders import Daytime, parse_hhmm
 
 
 class Settings(BaseSettings):
@@ -27,6 +29,25 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     public_url: str | None = None  # where people open the web pages (sign-in links)
     web_listen: str = "127.0.0.1:8080"  # the web pages in long-polling mode; "" for none
+    # reminders and digests go out only between these local times (nobody is woken at night)
+    reminders_from: str = "07:00"
+    reminders_until: str = "20:00"
+
+    @field_validator("reminders_from", "reminders_until")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        parse_hhmm(v)
+        return v
+
+    @model_validator(mode="after")
+    def _day(self) -> Settings:
+        Daytime.parse(self.reminders_from, self.reminders_until)
+        return self
+
+    @property
+    def daytime(self) -> Daytime:
+        """The hours reminders and digests may go out."""
+        return Daytime.parse(self.reminders_from, self.reminders_until)
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -197,7 +197,7 @@ async def start_reminders(application: Application) -> Reminders:
     env = application.bot_data["env"]
     rate = float(application.bot_data.get("messages_per_second", DEFAULT_RATE))
     reminders = Reminders(env.engine, TelegramMessenger(application.bot), tz=env.tz,
-                          messages_per_second=rate, now=env.now)
+                          messages_per_second=rate, now=env.now, daytime=env.daytime)
     application.bot_data["reminders"] = reminders
     if application.job_queue is None:
         log.warning("no JobQueue (install python-telegram-bot[job-queue]): no reminders")

@@ -7,6 +7,7 @@ functions only decide what to say.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +28,9 @@ class Joined:
     deadline: date | None
     officer: bool = False
     today: date | None = None
+    consolidation_deadline: date | None = None
+    closed_on: date | None = None  # the day an officer closed the round
+    contact: str | None = None  # the officers' names, for a closed round
 
 
 OUTCOME_KEYS = {
@@ -49,11 +53,7 @@ def on_join(outcome: str, joined: Joined | None, whole_commune: bool = False) ->
         lines = [msg("join.welcome", name=joined.person_name, unit_name=joined.unit_name,
                      commune_name=joined.commune_name, role=joined.role)]
     if joined.year is not None and joined.deadline is not None:
-        if joined.today is not None and joined.today > joined.deadline:
-            lines.append(msg("join.round_late", year=joined.year, deadline=Day(joined.deadline)))
-        else:
-            lines.append(msg("join.round", year=joined.year, deadline=Day(joined.deadline)))
-        lines.append(msg("join.how_to_officer") if joined.officer else msg("join.how_to_report"))
+        lines.extend(_round_lines(joined, joined.year, joined.deadline))
     else:
         lines.append(msg("join.no_round"))
     if outcome == "already_member":
@@ -61,10 +61,33 @@ def on_join(outcome: str, joined: Joined | None, whole_commune: bool = False) ->
     return Reply(tuple(lines))
 
 
+def _round_lines(joined: Joined, year: int, deadline: date) -> list:
+    """Where the round stands for someone who just joined, and what they can do now."""
+    today = joined.today
+    consolidation = joined.consolidation_deadline
+    closed = joined.closed_on is not None or (
+        today is not None and consolidation is not None and today > consolidation)
+    if closed:
+        on = joined.closed_on or consolidation
+        if joined.officer:
+            return [msg("join.round_closed_officer", year=year, closed_on=Day(on))]
+        contact = joined.contact or msg("report.contact_officer")
+        return [msg("join.round_closed", year=year, closed_on=Day(on), contact=contact)]
+    late = today is not None and today > deadline
+    if joined.officer:
+        key = "join.round_late_officer" if late else "join.round"
+        params = {"consolidation_deadline": Day(consolidation or deadline)} if late else {}
+        return [msg(key, year=year, deadline=Day(deadline), **params),
+                msg("join.how_to_officer")]
+    line = msg("join.round_late", year=year, deadline=Day(deadline)) if late else \
+        msg("join.round", year=year, deadline=Day(deadline))
+    return [line, msg("join.how_to_report")]
+
+
 def on_start_without_code(known_name: str | None) -> Reply:
     """/start with no code: a stranger gets what the bot is and who to ask."""
     if known_name is None:
-        return Reply((msg("start.stranger"),))
+        return Reply((msg("start.stranger"), msg("start.code_hint")))
     return Reply((msg("start.member", name=known_name), msg("join.how_to_report")))
 
 
@@ -134,3 +157,52 @@ def not_a_member() -> Reply:
 def officers_only() -> Reply:
     """A polite refusal of an officer command."""
     return Reply((msg("refuse.officers_only"),))
+
+
+# The commonest Vietnamese family names (họ): together they cover most of the population.
+_FAMILY = (
+    "nguyễn trần lê phạm hoàng huỳnh phan vũ võ đặng bùi đỗ hồ ngô dương lý đào đinh trịnh "
+    "lâm tô lương trương cao chu tạ quách thái tăng lưu đoàn vương kiều hứa thân triệu "
+    "phùng lò lục nông hầu giang tống mạc âu doãn khổng châu")
+FAMILY_NAMES = frozenset(_FAMILY.split())
+# Vietnamese letters: đ and the vowels with their hats, horns and tone marks
+VIETNAMESE_LETTERS = re.compile(
+    "[đăâêôơưĐĂÂÊÔƠƯàáãèéêìíòóõùúýÀÁÃÈÉÌÍÒÓÕÙÚÝĩĨũŨ\u1ea0-\u1ef9]")
+
+
+def _plain(word: str) -> str:
+    """Without accents: "Nguyễn" and "Nguyen" (typed without them) are one name."""
+    bare = unicodedata.normalize("NFD", word.lower().replace("đ", "d"))
+    return "".join(c for c in bare if not unicodedata.combining(c))
+
+
+_PLAIN_FAMILY_NAMES = frozenset(_plain(n) for n in FAMILY_NAMES)
+
+
+def _is_family(word: str) -> bool:
+    return word.lower() in FAMILY_NAMES or _plain(word) in _PLAIN_FAMILY_NAMES
+
+
+def person_name(first_name: str, last_name: str | None, language: str | None = None) -> str:
+    """A Telegram user's name as it is written in Vietnamese: family name first.
+
+    Telegram asks for "first name" and "last name" in the Western order, and Vietnamese
+    people mostly put their given name (tên) in the first and their family and middle
+    names (họ, tên đệm) in the last: first "Lan", last "Hồ Thị" is Hồ Thị Lan. Some write it
+    the other way round (first "Hồ Thị", last "Lan"), or the whole name in the first field.
+    So: one field only is taken as written; when the first field begins with a family name
+    and the last does not, the order is already Vietnamese; when the last field begins with
+    a family name, or the name is Vietnamese in any other way (its letters, or the person's
+    language), the last field goes first; a foreign name keeps its own order.
+    """
+    first = " ".join(first_name.split())
+    last = " ".join((last_name or "").split())
+    if not first or not last:
+        return first or last
+    first_family = _is_family(first.split()[0])
+    last_family = _is_family(last.split()[0])
+    if first_family and not last_family:
+        return f"{first} {last}"
+    vietnamese = last_family or bool(VIETNAMESE_LETTERS.search(first + last)) or \
+        (language or "").lower().startswith("vi")
+    return f"{last} {first}" if vietnamese else f"{first} {last}"

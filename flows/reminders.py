@@ -14,12 +14,17 @@ day it is useful for (the unit deadline day for reminders before the deadline, t
 consolidation deadline day after it, its own day for a digest). Slots that were never handled
 and are no longer current are *stale*: when the bot was down, only the current slot is sent
 on start, the others are marked stale.
+
+Nobody is woken at night: reminders and digests go out only in the day (``Daytime``, 07:00 to
+20:00 local by default). A slot whose time falls outside it goes out at the day's start; a
+current slot found at night (the bot restarted at 02:20) waits for the morning and is sent
+then, once (its ReminderLog rows say who already has it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, cast
 
@@ -72,6 +77,44 @@ class Slot:
         return DIGEST if self.kind == DIGEST else REMIND
 
 
+@dataclass(frozen=True)
+class Daytime:
+    """The hours messages may go out, local: from ``start`` (inclusive) to ``end``."""
+
+    start: time = time(7, 0)
+    end: time = time(20, 0)
+
+    @classmethod
+    def parse(cls, start: str, end: str) -> Daytime:
+        """From "07:00" and "20:00"; ValueError unless start < end."""
+        out = cls(parse_hhmm(start), parse_hhmm(end))
+        if not out.start < out.end:
+            raise ValueError(f"the day must start before it ends, not {start}–{end}")
+        return out
+
+    def allows(self, moment: datetime, tz: tzinfo) -> bool:
+        """``moment`` (aware) falls in the day, local time."""
+        t = moment.astimezone(tz).time()
+        return self.start <= t < self.end
+
+    def next_allowed(self, moment: datetime, tz: tzinfo) -> datetime:
+        """``moment`` itself if it falls in the day, else the start of the next day (UTC)."""
+        if self.allows(moment, tz):
+            return moment
+        local = moment.astimezone(tz)
+        day = local.date() if local.time() < self.start else local.date() + timedelta(days=1)
+        return datetime.combine(day, self.start, tzinfo=tz).astimezone(UTC)
+
+    def clamp(self, hhmm: str) -> str:
+        """A slot's time moved into the day: before it, at its start; after it, at its start
+        too (the same day: the slot keeps its date, so its key)."""
+        t = parse_hhmm(hhmm)
+        return hhmm if self.start <= t < self.end else f"{self.start:%H:%M}"
+
+
+DAYTIME = Daytime()
+
+
 def parse_hhmm(text: str) -> time:
     """"09:00" as a time; ValueError for anything else."""
     hh, sep, mm = text.strip().partition(":")
@@ -107,8 +150,9 @@ def reminder_days(t: Timing) -> list[tuple[date, str]]:
     return sorted(out.items())
 
 
-def reminder_slots(t: Timing, tz: tzinfo) -> list[Slot]:
+def reminder_slots(t: Timing, tz: tzinfo, daytime: Daytime = DAYTIME) -> list[Slot]:
     """The reminder slots of a round, in time order."""
+    t = replace(t, time=daytime.clamp(t.time))
     days = reminder_days(t)
     slots = []
     for n, (day, kind) in enumerate(days):
@@ -120,8 +164,9 @@ def reminder_slots(t: Timing, tz: tzinfo) -> list[Slot]:
     return slots
 
 
-def digest_slots(t: Timing, tz: tzinfo) -> list[Slot]:
+def digest_slots(t: Timing, tz: tzinfo, daytime: Daytime = DAYTIME) -> list[Slot]:
     """The officers' daily digest: from three days before the unit deadline."""
+    t = replace(t, time=daytime.clamp(t.time))
     day = t.unit_deadline - timedelta(days=DIGEST_DAYS_BEFORE)
     slots = []
     while day <= t.consolidation_deadline:
@@ -131,9 +176,10 @@ def digest_slots(t: Timing, tz: tzinfo) -> list[Slot]:
     return slots
 
 
-def schedule(t: Timing, tz: tzinfo) -> list[Slot]:
+def schedule(t: Timing, tz: tzinfo, daytime: Daytime = DAYTIME) -> list[Slot]:
     """Every slot of a round (reminders and digests), in time order."""
-    return sorted([*reminder_slots(t, tz), *digest_slots(t, tz)], key=lambda s: (s.at, s.kind))
+    return sorted([*reminder_slots(t, tz, daytime), *digest_slots(t, tz, daytime)],
+                  key=lambda s: (s.at, s.kind))
 
 
 @dataclass(frozen=True)
@@ -144,27 +190,46 @@ class Due:
     stale: tuple[Slot, ...] = ()
 
 
-def due(slots: Iterable[Slot], now: datetime, handled: Iterable[str] = ()) -> Due:
+def due(slots: Iterable[Slot], now: datetime, handled: Iterable[str] = (), *,
+        daytime: Daytime | None = None, tz: tzinfo | None = None) -> Due:
     """The current slot of each stream (reminders first), and the missed, unhandled ones.
 
     ``handled`` are the keys that already have ReminderLog rows; the current slot is sent
     even when handled, to finish a batch a restart interrupted (the log skips whoever has it).
+    With a ``daytime`` (and the ``tz`` it is read in), nothing is sent at night: a current
+    slot waits for the morning (``next_run`` says when), unless it is no longer useful by
+    then, when it is stale.
     """
     done = set(handled)
+    night = daytime is not None and tz is not None and not daytime.allows(now, tz)
     send, stale = [], []
     for s in sorted(slots, key=lambda s: (s.at, s.stream != REMIND)):
         if s.at > now:
             continue
         if now < s.until:
-            send.append(s)
+            if not night:
+                send.append(s)
+            elif s.key not in done and daytime is not None and tz is not None and \
+                    daytime.next_allowed(now, tz) >= s.until:
+                stale.append(s)  # over before the morning: never sent
         elif s.key not in done:
             stale.append(s)
     send.sort(key=lambda s: s.stream != REMIND)  # reminders before the digest: it reports them
     return Due(tuple(send), tuple(stale))
 
 
-def next_slot(slots: Iterable[Slot], now: datetime) -> Slot | None:
-    """The first slot after ``now``."""
+def next_slot(slots: Iterable[Slot], now: datetime, *, daytime: Daytime | None = None,
+              tz: tzinfo | None = None, handled: Iterable[str] = ()) -> Slot | None:
+    """The first slot after ``now``; with a ``daytime``, a current slot never handled (the
+    bot was down at its time) waiting for the morning comes first, its ``at`` moved to the
+    morning."""
+    slots, done = list(slots), set(handled)
+    if daytime is not None and tz is not None and not daytime.allows(now, tz):
+        morning = daytime.next_allowed(now, tz)
+        waiting = [s for s in slots if s.at <= now < s.until and morning < s.until
+                   and s.key not in done]
+        if waiting:
+            return replace(min(waiting, key=lambda s: s.at), at=morning)
     future = [s for s in slots if s.at > now]
     return min(future, key=lambda s: s.at) if future else None
 

@@ -203,6 +203,8 @@ class Item:
     unit: str | None = None
     target: Target | None = None
     last: Value | None = None
+    population: str | None = None  # the plan's population the denominator counts
+    numerator_population: str | None = None  # … and the numerator
 
 
 @dataclass(frozen=True)
@@ -332,11 +334,20 @@ def suggestion(sheet: Sheet, item: Item, values: Mapping[str, Value] | None) -> 
         v = values.get(other.code)
         if v is None:
             continue
-        if other.denominator_q == item.denominator_q and v.denominator is not None:
+        if _same(other.population, other.denominator_q, item) and v.denominator is not None:
             return v.denominator
-        if other.numerator_q == item.denominator_q and v.numerator is not None:
+        if _same(other.numerator_population, other.numerator_q, item) and \
+                v.numerator is not None:
             return v.numerator
     return None
+
+
+def _same(population: str | None, question: str | None, item: Item) -> bool:
+    """Another indicator's figure counts what ``item``'s denominator counts: the same
+    population of the plan, or (for a plan without populations) the same question."""
+    if item.population is not None:
+        return population == item.population
+    return population is None and question == item.denominator_q
 
 
 def ask(sheet: Sheet, item: Item, step: str,
@@ -493,19 +504,47 @@ def _accept(ctx: Ctx, item: Item, value: Value, state: Mapping[str, Any]) -> dic
     ctx.effects.append(Save(item.code, value.numerator, value.denominator, value.value,
                             value.task_status, value.text))
     ctx.values[item.code] = value
+    also = _share_population(ctx, item, value)
     skipped = [c for c in state.get("skipped", []) if c != item.code]
     before = len(ctx.effects)
     new = _next(ctx, item.code, {**state, "skipped": skipped})
     following = ctx.effects[before]
     assert isinstance(following, Reply)
-    ctx.effects[before] = saved_with(ctx.sheet, item, value, following)
+    ctx.effects[before] = saved_with(ctx.sheet, item, value, following, also)
     return new
 
 
-def saved_with(sheet: Sheet, item: Item, value: Value, following: Reply) -> Reply:
+def _share_population(ctx: Ctx, item: Item, value: Value) -> tuple[str, ...]:
+    """A population's figure changed: every other indicator already answered that counts
+    the same population takes it (where it still fits: a part never above its whole).
+    The codes changed."""
+    figures = {p: n for p, n in ((item.population, value.denominator),
+                                 (item.numerator_population, value.numerator))
+               if p is not None and n is not None}
+    changed = []
+    for other in ctx.sheet.items:
+        v = ctx.values.get(other.code)
+        if other.code == item.code or other.kind != "rate" or not is_complete(other, v):
+            continue
+        assert v is not None and v.numerator is not None and v.denominator is not None
+        num = figures.get(other.numerator_population or "", v.numerator)
+        den = figures.get(other.population or "", v.denominator)
+        if (num, den) == (v.numerator, v.denominator) or num > den:
+            continue
+        new = replace(v, numerator=num, denominator=den)
+        ctx.effects.append(Save(other.code, num, den, None, None, None))
+        ctx.values[other.code] = new
+        changed.append(other.code)
+    return tuple(changed)
+
+
+def saved_with(sheet: Sheet, item: Item, value: Value, following: Reply,
+               also: tuple[str, ...] = ()) -> Reply:
     """One message: the value said back, then what follows (the next question with a
-    "✏️ Sửa" of this answer beside its buttons, or the review, which has every "Sửa")."""
-    lines = (saved_message(item, value), *following.lines)
+    "✏️ Sửa" of this answer beside its buttons, or the review, which has every "Sửa");
+    ``also``: indicators that took the same population's new figure."""
+    shared = (msg("report.population_shared", codes=", ".join(also)),) if also else ()
+    lines = (saved_message(item, value), *shared, *following.lines)
     if not following.transient:  # the review: its rows already fix every indicator
         return Reply(lines, following.buttons)
     fix = Button(msg("btn.fix_answer", code=item.code), data(sheet, "fix", item.code))
@@ -534,8 +573,9 @@ _REFUSAL_KEYS = {
 }
 
 
-def _refuse(ctx: Ctx, item: Item, step: str, reason: Refusal, text: str) -> None:
-    question = ask(ctx.sheet, item, step, ctx.values)
+def _refuse(ctx: Ctx, item: Item, state: Mapping[str, Any], reason: Refusal,
+            text: str) -> None:
+    question = ask(ctx.sheet, item, state["step"], ctx.values, den=_int(state.get("den")))
     ctx.say(Reply((msg(_REFUSAL_KEYS[reason], text=text[:40]), *question.lines),
                   question.buttons, True))
 
@@ -548,8 +588,12 @@ def _on_count(ctx: Ctx, item: Item, state: Mapping[str, Any], n: int,
         if last is not None:
             return _confirm(ctx, item, state, n, last)
         known = None if confirmed else suggestion(ctx.sheet, item, ctx.values)
-        if known and abs(n - known) / known > UNUSUAL_CHANGE:
+        if known is not None and n != known and (
+                item.population is not None or (known and abs(n - known) / known > UNUSUAL_CHANGE)):
+            # a population of the plan has one figure: another one is never taken silently
             return _confirm(ctx, item, state, n, known, same_question=True)
+        if n == 0:  # none at all: "of them, how many…?" can only be 0, so it is not asked
+            return _accept(ctx, item, Value(numerator=0, denominator=0), state)
         question = ask(ctx.sheet, item, ASK_NUMERATOR, den=n)
         ctx.say(Reply((msg("report.understood", value=Count(n), unit=item.unit or ""),
                        *question.lines), question.buttons, True))
@@ -641,7 +685,7 @@ def _on_text(ctx: Ctx, state: dict[str, Any], text: str) -> dict[str, Any]:
 def _text_count(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
     parsed = parse_count(text)
     if isinstance(parsed, Refusal):
-        _refuse(ctx, item, state["step"], parsed, text)
+        _refuse(ctx, item, state, parsed, text)
         return state
     return _on_count(ctx, item, state, parsed)
 
@@ -667,7 +711,8 @@ def _text_task_status(ctx: Ctx, item: Item, state: dict[str, Any], text: str) ->
 def _text_note(ctx: Ctx, item: Item, state: dict[str, Any], text: str) -> dict[str, Any]:
     note = text.strip()
     if len(note) > MAX_TASK_TEXT:
-        ctx.say(Reply((msg("err.too_long", length=Count(len(note)), limit=MAX_TASK_TEXT),)))
+        ctx.say(Reply((msg("err.too_long", length=Count(len(note)), limit=MAX_TASK_TEXT),),
+                      ask(ctx.sheet, item, ASK_TASK_TEXT).buttons, True))
         return state
     return _accept(ctx, item, Value(task_status=state["status"], text=note or None), state)
 

@@ -89,6 +89,10 @@ class Indicator(SQLModel, table=True):
     numerator_en: str | None = None
     denominator_vi: str | None = None
     denominator_en: str | None = None
+    # the plan's populations (docs/plan-format.md) the numerator and denominator count:
+    # asked once per round, every indicator counting the same one takes the figure
+    numerator_population: str | None = Field(default=None, max_length=40)
+    denominator_population: str | None = Field(default=None, max_length=40)
     question_vi: str | None = None
     question_en: str | None = None
     unit_vi: str | None = None
@@ -170,6 +174,7 @@ class Person(SQLModel, table=True):
     )
     name: str
     language: str = Field(default="vi", max_length=5)
+    language_chosen: bool = False  # chosen with /ngonngu; until then what they write decides
     unreachable: bool = False
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from storage.kinds import Direction, IndicatorKind, UnitKind
 from storage.yamlfiles import FileInvalid, FileProblem, Loc, problem, validate_file
@@ -31,6 +31,21 @@ class Text(Strict):
 
     vi: Annotated[str, Field(min_length=1)]
     en: Annotated[str, Field(min_length=1)]
+
+
+class PopulationRef(Strict):
+    """A rate's numerator or denominator that is a population the plan names once."""
+
+    population: Annotated[str, Field(min_length=1)]
+
+
+class PopulationSpec(Strict):
+    """A group of people several indicators count, asked once per round: "trẻ em dưới 16
+    tuổi của thôn". Indicators refer to it by ``key``."""
+
+    key: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
+    name: Text
+    question: Text
 
 
 class TargetSpec(Strict):
@@ -61,8 +76,8 @@ class IndicatorSpec(Strict):
     name: Text
     kind: IndicatorKind
     factor: int | None = None
-    numerator: Text | None = None
-    denominator: Text | None = None
+    numerator: Text | PopulationRef | None = None
+    denominator: Text | PopulationRef | None = None
     question: Text | None = None
     unit: Text | None = None
     reporters: list[UnitKind] | None = None
@@ -70,6 +85,12 @@ class IndicatorSpec(Strict):
     min_denominator: int | None = None
     baseline: BaselineSpec | None = None
     targets: list[TargetSpec] = []
+    _populations: dict[str, str] = PrivateAttr(default_factory=dict)  # resolved references
+
+    def population(self, part: str) -> str | None:
+        """The population the ``numerator`` or ``denominator`` counts, if it is one."""
+        ref = getattr(self, part)
+        return ref.population if isinstance(ref, PopulationRef) else self._populations.get(part)
 
     @field_validator("factor")
     @classmethod
@@ -145,7 +166,34 @@ class PlanSpec(Strict):
     deadlines: DeadlineSpec | None = None
     responsibilities: list[ResponsibilitySpec] = []
     roles: list[RoleSpec] = []
+    populations: list[PopulationSpec] = []
     goals: Annotated[list[GoalSpec], Field(min_length=1)]
+
+    def population(self, key: str) -> PopulationSpec | None:
+        """The population named ``key``."""
+        return next((p for p in self.populations if p.key == key), None)
+
+    def question_of(self, part: Text | PopulationRef | None) -> Text | None:
+        """A numerator's or denominator's question: its own words or its population's."""
+        if isinstance(part, PopulationRef):
+            pop = self.population(part.population)
+            return pop.question if pop is not None else None
+        return part
+
+    @staticmethod
+    def population_of(part: Text | PopulationRef | None) -> str | None:
+        """The population a numerator or denominator refers to, if any."""
+        return part.population if isinstance(part, PopulationRef) else None
+
+    def resolve_populations(self) -> None:
+        """Put each population's question in the numerators and denominators that refer to
+        it (the indicator still knows the population: ``IndicatorSpec.population``)."""
+        for _g, _c, ind in self.indicators():
+            for part in ("numerator", "denominator"):
+                ref = getattr(ind, part)
+                if isinstance(ref, PopulationRef) and self.population(ref.population):
+                    ind._populations[part] = ref.population
+                    setattr(ind, part, self.question_of(ref))
 
     def indicators(self) -> list[tuple[GoalSpec, CriterionSpec, IndicatorSpec]]:
         """Every indicator in plan order with its goal and criterion."""
@@ -178,6 +226,12 @@ def _semantic_problems(spec: PlanSpec, path: Path, root: Any) -> list[FileProble
     for mi, year in enumerate(spec.milestones):
         if not (start <= year <= end):
             bad(["milestones", mi], f"milestone {year} is outside the plan period {start}-{end}")
+    keys: set[str] = set()
+    for pi, pop in enumerate(spec.populations):
+        if pop.key in keys:
+            bad(["populations", pi, "key"], f"population {pop.key} appears twice")
+        keys.add(pop.key)
+    used: set[str] = set()
     numbers: set[int] = set()
     codes: set[str] = set()
     for gi, goal in enumerate(spec.goals):
@@ -192,6 +246,22 @@ def _semantic_problems(spec: PlanSpec, path: Path, root: Any) -> list[FileProble
                     bad([*iloc, "code"], f"indicator code {ind.code} appears twice")
                 codes.add(ind.code)
                 out.extend(_indicator_problems(spec, crit, ind, iloc, path, root))
+                for part in ("numerator", "denominator"):
+                    key = spec.population_of(getattr(ind, part))
+                    if key is None:
+                        continue
+                    used.add(key)
+                    if key not in keys:
+                        known = ", ".join(sorted(keys)) or "none: add a populations list"
+                        bad([*iloc, part, "population"],
+                            f"there is no population {key} (known: {known})")
+                if spec.population_of(ind.numerator) is not None and \
+                        spec.population_of(ind.numerator) == spec.population_of(ind.denominator):
+                    bad([*iloc, "numerator", "population"],
+                        "the numerator and the denominator are the same population")
+    for pi, pop in enumerate(spec.populations):
+        if pop.key not in used:
+            bad(["populations", pi, "key"], f"no indicator uses population {pop.key}")
     for ri, resp in enumerate(spec.responsibilities):
         for ni, n in enumerate(resp.criteria):
             if n not in numbers:
@@ -316,6 +386,7 @@ def load_plan(path: Path) -> PlanSpec:
     problems = _semantic_problems(spec, path, root)
     if problems:
         raise FileInvalid(problems)
+    spec.resolve_populations()
     return spec
 
 

@@ -96,8 +96,10 @@ def _fill_indicator(ind: Indicator, spec: PlanSpec, c, i, criterion_id, position
     ind.criterion_id, ind.position = criterion_id, position
     ind.name_vi, ind.name_en = i.name.vi, i.name.en
     ind.kind, ind.factor = i.kind.value, i.factor
-    ind.numerator_vi, ind.numerator_en = pair(i.numerator)
-    ind.denominator_vi, ind.denominator_en = pair(i.denominator)
+    ind.numerator_vi, ind.numerator_en = pair(spec.question_of(i.numerator))
+    ind.denominator_vi, ind.denominator_en = pair(spec.question_of(i.denominator))
+    ind.numerator_population = i.population("numerator")
+    ind.denominator_population = i.population("denominator")
     ind.question_vi, ind.question_en = pair(i.question)
     ind.unit_vi, ind.unit_en = pair(i.unit)
     ind.reporters = [k.value for k in spec.reporters_of(c, i)]

@@ -45,6 +45,7 @@ class UnitProgress:
     expected: tuple[Indicator, ...]  # plan order
     complete: frozenset[int]  # indicator ids with a complete value
     submitted: bool
+    complete_all: frozenset[int] = frozenset()  # … including those not expected of it
 
     @property
     def missing(self) -> tuple[Indicator, ...]:
@@ -69,50 +70,56 @@ def complete_value():  # noqa: ANN201 - a SQL expression
     )
 
 
-def complete_by_unit(round_id: int, *, session: Session) -> dict[int, frozenset[int]]:
-    """For every unit of a round: the indicator ids it has complete values for.
+def complete_by_unit(round_id: int, *, session: Session,
+                     unit_ids: Sequence[int] | None = None) -> dict[int, frozenset[int]]:
+    """For every unit of a round (or those of ``unit_ids``): the indicator ids it has
+    complete values for.
 
     One grouped query: ``unit_id, count, string_agg(indicator_id)`` over the round.
     """
     ids = func.aggregate_strings(cast(ReportedValue.indicator_id, String), ",")
-    rows = session.exec(
-        select(ReportedValue.unit_id, func.count(), ids)
-        .join(Indicator, Indicator.id == ReportedValue.indicator_id)
-        .where(ReportedValue.round_id == round_id, complete_value())
-        .group_by(ReportedValue.unit_id)
-    ).all()
+    q = (select(ReportedValue.unit_id, func.count(), ids)
+         .join(Indicator, Indicator.id == ReportedValue.indicator_id)
+         .where(ReportedValue.round_id == round_id, complete_value()))
+    if unit_ids is not None:
+        q = q.where(col(ReportedValue.unit_id).in_(list(unit_ids)))
+    rows = session.exec(q.group_by(ReportedValue.unit_id)).all()
     return {unit_id: frozenset(int(x) for x in (joined or "").split(",") if x)
             for unit_id, _n, joined in rows}
 
 
-def round_units(rnd: Round, *, session: Session) -> list[tuple[Unit, bool]]:
-    """The units directly under the round's commune, with "has submitted", in their order."""
-    rows = session.exec(
-        select(Unit, Submission.id)
-        .join(Submission, and_(Submission.unit_id == Unit.id, Submission.round_id == rnd.id),
-              isouter=True)
-        .where(Unit.parent_id == rnd.commune_id)
-        .order_by(Unit.position, Unit.code)
-    ).all()
+def round_units(rnd: Round, *, session: Session,
+                unit_ids: Sequence[int] | None = None) -> list[tuple[Unit, bool]]:
+    """The units directly under the round's commune (or those of ``unit_ids`` among them),
+    with "has submitted", in their order."""
+    q = (select(Unit, Submission.id)
+         .join(Submission, and_(Submission.unit_id == Unit.id, Submission.round_id == rnd.id),
+               isouter=True)
+         .where(Unit.parent_id == rnd.commune_id))
+    if unit_ids is not None:
+        q = q.where(col(Unit.id).in_(list(unit_ids)))
+    rows = session.exec(q.order_by(Unit.position, Unit.code)).all()
     return [(u, sid is not None) for u, sid in rows]
 
 
-def round_progress(rnd: Round, *, session: Session) -> list[UnitProgress]:
-    """Every unit that has something to report in the round (three queries in all)."""
+def round_progress(rnd: Round, *, session: Session,
+                   unit_ids: Sequence[int] | None = None) -> list[UnitProgress]:
+    """Every unit (or those of ``unit_ids``) that has something to report in the round
+    (three queries in all)."""
     indicators = session.exec(select(Indicator).where(Indicator.plan_id == rnd.plan_id)
                               .order_by(Indicator.position)).all()
     by_kind: dict[str, tuple[Indicator, ...]] = {}
-    complete = complete_by_unit(rnd.id, session=session)
+    complete = complete_by_unit(rnd.id, session=session, unit_ids=unit_ids)
     out = []
-    for unit, submitted in round_units(rnd, session=session):
+    for unit, submitted in round_units(rnd, session=session, unit_ids=unit_ids):
         if unit.kind not in by_kind:
             by_kind[unit.kind] = tuple(i for i in indicators if unit.kind in (i.reporters or []))
         expected = by_kind[unit.kind]
         if not expected:
             continue
         ids = {i.id for i in expected}
-        out.append(UnitProgress(unit, expected, complete.get(unit.id, frozenset()) & ids,
-                                submitted))
+        have = complete.get(unit.id, frozenset())
+        out.append(UnitProgress(unit, expected, have & ids, submitted, have))
     return out
 
 
@@ -151,6 +158,34 @@ def pending_recipients(rnd: Round, *, session: Session,
             continue
         grouped.setdefault(person.id, (person, []))[1].append(pending[m.unit_id])
     return [Recipient(person, tuple(units)) for person, units in grouped.values()]
+
+
+def fingerprint(round_id: int, unit_ids: Sequence[int], *,
+                session: Session) -> tuple[tuple[int, tuple[int, ...], bool], ...]:
+    """What the units have so far (the indicators with complete values, sent or not), to
+    tell cheaply whether a reminder written earlier is still right (two queries)."""
+    ids = sorted(set(unit_ids))
+    if not ids:
+        return ()
+    complete = complete_by_unit(round_id, session=session, unit_ids=ids)
+    sent = set(session.exec(select(Submission.unit_id).where(
+        Submission.round_id == round_id, col(Submission.unit_id).in_(ids))).all())
+    return tuple((u, tuple(sorted(complete.get(u, ()))), u in sent) for u in ids)
+
+
+def recipient_now(rnd: Round, person_id: int, unit_ids: Sequence[int], *,
+                  session: Session) -> Recipient | None:
+    """What one person's units lack at this moment (read right before their reminder goes
+    out, after whatever they answered meanwhile); None when nothing is pending any more."""
+    person = session.get(Person, person_id)
+    if person is None or person.unreachable or person.telegram_id is None:
+        return None
+    mine = set(session.exec(select(Membership.unit_id).where(
+        Membership.person_id == person_id, col(Membership.role).in_(REPORTING_ROLES),
+        col(Membership.unit_id).in_(list(unit_ids)))).all())
+    units = tuple(p for p in round_progress(rnd, session=session, unit_ids=sorted(mine))
+                  if p.pending)
+    return Recipient(person, units) if units else None
 
 
 def unreachable_people(rnd: Round, *, session: Session,

@@ -373,9 +373,12 @@ def officers_of(commune_id: int, *, session: Session) -> list[Person]:
             if m.role in (Role.officer, Role.admin)]
 
 
-def set_language(person: Person, language: str, *, session: Session) -> None:
-    """Change the language the bot speaks to a person."""
+def set_language(person: Person, language: str, *, session: Session,
+                 chosen: bool = True) -> None:
+    """Change the language the bot speaks to a person (``chosen``: by the person, /ngonngu;
+    else it followed what they wrote, and may again)."""
     person.language = language
+    person.language_chosen = person.language_chosen or chosen
     session.add(person)
 
 

@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 from telegram import Bot
 
 from bot.reminders import DEFAULT_RATE, Reminders
+from bot.telegram import TelegramMessenger
 from sandbox.botapi import LocalBotApi
 from storage import reminders as store
 from storage.db import make_engine, upgrade
@@ -72,7 +73,7 @@ async def run(n: int, rate: float, db_url: str, restart: bool) -> dict:
     try:
         engine1 = make_engine(db_url)
         async with Bot(TOKEN, base_url=f"{api.url}/bot") as bot:
-            first = Reminders(engine1, bot, tz=TZ, messages_per_second=rate)
+            first = Reminders(engine1, TelegramMessenger(bot), tz=TZ, messages_per_second=rate)
             t_prep = time.monotonic()
             with Session(engine1) as s:
                 rnd = s.exec(select(Round)).one()
@@ -92,7 +93,8 @@ async def run(n: int, rate: float, db_url: str, restart: bool) -> dict:
             engine2 = make_engine(db_url)
             before = stats.sends
             async with Bot(TOKEN, base_url=f"{api.url}/bot") as bot:
-                second = Reminders(engine2, bot, tz=TZ, messages_per_second=rate)
+                second = Reminders(engine2, TelegramMessenger(bot), tz=TZ,
+                                   messages_per_second=rate)
                 started = time.monotonic()
                 await second.run_due(at=SLOT_TIME.replace(minute=5))
                 phases.append(("second process", stats.sends - before,

@@ -38,3 +38,42 @@ def test_impossible_plans_are_refused(tmp_path, plan, old, new, expected):
     assert old in plan
     out = check(tmp_path, plan.replace(old, new, 1))
     assert expected in out and "plan.yaml:" in out, out
+
+
+def test_population_references_are_checked(tmp_path):
+    plan = PLAN_002.replace("denominator: {population: children_hamlet}",
+                            "denominator: {population: children_hamlett}", 1)
+    out = check(tmp_path, plan)
+    assert "denominator.population: there is no population children_hamlett (known: " in out
+    assert "plan.yaml:" in out, out
+    # a population nobody counts, and one named twice
+    plan = PLAN_002.replace("populations:\n", "populations:\n  - key: nobody\n    name: "
+                            "{vi: ai đó, en: someone}\n    question: {vi: Bao nhiêu?, en: How "
+                            "many?}\n  - key: live_births\n    name: {vi: x, en: x}\n    question:"
+                            " {vi: Bao nhiêu?, en: How many?}\n", 1)
+    out = check(tmp_path, plan)
+    assert "no indicator uses population nobody" in out, out
+    assert "population live_births appears twice" in out, out
+
+
+def test_the_bundled_plans_name_their_shared_populations_once():
+    from storage.plan_files import bundled_plan_paths, load_plan
+
+    shared = {}
+    for path in bundled_plan_paths():
+        spec = load_plan(path)
+        uses: dict[str, list[str]] = {}
+        for _g, _c, ind in spec.indicators():
+            for part in ("numerator", "denominator"):
+                if ind.population(part):
+                    uses.setdefault(ind.population(part), []).append(f"{ind.code}.{part[0]}")
+                    assert getattr(ind, part).vi == spec.population(ind.population(part)) \
+                        .question.vi
+        shared[spec.code] = uses
+    # plan 001's children in special circumstances: 6.1 counts them, 6.2 takes them as total
+    assert shared["001"]["special_hamlet"] == ["6.1.n", "6.2.d"]
+    assert shared["002"]["children_hamlet"] == ["8.1.d", "11.1.d", "11.2.d"]
+    assert shared["002"]["special_hamlet"] == ["8.1.n", "8.2.d"]
+    assert set(shared["000"]) >= {"live_births", "special_quarter", "children_quarter"}
+    assert set(shared["004"]) >= {"live_births", "special_commune", "children_commune"}
+    assert shared["003"] == {}  # plan 003 has no rate: nothing to share

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import delete, event
 from sqlmodel import Session, select
 from telegram import Bot
 
@@ -757,3 +757,145 @@ async def test_a_round_job_fired_by_the_scheduler_sends_and_schedules_the_next(
     job = next(j for j in jq.jobs() if j.name == f"reminders:round:{rid}")
     assert job.data["slot"] == "remind:2026-11-07"
     assert [r.outcome for r in log_rows(engine)] == ["sent"]
+
+
+# ------------------------------------------------------------------ nobody is woken at night
+
+
+def test_nothing_is_due_at_night_and_a_missed_slot_waits_for_the_morning():
+    slots = plan.schedule(TIMING, TZ)
+    night = local(2026, 11, 4, 2, 20)  # the bot was down at 09:00 on the 3rd, back at 02:20
+    d = plan.due(slots, night, daytime=plan.DAYTIME, tz=TZ)
+    assert d.send == () and d.stale == ()
+    nxt = plan.next_slot(slots, night, daytime=plan.DAYTIME, tz=TZ)
+    assert nxt.key == "remind:2026-11-03" and nxt.at == local(2026, 11, 4, 7, 0)
+    d = plan.due(slots, local(2026, 11, 4, 7, 0), daytime=plan.DAYTIME, tz=TZ)
+    assert [s.key for s in d.send] == ["remind:2026-11-03"]
+    # already sent at its time: the morning brings nothing, the next slot is the 7th
+    nxt = plan.next_slot(slots, night, daytime=plan.DAYTIME, tz=TZ,
+                         handled={"remind:2026-11-03"})
+    assert nxt.key == "remind:2026-11-07"
+    # a reminder time set in the night goes out at the start of the same day
+    late = plan.Timing(date(2026, 11, 10), date(2026, 12, 5), (7,), "22:30", 0)
+    (slot,) = plan.reminder_slots(late, TZ)
+    assert slot.at == local(2026, 11, 3, 7, 0)
+    assert all(plan.DAYTIME.allows(s.at, TZ) for s in plan.schedule(late, TZ))
+    # the deadline day's reminder missed until 21:00: useless by the morning, stale
+    d = plan.due(slots, local(2026, 11, 10, 21), daytime=plan.DAYTIME, tz=TZ,
+                 handled={s.key for s in slots if s.at < local(2026, 11, 10)})
+    assert d.send == () and [s.key for s in d.stale] == ["remind:2026-11-10",
+                                                          "digest:2026-11-10"]
+
+
+def test_the_day_is_a_setting(monkeypatch):
+    from bot.settings import Settings
+
+    monkeypatch.setenv("CTVBOT_REMINDERS_FROM", "06:30")
+    monkeypatch.setenv("CTVBOT_REMINDERS_UNTIL", "21:00")
+    s = Settings(_env_file=None)
+    assert s.daytime == plan.Daytime.parse("06:30", "21:00")
+    assert Settings(_env_file=None, reminders_from="07:00", reminders_until="20:00").daytime \
+        == plan.DAYTIME
+    with pytest.raises(ValueError):
+        Settings(_env_file=None, reminders_from="21:00", reminders_until="07:00")
+    with pytest.raises(ValueError):
+        Settings(_env_file=None, reminders_from="7h")
+
+
+async def test_a_restart_at_night_wakes_nobody_and_the_missed_reminder_goes_once_at_seven(
+        api, db_url, engine):
+    setup_commune(engine)
+    clock = Clock(local(2026, 11, 2, 10))
+    lan = api.user(TOKEN, 12001, "Lan", language_code="vi")
+    first = await BotProcess(api, db_url, clock).start()
+    try:
+        await say(lan, f"/start {invite(engine, 'thon-xuan-bac')}")
+    finally:
+        await first.stop()  # down over the 09:00 reminder of the 3rd
+    joined = len(lan.messages())
+    rid = the_round(engine).id
+    for hh, mm in ((2, 20), (3, 5), (4, 40)):  # restarted three times in the night
+        clock.now = local(2026, 11, 4, hh, mm)
+        proc = await BotProcess(api, db_url, clock).start()
+        try:
+            rem: Reminders = proc.app.bot_data["reminders"]
+            await api.wait_until(lambda rem=rem: not rem._tasks, timeout=10)  # the catch-up
+            assert len(lan.messages()) == joined, lan.messages()[-1].content  # nobody woken
+            job = next(j for j in proc.app.job_queue.jobs() if j.name == f"reminders:round:{rid}")
+            assert job.data["slot"] == "remind:2026-11-03"
+            assert job.data["at"] == local(2026, 11, 4, 7, 0)
+        finally:
+            await proc.stop()
+        assert len(lan.messages()) == joined, lan.messages()[-1].content
+    proc = await BotProcess(api, db_url, clock).start()
+    try:
+        rem = proc.app.bot_data["reminders"]
+        await api.wait_until(lambda: not rem._tasks, timeout=10)
+        job = next(j for j in proc.app.job_queue.jobs() if j.name == f"reminders:round:{rid}")
+        clock.now = job.data["at"]  # seven in the morning: the job fires
+        await job.run(proc.app)
+        await api.wait_until(lambda: len(lan.messages()) == joined + 1, timeout=10)
+        await api.wait_until(lambda: not rem._tasks, timeout=10)
+        assert "Thôn Xuân Bắc còn 7/7 chỉ tiêu" in lan.messages()[-1].content
+        job = next(j for j in proc.app.job_queue.jobs() if j.name == f"reminders:round:{rid}")
+        assert job.data["slot"] == "remind:2026-11-07"
+    finally:
+        await proc.stop()
+    clock.now = local(2026, 11, 4, 7, 30)  # and once more at 07:30: nothing again
+    proc = await BotProcess(api, db_url, clock).start()
+    try:
+        rem = proc.app.bot_data["reminders"]
+        await api.wait_until(lambda: not rem._tasks, timeout=10)
+    finally:
+        await proc.stop()
+    assert len(lan.messages()) == joined + 1
+
+
+# ------------------------------------------------------------------ missing, read when sent
+
+
+async def test_a_reminder_never_lists_an_answer_committed_before_it_goes_out(
+        api, bot, engine, clock):
+    lan = api.user(TOKEN, 13001, "Lan", language_code="vi")
+    await say(lan, f"/start {invite(engine, 'thon-xuan-bac')}")
+    fill(engine, "thon-xuan-bac", codes=["8.1", "8.2", "11.1", "11.2", "13", "20.2"])
+    rem: Reminders = bot.app.bot_data["reminders"]
+    at = local(2026, 11, 3, 9)
+    slot = next(s for s in plan.schedule(plan.Timing.of(the_round(engine)), TZ)
+                if s.key == "remind:2026-11-03")
+    batch = await asyncio.to_thread(rem.deliveries_for, the_round(engine).id, slot, at)
+    assert len(batch) == 1  # the batch is ready: Lan lacks indicator 10 ...
+    out = await say(lan, "/baocao")
+    await say(lan, "450")
+    out = await say(lan, "3")  # ... and answers it before her reminder's turn comes
+    assert any("Đã ghi chỉ tiêu 10" in o for o in out), out
+    result = await rem.deliver(batch)
+    assert result.sent == 1
+    reminder = lan.messages()[-1].content
+    assert "Chỉ tiêu 10" not in reminder and "còn 1/7" not in reminder, reminder
+    assert "đã nhập đủ 7 chỉ tiêu nhưng chưa bấm «Gửi báo cáo»" in reminder
+    # sent meanwhile: the reminder is not sent at all
+    await tap(lan, "📨 Gửi báo cáo")
+    seen = len(lan.messages())
+    with Session(engine) as s:
+        s.exec(delete(ReminderLog))
+        s.commit()
+    result = await rem.deliver(batch)
+    assert result.sent == 0 and result.skipped == 1 and len(lan.messages()) == seen
+
+
+async def test_an_officer_nudge_at_night_wakes_nobody(api, bot, engine, clock):
+    hoa = api.user(TOKEN, 14001, "Hoa", language_code="vi")
+    await say(hoa, f"/start {invite(engine, 'xuan-truong', role=Role.officer)}")
+    lan = api.user(TOKEN, 14002, "Lan", language_code="vi")
+    await say(lan, f"/start {invite(engine, 'thon-xuan-bac')}")
+    seen = len(lan.messages())
+    clock.now = local(2026, 11, 3, 22, 15)
+    out = await say(hoa, "/nhac")
+    assert "chỉ gửi lời nhắc trong ngày, từ 07:00 đến 20:00" in out[0], out
+    await asyncio.sleep(0.3)
+    assert len(lan.messages()) == seen
+    clock.now = local(2026, 11, 4, 7, 5)
+    out = await say(hoa, "/nhac")
+    assert "Đang gửi lời nhắc tới 1 người" in out[0]
+    await api.wait_until(lambda: len(lan.messages()) == seen + 1, timeout=10)

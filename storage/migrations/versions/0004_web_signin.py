@@ -1,6 +1,6 @@
 """sign-in links and web sessions
 
-Revision ID: 0003_web_signin
+Revision ID: 0004_web_signin
 Revises: 0002_answer_cost
 Create Date: 2026-12-01 03:30:00
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0003_web_signin'
-down_revision = '0002_answer_cost'
+revision = '0004_web_signin'
+down_revision = '0003_traj_roles_fractions'
 branch_labels = None
 depends_on = None
 
