@@ -1,7 +1,7 @@
 """sign-in links and web sessions
 
 Revision ID: 0004_web_signin
-Revises: 0002_answer_cost
+Revises: 0003_traj_roles_fractions
 Create Date: 2026-12-01 03:30:00
 
 One-time sign-in links (15 minutes, single use) and the browser sessions they open; both

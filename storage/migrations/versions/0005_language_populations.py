@@ -1,7 +1,7 @@
 """person.language_chosen; indicator.numerator_population, denominator_population
 
 Revision ID: 0005_language_populations
-Revises: 0002_answer_cost
+Revises: 0004_web_signin
 Create Date: 2026-12-01 03:45:00
 
 Until a person chooses, the bot follows what they write: Vietnamese typed gets Vietnamese
