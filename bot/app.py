@@ -170,6 +170,10 @@ class Shell:
 
     async def send_files(self, messenger: Messenger, chat_id: int, outcome: Outcome) -> None:
         """Upload the documents and pictures an update produced."""
+        if outcome.files and not messenger.limits.documents:  # Zalo: no files
+            await messenger.send_text(chat_id, render(msg("summary.files_elsewhere"),
+                                                      outcome.locale))
+            return
         for f in outcome.files:
             caption = render(f.caption, outcome.locale)
             if f.kind == "photo":
@@ -181,7 +185,8 @@ class Shell:
         """The sender's stored language, else the one their messenger app uses."""
         if user is None:
             return "vi"
-        stored = await asyncio.to_thread(service.person_language, self.env, user.id)
+        stored = await asyncio.to_thread(service.person_language, self.env, user.id,
+                                         user.channel)
         return stored or pick_language(user.language_code)
 
     async def _not_private(self, inb: Inbound, messenger: Messenger) -> None:

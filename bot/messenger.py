@@ -22,6 +22,7 @@ class Limits:
     max_text: int  # characters of one text message
     max_choice_data: int  # bytes of the data a choice gives back
     choices_per_row: int  # 0: no buttons at all
+    documents: bool = True  # files can be sent (Zalo: no)
 
 
 # ------------------------------------------------------------------ receiving
@@ -31,10 +32,11 @@ class Limits:
 class User:
     """The sender of an update, as the messenger describes them."""
 
-    id: int
+    id: int | str  # Telegram: a number; Zalo: a string
     first_name: str
     last_name: str | None = None
     language_code: str | None = None
+    channel: str = "telegram"  # telegram | zalo
 
     @property
     def full_name(self) -> str:
@@ -85,9 +87,9 @@ Event = Text | Command | Press | Other | Reachable
 class Inbound:
     """One update from a messenger."""
 
-    update_id: int
+    update_id: int | str  # Zalo: "zalo:<message_id>"
     user: User | None
-    chat_id: int | None
+    chat_id: int | str | None
     event: Event | None  # None: nothing the shell acts on
     private: bool = True
     edited: bool = False
