@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
@@ -215,6 +216,20 @@ class Shell:
             lang = pick_language(inb.user.language_code if inb.user else None)
             with contextlib.suppress(MessengerError):
                 await messenger.send_text(inb.chat_id, render(msg("err.try_again"), lang))
+
+
+def build_zalo(env: Env, *, token: str, api_url: str, replies_per_second: float = 5.0,
+               shell: Shell | None = None, handled: Any = None) -> Any:
+    """The Zalo bot around a shell (the Telegram application's, when both run): nothing is
+    started (``ZaloBot.start`` polls; ``bot.zalo.webhook_handler`` for a web app)."""
+    from bot import zalo
+
+    shell = shell or Shell(env)
+    client = zalo.ZaloClient(token, api_url)
+    messenger = zalo.ZaloMessenger(client, replies_per_second=replies_per_second)
+    bot = zalo.ZaloBot(client, messenger, shell.receive, shell.failed, handled=handled)
+    bot.shell = shell
+    return bot
 
 
 def build_application(env: Env, *, token: str, base_url: str, base_file_url: str,
