@@ -57,7 +57,7 @@ MAX_WEBHOOK_BODY = 64 * 1024
 PER_CHAT_SECONDS = 1.0  # one message a second to one person
 # choices whose question waits for a figure or a free text: a bare number there is the
 # answer itself, never a choice, so these lists are not numbered
-_TYPED_ANSWER_ACTIONS = frozenset({"skip", "use", "reden", "nonote"})
+_TYPED_ANSWER_ACTIONS = frozenset({"skip", "use", "reden", "nonote", "fix", "ok", "re"})
 
 
 class _PollTimeout(MessengerError):
