@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     messages_per_second: float = 25.0  # reminder batches
     replies_per_second: float = 30.0  # everything one process sends; 0: no limit (local API)
     webhook_secret: SecretStr | None = None
+    # Zalo (docs/zalo.md): with a token, `ctvbot run` polls Zalo beside Telegram, or alone
+    zalo_token: SecretStr | None = None
+    zalo_api_url: str = "https://bot-api.zaloplatforms.com"  # the base, without /bot
+    zalo_messages_per_second: float = 5.0  # replies and reminders on Zalo; 0: no limit
+    zalo_webhook_secret: SecretStr | None = None  # for the web app's Zalo webhook route
 
     @cached_property
     def tz(self) -> ZoneInfo:
