@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -163,6 +164,9 @@ class Shell:
             with contextlib.suppress(Refused, Blocked):
                 await messenger.remove_choices(chat_id, open_question)
         for reply in replies:
+            if not messenger.limits.documents:  # the files are not coming (Zalo)
+                reply = replace(reply, lines=tuple(line for line in reply.lines
+                                                   if line.key != "summary.files"))
             text, rows = render_reply(reply, locale)
             for piece, choices in pieces(text, rows, messenger.limits):
                 sent = await messenger.send_text(chat_id, piece, choices)

@@ -442,10 +442,17 @@ def restore_cmd(file: Path) -> None:
 def demo(
     lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
     out: Annotated[Path | None, typer.Option(help="Folder for the files")] = None,
+    channel: Annotated[str, typer.Option(help="telegram or zalo")] = "telegram",
 ) -> None:
-    """Play a commune's reporting year through the real bot, locally (no Telegram account)."""
+    """Play a commune's reporting year through the real bot, locally (no Telegram or Zalo
+    account)."""
     if lang not in ("vi", "en"):
         raise _fail("--lang must be vi or en")
+    if channel not in ("telegram", "zalo"):
+        raise _fail("--channel must be telegram or zalo")
+    if channel == "zalo":
+        _sandbox("demo_zalo").main(out)
+        return
     _sandbox("demo").main(lang, out)
 
 

@@ -182,6 +182,8 @@ async def test_an_officer_gets_the_summary_as_text_with_where_the_files_are(
     text = "\n".join(out)
     assert "Báo cáo năm 2026 – Xã Xuân Trường" in text and "Đơn vị đã gửi: 0/14" in text
     assert "Zalo không gửi được tệp" in out[-1] and "ctvbot report" in out[-1]
+    assert "ở các tin nhắn dưới đây" not in text  # no promise of files that never come
+    assert all(1 <= len(t) <= 2000 for t in out)
     assert not any(m == "sendPhoto" for m, _ in zapi.calls)
     assert ("sendChatAction", {"chat_id": "f1", "action": "typing"}) in zapi.calls
     out = await zsay(hoa, "/tiendo")
