@@ -53,6 +53,7 @@ async def test_a_collaborator_joins_and_reports_a_whole_hamlet_on_zalo(zapi, zbo
 
     out = await write(code)  # the code alone: Zalo has no start link
     assert "Xin chào Nguyễn Văn An" in out[0] and "Thôn Xuân Trung" in out[0]
+    joined = len(an.texts())
     out = await write("/baocao")
     assert "(1/7)" in out[-1] and "» Chưa có số liệu" in out[-1]  # a figure: no numbers
     await write("500")                   # 8.1 children
@@ -76,6 +77,7 @@ async def test_a_collaborator_joins_and_reports_a_whole_hamlet_on_zalo(zapi, zbo
     out = await write("8")
     assert "Đã gửi" in out[-1]
     assert sent == 16  # 12 typed answers as on Telegram, and the 4 taps typed as text
+    assert len(an.texts()) - joined == 16  # the bot's messages: as many as on Telegram
     vals = values(engine, "thon-xuan-trung")
     assert len(vals) == 7 and (vals["8.2"].numerator, vals["8.2"].denominator) == (9, 10)
     assert (vals["11.1"].numerator, vals["11.1"].denominator) == (1, 500)
@@ -222,3 +224,32 @@ async def test_one_commune_with_a_telegram_and_a_zalo_reporter_adds_both(
     assert row.units_reported == 2
     assert report.completeness.units_submitted == 2
     assert round(row.value, 4) == round((12 + 10) / (450 + 500) * 100, 4)
+
+
+async def test_an_officer_on_telegram_nudges_a_hamlet_on_zalo_once(
+        api, zapi, db_url, engine, clock):
+    setup_commune(engine)
+    tg = await BotProcess(api, db_url, clock).start()
+    zl = await ZaloProcess(zapi, db_url, clock).start()
+    try:  # one process runs both, as `ctvbot run` with both tokens: one scheduler
+        tg.app.bot_data["reminders"].add_channel("zalo", zl.bot.messenger,
+                                                 messages_per_second=50)
+        hoa = api.user(TOKEN, 7101, "Hoa", language_code="vi")
+        await say(hoa, f"/start {invite(engine, 'xuan-truong', role=Role.officer, name='Chị Hoa')}")
+        binh = zapi.user(ZALO_TOKEN, "h1", "Bình")
+        await zsay(binh, invite(engine, "thon-xuan-bac"))
+        lan = api.user(TOKEN, 7102, "Lan", language_code="vi")
+        await say(lan, f"/start {invite(engine, 'thon-xuan-dai')}")
+        out = await say(hoa, "/nhac")
+        assert "Đang gửi lời nhắc tới 2 người" in out[0]
+        await zapi.wait_until(lambda: any("Lời nhắc từ Chị Hoa" in t for t in binh.texts()),
+                              timeout=10, what="the nudge on Zalo")
+        await api.wait_until(lambda: any("Lời nhắc từ Chị Hoa" in (m.content or "")
+                                         for m in lan.messages()), timeout=10)
+        out = await zsay(binh, "1")  # "Báo cáo ngay", by its number
+        assert any("(1/7)" in o for o in out)
+    finally:
+        await zl.stop()
+        await tg.stop()
+    assert sum("Lời nhắc từ Chị Hoa" in t for t in binh.texts()) == 1
+    assert not any("Lời nhắc" in (m.content or "") for m in hoa.messages())
