@@ -167,7 +167,7 @@ class Shell:
             if not messenger.limits.documents:  # the files are not coming (Zalo)
                 reply = replace(reply, lines=tuple(line for line in reply.lines
                                                    if line.key != "summary.files"))
-            text, rows = render_reply(reply, locale)
+            text, rows = render_reply(reply, locale, messenger.limits.wording)
             for piece, choices in pieces(text, rows, messenger.limits):
                 sent = await messenger.send_text(chat_id, piece, choices)
                 if reply.transient and choices:

@@ -23,6 +23,7 @@ class Limits:
     max_choice_data: int  # bytes of the data a choice gives back
     choices_per_row: int  # 0: no buttons at all
     documents: bool = True  # files can be sent (Zalo: no)
+    wording: str | None = None  # the catalog's variants for this messenger ("zalo.<key>")
 
 
 # ------------------------------------------------------------------ receiving

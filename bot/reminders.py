@@ -331,7 +331,7 @@ class Sender:
     # -- one message
 
     async def _one(self, d: Delivery, report: FanOut) -> None:
-        text, rows = render_reply(d.reply, d.locale)
+        text, rows = render_reply(d.reply, d.locale, self.messenger.limits.wording)
         parts = pieces(text, rows, self.messenger.limits)
         await self.pacer.acquire(d.chat_id)
         claiming = asyncio.ensure_future(asyncio.to_thread(self._claim, d))

@@ -47,7 +47,8 @@ from flows import callbacks
 log = logging.getLogger("ctvbot")
 
 MAX_TEXT = 2000  # sendMessage: 1 to 2,000 characters
-LIMITS = Limits(max_text=MAX_TEXT, max_choice_data=64, choices_per_row=1, documents=False)
+LIMITS = Limits(max_text=MAX_TEXT, max_choice_data=64, choices_per_row=1, documents=False,
+                wording="zalo")
 DEFAULT_API_URL = "https://bot-api.zaloplatforms.com"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 POLL_SECONDS = 30  # getUpdates' long poll

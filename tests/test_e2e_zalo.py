@@ -51,9 +51,11 @@ async def test_a_collaborator_joins_and_reports_a_whole_hamlet_on_zalo(zapi, zbo
         sent += 1
         return await zsay(an, text)
 
+    out = await write("xin chào")
+    assert "hãy gõ mã mời" in out[0]  # Zalo's wording: a code typed, not a link
     out = await write(code)  # the code alone: Zalo has no start link
     assert "Xin chào Nguyễn Văn An" in out[0] and "Thôn Xuân Trung" in out[0]
-    joined = len(an.texts())
+    joined, sent = len(an.texts()), sent - 1
     out = await write("/baocao")
     assert "(1/7)" in out[-1] and "» Chưa có số liệu" in out[-1]  # a figure: no numbers
     await write("500")                   # 8.1 children
@@ -86,6 +88,7 @@ async def test_a_collaborator_joins_and_reports_a_whole_hamlet_on_zalo(zapi, zbo
         person = s.exec(select(Person).where(Person.zalo_id == an.user_id)).one()
         assert person.channel == "zalo" and person.telegram_id is None
     assert all(1 <= len(t) <= 2000 for t in _texts(zapi, an.user_id))
+    assert not any("bấm" in t for t in an.texts())  # nothing to press on Zalo: typed
 
 
 async def test_status_its_choice_by_number_cancel_and_a_sticker(zapi, zbot, engine):
