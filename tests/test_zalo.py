@@ -161,3 +161,34 @@ async def test_ctvbot_run_with_zalo_alone(zapi, db_url, engine):
     assert proc.returncode == 0, log
     assert "starting Zalo alone" in log and "stopped" in log
     assert ZALO_TOKEN not in log and ZALO_TOKEN.split(":")[1] not in log
+
+
+async def test_ctvbot_run_with_telegram_and_zalo(api, zapi, db_url, engine):
+    from tests.harness import TOKEN
+
+    setup_commune(engine)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTVBOT_")}
+    env.update(CTVBOT_TOKEN=TOKEN, CTVBOT_API_URL=f"{api.url}/bot",
+               CTVBOT_ZALO_TOKEN=ZALO_TOKEN, CTVBOT_ZALO_API_URL=zapi.url,
+               CTVBOT_DATABASE_URL=db_url)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        await zapi.wait_until(lambda: any(m == "getUpdates" for m, _ in zapi.calls),
+                              timeout=30, what="the process to poll Zalo")
+        hoa = zapi.user(ZALO_TOKEN, "p2", "Hoa")
+        await hoa.send(invite(engine, "thon-xuan-trung"))
+        lan = api.user(TOKEN, 8801, "Lan", language_code="vi")
+        await lan.send(f"/start {invite(engine, 'thon-hanh-thien')}")
+        await zapi.wait_until(lambda: any("Xin chào Hoa" in t for t in hoa.texts()),
+                              timeout=30, what="the welcome on Zalo")
+        await api.wait_until(lambda: any("Xin chào Lan" in (m.content or "")
+                                         for m in lan.messages()), timeout=30)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+    log = out.decode()
+    assert proc.returncode == 0, log
+    assert "long polling and Zalo" in log and "stopped" in log
+    assert ZALO_TOKEN.split(":")[1] not in log and TOKEN.split(":")[1] not in log
