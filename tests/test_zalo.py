@@ -192,3 +192,24 @@ async def test_ctvbot_run_with_telegram_and_zalo(api, zapi, db_url, engine):
     assert proc.returncode == 0, log
     assert "long polling and Zalo" in log and "stopped" in log
     assert ZALO_TOKEN.split(":")[1] not in log and TOKEN.split(":")[1] not in log
+
+
+async def test_the_reminders_own_job_queue_without_telegram():
+    from bot.zalo import LoopJobs
+
+    jobs, seen = LoopJobs(), []
+
+    async def note(context):
+        seen.append(context.job.data if context.job.data else context.job.name)
+
+    jobs.run_once(note, when=0.01, name="reminders:round:1", data={"round_id": 1})
+    gone = jobs.run_once(note, when=0.01, name="reminders:round:2", data={"round_id": 2})
+    jobs.run_repeating(note, interval=0.02, first=0.01, name="reminders:resync")
+    assert {j.name for j in jobs.jobs(pattern=r"^reminders:round:")} == \
+        {"reminders:round:1", "reminders:round:2"}
+    gone.schedule_removal()
+    await asyncio.sleep(0.1)
+    jobs.stop()
+    assert {"round_id": 1} in seen and {"round_id": 2} not in seen
+    assert seen.count("reminders:resync") >= 3
+    assert jobs.jobs(pattern="^reminders:") == []
