@@ -81,7 +81,7 @@ class Shell:
     def __init__(self, env: Env) -> None:
         self.env = env
         self.reminders: Reminders | None = None
-        self._questions: dict[int, int] = {}  # chat -> the open question's message
+        self._questions: dict[int | str, int] = {}  # chat -> the open question's message
 
     def started(self, env: Env, reminders: Reminders | None) -> None:
         """The messenger is connected: its Env (the bot's username learnt), the reminders."""
@@ -154,7 +154,7 @@ class Shell:
                  (time.monotonic() - started) * 1000)
         return outcome
 
-    async def send_replies(self, messenger: Messenger, chat_id: int, replies: list[Reply],
+    async def send_replies(self, messenger: Messenger, chat_id: int | str, replies: list[Reply],
                            locale: str) -> None:
         """Render and send replies in order; the previous question's choices go away."""
         if not replies:
@@ -173,7 +173,7 @@ class Shell:
                 if reply.transient and choices:
                     self._questions[chat_id] = sent
 
-    async def send_files(self, messenger: Messenger, chat_id: int, outcome: Outcome) -> None:
+    async def send_files(self, messenger: Messenger, chat_id: int | str, outcome: Outcome) -> None:
         """Upload the documents and pictures an update produced."""
         if outcome.files and not messenger.limits.documents:  # Zalo: no files
             await messenger.send_text(chat_id, render(msg("summary.files_elsewhere"),

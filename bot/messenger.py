@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 Choice = tuple[str, str]  # (label, data given back when pressed)
+ChatId = int | str  # Telegram: a number; Zalo: a string
 Choices = Sequence[Sequence[Choice]]  # rows of choices
 
 
@@ -136,11 +137,11 @@ class Messenger(Protocol):
 
     limits: Limits
 
-    async def send_text(self, chat_id: int, text: str, choices: Choices = ()) -> int:
+    async def send_text(self, chat_id: ChatId, text: str, choices: Choices = ()) -> int:
         """Send one text (at most ``limits.max_text``) with choices; its message id."""
         ...
 
-    async def remove_choices(self, chat_id: int, message_id: int) -> None:
+    async def remove_choices(self, chat_id: ChatId, message_id: int) -> None:
         """Take the choices away from an earlier message."""
         ...
 
@@ -148,16 +149,16 @@ class Messenger(Protocol):
         """Acknowledge a press; with a text, show it to the person as an alert."""
         ...
 
-    async def send_document(self, chat_id: int, filename: str, data: bytes,
+    async def send_document(self, chat_id: ChatId, filename: str, data: bytes,
                             caption: str) -> None:
         """Send a file."""
         ...
 
-    async def send_photo(self, chat_id: int, filename: str, data: bytes, caption: str) -> None:
+    async def send_photo(self, chat_id: ChatId, filename: str, data: bytes, caption: str) -> None:
         """Send a picture."""
         ...
 
-    async def send_typing(self, chat_id: int) -> None:
+    async def send_typing(self, chat_id: ChatId) -> None:
         """Show that an answer is being prepared."""
         ...
 
