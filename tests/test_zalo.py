@@ -213,3 +213,24 @@ async def test_the_reminders_own_job_queue_without_telegram():
     assert {"round_id": 1} in seen and {"round_id": 2} not in seen
     assert seen.count("reminders:resync") >= 3
     assert jobs.jobs(pattern="^reminders:") == []
+
+
+def test_guessed_codes_on_zalo_are_counted_per_zalo_account(engine):
+    from zoneinfo import ZoneInfo
+
+    from bot import service
+
+    setup_commune(engine)
+    env = service.Env(engine=engine, tz=ZoneInfo("Asia/Ho_Chi_Minh"), bot_username="b")
+    guesser = service.TgUser("77", "Đoán", channel="zalo")
+    keys = []
+    for n in range(6):
+        out = service.handle(env, f"zalo:guess{n}", guesser, service.StartCmd(f"WRONG{n}X"))
+        keys.append(out.replies[0].lines[0].key)
+    assert keys[:5] == ["join.unknown_code"] * 5 and keys[5] == "join.too_many_attempts"
+    real = invite(engine, "thon-hanh-thien")
+    out = service.handle(env, "zalo:guess-real", guesser, service.StartCmd(real))
+    assert out.replies[0].lines[0].key == "join.too_many_attempts"  # even a good code, for an hour
+    telegram_77 = service.TgUser(77, "Người khác")
+    out = service.handle(env, 990077, telegram_77, service.StartCmd(real))
+    assert out.replies[0].lines[0].key.startswith("join.welcome")
