@@ -248,8 +248,8 @@ class LocalZaloApi:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ApiError(408, "Request timeout")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(bot.arrived.wait(), left)
+            with contextlib.suppress(TimeoutError):  # a look every 0.2 s: is it still there?
+                await asyncio.wait_for(bot.arrived.wait(), min(left, 0.2))
         return bot.queue.popleft()  # returned: confirmed, never given again
 
     @staticmethod
