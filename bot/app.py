@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -80,7 +81,7 @@ class Shell:
     def __init__(self, env: Env) -> None:
         self.env = env
         self.reminders: Reminders | None = None
-        self._questions: dict[int, int] = {}  # chat -> the open question's message
+        self._questions: dict[int | str, int] = {}  # chat -> the open question's message
         self.metrics: Any = None  # bot.web.metrics.Metrics, when the web app serves /metrics
 
     def started(self, env: Env, reminders: Reminders | None) -> None:
@@ -158,7 +159,7 @@ class Shell:
                  (time.monotonic() - started) * 1000)
         return outcome
 
-    async def send_replies(self, messenger: Messenger, chat_id: int, replies: list[Reply],
+    async def send_replies(self, messenger: Messenger, chat_id: int | str, replies: list[Reply],
                            locale: str) -> None:
         """Render and send replies in order; the previous question's choices go away."""
         if not replies:
@@ -168,14 +169,21 @@ class Shell:
             with contextlib.suppress(Refused, Blocked):
                 await messenger.remove_choices(chat_id, open_question)
         for reply in replies:
-            text, rows = render_reply(reply, locale)
+            if not messenger.limits.documents:  # the files are not coming (Zalo)
+                reply = replace(reply, lines=tuple(line for line in reply.lines
+                                                   if line.key != "summary.files"))
+            text, rows = render_reply(reply, locale, messenger.limits.wording)
             for piece, choices in pieces(text, rows, messenger.limits):
                 sent = await messenger.send_text(chat_id, piece, choices)
                 if reply.transient and choices:
                     self._questions[chat_id] = sent
 
-    async def send_files(self, messenger: Messenger, chat_id: int, outcome: Outcome) -> None:
+    async def send_files(self, messenger: Messenger, chat_id: int | str, outcome: Outcome) -> None:
         """Upload the documents and pictures an update produced."""
+        if outcome.files and not messenger.limits.documents:  # Zalo: no files
+            await messenger.send_text(chat_id, render(msg("summary.files_elsewhere"),
+                                                      outcome.locale))
+            return
         for f in outcome.files:
             caption = render(f.caption, outcome.locale)
             if f.kind == "photo":
@@ -187,7 +195,8 @@ class Shell:
         """The sender's stored language, else the one their messenger app uses."""
         if user is None:
             return "vi"
-        stored = await asyncio.to_thread(service.person_language, self.env, user.id)
+        stored = await asyncio.to_thread(service.person_language, self.env, user.id,
+                                         user.channel)
         return stored or pick_language(user.language_code)
 
     async def _not_private(self, inb: Inbound, messenger: Messenger) -> None:
@@ -218,6 +227,20 @@ class Shell:
             lang = pick_language(inb.user.language_code if inb.user else None)
             with contextlib.suppress(MessengerError):
                 await messenger.send_text(inb.chat_id, render(msg("err.try_again"), lang))
+
+
+def build_zalo(env: Env, *, token: str, api_url: str, replies_per_second: float = 5.0,
+               shell: Shell | None = None, handled: Any = None) -> Any:
+    """The Zalo bot around a shell (the Telegram application's, when both run): nothing is
+    started (``ZaloBot.start`` polls; ``bot.zalo.webhook_handler`` for a web app)."""
+    from bot import zalo
+
+    shell = shell or Shell(env)
+    client = zalo.ZaloClient(token, api_url)
+    messenger = zalo.ZaloMessenger(client, replies_per_second=replies_per_second)
+    bot = zalo.ZaloBot(client, messenger, shell.receive, shell.failed, handled=handled)
+    bot.shell = shell
+    return bot
 
 
 def build_application(env: Env, *, token: str, base_url: str, base_file_url: str,

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Engine
@@ -411,16 +411,19 @@ def run(
 
     from telegram.error import InvalidToken
 
-    from bot.app import build_application, install_log_redaction
+    from bot.app import build_application, build_zalo, install_log_redaction
     from bot.service import Env
     from bot.web.app import WebConfig, build_web_app
     from bot.web.metrics import Metrics
     from bot.web.serve import bind, serve
 
     settings = Settings()
-    if settings.token is None:
+    if settings.token is None and settings.zalo_token is None:
         raise _fail("CTVBOT_TOKEN is not set: put the bot token from @BotFather in it "
-                    "(environment or .env file)")
+                    "(environment or .env file), or CTVBOT_ZALO_TOKEN for Zalo")
+    if webhook and settings.token is None:
+        raise _fail("--webhook is Telegram's: set CTVBOT_TOKEN (Zalo's webhook is a route of "
+                    "the web app)")
     if webhook and not url:
         raise _fail("--webhook needs --url, the public URL the reverse proxy serves")
     if webhook and settings.webhook_secret is None:
@@ -429,17 +432,31 @@ def run(
     host, _, port = listen.rpartition(":")
     if webhook and not port.isdigit():
         raise _fail("--listen must be HOST:PORT, for example 127.0.0.1:8080")
-    token = settings.token.get_secret_value()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_log_redaction(token)
-    if settings.webhook_secret is not None:
-        install_log_redaction(settings.webhook_secret.get_secret_value())
+    for secret in (settings.token, settings.webhook_secret, settings.zalo_token,
+                   settings.zalo_webhook_secret):
+        if secret is not None:
+            install_log_redaction(secret.get_secret_value())
     engine = _engine()
     public = (settings.public_url or (_origin(url) if webhook and url else "")).rstrip("/")
     env = Env(engine=engine, tz=settings.tz, bot_username=settings.bot_username or "",
               invitation_days=settings.invitation_days, web_url=public,
               daytime=settings.daytime)
+    log = logging.getLogger("ctvbot")
+    zalo_bot = None
+    if settings.zalo_token is not None:
+        zalo_bot = build_zalo(env, token=settings.zalo_token.get_secret_value(),
+                              api_url=settings.zalo_api_url,
+                              replies_per_second=settings.zalo_messages_per_second)
+    if settings.token is None:
+        assert zalo_bot is not None
+        log.info("starting Zalo alone (long polling, database: %s)",
+                 engine.url.render_as_string(hide_password=True))
+        _run_zalo_alone(zalo_bot, env, settings)
+        log.info("stopped")
+        return
+    token = settings.token.get_secret_value()
     application = build_application(env, token=token, base_url=settings.api_url,
                                      base_file_url=settings.base_file_url,
                                      replies_per_second=settings.replies_per_second,
@@ -452,7 +469,6 @@ def run(
         public_url=public, bot_token=token, webhook_secret=secret,
         webhook_path=urlsplit(url).path if webhook and url else None),
         application=application, metrics=metrics)
-    log = logging.getLogger("ctvbot")
     where = listen if webhook else settings.web_listen
     sock = None
     if where:
@@ -462,7 +478,10 @@ def run(
             if webhook:
                 raise _fail(f"cannot listen on {where}: {exc}") from exc
             log.warning("the web pages are not served: cannot listen on %s (%s)", where, exc)
-    log.info("starting (%s, database: %s%s)", "webhook" if webhook else "long polling",
+    if zalo_bot is not None:
+        _beside_telegram(application, zalo_bot, settings)
+    log.info("starting (%s%s, database: %s%s)", "webhook" if webhook else "long polling",
+             " and Zalo" if zalo_bot is not None else "",
              engine.url.render_as_string(hide_password=True),
              f", web pages on {where}" if sock is not None else "")
     try:
@@ -473,6 +492,67 @@ def run(
         raise _fail("Telegram refused the bot token (CTVBOT_TOKEN): check it with "
                     "@BotFather, or CTVBOT_API_URL if you use your own Bot API server") from None
     log.info("stopped")
+
+
+def _beside_telegram(application: Any, zalo_bot: Any, settings: Settings) -> None:
+    """Zalo polls on the Telegram application's event loop; its people get their reminders
+    from the same scheduler, through Zalo at Zalo's pace."""
+    telegram_init, telegram_stop = application.post_init, application.post_stop
+
+    async def post_init(app: Any) -> None:
+        await telegram_init(app)
+        shell = app.bot_data["shell"]
+        zalo_bot.receive, zalo_bot.failed, zalo_bot.shell = shell.receive, shell.failed, shell
+        reminders = app.bot_data.get("reminders")
+        if reminders is not None:
+            reminders.add_channel("zalo", zalo_bot.messenger,
+                                  messages_per_second=settings.zalo_messages_per_second)
+        zalo_bot.start()
+
+    async def post_stop(app: Any) -> None:
+        await zalo_bot.stop()
+        await telegram_stop(app)
+
+    application.post_init, application.post_stop = post_init, post_stop
+
+
+def _run_zalo_alone(zalo_bot: Any, env: Any, settings: Settings) -> None:
+    """Zalo without Telegram: long polling and the reminders on one event loop until
+    Ctrl-C or SIGTERM."""
+    import asyncio
+    import signal
+
+    from bot.messenger import MessengerError
+    from bot.reminders import Reminders
+    from bot.zalo import LoopJobs
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        jobs = LoopJobs()
+        reminders = Reminders(env.engine, zalo_bot.messenger, tz=env.tz, channel="zalo",
+                              daytime=env.daytime,
+                              messages_per_second=settings.zalo_messages_per_second or 1000)
+        zalo_bot.shell.started(env, reminders)
+        await reminders.start(jobs)
+        poller = zalo_bot.start()
+        waiter = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({poller, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        jobs.stop()
+        await reminders.stop()
+        failed = poller.done() and not poller.cancelled() and poller.exception() is not None
+        await zalo_bot.stop()
+        if failed:
+            raise _fail("Zalo refused the bot token (CTVBOT_ZALO_TOKEN), or polling failed: "
+                        "check it in Zalo Bot Manager, or CTVBOT_ZALO_API_URL")
+
+    try:
+        asyncio.run(main())
+    except MessengerError:
+        raise _fail("Zalo refused the bot token (CTVBOT_ZALO_TOKEN)") from None
 
 
 @app.command("backup")
@@ -513,9 +593,16 @@ def demo(
         "--serve", help="Then keep serving the web form (the printed link) until Ctrl-C")]
     = False,
     listen: Annotated[str, typer.Option(help="HOST:PORT for --serve")] = "127.0.0.1:8080",
+    channel: Annotated[str, typer.Option(help="telegram or zalo")] = "telegram",
 ) -> None:
-    """Play a commune's reporting year through the real bot, locally (no Telegram account)."""
+    """Play a commune's reporting year through the real bot, locally (no Telegram or Zalo
+    account)."""
     _language(lang)
+    if channel not in ("telegram", "zalo"):
+        raise _fail("--channel must be telegram or zalo")
+    if channel == "zalo":
+        _sandbox("demo_zalo").main(out)
+        return
     _sandbox("demo").main(lang, out, listen if serve else None)
 
 

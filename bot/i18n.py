@@ -10,6 +10,7 @@ import re
 import unicodedata
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -151,10 +152,23 @@ def render(m: Msg, locale: str | None = None) -> str:
     return _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", text))
 
 
-def render_reply(reply: Reply,
-                 locale: str | None = None) -> tuple[str, list[list[tuple[str, str]]]]:
-    """The text and the buttons (label, data) of a reply."""
+def _has_key(key: str) -> bool:
+    return translations("vi").gettext(key) != key
+
+
+def worded(m: Msg, wording: str | None) -> Msg:
+    """The message as a messenger words it: "{wording}.{key}" when the catalog has it (Zalo:
+    a choice is typed, not pressed; an invitation is a code, not a link)."""
+    if wording is None or not _has_key(f"{wording}.{m.key}"):
+        return m
+    return replace(m, key=f"{wording}.{m.key}")
+
+
+def render_reply(reply: Reply, locale: str | None = None,
+                 wording: str | None = None) -> tuple[str, list[list[tuple[str, str]]]]:
+    """The text and the buttons (label, data) of a reply (``wording``: a messenger's own
+    wording of some sentences, see ``worded``)."""
     loc = locale or current_locale.get()
-    text = "\n".join(render(line, loc) for line in reply.lines)
+    text = "\n".join(render(worded(line, wording), loc) for line in reply.lines)
     rows = [[(render(b.label, loc), b.data) for b in row] for row in reply.buttons]
     return text, rows

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 Choice = tuple[str, str]  # (label, data given back when pressed)
+ChatId = int | str  # Telegram: a number; Zalo: a string
 Choices = Sequence[Sequence[Choice]]  # rows of choices
 
 
@@ -22,6 +23,8 @@ class Limits:
     max_text: int  # characters of one text message
     max_choice_data: int  # bytes of the data a choice gives back
     choices_per_row: int  # 0: no buttons at all
+    documents: bool = True  # files can be sent (Zalo: no)
+    wording: str | None = None  # the catalog's variants for this messenger ("zalo.<key>")
 
 
 # ------------------------------------------------------------------ receiving
@@ -31,10 +34,11 @@ class Limits:
 class User:
     """The sender of an update, as the messenger describes them."""
 
-    id: int
+    id: int | str  # Telegram: a number; Zalo: a string
     first_name: str
     last_name: str | None = None
     language_code: str | None = None
+    channel: str = "telegram"  # telegram | zalo
 
     @property
     def full_name(self) -> str:
@@ -85,9 +89,9 @@ Event = Text | Command | Press | Other | Reachable
 class Inbound:
     """One update from a messenger."""
 
-    update_id: int
+    update_id: int | str  # Zalo: "zalo:<message_id>"
     user: User | None
-    chat_id: int | None
+    chat_id: int | str | None
     event: Event | None  # None: nothing the shell acts on
     private: bool = True
     edited: bool = False
@@ -133,11 +137,11 @@ class Messenger(Protocol):
 
     limits: Limits
 
-    async def send_text(self, chat_id: int, text: str, choices: Choices = ()) -> int:
+    async def send_text(self, chat_id: ChatId, text: str, choices: Choices = ()) -> int:
         """Send one text (at most ``limits.max_text``) with choices; its message id."""
         ...
 
-    async def remove_choices(self, chat_id: int, message_id: int) -> None:
+    async def remove_choices(self, chat_id: ChatId, message_id: int) -> None:
         """Take the choices away from an earlier message."""
         ...
 
@@ -145,16 +149,16 @@ class Messenger(Protocol):
         """Acknowledge a press; with a text, show it to the person as an alert."""
         ...
 
-    async def send_document(self, chat_id: int, filename: str, data: bytes,
+    async def send_document(self, chat_id: ChatId, filename: str, data: bytes,
                             caption: str) -> None:
         """Send a file."""
         ...
 
-    async def send_photo(self, chat_id: int, filename: str, data: bytes, caption: str) -> None:
+    async def send_photo(self, chat_id: ChatId, filename: str, data: bytes, caption: str) -> None:
         """Send a picture."""
         ...
 
-    async def send_typing(self, chat_id: int) -> None:
+    async def send_typing(self, chat_id: ChatId) -> None:
         """Show that an answer is being prepared."""
         ...
 

@@ -50,7 +50,7 @@ from bot.settings import local_date
 from flows import reminders as plan
 from flows.effects import Reply
 from storage import reminders as store
-from storage.models import Person, Round, Unit
+from storage.models import Person, Round, Unit, address
 
 log = logging.getLogger("ctvbot.reminders")
 
@@ -75,11 +75,12 @@ class Delivery:
     """One message to one person for one slot of a round."""
 
     person_id: int
-    chat_id: int
+    chat_id: int | str
     round_id: int
     slot: str
     reply: Reply
     locale: str
+    channel: str = "telegram"  # the messenger that carries it
     # a reminder is written again right before it goes out, from what the person's units
     # lack then (``unit_ids``): an answer committed meanwhile is never listed as missing
     unit_ids: tuple[int, ...] = ()
@@ -145,8 +146,9 @@ def reminder_deliveries(rnd: Round, recipients: Iterable[store.Recipient], slot:
                 for u in r.units]
         reply = plan.reminder(rnd.id, rnd.year, rnd.unit_deadline, rnd.consolidation_deadline,
                               today, gaps, officer_name=officer_name)
-        assert r.person.id is not None and r.person.telegram_id is not None
-        out.append(Delivery(r.person.id, r.person.telegram_id, rnd.id, slot, reply, lang,
+        where = address(r.person)
+        assert r.person.id is not None and where is not None
+        out.append(Delivery(r.person.id, where[1], rnd.id, slot, reply, lang, where[0],
                             tuple(u.unit.id for u in r.units if u.unit.id is not None),
                             officer_name, today))
     return out
@@ -375,7 +377,7 @@ class Sender:
             report.skipped += 1
             return
         d = fresh
-        text, rows = render_reply(d.reply, d.locale)
+        text, rows = render_reply(d.reply, d.locale, self.messenger.limits.wording)
         parts = pieces(text, rows, self.messenger.limits)
         sent: list[int] = []
         try:
@@ -487,11 +489,12 @@ class Reminders:
     def __init__(self, engine: Engine, messenger: Messenger, *, tz: Any,
                  messages_per_second: float = DEFAULT_RATE,
                  now: Callable[[], datetime] | None = None, workers: int | None = None,
-                 daytime: plan.Daytime = plan.DAYTIME) -> None:
+                 daytime: plan.Daytime = plan.DAYTIME, channel: str = "telegram") -> None:
         self.engine, self.tz, self.daytime = engine, tz, daytime
         self._now = now
         self.sender = Sender(engine, messenger, messages_per_second=messages_per_second,
                              now=self.utcnow, workers=workers)
+        self.senders = {channel: self.sender}  # one per messenger, each at its own pace
         self.job_queue: Any = None
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -565,9 +568,11 @@ class Reminders:
             assert commune is not None
             reply = digest_reply(rnd, commune, self.today(at), session=session,
                                  tz=self.tz, progress=progress)
-            return [Delivery(p.id, p.telegram_id, round_id, slot.key, reply, p.language or "vi")
+            return [Delivery(p.id, where[1], round_id, slot.key, reply, p.language or "vi",
+                             where[0])
                     for p in store.officers(rnd.commune_id, session=session)
-                    if p.id not in done and p.id is not None and p.telegram_id is not None]
+                    if p.id not in done and p.id is not None
+                    and (where := address(p)) is not None]
 
     def next_slots(self, at: datetime) -> dict[int, plan.Slot]:
         """The next slot of every open round after ``at``."""
@@ -597,15 +602,37 @@ class Reminders:
             async with self._lock(round_id):
                 for slot in send:
                     batch = await asyncio.to_thread(self.deliveries_for, round_id, slot, at)
-                    result = await self.sender.deliver(batch)
+                    result = await self.deliver(batch)
                     report.slots[slot.key] = report.slots.get(slot.key, FanOut()).add(result)
                     if batch:
                         log.info("round %s slot %s: %s", round_id, slot.key, result)
         return report
 
+    def add_channel(self, channel: str, messenger: Messenger, *,
+                    messages_per_second: float = DEFAULT_RATE) -> None:
+        """Send the people of another channel through its messenger, at its own pace."""
+        self.senders[channel] = Sender(self.engine, messenger,
+                                       messages_per_second=messages_per_second, now=self.utcnow)
+
     async def deliver(self, deliveries: Sequence[Delivery]) -> FanOut:
-        """Send prepared deliveries (an officer's nudge) through the same sender."""
-        return await self.sender.deliver(deliveries)
+        """Send prepared deliveries (a slot's batch, an officer's nudge), each through the
+        messenger of the person's channel; the channels go out side by side."""
+        groups: dict[str, list[Delivery]] = {}
+        for d in deliveries:
+            groups.setdefault(d.channel, []).append(d)
+        report = FanOut()
+        jobs = []
+        for channel, group in groups.items():
+            sender = self.senders.get(channel)
+            if sender is None:
+                log.warning("%d message(s) for %s, which this process does not run: not sent",
+                            len(group), channel)
+                report.skipped += len(group)
+                continue
+            jobs.append(sender.deliver(group))
+        for result in await asyncio.gather(*jobs):
+            report.add(result)
+        return report
 
     def spawn(self, coro: Any, name: str = "reminders") -> asyncio.Task[Any]:
         """Run in the background; ``stop`` cancels it gracefully."""
@@ -681,7 +708,7 @@ class Reminders:
 # ------------------------------------------------------------------ reachability
 
 
-def set_reachable(engine: Engine, telegram_id: int, reachable: bool) -> None:
+def set_reachable(engine: Engine, telegram_id: int | str, reachable: bool) -> None:
     """The person blocked the bot (unreachable) or came back (reachable again)."""
     with Session(engine) as session:
         pid = session.exec(select(Person.id).where(Person.telegram_id == telegram_id)).first()

@@ -262,9 +262,10 @@ def on_start(ctx: Ctx, ev: StartCmd) -> None:
         ctx.say(join_flow.on_start_without_code(ctx.person.name if ctx.person else None))
         return
     name = join_flow.person_name(ctx.user.first_name, ctx.user.last_name, ctx.user.language_code)
-    res = repo.redeem_invitation(code, telegram_id=ctx.user.id, name=name,
-                                 language=ctx.out.locale, session=ctx.session,
-                                 now=ctx.env.utcnow())
+    account = {"zalo_id": str(ctx.user.id)} if ctx.user.channel == "zalo" else \
+        {"telegram_id": int(ctx.user.id)}
+    res = repo.redeem_invitation(code, name=name, language=ctx.out.locale,
+                                 session=ctx.session, now=ctx.env.utcnow(), **account)
     if res.outcome not in (JoinOutcome.joined, JoinOutcome.already_member):
         ctx.say(join_flow.on_join(res.outcome.value, None))
         return
@@ -583,14 +584,15 @@ def _follow_language(ctx: Ctx, text: str) -> None:
     ctx.out.locale = "vi"
 
 
-def handle(env: Env, update_id: int, user: TgUser, event: Incoming) -> Outcome:
+def handle(env: Env, update_id: int | str, user: TgUser, event: Incoming) -> Outcome:
     """Apply one update exactly once and return what to send: every person's every command,
     text and press goes through here."""
     with Session(env.engine, expire_on_commit=False) as session:
         if not repo.claim_update(update_id, session=session):
             session.rollback()
             return Outcome(locale=pick_language(user.language_code), duplicate=True)
-        found = repo.person_and_state(user.id, session=session)  # with the state, one read
+        found = repo.person_and_state(user.id, session=session,  # with the state, one read
+                                      channel=user.channel)
         ctx = Ctx(env, session, user, found.person if found else None)
         ctx.found = found
         if isinstance(event, TextIn):
@@ -600,8 +602,8 @@ def handle(env: Env, update_id: int, user: TgUser, event: Incoming) -> Outcome:
         return ctx.out
 
 
-def person_language(env: Env, telegram_id: int) -> str | None:
-    """The stored language of a Telegram user, if they are known."""
+def person_language(env: Env, account: int | str, channel: str = "telegram") -> str | None:
+    """The stored language of a Telegram (or Zalo) user, if they are known."""
+    column = Person.zalo_id if channel == "zalo" else Person.telegram_id
     with Session(env.engine) as session:
-        return session.exec(select(Person.language).where(
-            Person.telegram_id == telegram_id)).first()
+        return session.exec(select(Person.language).where(column == account)).first()

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     def daytime(self) -> Daytime:
         """The hours reminders and digests may go out."""
         return Daytime.parse(self.reminders_from, self.reminders_until)
+    # Zalo (docs/zalo.md): with a token, `ctvbot run` polls Zalo beside Telegram, or alone
+    zalo_token: SecretStr | None = None
+    zalo_api_url: str = "https://bot-api.zaloplatforms.com"  # the base, without /bot
+    zalo_messages_per_second: float = 5.0  # replies and reminders on Zalo; 0: no limit
+    zalo_webhook_secret: SecretStr | None = None  # for the web app's Zalo webhook route
 
     @cached_property
     def tz(self) -> ZoneInfo:

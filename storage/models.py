@@ -172,11 +172,28 @@ class Person(SQLModel, table=True):
     telegram_id: int | None = Field(
         default=None, sa_column=Column(BigInteger, unique=True, index=True, nullable=True)
     )
+    # the Zalo Bot Platform's user id (a string), once they joined on Zalo (migration 0003)
+    zalo_id: str | None = Field(default=None, max_length=64, unique=True, index=True,
+                                nullable=True)
+    # where reminders and digests reach them: telegram | zalo | web (the last they joined on)
+    channel: str = Field(default="telegram", max_length=10,
+                         sa_column_kwargs={"server_default": "telegram"})
     name: str
     language: str = Field(default="vi", max_length=5)
     language_chosen: bool = False  # chosen with /ngonngu; until then what they write decides
     unreachable: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+
+
+def address(person: Person) -> tuple[str, int | str] | None:
+    """Where a person is reached: their channel and the id there; None for web only."""
+    if person.channel == "zalo" and person.zalo_id is not None:
+        return "zalo", person.zalo_id
+    if person.channel != "web" and person.telegram_id is not None:
+        return "telegram", person.telegram_id
+    if person.zalo_id is not None and person.channel != "web":
+        return "zalo", person.zalo_id
+    return None
 
 
 class Membership(SQLModel, table=True):
@@ -209,7 +226,9 @@ class JoinAttempt(SQLModel, table=True):
     """A failed invitation code, to limit guessing."""
 
     id: int | None = Field(default=None, primary_key=True)
-    telegram_id: int = Field(sa_column=Column(BigInteger, index=True, nullable=False))
+    telegram_id: int | None = Field(default=None,
+                                    sa_column=Column(BigInteger, index=True, nullable=True))
+    zalo_id: str | None = Field(default=None, max_length=64, index=True, nullable=True)
     at: datetime = Field(default_factory=utcnow, index=True)
 
 
@@ -283,6 +302,14 @@ class Conversation(SQLModel, table=True):
                                             unique=True, nullable=False))
     state: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ProcessedMessage(SQLModel, table=True):
+    """A message of a messenger without update ids (Zalo) already applied, by its key
+    ("zalo:<message_id>"): the same message delivered twice is ignored."""
+
+    key: str = Field(primary_key=True, max_length=100)
+    processed_at: datetime = Field(default_factory=utcnow)
 
 
 class ProcessedUpdate(SQLModel, table=True):

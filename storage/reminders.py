@@ -26,6 +26,7 @@ from storage.models import (
     Round,
     Submission,
     Unit,
+    address,
 )
 
 REPORTING_ROLES = (Role.collaborator.value, Role.agency.value)
@@ -154,7 +155,7 @@ def pending_recipients(rnd: Round, *, session: Session,
     pending = {p.unit.id: p for p in progress if p.pending}
     grouped: dict[int, tuple[Person, list[UnitProgress]]] = {}
     for m, person in _reporting_people(list(pending), session=session):
-        if person.telegram_id is None or person.unreachable:
+        if address(person) is None or person.unreachable:
             continue
         grouped.setdefault(person.id, (person, []))[1].append(pending[m.unit_id])
     return [Recipient(person, tuple(units)) for person, units in grouped.values()]
@@ -200,11 +201,12 @@ def unreachable_people(rnd: Round, *, session: Session,
 
 
 def officers(commune_id: int, *, session: Session, reachable_only: bool = True) -> list[Person]:
-    """The officers and admins of a commune (with a Telegram account)."""
+    """The officers and admins of a commune (with a Telegram or Zalo account)."""
     rows = session.exec(
         select(Person).join(Membership, Membership.person_id == Person.id)
         .where(Membership.unit_id == commune_id, col(Membership.role).in_(OFFICER_ROLES),
-               col(Person.telegram_id).is_not(None))
+               or_(col(Person.telegram_id).is_not(None),
+                   col(Person.zalo_id).is_not(None)))
         .order_by(Person.id)
     ).all()
     seen: dict[int, Person] = {}

@@ -27,6 +27,7 @@ from storage.models import (
     Membership,
     Milestone,
     Person,
+    ProcessedMessage,
     ProcessedUpdate,
     ReportedValue,
     Round,
@@ -210,37 +211,52 @@ class JoinResult:
 MAX_FAILED_CODES_PER_HOUR = 5
 
 
-def failed_attempts(telegram_id: int, *, session: Session, now: datetime) -> int:
-    """Failed codes by this account in the last hour."""
+def _account(telegram_id: int | None, zalo_id: str | None) -> Any:
+    """The condition naming one messenger account (Telegram's or Zalo's)."""
+    if zalo_id is not None:
+        return col(JoinAttempt.zalo_id) == zalo_id
+    return col(JoinAttempt.telegram_id) == telegram_id
+
+
+def failed_attempts(telegram_id: int | None = None, *, session: Session, now: datetime,
+                    zalo_id: str | None = None) -> int:
+    """Failed codes by this account (Telegram's, or Zalo's) in the last hour."""
     return session.exec(select(func.count()).select_from(JoinAttempt).where(
-        JoinAttempt.telegram_id == telegram_id,
+        _account(telegram_id, zalo_id),
         JoinAttempt.at > now - timedelta(hours=1))).one()
 
 
-def redeem_invitation(code: str, *, telegram_id: int, name: str, language: str,
-                      session: Session, now: datetime | None = None) -> JoinResult:
-    """Bind a Telegram account to the invitation's unit and role, once."""
+def redeem_invitation(code: str, *, telegram_id: int | None = None, name: str, language: str,
+                      session: Session, now: datetime | None = None,
+                      zalo_id: str | None = None) -> JoinResult:
+    """Bind a Telegram (or Zalo) account to the invitation's unit and role, once; the person
+    is reached from then on through the messenger they joined with."""
     now = now or utcnow()
-    if failed_attempts(telegram_id, session=session, now=now) >= MAX_FAILED_CODES_PER_HOUR:
+    if (telegram_id is None) == (zalo_id is None):
+        raise ValueError("one account: telegram_id or zalo_id")
+    if failed_attempts(telegram_id, zalo_id=zalo_id, session=session,
+                       now=now) >= MAX_FAILED_CODES_PER_HOUR:
         return JoinResult(JoinOutcome.rate_limited)
     inv = session.exec(select(Invitation).where(Invitation.code_hash == hash_code(code))
                        .with_for_update()).first()
-    person = person_by_telegram(telegram_id, session=session)
+    person = person_by_zalo(zalo_id, session=session) if zalo_id is not None else \
+        person_by_telegram(telegram_id or 0, session=session)
+    failed = JoinAttempt(telegram_id=telegram_id, zalo_id=zalo_id, at=now)
     if inv is None:
-        session.add(JoinAttempt(telegram_id=telegram_id, at=now))
+        session.add(failed)
         return JoinResult(JoinOutcome.unknown)
     unit = session.get(Unit, inv.unit_id)
     if inv.used_at is not None:
         if person is not None and inv.used_by == person.id:
             return JoinResult(JoinOutcome.already_member, person, unit, inv.role)
-        session.add(JoinAttempt(telegram_id=telegram_id, at=now))
+        session.add(failed)
         return JoinResult(JoinOutcome.used)
     if inv.expires_at < now:
-        session.add(JoinAttempt(telegram_id=telegram_id, at=now))
+        session.add(failed)
         return JoinResult(JoinOutcome.expired)
     if person is None:
-        person = Person(telegram_id=telegram_id, name=inv.person_name or name,
-                        language=language)
+        person = Person(telegram_id=telegram_id, zalo_id=zalo_id, name=inv.person_name or name,
+                        language=language, channel="zalo" if zalo_id is not None else "telegram")
         session.add(person)
         session.flush()
     inv.used_at, inv.used_by = now, person.id
@@ -262,6 +278,11 @@ def redeem_invitation(code: str, *, telegram_id: int, name: str, language: str,
 def person_by_telegram(telegram_id: int, *, session: Session) -> Person | None:
     """The person bound to a Telegram account."""
     return session.exec(select(Person).where(Person.telegram_id == telegram_id)).first()
+
+
+def person_by_zalo(zalo_id: str, *, session: Session) -> Person | None:
+    """The person bound to a Zalo account."""
+    return session.exec(select(Person).where(Person.zalo_id == zalo_id)).first()
 
 
 def memberships(person_id: int, *, session: Session) -> list[tuple[Membership, Unit]]:
@@ -291,7 +312,7 @@ COMMUNE_KINDS = tuple(str(k) for k in COMMUNE_LEVEL)
 
 
 @functools.cache
-def _person_and_state_stmt(dialect: str) -> Any:
+def _person_and_state_stmt(dialect: str, channel: str = "telegram") -> Any:
     parent = aliased(Unit)
     unit_id = Conversation.state["unit"].as_integer()
     latest = (select(Round.id).where(Round.commune_id == Unit.parent_id)
@@ -310,17 +331,20 @@ def _person_and_state_stmt(dialect: str) -> Any:
             .outerjoin(Unit, Unit.id == unit_id)
             .outerjoin(parent, parent.id == Unit.parent_id)
             .outerjoin(Round, Round.id == latest)
-            .where(Person.telegram_id == bindparam("telegram_id")))
+            .where((col(Person.zalo_id) if channel == "zalo" else col(Person.telegram_id))
+                   == bindparam("account")))
     if dialect == "postgresql":
         stmt = stmt.with_for_update(of=Person.__table__)
     return stmt
 
 
-def person_and_state(telegram_id: int, *, session: Session) -> Found | None:
-    """One query: the person (locked for this update), their conversation state and the
-    state's unit with its round, their roles there and its submission."""
-    stmt = _person_and_state_stmt(session.get_bind().dialect.name)
-    row = session.execute(stmt, {"telegram_id": telegram_id}).first()
+def person_and_state(account: int | str, *, session: Session,
+                     channel: str = "telegram") -> Found | None:
+    """One query: the person of a Telegram (or Zalo) account, locked for this update, their
+    conversation state and the state's unit with its round, their roles there and its
+    submission."""
+    stmt = _person_and_state_stmt(session.get_bind().dialect.name, channel)
+    row = session.execute(stmt, {"account": account}).first()
     if row is None:
         return None
     person, state, unit, rnd, parent_kind, is_member, is_officer, is_submitted = row
@@ -478,8 +502,22 @@ def _claim_stmt(dialect: str) -> Any:
         .on_conflict_do_nothing().returning(table.c.update_id)
 
 
-def claim_update(update_id: int, *, session: Session) -> bool:
-    """Record an update as applied; False when it already was (a duplicate delivery)."""
+@functools.cache
+def _claim_key_stmt(dialect: str) -> Any:
+    table = ProcessedMessage.__table__
+    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return insert.values(key=bindparam("key"),
+                         processed_at=bindparam("at", type_=table.c.processed_at.type)) \
+        .on_conflict_do_nothing().returning(table.c.key)
+
+
+def claim_update(update_id: int | str, *, session: Session) -> bool:
+    """Record an update as applied; False when it already was (a duplicate delivery).
+    A string is the key of a message of a messenger without update ids ("zalo:<id>")."""
+    if isinstance(update_id, str):
+        return session.connection().execute(
+            _claim_key_stmt(session.get_bind().dialect.name),
+            {"key": update_id, "at": utcnow()}).first() is not None
     stmt = _claim_stmt(session.get_bind().dialect.name)
     return session.connection().execute(
         stmt, {"update_id": update_id, "at": utcnow()}).first() is not None

@@ -28,17 +28,30 @@ PEOPLE = {
 }
 
 
+def _update_id(user) -> int | str:
+    """A fresh update id: Telegram's number, or the key of a Zalo message."""
+    n = next(IDS)
+    return f"zalo:{n:020x}" if user.channel == "zalo" else n
+
+
+@pytest.fixture(params=["telegram", "zalo"])
+def channel(request):
+    """Everyone talks to the bot on Telegram, or everyone on Zalo."""
+    return request.param
+
+
 @pytest.fixture
-def world(engine):
+def world(engine, channel):
     setup_commune(engine)
     setup_commune(engine, "communes/001_nam_dong.yaml")
     env = service.Env(engine=engine, tz=ZoneInfo("Asia/Ho_Chi_Minh"), bot_username="b",
                       now=lambda: datetime(2026, 11, 3, 2, tzinfo=UTC))
     users = {}
     for n, (name, (unit, role)) in enumerate(PEOPLE.items()):
-        user = service.TgUser(60_000 + n, name, language_code="vi")
+        user = service.TgUser(60_000 + n, name, language_code="vi") if channel == "telegram" \
+            else service.TgUser(f"{60_000 + n:x}", name, channel="zalo")
         if unit is not None:
-            out = service.handle(env, next(IDS), user,
+            out = service.handle(env, _update_id(user), user,
                                  service.StartCmd(invite(engine, unit, role=role)))
             assert out.replies[0].lines[0].key.startswith("join.welcome")
         users[name] = user
@@ -64,7 +77,7 @@ def keys(out: service.Outcome) -> list[str]:
 
 
 def act(env, user, event) -> list[str]:
-    return keys(service.handle(env, next(IDS), user, event))
+    return keys(service.handle(env, _update_id(user), user, event))
 
 
 REFUSED = {"start.stranger", "refuse.officers_only", "report.stale_button"}
@@ -178,7 +191,18 @@ def test_an_officer_sees_only_their_own_commune(world):
     env, users, _ = world
     for person, commune, code in (("officer", "Xã Xuân Trường", "xuan-truong"),
                                   ("other_officer", "Xã Hương Phú", "huong-phu")):
-        out = service.handle(env, next(IDS), users[person], service.SummaryCmd())
+        out = service.handle(env, _update_id(users[person]), users[person],
+                             service.SummaryCmd())
         assert out.replies[0].lines[0].params["commune_name"] == commune
         assert len(out.files) == 3
         assert all(f.filename.startswith(f"bao-cao-{code}-") for f in out.files)
+
+
+def test_the_same_id_on_telegram_and_on_zalo_is_two_people(world, engine):
+    env, users, _ = world
+    officer = users["officer"]
+    twin = service.TgUser(str(officer.id), "Twin", channel="zalo") \
+        if officer.channel == "telegram" else service.TgUser(int(officer.id, 16), "Twin")
+    assert act(env, twin, service.SummaryCmd())[0] == "start.stranger"
+    assert act(env, twin, service.ReportCmd())[0] == "start.stranger"
+    assert act(env, officer, service.SummaryCmd())[0] == "summary.header"

@@ -77,3 +77,17 @@ def test_demo_command_leaves_nothing_running(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert f"các tệp ở {tmp_path}" in proc.stdout
+
+
+async def test_demo_on_zalo(tmp_path):
+    from sandbox.demo_zalo import run_demo as run_zalo_demo
+
+    lines: list[str] = []
+    out = await run_zalo_demo(tmp_path / "demo", echo=lines.append)
+    text = "\n".join(lines)
+    assert "Xin chào An" in text and "Chưa hiểu «5oo»" in text
+    assert "» Vẫn là 10 · Chưa có số liệu" in text        # a figure's choices, by words
+    assert "Đã gửi báo cáo năm 2026" in text
+    assert "(đã gửi 1 tin nhắc trên Zalo)" in text and "⏰ Nhắc báo cáo năm 2026" in text
+    assert "Zalo không gửi được tệp" in text
+    assert (out / "transcript.txt").exists()
