@@ -22,8 +22,8 @@ from babel.support import Translations
 
 import locales
 from flows.effects import Count, Day, Msg, Ratio, Reply, Status, TargetText, YesNo
-from flows.rules import written_decimals
 from flows.join import VIETNAMESE_LETTERS
+from flows.rules import written_decimals
 
 LOCALES_DIR = Path(locales.__file__).parent
 DOMAIN = "ctvbot"
