@@ -179,7 +179,7 @@ def recipient_now(rnd: Round, person_id: int, unit_ids: Sequence[int], *,
     """What one person's units lack at this moment (read right before their reminder goes
     out, after whatever they answered meanwhile); None when nothing is pending any more."""
     person = session.get(Person, person_id)
-    if person is None or person.unreachable or person.telegram_id is None:
+    if person is None or person.unreachable or address(person) is None:
         return None
     mine = set(session.exec(select(Membership.unit_id).where(
         Membership.person_id == person_id, col(Membership.role).in_(REPORTING_ROLES),
