@@ -95,14 +95,17 @@ async def test_each_person_sees_the_commands_of_their_role(api, bot, engine):
 async def test_officers_who_joined_earlier_get_their_menu_at_start(api, db_url, engine, clock):
     setup_commune(engine)
     hoa = api.user(TOKEN, 8111, "Hoa", language_code="vi")
-    code = invite(engine, "xuan-truong", Role.officer)
+    lan = api.user(TOKEN, 8112, "Lan", language_code="vi")
     with Session(engine) as s:  # joined while an older version ran
-        repo.redeem_invitation(code, telegram_id=hoa.user_id, name="Hoa", language="vi",
-                               session=s)
+        for person, unit, role in ((hoa, "xuan-truong", Role.officer),
+                                   (lan, "thon-hanh-thien", None)):
+            repo.redeem_invitation(invite(engine, unit, role), telegram_id=person.user_id,
+                                   name=person.user["first_name"], language="vi", session=s)
         s.commit()
     proc = await BotProcess(api, db_url, clock).start()
     try:
         assert words(hoa) == EVERYONE_WORDS | OFFICER_WORDS
+        assert words(lan) == EVERYONE_WORDS
     finally:
         await proc.stop()
 
