@@ -96,10 +96,11 @@ async def test_officers_who_joined_earlier_get_their_menu_at_start(api, db_url, 
     setup_commune(engine)
     hoa = api.user(TOKEN, 8111, "Hoa", language_code="vi")
     lan = api.user(TOKEN, 8112, "Lan", language_code="vi")
+    codes = [(hoa, invite(engine, "xuan-truong", Role.officer)),
+             (lan, invite(engine, "thon-hanh-thien"))]
     with Session(engine) as s:  # joined while an older version ran
-        for person, unit, role in ((hoa, "xuan-truong", Role.officer),
-                                   (lan, "thon-hanh-thien", None)):
-            repo.redeem_invitation(invite(engine, unit, role), telegram_id=person.user_id,
+        for person, code in codes:
+            repo.redeem_invitation(code, telegram_id=person.user_id,
                                    name=person.user["first_name"], language="vi", session=s)
         s.commit()
     proc = await BotProcess(api, db_url, clock).start()
