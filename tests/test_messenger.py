@@ -91,6 +91,7 @@ async def test_an_officer_works_through_a_messenger_without_buttons(engine):
     code = invite(engine, "xuan-truong", Role.officer)
     await shell.receive(inbound(Command("start", (code,))), m)
     assert "Hoa" in m.texts()
+    assert {"tonghop", "tiendo", "chot"} <= set(m.menus[HOA.id])  # the officers' menu
     n = len(m.sent)
     await shell.receive(inbound(Command("TienDo")), m)  # any alias, any case
     assert "Xã Xuân Trường" in m.texts(n)
