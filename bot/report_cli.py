@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bot.settings import Settings
+from flows.callbacks import ascii_int
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import Person, Round, Unit
 
@@ -165,8 +166,9 @@ def _today() -> date:
 
 def _person(who: str, session: Session) -> int:
     """A person by id or exact name."""
-    if who.isdigit() and session.get(Person, int(who)) is not None:
-        return int(who)
+    pid = ascii_int(who)  # "²" or an id past the database's integers is no id
+    if pid is not None and session.get(Person, pid) is not None:
+        return pid
     found = session.exec(select(Person).where(Person.name == who)).all()
     if len(found) == 1:
         assert found[0].id is not None
