@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +20,16 @@ from sqlalchemy.exc import OperationalError
 
 from bot import service
 from bot import telegram as tg
-from bot.context import Env, Incoming, Outcome, PressIn, SummaryCmd, TextIn, command_event
+from bot.context import (
+    Env,
+    Incoming,
+    Outcome,
+    PressIn,
+    SummaryCmd,
+    TextIn,
+    command_event,
+    menu,
+)
 from bot.i18n import pick_language, render, render_reply
 from bot.messenger import (
     Blocked,
@@ -40,6 +50,7 @@ from flows.effects import Reply, msg
 log = logging.getLogger("ctvbot")
 
 REPLIES_PER_SECOND = 30  # Telegram: about 30 messages a second overall
+SAVED_REMEMBERED = 4096  # updates applied lately: an error after them never says "not saved"
 
 
 class RedactToken(logging.Filter):
@@ -75,6 +86,10 @@ def install_log_redaction(secret: str) -> None:
         handler.addFilter(redact)
 
 
+class FileNotBuilt(Exception):
+    """A file of an outcome could not be made."""
+
+
 class Shell:
     """Receives a messenger's events, dispatches them, sends what comes back."""
 
@@ -83,6 +98,7 @@ class Shell:
         self.reminders: Reminders | None = None
         self._questions: dict[int | str, int] = {}  # chat -> the open question's message
         self.metrics: Any = None  # bot.web.metrics.Metrics, when the web app serves /metrics
+        self._saved: OrderedDict[int | str, None] = OrderedDict()  # updates committed lately
 
     def started(self, env: Env, reminders: Reminders | None) -> None:
         """The messenger is connected: its Env (the bot's username learnt), the reminders."""
@@ -109,12 +125,16 @@ class Shell:
             return
         event: Incoming
         if isinstance(ev, Press):
-            await messenger.answer_press(ev.press_id)
+            try:  # a press answered too late ("query is too old") still counts
+                await messenger.answer_press(ev.press_id)
+            except MessengerError as exc:
+                log.info("update %s: press not acknowledged (%s), applied all the same",
+                         inb.update_id, exc)
             if ev.message_id is not None and inb.chat_id is not None:
                 if self._questions.get(inb.chat_id) == ev.message_id:
                     del self._questions[inb.chat_id]  # its buttons go now, not twice
                 # already edited or too old to edit: the press still counts
-                with contextlib.suppress(Refused, Blocked):
+                with contextlib.suppress(MessengerError):
                     await messenger.remove_choices(inb.chat_id, ev.message_id)
             event = PressIn(ev.data)
         elif isinstance(ev, Command):
@@ -142,9 +162,11 @@ class Shell:
                                                        pick_language(inb.user.language_code)))
             return None
         if not outcome.duplicate:
+            self._saved[inb.update_id] = None
+            while len(self._saved) > SAVED_REMEMBERED:
+                self._saved.popitem(last=False)
             if chat is not None:
-                await self.send_replies(messenger, chat, outcome.replies, outcome.locale)
-                await self.send_files(messenger, chat, outcome)
+                await self.deliver(messenger, chat, inb.update_id, outcome)
                 if self.metrics is not None:
                     self.metrics.replies.inc(len(outcome.replies))
             if self.reminders is not None and outcome.deliveries:
@@ -158,6 +180,36 @@ class Shell:
                  " (duplicate, ignored)" if outcome.duplicate else "",
                  (time.monotonic() - started) * 1000)
         return outcome
+
+    async def deliver(self, messenger: Messenger, chat_id: int | str, update_id: int | str,
+                      outcome: Outcome) -> None:
+        """Send what an applied update produced: its replies, then its files, then the
+        person's menu. It is saved already: a failure here says so, never "not saved"."""
+        try:
+            await self.send_replies(messenger, chat_id, outcome.replies, outcome.locale)
+        except MessengerError as exc:
+            log.warning("update %s: applied, but its reply was not sent (%s)", update_id, exc)
+            await self._say_quietly(messenger, chat_id, "err.saved_not_shown", outcome.locale)
+        if outcome.files:
+            try:
+                await self.send_files(messenger, chat_id, outcome)
+            except (MessengerError, FileNotBuilt) as exc:
+                log.warning("update %s: files not sent (%r)", update_id, exc,
+                            exc_info=isinstance(exc, FileNotBuilt))
+                await self._say_quietly(messenger, chat_id, "err.files_not_sent", outcome.locale)
+        if outcome.menu is not None:
+            try:
+                await messenger.set_menu(chat_id, menu(outcome.menu, outcome.locale))
+            except MessengerError as exc:
+                log.warning("update %s: menu of chat %s not set (%s)", update_id, chat_id, exc)
+
+    async def _say_quietly(self, messenger: Messenger, chat_id: int | str, key: str,
+                           locale: str) -> None:
+        """One catalog sentence, if the messenger takes it now (logged when it does not)."""
+        try:
+            await messenger.send_text(chat_id, render(msg(key), locale))
+        except MessengerError as exc:
+            log.warning("chat %s: %s not said either (%s)", chat_id, key, exc)
 
     async def send_replies(self, messenger: Messenger, chat_id: int | str, replies: list[Reply],
                            locale: str) -> None:
@@ -179,17 +231,25 @@ class Shell:
                     self._questions[chat_id] = sent
 
     async def send_files(self, messenger: Messenger, chat_id: int | str, outcome: Outcome) -> None:
-        """Upload the documents and pictures an update produced."""
-        if outcome.files and not messenger.limits.documents:  # Zalo: no files
+        """Build (off the event loop, "sending a file…" shown meanwhile) and upload the
+        documents and pictures an update produced; a messenger without files (Zalo) says
+        where they are instead."""
+        if outcome.files and not messenger.limits.documents:
             await messenger.send_text(chat_id, render(msg("summary.files_elsewhere"),
                                                       outcome.locale))
             return
         for f in outcome.files:
             caption = render(f.caption, outcome.locale)
+            if f.make is not None:
+                await messenger.send_uploading(chat_id)
+            try:
+                data = await asyncio.to_thread(f.content)
+            except Exception as exc:  # whatever stopped it, the person hears the files failed
+                raise FileNotBuilt(f.filename) from exc
             if f.kind == "photo":
-                await messenger.send_photo(chat_id, f.filename, f.data, caption)
+                await messenger.send_photo(chat_id, f.filename, data, caption)
             else:
-                await messenger.send_document(chat_id, f.filename, f.data, caption)
+                await messenger.send_document(chat_id, f.filename, data, caption)
 
     async def _language_of(self, user: User | None) -> str:
         """The sender's stored language, else the one their messenger app uses."""
@@ -225,8 +285,10 @@ class Shell:
             self.metrics.errors.inc()
         if inb is not None and inb.chat_id is not None:
             lang = pick_language(inb.user.language_code if inb.user else None)
+            # "not saved" only when it was not: an update applied before the error says so
+            key = "err.saved_not_shown" if inb.update_id in self._saved else "err.try_again"
             with contextlib.suppress(MessengerError):
-                await messenger.send_text(inb.chat_id, render(msg("err.try_again"), lang))
+                await messenger.send_text(inb.chat_id, render(msg(key), lang))
 
 
 def build_zalo(env: Env, *, token: str, api_url: str, replies_per_second: float = 5.0,

@@ -11,16 +11,17 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.i18n import pick_language
+from bot.i18n import pick_language, text_of
 from bot.messenger import User as TgUser
 from bot.reminders import Delivery
+from flows.callbacks import ascii_int
 from flows.effects import Msg, Reply
 from flows.reminders import DAYTIME, Daytime
 from storage.models import Person
 
 __all__ = ["COMMANDS", "MENU_NAMES", "Ctx", "Env", "Incoming", "OfficerCmd", "OutFile",
            "Outcome", "PressIn", "ReportCmd", "SimpleCmd", "StartCmd", "SummaryCmd", "TextIn",
-           "TgUser", "command_event"]
+           "TgUser", "ascii_int", "command_event", "menu"]
 
 # ------------------------------------------------------------------ incoming events
 
@@ -99,6 +100,17 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str | None]] = {
 MENU_NAMES = {lang: [words[index] for words, key in COMMANDS.values() if key]
               for lang, index in (("vi", 1), ("en", 0))}
 OFFICER_COMMANDS = ("progress", "remind", "deadline", "close")
+# what only officers (and admins) may use: shown in their own chat's menu, nobody else's
+OFFICERS_ONLY = frozenset(("invite", "summary", *OFFICER_COMMANDS))
+MENUS = ("everyone", "officer")
+
+
+def menu(which: str, lang: str) -> list[tuple[str, str]]:
+    """The command menu of ``which`` ("everyone" or "officer") in a language: (word,
+    description), Vietnamese words for Vietnamese, English ones otherwise."""
+    index = 1 if lang == "vi" else 0
+    return [(words[index], text_of(key, lang)) for name, (words, key) in COMMANDS.items()
+            if key and (which == "officer" or name not in OFFICERS_ONLY)]
 _BY_WORD = {word: name for name, (words, _) in COMMANDS.items() for word in words}
 
 
@@ -130,12 +142,18 @@ class OutFile:
     filename: str
     data: bytes
     caption: Msg
+    make: Callable[[], bytes] | None = None  # builds ``data`` once the text is sent
+
+    def content(self) -> bytes:
+        """The file's bytes, built now if they were left for later."""
+        return self.make() if self.make is not None else self.data
 
 
 @dataclass
 class Outcome:
     """What to send back, in which language; ``duplicate`` when the update was seen before.
 
+    A join or a change of language sets the person's command menu (``menu``).
     An officer's command may also hand nudges to the reminder sender (``deliveries``) and ask
     for the reminders to be rescheduled (a round's dates changed, or it was closed).
     """
@@ -147,6 +165,7 @@ class Outcome:
     callback_text: str | None = None
     deliveries: list[Delivery] = field(default_factory=list)
     reschedule: bool = False
+    menu: str | None = None  # the person's command menu to set: "everyone" or "officer"
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,14 @@ class Messenger(Protocol):
         """Show that an answer is being prepared."""
         ...
 
+    async def send_uploading(self, chat_id: ChatId) -> None:
+        """Show that a file is being prepared."""
+        ...
+
+    async def set_menu(self, chat_id: ChatId, commands: Sequence[tuple[str, str]]) -> None:
+        """The commands (word, description) this chat's menu offers."""
+        ...
+
 
 def split_text(text: str, limit: int) -> list[str]:
     """Split a long text at line breaks into pieces of at most ``limit`` characters."""

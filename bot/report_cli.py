@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from bot.cli_text import capped, open_database, progress, set_language, tr, working
 from bot.cli_text import fail as _fail
 from bot.settings import Settings
+from flows.callbacks import ascii_int
 from storage.db import session_scope
 from storage.models import Person, Round, Unit
 
@@ -200,8 +201,9 @@ def _today() -> date:
 
 def _person(who: str, session: Session) -> int:
     """A person by id or exact name."""
-    if who.isdigit() and session.get(Person, int(who)) is not None:
-        return int(who)
+    pid = ascii_int(who)  # "²" or an id past the database's integers is no id
+    if pid is not None and session.get(Person, pid) is not None:
+        return pid
     found = session.exec(select(Person).where(Person.name == who)).all()
     if len(found) == 1:
         assert found[0].id is not None

@@ -30,6 +30,7 @@ from bot.context import (
     SummaryCmd,
     TextIn,
     TgUser,
+    ascii_int,
 )
 from bot.i18n import looks_vietnamese, pick_language
 from bot.messenger import WEB_APP
@@ -285,6 +286,12 @@ def on_start(ctx: Ctx, ev: StartCmd) -> None:
         contact=", ".join(p.name for p in repo.officers_of(commune.id, session=ctx.session))
         or None)
     ctx.say(join_flow.on_join(res.outcome.value, joined, whole_commune=res.unit.id == commune.id))
+    ctx.out.menu = _menu_of(ctx)  # a new role may bring the officers' commands
+
+
+def _menu_of(ctx: Ctx) -> str:
+    """The command menu a person's roles give: the officers' one, or everyone's."""
+    return "officer" if any(r in OFFICER_ROLES for r in _roles(ctx)) else "everyone"
 
 
 def on_report(ctx: Ctx, ev: ReportCmd) -> None:
@@ -335,6 +342,7 @@ def on_press(ctx: Ctx, ev: PressIn) -> None:
     if isinstance(button, callbacks.Language):
         repo.set_language(ctx.person, button.lang, session=ctx.session)
         ctx.out.locale = button.lang
+        ctx.out.menu = _menu_of(ctx)  # the menu in the new language
         ctx.say(Reply((msg("language.set"),)))
         unit = _state_unit(ctx, state)
         if unit is not None and state.step in report_flow.QUESTION_STEPS \
@@ -507,11 +515,12 @@ def on_summary(ctx: Ctx, ev: SummaryCmd) -> None:
         ctx.say(join_flow.officers_only())
         return
     commune = communes[0]
-    if ev.arg and not (ev.arg.isdigit() and len(ev.arg) == 4):
+    asked = ascii_int(ev.arg, max_digits=4)
+    if ev.arg and (asked is None or len(ev.arg) != 4):
         ctx.say(summary_flow.usage())
         return
     current = repo.open_round(commune.id, session=ctx.session)
-    year = int(ev.arg) if ev.arg else (current.year if current else ctx.env.today().year)
+    year = asked if asked is not None else (current.year if current else ctx.env.today().year)
     try:
         report = build_report(commune.id, year, session=ctx.session, include_sensitive=True,
                               tz=ctx.env.tz)
@@ -539,16 +548,15 @@ def on_summary(ctx: Ctx, ev: SummaryCmd) -> None:
         units_late=c.units_late, missing_units=c.missing_units)))
     stem = f"bao-cao-{commune.code.replace('/', '-')}-{year}"
     names = {"year": year, "commune_name": commune.name}
+    raw = raw_values(report, session=ctx.session)  # read now; the files are built after the
+    tz = ctx.env.tz  # text is sent, outside the transaction (``OutFile.make``)
     ctx.out.files += [
-        OutFile("document", f"{stem}.docx", report_docx(report, include_sensitive=True,
-                                                        tz=ctx.env.tz, lang=lang),
-                msg("summary.caption_docx", **names)),
-        OutFile("document", f"{stem}.xlsx",
-                report_xlsx(report, raw_values(report, session=ctx.session), tz=ctx.env.tz,
-                            lang=lang),
-                msg("summary.caption_xlsx", **names)),
-        OutFile("photo", f"{stem}.png", report_png(report, lang=lang),
-                msg("summary.caption_png", **names)),
+        OutFile("document", f"{stem}.docx", b"", msg("summary.caption_docx", **names),
+                make=lambda: report_docx(report, include_sensitive=True, tz=tz, lang=lang)),
+        OutFile("document", f"{stem}.xlsx", b"", msg("summary.caption_xlsx", **names),
+                make=lambda: report_xlsx(report, raw, tz=tz, lang=lang)),
+        OutFile("photo", f"{stem}.png", b"", msg("summary.caption_png", **names),
+                make=lambda: report_png(report, lang=lang)),
     ]
 
 
@@ -607,3 +615,10 @@ def person_language(env: Env, account: int | str, channel: str = "telegram") -> 
     column = Person.zalo_id if channel == "zalo" else Person.telegram_id
     with Session(env.engine) as session:
         return session.exec(select(Person.language).where(column == account)).first()
+
+
+def officer_chats(env: Env) -> list[tuple[int, str]]:
+    """(Telegram id, language) of every officer and admin: their chats get the officers'
+    command menu."""
+    with Session(env.engine) as session:
+        return repo.officer_chats(session=session)

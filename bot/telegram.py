@@ -3,9 +3,11 @@ the shell, the shell's sends become Bot API calls, its errors the messenger's er
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -14,6 +16,7 @@ from typing import Any
 from telegram import (
     Bot,
     BotCommand,
+    BotCommandScopeChat,
     BotCommandScopeDefault,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -23,12 +26,21 @@ from telegram import (
     WebAppInfo,
 )
 from telegram.constants import ChatAction, ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.context import COMMANDS, MENU_NAMES, Env
-from bot.i18n import LANGUAGES, text_of
+from bot import service
+from bot.context import Env, menu
+from bot.i18n import LANGUAGES
 from bot.messenger import (
     WEB_APP,
     Blocked,
@@ -54,6 +66,7 @@ log = logging.getLogger("ctvbot")
 
 LIMITS = Limits(max_text=4096, max_choice_data=64, choices_per_row=8)
 REPLY_RETRIES = 3  # a reply that meets a 429 is sent again after retry_after, up to 3 times
+FIRST_RETRY, LAST_RETRY = 1.0, 60.0  # seconds between tries to reach Telegram: 1, 2, 4 … 60
 
 Receive = Callable[[Inbound, "TelegramMessenger"], Awaitable[None]]
 Failed = Callable[[Inbound | None, BaseException | None, "TelegramMessenger"], Awaitable[None]]
@@ -143,6 +156,17 @@ class TelegramMessenger:
         with _translated():
             await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
 
+    async def send_uploading(self, chat_id: int) -> None:
+        """Show "sending a file…"."""
+        with _translated():
+            await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
+
+    async def set_menu(self, chat_id: int, commands: Sequence[tuple[str, str]]) -> None:
+        """This chat's command menu (its own scope: other chats keep theirs)."""
+        with _translated():
+            await self.bot.set_my_commands([BotCommand(w, d) for w, d in commands],
+                                           scope=BotCommandScopeChat(chat_id))
+
 
 # ------------------------------------------------------------------ receiving
 
@@ -180,16 +204,78 @@ def inbound(update: Update) -> Inbound:
 # ------------------------------------------------------------------ the application
 
 
-async def set_commands(application: Application) -> None:
-    """Set the command menus per language (Vietnamese by default)."""
+def _reason(exc: TelegramError) -> str:
+    """What went wrong, in one short line (never the token: PTB's messages do not hold it)."""
+    return f"{type(exc).__name__}: {exc.message}"
+
+
+def _backoff(delay: float) -> float:
+    return min(delay * 2, LAST_RETRY)
+
+
+class ResilientApplication(Application):
+    """An Application that waits for Telegram at start instead of giving up.
+
+    Connecting (``getMe``) is tried again with growing pauses while Telegram cannot be
+    reached, with one log line per try; only a token Telegram refuses stops it.
+    """
+
+    async def initialize(self) -> None:
+        """Connect, trying again (1, 2, 4 … 60 s apart) while Telegram is unreachable."""
+        delay = FIRST_RETRY
+        while True:
+            try:
+                await super().initialize()
+                return
+            except InvalidToken:
+                raise
+            except RetryAfter as exc:
+                wait = max(_retry_seconds(exc), delay)
+                log.warning("Telegram asks to wait (%s): connecting again in %.0f s",
+                            _reason(exc), wait)
+                await asyncio.sleep(wait)
+            except NetworkError as exc:  # unreachable, timed out, a proxy's 502
+                log.warning("Telegram cannot be reached (%s): trying again in %.0f s",
+                            _reason(exc), delay)
+                await asyncio.sleep(delay)
+            delay = _backoff(delay)
+
+
+async def set_commands(bot: Bot, officers: Sequence[tuple[int, str]]) -> None:
+    """The menus: everyone's commands by default (Vietnamese, and per language), and each
+    officer's chat its own with the officers' commands too."""
     for lang in LANGUAGES:
-        cmds = []
-        for name in MENU_NAMES[lang]:
-            key = next(k for words, k in COMMANDS.values() if name in words)
-            assert key is not None
-            cmds.append(BotCommand(name, text_of(key, lang)))
-        await application.bot.set_my_commands(
-            cmds, scope=BotCommandScopeDefault(), language_code=None if lang == "vi" else lang)
+        await bot.set_my_commands([BotCommand(w, d) for w, d in menu("everyone", lang)],
+                                  scope=BotCommandScopeDefault(),
+                                  language_code=None if lang == "vi" else lang)
+    for chat_id, lang in officers:
+        try:
+            await bot.set_my_commands([BotCommand(w, d) for w, d in menu("officer", lang)],
+                                      scope=BotCommandScopeChat(chat_id))
+        except (BadRequest, Forbidden) as exc:  # a chat gone, a person who blocked the bot
+            log.info("officer menu of chat %s not set: %s", chat_id, _reason(exc))
+
+
+async def try_setting_commands(application: Application, delay: float) -> bool:
+    """Set the menus once; False (logged, with when it is tried again) if Telegram refused."""
+    try:
+        officers = await asyncio.to_thread(service.officer_chats, application.bot_data["env"])
+        await set_commands(application.bot, officers)
+    except TelegramError as exc:
+        log.warning("command menus not set (%s): trying again in %.0f s", _reason(exc), delay)
+        return False
+    return True
+
+
+async def keep_setting_commands(application: Application) -> None:
+    """Try the menus again with growing pauses until Telegram accepts them."""
+    delay = FIRST_RETRY
+    while True:
+        await asyncio.sleep(delay)
+        delay = _backoff(delay)
+        if await try_setting_commands(application, delay):
+            log.info("command menus set")
+            return
 
 
 async def start_reminders(application: Application) -> Reminders:
@@ -207,7 +293,12 @@ async def start_reminders(application: Application) -> Reminders:
 
 
 async def stop_reminders(application: Application) -> None:
-    """post_stop / post_shutdown: stop the batches in progress."""
+    """post_stop / post_shutdown: stop the batches in progress (and the menus' retries)."""
+    menus = application.bot_data.pop("menus", None)
+    if menus is not None and not menus.done():
+        menus.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await menus
     reminders = application.bot_data.get("reminders")
     if reminders is not None:
         await reminders.stop()
@@ -225,7 +316,8 @@ def build_application(env: Env, receive: Receive, failed: Failed, *, token: str,
     gets the Env (with the bot's username learnt) and the Reminders once running.
     ``updater=False``: no updater of its own (the webhook route of ``bot.web`` feeds it).
     """
-    builder = ApplicationBuilder().token(token).base_url(base_url).base_file_url(base_file_url)
+    builder = (ApplicationBuilder().application_class(ResilientApplication).token(token)
+               .base_url(base_url).base_file_url(base_file_url))
     if not updater:  # updates come from the web app's webhook route (bot.web.app)
         builder = builder.updater(None)
     if replies_per_second > 0:
@@ -236,7 +328,10 @@ def build_application(env: Env, receive: Receive, failed: Failed, *, token: str,
         env_now = application.bot_data["env"]
         if not env_now.bot_username:
             application.bot_data["env"] = replace(env_now, bot_username=application.bot.username)
-        await set_commands(application)
+        # menus Telegram refuses now are tried again in the background: never fatal
+        if not await try_setting_commands(application, FIRST_RETRY):
+            application.bot_data["menus"] = asyncio.create_task(
+                keep_setting_commands(application), name="ctvbot:menus")
         reminders = await start_reminders(application)
         started(application.bot_data["env"], reminders)
 

@@ -19,7 +19,7 @@ import re
 import time
 import unicodedata
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -272,6 +272,12 @@ class ZaloMessenger:
     async def send_typing(self, chat_id: int | str) -> None:
         """Show "typing…"."""
         await self._send("sendChatAction", {"chat_id": str(chat_id), "action": "typing"})
+
+    async def send_uploading(self, chat_id: int | str) -> None:
+        """Nothing: Zalo carries no documents, so no file is ever prepared for it."""
+
+    async def set_menu(self, chat_id: int | str, commands: Sequence[tuple[str, str]]) -> None:
+        """Nothing: Zalo's Bot API has no command menu (docs/zalo.md)."""
 
 
 # ------------------------------------------------------------------ receiving

@@ -16,6 +16,18 @@ import re
 from dataclasses import dataclass
 
 MAX_BYTES = 64  # Telegram's limit on callback data
+MAX_ID_DIGITS = 18  # every id of 18 digits fits a database integer (below 2**63)
+
+
+def ascii_int(text: str | None, *, max_digits: int = MAX_ID_DIGITS) -> int | None:
+    """A whole number written in ASCII digits only, at most ``max_digits`` of them; None for
+    anything else (a sign, a superscript "²", another script's digits, an empty text).
+
+    ``str.isdigit()`` alone accepts "²", which ``int()`` then refuses.
+    """
+    if not text or len(text) > max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
 
 
 class TooLong(ValueError):
@@ -94,12 +106,13 @@ Callback = ReportAction | UnitChoice | Language | Invite | OfficerAction
 
 _WORD = r"[a-z]+"
 _FIELD = r"[^:]*"  # indicator codes (4, 8.1, 20.2) and arguments hold no colon
+_ID = rf"([0-9]{{1,{MAX_ID_DIGITS}}})"  # ASCII digits only, small enough for the database
 _PATTERNS: tuple[tuple[re.Pattern[str], type], ...] = (
-    (re.compile(rf"^r(\d+):({_WORD}):({_FIELD}):(.*)$"), ReportAction),
-    (re.compile(rf"^u:(\d+):({_WORD})$"), UnitChoice),
+    (re.compile(rf"^r{_ID}:({_WORD}):({_FIELD}):(.*)$", re.ASCII), ReportAction),
+    (re.compile(rf"^u:{_ID}:({_WORD})$", re.ASCII), UnitChoice),
     (re.compile(r"^lang:(vi|en)$"), Language),
-    (re.compile(r"^inv:(\d+)$"), Invite),
-    (re.compile(rf"^off:({_WORD}):(\d+)$"), OfficerAction),
+    (re.compile(rf"^inv:{_ID}$", re.ASCII), Invite),
+    (re.compile(rf"^off:({_WORD}):{_ID}$", re.ASCII), OfficerAction),
 )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
+from flows.callbacks import ascii_int
 from flows.effects import Button, Day, Msg, Reply, msg
 from flows.numbers import parse_day
 
@@ -90,9 +91,10 @@ def close_data(action: str, round_id: int) -> str:
 def parse_close_data(data: str) -> tuple[str, int] | None:
     """(action, round id) of a /chot button; None when it is not one."""
     prefix, action, rid = (data.split(":") + ["", "", ""])[:3]
-    if prefix != PREFIX or action not in (CLOSE, KEEP) or not rid.isdigit():
+    round_id = ascii_int(rid)
+    if prefix != PREFIX or action not in (CLOSE, KEEP) or round_id is None:
         return None
-    return action, int(rid)
+    return action, round_id
 
 
 def ask_close(communes: Sequence[Commune]) -> Result:
@@ -146,9 +148,10 @@ def _looks_like_date(text: str) -> bool:
 def parse_days(text: str) -> tuple[int, ...] | None:
     """Reminder days before the deadline ("7,3,1,0"), largest first; None if unreadable."""
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    if not parts or not all(p.isdigit() for p in parts):
+    numbers = [ascii_int(p, max_digits=4) for p in parts]
+    if not parts or None in numbers:
         return None
-    days = sorted({int(p) for p in parts}, reverse=True)
+    days = sorted({n for n in numbers if n is not None}, reverse=True)
     return tuple(days) if days[0] <= MAX_DAYS_BEFORE else None
 
 

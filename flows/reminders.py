@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, cast
 
+from flows.callbacks import ascii_int
 from flows.effects import Button, Day, Msg, Reply, msg
 from flows.report import Sheet, data
 
@@ -118,9 +119,10 @@ DAYTIME = Daytime()
 def parse_hhmm(text: str) -> time:
     """"09:00" as a time; ValueError for anything else."""
     hh, sep, mm = text.strip().partition(":")
-    if not sep or not hh.isdigit() or not mm.isdigit() or len(mm) != 2:
+    hour, minute = ascii_int(hh, max_digits=2), ascii_int(mm, max_digits=2)
+    if not sep or hour is None or minute is None or len(mm) != 2:
         raise ValueError(f"expected a time as HH:MM, not {text!r}")
-    return time(int(hh), int(mm))
+    return time(hour, minute)
 
 
 def local_at(day: date, hhmm: str, tz: tzinfo) -> datetime:

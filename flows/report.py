@@ -14,7 +14,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from flows.callbacks import ReportAction
+from flows.callbacks import ReportAction, ascii_int
 from flows.effects import (
     Button,
     Count,
@@ -766,9 +766,10 @@ def _press_skip(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> di
 
 
 def _press_use(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict | None:
-    if not press.arg.isdigit() or int(press.arg) != suggestion(ctx.sheet, item, ctx.values):
+    count = ascii_int(press.arg)
+    if count is None or count != suggestion(ctx.sheet, item, ctx.values):
         return None
-    return _on_count(ctx, item, state, int(press.arg))
+    return _on_count(ctx, item, state, count)
 
 
 def _press_yes_no(ctx: Ctx, item: Item, state: dict[str, Any], press: Press) -> dict[str, Any]:

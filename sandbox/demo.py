@@ -89,10 +89,16 @@ class Person:
     def _newest(self) -> int:
         return max((m.message_id for m in self.user.messages()), default=0)
 
-    async def _after(self, seen: int) -> list[BotMessage]:
-        """Wait for the bot's new messages (id above ``seen``) and for it to go quiet."""
-        deadline = time.monotonic() + 15
-        while self._newest() <= seen:
+    async def _after(self, seen: int, files: int = 0) -> list[BotMessage]:
+        """Wait for the bot's new messages (id above ``seen``), ``files`` of them files (the
+        bot builds those after its text), and for it to go quiet."""
+        deadline = time.monotonic() + 15 + 45 * bool(files)
+
+        def files_in() -> int:
+            return sum(1 for m in self.user.messages() if m.message_id > seen
+                       and (m.document or m.photo_file))
+
+        while self._newest() <= seen or files_in() < files:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the bot did not answer {self.name}")
             await asyncio.sleep(0.01)
@@ -109,11 +115,11 @@ class Person:
         self.demo.transcript.bot(got)
         return got
 
-    async def user_say(self, text: str) -> list[BotMessage]:
+    async def user_say(self, text: str, files: int = 0) -> list[BotMessage]:
         """Send a text; return the bot's new messages (nothing printed)."""
         seen = self._newest()
         await self.user.send(text)
-        return await self._after(seen)
+        return await self._after(seen, files)
 
     async def user_press(self, label: str, message_id: int) -> list[BotMessage]:
         """Press a button; return the bot's new messages (nothing printed)."""
@@ -121,10 +127,10 @@ class Person:
         await self.user.press_text(label, message_id=message_id)
         return await self._after(seen)
 
-    async def say(self, text: str) -> list[BotMessage]:
-        """Send a text and print the bot's new messages."""
+    async def say(self, text: str, files: int = 0) -> list[BotMessage]:
+        """Send a text and print the bot's new messages (with ``files`` files among them)."""
         self.demo.transcript.person(self.who, text)
-        got = await self.user_say(text)
+        got = await self.user_say(text, files)
         self.demo.transcript.bot(got)
         return got
 
@@ -332,7 +338,7 @@ class Demo:
         self.section("Cán bộ xem tiến độ và báo cáo tổng hợp" if vi else
                      "The officer checks progress and asks for the report")
         await hoa.say("/tiendo" if vi else "/progress")
-        got = await hoa.say("/tonghop" if vi else "/summary")
+        got = await hoa.say("/tonghop" if vi else "/summary", files=3)
         for m in got:
             stored = m.document or m.photo_file
             if stored is not None:

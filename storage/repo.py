@@ -549,3 +549,13 @@ def save_state(person_id: int, state: dict, *, session: Session) -> None:
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Conversation) and obj.person_id == person_id:
             session.expire(obj)
+
+
+def officer_chats(*, session: Session) -> list[tuple[int, str]]:
+    """(Telegram id, language) of every person holding an officer or admin role."""
+    rows = session.exec(
+        select(Person.telegram_id, Person.language).join(
+            Membership, col(Membership.person_id) == col(Person.id))
+        .where(col(Membership.role).in_((Role.officer, Role.admin)),
+               col(Person.telegram_id).is_not(None)).distinct()).all()
+    return [(int(t), lang) for t, lang in rows if t is not None]

@@ -47,7 +47,9 @@ def test_buttons_in_old_messages_still_decode(data, button):
 
 
 @pytest.mark.parametrize("data", ["", "r:fix:1:", "rx:fix:1:", "lang:fr", "u:abc:report",
-                                  "inv:", "off:close:x", "hello", "r1:fix:1:" + "9" * 60])
+                                  "inv:", "off:close:x", "hello", "r1:fix:1:" + "9" * 60,
+                                  "inv:²", "inv:٣", "u:²:report", "r²:fix:1:", "off:close:¹",
+                                  "inv:99999999999999999999", "off:keep:9223372036854775808"])
 def test_forged_or_foreign_data_is_no_button(data):
     assert callbacks.decode(data) is None
 
@@ -55,3 +57,11 @@ def test_forged_or_foreign_data_is_no_button(data):
 def test_data_over_telegram_limit_is_refused_when_built():
     with pytest.raises(callbacks.TooLong):
         ReportAction(1, "use", "4", "9" * 60).encode()
+
+
+@pytest.mark.parametrize(("text", "number"), [
+    ("2026", 2026), ("²⁰²⁶", None), ("٢٠٢٦", None), ("-1", None), ("+1", None), ("", None),
+    (None, None), ("9" * 18, 10**18 - 1), ("9" * 19, None),
+])
+def test_ids_and_years_are_ascii_digits_that_fit_the_database(text, number):
+    assert callbacks.ascii_int(text) == number

@@ -17,6 +17,7 @@ from aiohttp import ClientSession, web
 from telegram import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -467,6 +468,37 @@ async def test_commands_per_scope_and_language(api: LocalBotApi, app: Applicatio
     assert lan.visible_commands() == [("start", "Bắt đầu"), ("help", "Trợ giúp")]
     with pytest.raises(BadRequest, match="(?i)bot_command_invalid"):
         await bot.set_my_commands([BotCommand("Start", "x")])
+    # one chat's own menu comes before every other scope, for that chat only
+    await bot.set_my_commands([BotCommand("summary", "Tổng hợp")],
+                              scope=BotCommandScopeChat(lan.chat_id))
+    assert lan.visible_commands() == [("summary", "Tổng hợp")]
+    binh = api.user(TOKEN, 1006, "Bình", language_code="vi")
+    assert binh.visible_commands() == [("start", "Bắt đầu"), ("help", "Trợ giúp")]
+    with pytest.raises(BadRequest, match="(?i)chat not found"):
+        await bot.set_my_commands([BotCommand("x", "x")], scope=BotCommandScopeChat(424242))
+
+
+async def test_a_press_answered_too_late_is_refused(api: LocalBotApi) -> None:
+    api.callback_query_timeout = 0.2
+    app = build_app(api, with_updater=False)  # the presses wait until fetched by hand
+    await app.initialize()
+    lan = api.user(TOKEN, 1007, "Lan")
+    await lan.send("/start")
+    await app.bot.send_message(lan.chat_id, "?", reply_markup=InlineKeyboardMarkup(
+        [[InlineKeyboardButton("Có", callback_data="yes")]]))
+    await lan.press("yes")
+    *_, update = await app.bot.get_updates(offset=0, timeout=0)
+    await asyncio.sleep(0.3)
+    assert update.callback_query is not None
+    with pytest.raises(BadRequest, match="(?i)query is too old"):
+        await update.callback_query.answer()
+    await lan.press("yes")
+    *_, update = await app.bot.get_updates(offset=update.update_id + 1, timeout=0)
+    assert update.callback_query is not None and update.callback_query.message is not None
+    await update.callback_query.answer()  # in time: accepted
+    await app.bot.send_chat_action(lan.chat_id, "typing")
+    assert lan.chat_action_timeline() == [("typing", update.callback_query.message.message_id)]
+    await app.shutdown()
 
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

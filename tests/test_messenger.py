@@ -41,6 +41,8 @@ class Memory:
     removed: list[tuple[int, int]] = field(default_factory=list)
     alerts: list[str | None] = field(default_factory=list)
     typing: int = 0
+    uploading: int = 0
+    menus: dict[int, list[str]] = field(default_factory=dict)
 
     async def send_text(self, chat_id: int, text: str, choices: Choices = ()) -> int:
         assert len(text) <= self.limits.max_text
@@ -63,6 +65,12 @@ class Memory:
     async def send_typing(self, chat_id: int) -> None:
         self.typing += 1
 
+    async def send_uploading(self, chat_id: int) -> None:
+        self.uploading += 1
+
+    async def set_menu(self, chat_id: int, commands) -> None:
+        self.menus[chat_id] = [word for word, _ in commands]
+
     def texts(self, since: int = 0) -> str:
         return "\n".join(t for _, t, _ in self.sent[since:])
 
@@ -83,6 +91,7 @@ async def test_an_officer_works_through_a_messenger_without_buttons(engine):
     code = invite(engine, "xuan-truong", Role.officer)
     await shell.receive(inbound(Command("start", (code,))), m)
     assert "Hoa" in m.texts()
+    assert {"tonghop", "tiendo", "chot"} <= set(m.menus[HOA.id])  # the officers' menu
     n = len(m.sent)
     await shell.receive(inbound(Command("TienDo")), m)  # any alias, any case
     assert "Xã Xuân Trường" in m.texts(n)

@@ -42,6 +42,10 @@ from sandbox.botapi.model import (
 )
 from sandbox.botapi.text import format_text
 
+_SCOPE_TYPES = frozenset({"default", "all_private_chats", "all_group_chats",
+                          "all_chat_administrators", "chat", "chat_administrators",
+                          "chat_member"})
+
 
 class Methods:
     """The ``_m_<method>`` implementations of a LocalBotApi."""
@@ -288,6 +292,8 @@ class Methods:
         if action not in _CHAT_ACTIONS:
             raise _bad("wrong parameter action in request")
         chat.actions.append(action)
+        latest = max((m for m, r in chat.records.items() if r.from_bot), default=0)
+        chat.action_log.append((action, latest))
         return True
 
     def _edit_target(self, bot: _Bot, p: _Params) -> tuple[_Chat, _Record]:
@@ -366,7 +372,10 @@ class Methods:
 
     async def _m_answerCallbackQuery(self, bot: _Bot, p: _Params) -> bool:
         query_id = p.str_("callback_query_id") or ""
-        if query_id not in bot.queries or query_id in bot.answered:
+        pressed = bot.query_times.get(query_id)
+        too_late = (self.callback_query_timeout is not None and pressed is not None
+                    and time.monotonic() - pressed > self.callback_query_timeout)
+        if query_id not in bot.queries or query_id in bot.answered or too_late:
             raise _bad("query is too old and response timeout expired or query ID is invalid")
         text = p.str_("text")
         if text is not None and len(text) > MAX_ANSWER_TEXT:
@@ -403,25 +412,41 @@ class Methods:
             if not description.strip() or len(description) > 256:
                 raise _bad("BOT_COMMAND_DESCRIPTION_INVALID")
             clean.append({"command": command, "description": description})
-        key = (_scope_key(self._scope(p)), p.str_("language_code") or "")
+        key = (_scope_key(self._scope(p, bot)), p.str_("language_code") or "")
         if clean:
             bot.commands[key] = clean
         else:
             bot.commands.pop(key, None)
         return True
 
-    def _scope(self, p: _Params) -> dict[str, Any] | None:
+    def _scope(self, p: _Params, bot: _Bot) -> dict[str, Any] | None:
+        """BotCommandScope: one of its seven types; the chat ones name a chat the bot knows
+        (chat_member also a user)."""
         scope = p.json_("scope", "scope")
-        if scope is not None and not (isinstance(scope, dict) and "type" in scope):
+        if scope is None:
+            return None
+        if not (isinstance(scope, dict) and scope.get("type") in _SCOPE_TYPES):
             raise _bad("can't parse BotCommandScope")
+        if scope["type"] in ("chat", "chat_administrators", "chat_member"):
+            chat_id = scope.get("chat_id")
+            try:
+                chat_id = int(chat_id)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise _bad("chat not found") from None
+            if chat_id not in bot.chats:
+                raise _bad("chat not found")
+            scope = {**scope, "chat_id": chat_id}
+            if scope["type"] == "chat_member" and not isinstance(scope.get("user_id"), int):
+                raise _bad("user not found")
         return scope
 
     async def _m_getMyCommands(self, bot: _Bot, p: _Params) -> list[dict[str, str]]:
-        key = (_scope_key(self._scope(p)), p.str_("language_code") or "")
+        key = (_scope_key(self._scope(p, bot)), p.str_("language_code") or "")
         return copy.deepcopy(bot.commands.get(key, []))
 
     async def _m_deleteMyCommands(self, bot: _Bot, p: _Params) -> bool:
-        bot.commands.pop((_scope_key(self._scope(p)), p.str_("language_code") or ""), None)
+        bot.commands.pop((_scope_key(self._scope(p, bot)), p.str_("language_code") or ""),
+                         None)
         return True
 
     async def _m_getFile(self, bot: _Bot, p: _Params) -> dict[str, Any]:

@@ -198,6 +198,8 @@ class _Chat:
     reply_keyboard: dict[str, Any] | None = None
     force_reply_to: int | None = None
     actions: list[str] = field(default_factory=list)
+    # (action, id of the bot's latest message then): what was shown between which messages
+    action_log: list[tuple[str, int]] = field(default_factory=list)
     started: bool = False
 
     def touch(self, message_id: int) -> None:
@@ -244,6 +246,7 @@ class _Bot:
         self.file_paths: dict[str, StoredFile] = {}
         self.queries: dict[str, tuple[int, int | None, str | None]] = {}
         self.answered: set[str] = set()
+        self.query_times: dict[str, float] = {}  # when each button was pressed (monotonic)
         self.callback_answers: list[CallbackAnswer] = []
         self.stats = Stats()
         self.in_flight = 0

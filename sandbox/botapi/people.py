@@ -185,12 +185,22 @@ class LocalUser:
             raise LookupError(f"button {text!r} is not a callback button: {button}")
         return await self._press(record, str(button["callback_data"]))
 
+    async def press_data(self, data: str, message_id: int | None = None) -> int:
+        """Press a button of a bot message (the last one by default) that gives back ``data``
+        whatever the button holds: a button of an old version, or a modified client."""
+        records = [r for r in self._chat.records.values() if r.from_bot and not r.deleted
+                   and (message_id is None or r.message["message_id"] == message_id)]
+        if not records:
+            raise LookupError("no bot message to press a button of")
+        return await self._press(records[-1], data)
+
     async def _press(self, record: _Record, data: str) -> int:
         self._act()
         bot = self._bot
         query_id = f"{bot.id}{next(self._api._query_ids):08d}"
         message_id = record.message["message_id"]
         bot.queries[query_id] = (self.chat_id, message_id, data)
+        bot.query_times[query_id] = time.monotonic()
         self._chat.last_query_id = query_id
         query = {
             "id": query_id,
@@ -256,6 +266,10 @@ class LocalUser:
     def chat_actions(self) -> list[str]:
         """sendChatAction actions the bot showed in this chat."""
         return list(self._chat.actions)
+
+    def chat_action_timeline(self) -> list[tuple[str, int]]:
+        """Each sendChatAction with the id of the bot's latest message at that moment."""
+        return list(self._chat.action_log)
 
     def visible_commands(self) -> list[tuple[str, str]]:
         """The command menu this person sees (scope and language fallbacks applied)."""

@@ -45,9 +45,13 @@ from sandbox.botapi.updates import Updates
 class LocalBotApi(Routes, Updates, Methods, Limits):
     """An in-memory Telegram Bot API server on loopback, with people who use its bots."""
 
-    def __init__(self, *, idle_seconds: float = 0.05, webhook_timeout: float = 10.0) -> None:
+    def __init__(self, *, idle_seconds: float = 0.05, webhook_timeout: float = 10.0,
+                 callback_query_timeout: float | None = None) -> None:
         self.idle_seconds = idle_seconds
         self.webhook_timeout = webhook_timeout
+        # answerCallbackQuery later than this after the press: "query is too old" (Telegram
+        # allows some seconds); None: any time
+        self.callback_query_timeout = callback_query_timeout
         self.host = "127.0.0.1"
         self.port = 0
         self._bots: dict[str, _Bot] = {}
