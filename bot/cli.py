@@ -17,12 +17,9 @@ from sqlalchemy import Engine
 
 from bot.settings import Settings
 from storage import repo
-from storage.communes import SetupRefused, apply_commune, load_commune
 from storage.db import make_engine, session_scope, upgrade
 from storage.kinds import Role
 from storage.models import Unit
-from storage.plan_files import bundled_plan_paths, load_plan
-from storage.yamlfiles import FileInvalid
 
 app = typer.Typer(help="ctvbot: child-protection indicator reports over Telegram.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -54,6 +51,8 @@ def db_upgrade() -> None:
 @plan_app.command("list")
 def plan_list() -> None:
     """List the bundled plans."""
+    from storage.plan_files import bundled_plan_paths, load_plan
+
     for path in bundled_plan_paths():
         spec = load_plan(path)
         n_crit = sum(len(g.criteria) for g in spec.goals)
@@ -64,6 +63,9 @@ def plan_list() -> None:
 @plan_app.command("check")
 def plan_check(files: Annotated[list[Path] | None, typer.Argument()] = None) -> None:
     """Check plan files (all bundled plans when none is given)."""
+    from storage.plan_files import bundled_plan_paths, load_plan
+    from storage.yamlfiles import FileInvalid
+
     failed = False
     for path in files or bundled_plan_paths():
         try:
@@ -86,6 +88,9 @@ def setup(
         "(after an administrative reorganisation)")] = False,
 ) -> None:
     """Set up (or update) a commune from a commune file."""
+    from storage.communes import SetupRefused, apply_commune, load_commune
+    from storage.yamlfiles import FileInvalid
+
     try:
         spec = load_commune(file)
     except FileInvalid as exc:

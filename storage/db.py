@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,16 +61,18 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
+
+
 def head_revisions() -> set[str]:
-    """The bundled migrations' head revisions, read from their files (Alembic not loaded)."""
+    """The bundled migrations' head revisions, read from their files' ``revision`` and
+    ``down_revision`` lines (neither Alembic nor a parse of the whole files is needed)."""
     revisions: dict[str, str | None] = {}
     for path in (MIGRATIONS / "versions").glob("*.py"):
         values: dict[str, object] = {}
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
-                    isinstance(node.targets[0], ast.Name) and \
-                    node.targets[0].id in ("revision", "down_revision"):
-                values[node.targets[0].id] = ast.literal_eval(node.value)
+        for m in _REVISION_LINE.finditer(path.read_text(encoding="utf-8")):
+            with contextlib.suppress(ValueError, SyntaxError):
+                values.setdefault(m.group(1), ast.literal_eval(m.group(2)))
         if isinstance(values.get("revision"), str):
             down = values.get("down_revision")
             revisions[str(values["revision"])] = down if isinstance(down, str) else None
