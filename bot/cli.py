@@ -31,7 +31,7 @@ app.add_typer(db_app, name="db")
 
 def _engine() -> Engine:
     settings = Settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     upgrade(engine)
     return engine
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 from functools import cached_property
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
@@ -25,6 +26,11 @@ class Settings(BaseSettings):
     messages_per_second: float = 25.0  # reminder batches
     replies_per_second: float = 30.0  # everything one process sends; 0: no limit (local API)
     webhook_secret: SecretStr | None = None
+    # SQLite only. "full": a saved answer survives a power cut (the write-ahead log is flushed
+    # to disk at every commit). "normal": the flush waits for the next checkpoint, so answers
+    # saved in the moments before a power cut or a crash of the machine (not of the bot) can
+    # be lost; the database stays consistent. See docs/deployment.md.
+    sqlite_synchronous: Literal["full", "normal"] = "full"
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from telegram import (
     Bot,
     BotCommand,
@@ -24,6 +25,7 @@ from telegram import (
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.context import COMMANDS, MENU_NAMES, Env
@@ -215,7 +217,12 @@ def build_application(env: Env, receive: Receive, failed: Failed, *, token: str,
     the reply; 0 switches the limiter off (a local Bot API server, a benchmark). ``started``
     gets the Env (with the bot's username learnt) and the Reminders once running.
     """
-    builder = ApplicationBuilder().token(token).base_url(base_url).base_file_url(base_file_url)
+    # PTB's two HTTP clients (getUpdates, everything else), with its default pool sizes, share
+    # one TLS context: each would load the certificate authorities on its own (about 1 MiB)
+    tls = {"verify": httpx.create_ssl_context()}
+    builder = (ApplicationBuilder().token(token).base_url(base_url).base_file_url(base_file_url)
+               .request(HTTPXRequest(connection_pool_size=256, httpx_kwargs=tls))
+               .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs=tls)))
     if replies_per_second > 0:
         builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=replies_per_second,
                                                       max_retries=REPLY_RETRIES))

@@ -27,8 +27,14 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL."""
+def make_engine(url: str, *, echo: bool = False, sqlite_synchronous: str = "full") -> Engine:
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL.
+
+    ``sqlite_synchronous``: SQLite's ``synchronous`` setting, "full" (every commit is on disk
+    before it returns) or "normal" (in WAL mode: durable once checkpointed; a power cut can
+    lose the last commits, never the database's consistency)."""
+    if sqlite_synchronous not in ("full", "normal"):
+        raise ValueError(f"sqlite_synchronous must be full or normal, not {sqlite_synchronous!r}")
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -40,6 +46,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA synchronous={sqlite_synchronous.upper()}")
             cur.close()
 
         @event.listens_for(engine, "begin")
