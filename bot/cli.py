@@ -21,12 +21,9 @@ from bot.cli_text import fail as _fail
 from bot.i18n import current_locale
 from bot.settings import Settings
 from storage import repo
-from storage.communes import SetupRefused, apply_commune, load_commune
 from storage.db import session_scope
 from storage.kinds import Role
 from storage.models import Unit
-from storage.plan_files import bundled_plan_paths, check_plan, load_plan
-from storage.yamlfiles import FileInvalid
 
 app = typer.Typer(help="ctvbot: child-protection indicator reports over Telegram.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -73,6 +70,8 @@ def db_upgrade() -> None:
 @plan_app.command("list")
 def plan_list() -> None:
     """List the bundled plans."""
+    from storage.plan_files import bundled_plan_paths, load_plan
+
     for path in bundled_plan_paths():
         spec = load_plan(path)
         n_crit = sum(len(g.criteria) for g in spec.goals)
@@ -84,6 +83,9 @@ def plan_list() -> None:
 @plan_app.command("check")
 def plan_check(files: Annotated[list[Path] | None, typer.Argument()] = None) -> None:
     """Check plan files (all bundled plans when none is given)."""
+    from storage.plan_files import bundled_plan_paths, check_plan
+    from storage.yamlfiles import FileInvalid
+
     failed = False
     for path in files or bundled_plan_paths():
         try:
@@ -110,6 +112,9 @@ def setup(
 ) -> None:
     """Set up (or update) a commune from a commune file."""
     _language(lang)
+    from storage.communes import SetupRefused, apply_commune, load_commune
+    from storage.yamlfiles import FileInvalid
+
     try:
         spec = load_commune(file)
     except FileInvalid as exc:

@@ -133,7 +133,8 @@ def open_database() -> Engine:
     from bot.settings import Settings
     from storage.db import make_engine, normalise_url, upgrade
 
-    url = Settings().database_url
+    settings = Settings()
+    url = settings.database_url
     try:
         parsed = make_url(normalise_url(url))
     except ArgumentError:
@@ -145,7 +146,7 @@ def open_database() -> Engine:
             parsed.database != ":memory:" and not Path(parsed.database).parent.is_dir():
         raise fail(tr("cli.db.no_folder", url=shown, folder=Path(parsed.database).parent))
     try:
-        engine = make_engine(url)
+        engine = make_engine(url, sqlite_synchronous=settings.sqlite_synchronous)
         upgrade(engine)
     except NoSuchModuleError:
         raise fail(tr("cli.db.unsupported", url=shown, scheme=parsed.get_backend_name())) \

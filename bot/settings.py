@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 from functools import cached_property
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr, field_validator, model_validator
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
     zalo_api_url: str = "https://bot-api.zaloplatforms.com"  # the base, without /bot
     zalo_messages_per_second: float = 5.0  # replies and reminders on Zalo; 0: no limit
     zalo_webhook_secret: SecretStr | None = None  # for the web app's Zalo webhook route
+    # SQLite only. "full": a saved answer survives a power cut (the write-ahead log is flushed
+    # to disk at every commit). "normal": the flush waits for the next checkpoint, so answers
+    # saved in the moments before a power cut or a crash of the machine (not of the bot) can
+    # be lost; the database stays consistent. See docs/deployment.md.
+    sqlite_synchronous: Literal["full", "normal"] = "full"
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from telegram import (
     Bot,
     BotCommand,
@@ -36,6 +37,7 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import service
@@ -316,8 +318,13 @@ def build_application(env: Env, receive: Receive, failed: Failed, *, token: str,
     gets the Env (with the bot's username learnt) and the Reminders once running.
     ``updater=False``: no updater of its own (the webhook route of ``bot.web`` feeds it).
     """
+    # PTB's two HTTP clients (getUpdates, everything else), with its default pool sizes, share
+    # one TLS context: each would load the certificate authorities on its own (about 1 MiB)
+    tls = {"verify": httpx.create_ssl_context()}
     builder = (ApplicationBuilder().application_class(ResilientApplication).token(token)
-               .base_url(base_url).base_file_url(base_file_url))
+               .base_url(base_url).base_file_url(base_file_url)
+               .request(HTTPXRequest(connection_pool_size=256, httpx_kwargs=tls))
+               .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs=tls)))
     if not updater:  # updates come from the web app's webhook route (bot.web.app)
         builder = builder.updater(None)
     if replies_per_second > 0:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,8 +27,14 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL."""
+def make_engine(url: str, *, echo: bool = False, sqlite_synchronous: str = "full") -> Engine:
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL.
+
+    ``sqlite_synchronous``: SQLite's ``synchronous`` setting, "full" (every commit is on disk
+    before it returns) or "normal" (in WAL mode: durable once checkpointed; a power cut can
+    lose the last commits, never the database's consistency)."""
+    if sqlite_synchronous not in ("full", "normal"):
+        raise ValueError(f"sqlite_synchronous must be full or normal, not {sqlite_synchronous!r}")
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -38,6 +46,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA synchronous={sqlite_synchronous.upper()}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -59,16 +68,18 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
+
+
 def head_revisions() -> set[str]:
-    """The bundled migrations' head revisions, read from their files (Alembic not loaded)."""
+    """The bundled migrations' head revisions, read from their files' ``revision`` and
+    ``down_revision`` lines (neither Alembic nor a parse of the whole files is needed)."""
     revisions: dict[str, str | None] = {}
     for path in (MIGRATIONS / "versions").glob("*.py"):
         values: dict[str, object] = {}
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
-                    isinstance(node.targets[0], ast.Name) and \
-                    node.targets[0].id in ("revision", "down_revision"):
-                values[node.targets[0].id] = ast.literal_eval(node.value)
+        for m in _REVISION_LINE.finditer(path.read_text(encoding="utf-8")):
+            with contextlib.suppress(ValueError, SyntaxError):
+                values.setdefault(m.group(1), ast.literal_eval(m.group(2)))
         if isinstance(values.get("revision"), str):
             down = values.get("down_revision")
             revisions[str(values["revision"])] = down if isinstance(down, str) else None

@@ -12,8 +12,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -36,6 +34,16 @@ from storage.models import (
     ValueChange,
     utcnow,
 )
+
+
+def _insert(dialect: str, table: Any) -> Any:
+    """An INSERT with ON CONFLICT for the engine's dialect (only that dialect is imported)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
 
 # ---------------------------------------------------------------- units
 
@@ -425,7 +433,7 @@ def _save_value_stmt(dialect: str) -> Any:
     table = ReportedValue.__table__
     submitted = select(Submission.id).where(Submission.round_id == bindparam("round_id"),
                                             Submission.unit_id == bindparam("unit_id")).exists()
-    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    insert = _insert(dialect, table)
     stmt = insert.values(
         round_id=bindparam("round_id"), unit_id=bindparam("unit_id"),
         indicator_id=bindparam("indicator_id"), version=1,
@@ -496,7 +504,7 @@ def history_of(round_id: int, unit_id: int, indicator_id: int, *,
 @functools.cache
 def _claim_stmt(dialect: str) -> Any:
     table = ProcessedUpdate.__table__
-    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    insert = _insert(dialect, table)
     return insert.values(update_id=bindparam("update_id"),
                          processed_at=bindparam("at", type_=table.c.processed_at.type)) \
         .on_conflict_do_nothing().returning(table.c.update_id)
@@ -505,7 +513,7 @@ def _claim_stmt(dialect: str) -> Any:
 @functools.cache
 def _claim_key_stmt(dialect: str) -> Any:
     table = ProcessedMessage.__table__
-    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    insert = _insert(dialect, table)
     return insert.values(key=bindparam("key"),
                          processed_at=bindparam("at", type_=table.c.processed_at.type)) \
         .on_conflict_do_nothing().returning(table.c.key)
@@ -533,7 +541,7 @@ def load_state(person_id: int, *, session: Session) -> dict:
 @functools.cache
 def _save_state_stmt(dialect: str) -> Any:
     table = Conversation.__table__
-    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    insert = _insert(dialect, table)
     stmt = insert.values(person_id=bindparam("person_id"),
                          state=bindparam("state", type_=table.c.state.type),
                          updated_at=bindparam("at", type_=table.c.updated_at.type))
