@@ -352,27 +352,43 @@ def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
     round unless the rounds have several deadlines.
     """
     ds = sorted(set(deadlines))
-    # ReportedValue.state is "submitted" exactly when the unit has a Submission (repo keeps
-    # them in step): a sum of the rows, not a key, so there is one group per unit kind
-    keys: list[Any] = [_rv.c.round_id, _rv.c.indicator_id, _u.c.kind]
-    on_time = case((func.coalesce(_s.c.submitted_at, _rv.c.updated_at)
-                    < _cutoff_expr(ds, tz), 1), else_=0)
-    joined = _rv.join(_u, _u.c.id == _rv.c.unit_id)
+    conn = session.connection()
+    # through the round's key: SQLite then reads the values round by round
+    in_rounds = _rv.c.round_id.in_(sa_select(_r.c.id).where(_ids(_r.c.id, list(rounds))))
+    if conn.dialect.name == "sqlite":
+        # SQLite joins in nested loops: look the unit (its kind) and its submission up once
+        # per (round, unit) that has values, then read that unit's values by the unique
+        # index (round, unit, indicator), instead of two look-ups per value
+        pairs = sa_select(_rv.c.round_id, _rv.c.unit_id).where(in_rounds).distinct() \
+            .subquery("pairs")
+        pu = (sa_select(pairs.c.round_id, pairs.c.unit_id, _u.c.kind, _s.c.submitted_at)
+              .select_from(pairs.join(_u, _u.c.id == pairs.c.unit_id)
+                           .outerjoin(_s, and_(_s.c.round_id == pairs.c.round_id,
+                                               _s.c.unit_id == pairs.c.unit_id)))
+              .subquery("pu"))
+        kind, submitted_at = pu.c.kind, pu.c.submitted_at
+        joined = pu.join(_rv, and_(_rv.c.round_id == pu.c.round_id,
+                                   _rv.c.unit_id == pu.c.unit_id))
+        where = [_has_data(_rv, inds)]
+    else:  # PostgreSQL hashes the units and the submissions once
+        kind, submitted_at = _u.c.kind, _s.c.submitted_at
+        joined = _rv.join(_u, _u.c.id == _rv.c.unit_id).outerjoin(
+            _s, and_(_s.c.round_id == _rv.c.round_id, _s.c.unit_id == _rv.c.unit_id))
+        where = [in_rounds, _has_data(_rv, inds)]
     if len(ds) > 1:
         joined = joined.join(_r, _r.c.id == _rv.c.round_id)
+    # ReportedValue.state is "submitted" exactly when the unit has a Submission (repo keeps
+    # them in step): a sum of the rows, not a key, so there is one group per unit kind
+    keys: list[Any] = [_rv.c.round_id, _rv.c.indicator_id, kind]
+    on_time = case((func.coalesce(submitted_at, _rv.c.updated_at)
+                    < _cutoff_expr(ds, tz), 1), else_=0)
     stmt = (
         sa_select(*keys, func.count(), func.sum(case((_rv.c.state == "submitted", 1), else_=0)),
                   func.sum(_rv.c.numerator), func.sum(_rv.c.denominator),
                   func.sum(_rv.c.value), func.sum(case((_rv.c.value >= 0.5, 1), else_=0)),
                   func.sum(on_time))
-        .select_from(joined.outerjoin(_s, and_(_s.c.round_id == _rv.c.round_id,
-                                               _s.c.unit_id == _rv.c.unit_id)))
-        # through the round's key: SQLite then reads the values round by round
-        .where(_rv.c.round_id.in_(sa_select(_r.c.id).where(_ids(_r.c.id, list(rounds)))),
-               _has_data(_rv, inds))
-        .group_by(*keys)
+        .select_from(joined).where(*where).group_by(*keys)
     )
-    conn = session.connection()
     if len(rounds) > 100 and conn.dialect.name == "postgresql":
         # one group per round, indicator and kind: let PostgreSQL hash them in memory
         conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
@@ -441,17 +457,39 @@ def _sum_values(values: Sequence[Any], rounds: dict[int, tuple[int, int]],
     return out
 
 
+# A commune's report: every statement built once, here (building and caching a statement's
+# key costs more than running it on a thousand rows), the values fetched as plain tuples.
+_COMMUNE_ROUNDS = (
+    sa_select(_r.c.id, _r.c.year, _r.c.plan_id, _r.c.unit_deadline,
+              _r.c.consolidation_deadline, _r.c.closed_at, _p.c.code, _p.c.name_vi,
+              _p.c.name_en, _p.c.issuer, _p.c.level)
+    .select_from(_r.join(_p, _p.c.id == _r.c.plan_id))
+    .where(_r.c.commune_id == bindparam("commune_id")).order_by(_r.c.year))
+_CUTOFF = bindparam("cutoff", type_=UTCDateTime())
+_ROUND_IDS = bindparam("round_ids", expanding=True)
+_COMMUNE_VALUES = (
+    sa_select(_rv.c.round_id, _rv.c.unit_id, _rv.c.indicator_id, _rv.c.numerator,
+              _rv.c.denominator, _rv.c.value, _rv.c.task_status, _rv.c.text, _rv.c.state,
+              case((_rv.c.updated_at < _CUTOFF, 1), else_=0))
+    .where(_rv.c.round_id.in_(_ROUND_IDS)))
+_COMMUNE_SENT = (
+    sa_select(_s.c.round_id, _s.c.unit_id,
+              case((_s.c.round_id == bindparam("round_id"), _s.c.submitted_at)),
+              case((_s.c.submitted_at < _CUTOFF, 1), else_=0))
+    .where(_s.c.round_id.in_(_ROUND_IDS)))
+_COMMUNE_UNITS = (
+    sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind)
+    .where(_u.c.parent_id == bindparam("commune_id")).order_by(_u.c.position, _u.c.code))
+_UNIT_KINDS = sa_select(_u.c.id, _u.c.kind).where(_u.c.id.in_(bindparam("unit_ids",
+                                                                           expanding=True)))
+
+
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, tz: ZoneInfo) -> CommuneReport:
     """The annual report of a commune (or any unit with its own round) for ``year``."""
     commune, parent = _unit_and_parent(commune_code_or_id, session)
     conn = session.connection()
-    rounds = conn.execute(  # the commune's rounds, with their plan
-        sa_select(_r.c.id, _r.c.year, _r.c.plan_id, _r.c.unit_deadline,
-                  _r.c.consolidation_deadline, _r.c.closed_at, _p.c.code, _p.c.name_vi,
-                  _p.c.name_en, _p.c.issuer, _p.c.level)
-        .select_from(_r.join(_p, _p.c.id == _r.c.plan_id))
-        .where(_r.c.commune_id == commune.id).order_by(_r.c.year)).all()
+    rounds = conn.execute(_COMMUNE_ROUNDS, {"commune_id": commune.id}).all()
     rnd = next((r for r in rounds if r.year == year), None)
     if rnd is None:
         raise ReportError(f"{commune.code} has no round for {year}; rounds: "
@@ -464,27 +502,16 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
             if r.plan_id == plan.id and (r.year in need or r.year < year)}
     # the values of those rounds (about a thousand rows) and who sent their report: summed
     # here, as the grouped query of a roll-up would, without a join per value
-    cutoff = deadline_cutoff(rnd.unit_deadline, tz)
-    before = literal(cutoff, UTCDateTime())
-    values = conn.execute(sa_select(_rv.c.round_id, _rv.c.unit_id, _rv.c.indicator_id,
-                                    _rv.c.numerator, _rv.c.denominator, _rv.c.value,
-                                    _rv.c.task_status, _rv.c.text, _rv.c.state,
-                                    case((_rv.c.updated_at < before, 1), else_=0))
-                          .where(_ids(_rv.c.round_id, list(mine)))).all()
-    sent = {(rid, uid): (at if rid == rnd.id else None, bool(in_time))
-            for rid, uid, at, in_time in conn.execute(
-                sa_select(_s.c.round_id, _s.c.unit_id,
-                          case((_s.c.round_id == rnd.id, _s.c.submitted_at)),
-                          case((_s.c.submitted_at < before, 1), else_=0))
-                .where(_ids(_s.c.round_id, list(mine))))}
-    units = conn.execute(sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind)
-                         .where(_u.c.parent_id == commune.id)
-                         .order_by(_u.c.position, _u.c.code)).all()
+    params = {"round_ids": list(mine), "cutoff": deadline_cutoff(rnd.unit_deadline, tz),
+              "round_id": rnd.id}
+    values = conn.execute(_COMMUNE_VALUES, params).all()
+    sent = {(rid, uid): (at, bool(in_time))
+            for rid, uid, at, in_time in conn.execute(_COMMUNE_SENT, params)}
+    units = conn.execute(_COMMUNE_UNITS, {"commune_id": commune.id}).all()
     kind_of_unit = {u.id: u.kind for u in units}
     others = {v[1] for v in values} - kind_of_unit.keys()
     if others:  # values of units no longer under the commune: counted by their kind
-        kind_of_unit.update(conn.execute(sa_select(_u.c.id, _u.c.kind)
-                                         .where(_ids(_u.c.id, sorted(others)))).all())
+        kind_of_unit.update(conn.execute(_UNIT_KINDS, {"unit_ids": sorted(others)}).all())
     groups = _sum_values(values, mine, inds, kind_of_unit, sent)
     scope = Scope()
     for g in groups:
@@ -567,12 +594,15 @@ _UNIT_AND_PARENT = (
     sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _pu.c.id, _pu.c.code, _pu.c.name,
               _pu.c.kind)
     .select_from(_u.outerjoin(_pu, _pu.c.id == _u.c.parent_id)))
+_UNIT_AND_PARENT_BY_ID = _UNIT_AND_PARENT.where(_u.c.id == bindparam("key"))
+_UNIT_AND_PARENT_BY_CODE = _UNIT_AND_PARENT.where(_u.c.code == bindparam("key"))
 
 
 def _unit_and_parent(code_or_id: str | int, session: Session) -> tuple[Any, UnitInfo | None]:
     """The unit (by id, full code or unambiguous last part) and its parent: one query."""
-    key = _u.c.id if isinstance(code_or_id, int) else _u.c.code
-    row = session.connection().execute(_UNIT_AND_PARENT.where(key == code_or_id)).first()
+    by_id = isinstance(code_or_id, int)
+    row = session.connection().execute(_UNIT_AND_PARENT_BY_ID if by_id else
+                                       _UNIT_AND_PARENT_BY_CODE, {"key": code_or_id}).first()
     if row is None:  # a last part of a code, or nothing: resolve_unit says which
         unit = resolve_unit(code_or_id, session)
         return unit, _parent(unit, session)
