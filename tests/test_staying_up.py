@@ -32,7 +32,7 @@ from tests.test_e2e_report import HAMLET_ANSWERS, values
 
 NOT_SAVED = "chưa lưu được"
 OFFICER_WORDS = {"moi", "tonghop", "tiendo", "nhac", "hanchot", "chot"}
-EVERYONE_WORDS = {"baocao", "tinhtrang", "huy", "huongdan", "ngonngu"}
+EVERYONE_WORDS = {"baocao", "tinhtrang", "huy", "huongdan", "ngonngu", "web"}
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ async def test_each_person_sees_the_commands_of_their_role(api, bot, engine):
     await tap(hoa, "lang:en")
     menu = dict(hoa.visible_commands())
     assert set(menu) == {"report", "status", "cancel", "help", "language", "invite", "summary",
-                         "progress", "remind", "deadline", "close"}
+                         "progress", "remind", "deadline", "close", "web"}
     assert menu["summary"] == text_of("cmd.summary", "en")
 
 

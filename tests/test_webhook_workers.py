@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from sandbox.botapi import LocalBotApi
 from storage.models import ValueChange
-from tests.harness import TOKEN, invite, say, setup_commune
+from tests.harness import TOKEN, invite, newest, say, setup_commune
 
 SECRET = "s3cret-for-tests-only"
 
@@ -100,8 +100,13 @@ async def test_two_webhook_workers_share_conversations(db_url, engine):
         await say(lan, "/baocao")
         for text, expected in [("450", "Đã hiểu: 450"), ("12", "12/450"), ("12", "Đã hiểu: 12"),
                                ("11", "11/12")]:
-            out = await say(lan, text)
-            assert any(expected in o for o in out), (text, out)
+            # wait for the answer this step must produce, not for silence: under load a
+            # worker may pause between the two messages of the previous answer
+            seen = newest(lan)
+            await lan.send(text)
+            await api.wait_until(lambda seen=seen, expected=expected: any(
+                expected in (m.content or "") for m in lan.messages() if m.message_id > seen),
+                30, f"the answer to {text}")
         assert set(proxy.hits) == set(ports)  # both workers took part
         # the same update delivered again (to the other worker) changes nothing
         update_id = await lan.send("380")
