@@ -418,9 +418,10 @@ def run(
 
     from bot.app import build_application, build_zalo, install_log_redaction
     from bot.service import Env
-    from bot.web.app import WebConfig, build_web_app
+    from bot.web.app import ZALO_WEBHOOK_PATH, WebConfig, build_web_app, zalo_webhook_route
     from bot.web.metrics import Metrics
     from bot.web.serve import bind, serve
+    from bot.zalo import webhook_handler
 
     settings = Settings()
     if settings.token is None and settings.zalo_token is None:
@@ -450,15 +451,39 @@ def run(
               daytime=settings.daytime)
     log = logging.getLogger("ctvbot")
     zalo_bot = None
+    zalo_hook: tuple[str, str] | None = None  # Zalo's webhook: (public URL, secret)
+    zalo_routes: list[Any] = []
     if settings.zalo_token is not None:
         zalo_bot = build_zalo(env, token=settings.zalo_token.get_secret_value(),
                               api_url=settings.zalo_api_url,
                               replies_per_second=settings.zalo_messages_per_second)
+    if zalo_bot is not None and settings.zalo_webhook_secret is not None:
+        zalo_secret = settings.zalo_webhook_secret.get_secret_value()
+        if not 8 <= len(zalo_secret) <= 256:
+            raise _fail("CTVBOT_ZALO_WEBHOOK_SECRET must have 8 to 256 characters: "
+                        f"for example {pysecrets.token_urlsafe(24)}")
+        if not public:
+            raise _fail("Zalo's webhook needs CTVBOT_PUBLIC_URL, the public address of the "
+                        f"web pages (Zalo posts to it + {ZALO_WEBHOOK_PATH})")
+        zalo_hook = (public + ZALO_WEBHOOK_PATH, zalo_secret)
+        zalo_routes = [zalo_webhook_route(webhook_handler(zalo_bot, zalo_secret),
+                                          WebConfig(public_url=public))]
     if settings.token is None:
         assert zalo_bot is not None
-        log.info("starting Zalo alone (long polling, database: %s)",
+        log.info("starting Zalo alone (%s, database: %s)",
+                 f"webhook {ZALO_WEBHOOK_PATH}" if zalo_hook else "long polling",
                  engine.url.render_as_string(hide_password=True))
-        _run_zalo_alone(zalo_bot, env, settings)
+        web = None
+        if zalo_hook is not None:
+            web = build_web_app(env, WebConfig(public_url=public), metrics=Metrics(engine),
+                                extra_routes=zalo_routes)
+            try:
+                sock = bind(settings.web_listen)
+            except (OSError, ValueError) as exc:
+                raise _fail(f"Zalo's webhook: cannot listen on {settings.web_listen!r} "
+                            f"(CTVBOT_WEB_LISTEN): {exc}") from exc
+        _run_zalo_alone(zalo_bot, env, settings,
+                        (web, sock, zalo_hook) if zalo_hook is not None else None)
         log.info("stopped")
         return
     token = settings.token.get_secret_value()
@@ -473,7 +498,7 @@ def run(
     web_app = build_web_app(env, WebConfig(
         public_url=public, bot_token=token, webhook_secret=secret,
         webhook_path=urlsplit(url).path if webhook and url else None),
-        application=application, metrics=metrics)
+        application=application, metrics=metrics, extra_routes=zalo_routes)
     where = listen if webhook else settings.web_listen
     sock = None
     if where:
@@ -483,8 +508,10 @@ def run(
             if webhook:
                 raise _fail(f"cannot listen on {where}: {exc}") from exc
             log.warning("the web pages are not served: cannot listen on %s (%s)", where, exc)
+    if zalo_hook is not None and sock is None:
+        raise _fail("Zalo's webhook is a route of the web pages: set CTVBOT_WEB_LISTEN")
     if zalo_bot is not None:
-        _beside_telegram(application, zalo_bot, settings)
+        _beside_telegram(application, zalo_bot, settings, zalo_hook)
     log.info("starting (%s%s, database: %s%s)", "webhook" if webhook else "long polling",
              " and Zalo" if zalo_bot is not None else "",
              engine.url.render_as_string(hide_password=True),
@@ -499,9 +526,11 @@ def run(
     log.info("stopped")
 
 
-def _beside_telegram(application: Any, zalo_bot: Any, settings: Settings) -> None:
-    """Zalo polls on the Telegram application's event loop; its people get their reminders
-    from the same scheduler, through Zalo at Zalo's pace."""
+def _beside_telegram(application: Any, zalo_bot: Any, settings: Settings,
+                     hook: tuple[str, str] | None = None) -> None:
+    """Zalo polls on the Telegram application's event loop (or, with ``hook``, its webhook is
+    set and updates come to the web app's route); its people get their reminders from the
+    same scheduler, through Zalo at Zalo's pace."""
     telegram_init, telegram_stop = application.post_init, application.post_stop
 
     async def post_init(app: Any) -> None:
@@ -512,7 +541,10 @@ def _beside_telegram(application: Any, zalo_bot: Any, settings: Settings) -> Non
         if reminders is not None:
             reminders.add_channel("zalo", zalo_bot.messenger,
                                   messages_per_second=settings.zalo_messages_per_second)
-        zalo_bot.start()
+        if hook is not None:
+            await zalo_bot.set_webhook(*hook)
+        else:
+            zalo_bot.start()
 
     async def post_stop(app: Any) -> None:
         await zalo_bot.stop()
@@ -521,14 +553,17 @@ def _beside_telegram(application: Any, zalo_bot: Any, settings: Settings) -> Non
     application.post_init, application.post_stop = post_init, post_stop
 
 
-def _run_zalo_alone(zalo_bot: Any, env: Any, settings: Settings) -> None:
-    """Zalo without Telegram: long polling and the reminders on one event loop until
+def _run_zalo_alone(zalo_bot: Any, env: Any, settings: Settings,
+                    hook: tuple[Any, Any, tuple[str, str]] | None = None) -> None:
+    """Zalo without Telegram: long polling (or, with ``hook`` = (web app, socket, (URL,
+    secret)), the webhook served by the web app) and the reminders on one event loop until
     Ctrl-C or SIGTERM."""
     import asyncio
     import signal
 
     from bot.messenger import MessengerError
     from bot.reminders import Reminders
+    from bot.web.serve import start_web
     from bot.zalo import LoopJobs
 
     async def main() -> None:
@@ -542,10 +577,25 @@ def _run_zalo_alone(zalo_bot: Any, env: Any, settings: Settings) -> None:
                               messages_per_second=settings.zalo_messages_per_second or 1000)
         zalo_bot.shell.started(env, reminders)
         await reminders.start(jobs)
-        poller = zalo_bot.start()
+        server = None
+        if hook is not None:
+            web_app, sock, (url, secret) = hook
+            server, poller = start_web(web_app, sock)
+            try:
+                await zalo_bot.set_webhook(url, secret)
+            except MessengerError:  # the token refused, or the URL/secret
+                server.should_exit = True
+                await poller
+                await zalo_bot.stop()
+                raise
+        else:
+            poller = zalo_bot.start()
         waiter = asyncio.ensure_future(stop.wait())
         await asyncio.wait({poller, waiter}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
+        if server is not None:
+            server.should_exit = True
+            await poller
         jobs.stop()
         await reminders.stop()
         failed = poller.done() and not poller.cancelled() and poller.exception() is not None

@@ -389,6 +389,11 @@ class ZaloBot:
                 if isinstance(update, dict) and update.get("event_name"):
                     self._spawn(update)
 
+    async def set_webhook(self, url: str, secret: str) -> None:
+        """Updates come to ``url`` with ``secret`` in their header from now on (and
+        ``getUpdates`` stops working: the two exclude each other)."""
+        await self.client.call("setWebhook", {"url": url, "secret_token": secret})
+
     def start(self, *, timeout: int = POLL_SECONDS) -> asyncio.Task[Any]:
         """Start polling in the background."""
         self._poller = asyncio.create_task(self.poll(timeout=timeout), name="zalo:poll")

@@ -171,6 +171,56 @@ async def test_ctvbot_run_with_zalo_alone(zapi, db_url, engine):
     assert ZALO_TOKEN not in log and ZALO_TOKEN.split(":")[1] not in log
 
 
+async def test_ctvbot_run_with_zalos_webhook_answers_the_right_secret_only(zapi, db_url,
+                                                                            engine):
+    import socket
+
+    import httpx
+
+    setup_commune(engine)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    public, secret = f"http://127.0.0.1:{port}", "s3cret-of-the-commune"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTVBOT_")}
+    env.update(CTVBOT_ZALO_TOKEN=ZALO_TOKEN, CTVBOT_ZALO_API_URL=zapi.url,
+               CTVBOT_ZALO_WEBHOOK_SECRET=secret, CTVBOT_PUBLIC_URL=public,
+               CTVBOT_WEB_LISTEN=f"127.0.0.1:{port}", CTVBOT_DATABASE_URL=db_url)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        await zapi.wait_until(lambda: any(m == "setWebhook" for m, _ in zapi.calls),
+                              timeout=60, what="the process to set Zalo's webhook")
+        assert ("setWebhook", {"url": f"{public}/zalo/webhook", "secret_token": secret}) \
+            in zapi.calls
+        hoa = zapi.user(ZALO_TOKEN, "h1", "Hoa")
+        await hoa.send(invite(engine, "thon-xuan-trung"))  # posted to the webhook
+        await zapi.wait_until(lambda: any("Xin chào Hoa" in t for t in hoa.texts()),
+                              timeout=30, what="the welcome")
+        assert zapi.webhook_answers == [200]
+        lan = zapi.user(ZALO_TOKEN, "h2", "Lan")
+        forged = lan._update("message.text.received", text=invite(engine, "thon-hanh-thien"))
+        async with httpx.AsyncClient() as http:
+            for headers in ({}, {"X-Bot-Api-Secret-Token": "guess-guess-guess"}):
+                r = await http.post(f"{public}/zalo/webhook", json=forged, headers=headers)
+                assert r.status_code in (401, 403)
+            big = await http.post(f"{public}/zalo/webhook", content=b"x" * 2_000_000,
+                                  headers={"X-Bot-Api-Secret-Token": secret})
+            assert big.status_code == 413  # the same bound as every body
+        await asyncio.sleep(0.5)
+        assert lan.texts() == []
+        with Session(engine) as s:
+            assert s.exec(select(Person).where(Person.zalo_id == "h2")).first() is None
+            assert s.exec(select(Person).where(Person.zalo_id == "h1")).one().channel == "zalo"
+        assert not any(m == "getUpdates" for m, _ in zapi.calls)  # no polling with a webhook
+    finally:
+        log = await _interrupt(proc)
+    assert proc.returncode == 0, log
+    assert "starting Zalo alone (webhook /zalo/webhook" in log and "stopped" in log
+    assert secret not in log and ZALO_TOKEN.split(":")[1] not in log
+
+
 async def test_ctvbot_run_with_telegram_and_zalo(api, zapi, db_url, engine):
     from tests.harness import TOKEN
 

@@ -44,6 +44,7 @@ COOKIE = "ctv_session"
 MAX_BODY = 1_000_000  # a Telegram update is a few KB; the form a few KB too
 BODY_SECONDS = 10.0  # the whole body within this time, or 408
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
+ZALO_WEBHOOK_PATH = "/zalo/webhook"  # Zalo's webhook route, beside the pages
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -428,6 +429,25 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
                     middleware=[Middleware(GZipMiddleware, minimum_size=1000)])
     app.state.env, app.state.config, app.state.metrics = env, config, metrics
     return app
+
+
+def zalo_webhook_route(handle: Any, config: WebConfig,
+                       path: str = ZALO_WEBHOOK_PATH) -> Route:
+    """Zalo's webhook as a route of this app: ``handle(headers, receive_body) -> status``
+    (``bot.zalo.webhook_handler``) checks the secret header first; the body is read with the
+    same bound as every other body."""
+
+    async def zalo_webhook(request: Request) -> Response:
+        async def body() -> bytes:
+            return await read_body(request, config.max_body, config.body_seconds)
+
+        try:
+            status = await handle(request.headers, body)
+        except BodyRefused as exc:
+            status = exc.status
+        return Response(status_code=status)
+
+    return Route(path, zalo_webhook, methods=["POST"])
 
 
 def webhook_path(url: str) -> str:

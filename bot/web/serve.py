@@ -36,6 +36,15 @@ def bind(listen: str) -> socket.socket:
     return sock
 
 
+def start_web(web_app: Any, sock: socket.socket) -> tuple[Any, asyncio.Task[Any]]:
+    """uvicorn serving ``web_app`` on ``sock`` in the background; stop it by setting the
+    server's ``should_exit`` and awaiting the task."""
+    config = uvicorn.Config(web_app, lifespan="off", log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=5, server_header=False)
+    server = _Server(config)
+    return server, asyncio.create_task(server.serve(sockets=[sock]))
+
+
 async def serve(application: Any, web_app: Any, sock: socket.socket | None, *,
                 webhook_url: str | None = None, webhook_secret: str | None = None) -> None:
     """Run until SIGINT/SIGTERM: the bot (by webhook when ``webhook_url`` is given, else long
