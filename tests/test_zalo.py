@@ -290,3 +290,35 @@ def test_guessed_codes_on_zalo_are_counted_per_zalo_account(engine):
     telegram_77 = service.TgUser(77, "Người khác")
     out = service.handle(env, 990077, telegram_77, service.StartCmd(real))
     assert out.replies[0].lines[0].key.startswith("join.welcome")
+
+
+async def test_ctvbot_run_with_telegram_and_zalos_webhook(api, zapi, db_url, engine):
+    import socket
+
+    from tests.harness import TOKEN
+
+    setup_commune(engine)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTVBOT_")}
+    env.update(CTVBOT_TOKEN=TOKEN, CTVBOT_API_URL=f"{api.url}/bot",
+               CTVBOT_ZALO_TOKEN=ZALO_TOKEN, CTVBOT_ZALO_API_URL=zapi.url,
+               CTVBOT_ZALO_WEBHOOK_SECRET="s3cret-of-the-commune",
+               CTVBOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
+               CTVBOT_WEB_LISTEN=f"127.0.0.1:{port}", CTVBOT_DATABASE_URL=db_url)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        await zapi.wait_until(lambda: any(m == "setWebhook" for m, _ in zapi.calls),
+                              timeout=60, what="the process to set Zalo's webhook")
+        hoa = zapi.user(ZALO_TOKEN, "p3", "Hoa")
+        await hoa.send(invite(engine, "thon-xuan-trung"))
+        await zapi.wait_until(lambda: any("Xin chào Hoa" in t for t in hoa.texts()),
+                              timeout=30, what="the welcome on Zalo, by the webhook")
+        assert zapi.webhook_answers == [200]
+        assert not any(m == "getUpdates" for m, _ in zapi.calls)
+    finally:
+        log = await _interrupt(proc)
+    assert proc.returncode == 0, log
