@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -239,6 +240,24 @@ class SetupRefused(Exception):
         super().__init__(f"{commune}: refused, nothing was changed:\n{lines}")
 
 
+@dataclass(frozen=True)
+class Change:
+    """One line of what setup did or noticed: a catalog key and its named values (a value may
+    itself be a Change, or a list of them); the faces word it in the officer's language."""
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def note(self) -> bool:
+        """Kept or still missing, not changed."""
+        return self.key in NOTE_KEYS
+
+
+NOTE_KEYS = frozenset({"cli.setup.unit_kept", "cli.setup.unreportable"})
+NONE = Change("cli.setup.none")
+
+
 def _label(unit: Unit | None) -> str:
     return f"{unit.code} ({unit.name})" if unit is not None else "(nothing: top level)"
 
@@ -331,23 +350,27 @@ def _show(value: Any) -> str:
 
 
 def _upsert_unit(code: str, name: str, kind: str, parent: Unit | None, position: int,
-                 changes: list[str], *, session: Session, keep_parent: bool = False) -> Unit:
+                 changes: list[Change], *, session: Session,
+                 keep_parent: bool = False) -> Unit:
     unit = _by_code(code, session=session)
     parent_id = parent.id if parent is not None else None
     if unit is None:
         unit = Unit(code=code, name=name, kind=kind, parent_id=parent_id, position=position)
-        changes.append(f"+ unit {code} ({name})")
+        changes.append(Change("cli.setup.unit_added", {"code": code, "name": name}))
     else:
         for attr, new in (("name", name), ("kind", kind)):
             old = getattr(unit, attr)
             if old != new:
                 shown = (_show(old), _show(new)) if attr == "name" else (old, new)
-                changes.append(f"~ unit {code}: {attr} {shown[0]} -> {shown[1]}")
+                changes.append(Change("cli.setup.unit_changed", {
+                    "code": code, "field": attr, "old": shown[0], "new": shown[1]}))
                 setattr(unit, attr, new)
         if not keep_parent and unit.parent_id != parent_id:
             old_parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
-            changes.append(f"~ unit {code}: parent {old_parent.code if old_parent else '(none)'}"
-                           f" -> {parent.code if parent else '(none)'}")
+            changes.append(Change("cli.setup.unit_changed", {
+                "code": code, "field": "parent",
+                "old": old_parent.code if old_parent else NONE,
+                "new": parent.code if parent else NONE}))
             unit.parent_id = parent_id
         unit.position = position
     session.add(unit)
@@ -355,7 +378,7 @@ def _upsert_unit(code: str, name: str, kind: str, parent: Unit | None, position:
     return unit
 
 
-def _retire_missing(spec: CommuneSpec, commune: Unit, changes: list[str], *,
+def _retire_missing(spec: CommuneSpec, commune: Unit, changes: list[Change], *,
                     session: Session) -> None:
     """Units of this commune no longer in the file: removed when empty, else kept and said."""
     wanted = {f"{spec.code}/{u.code}" for u in [*spec.hamlets, *spec.communes, *spec.agencies]}
@@ -365,38 +388,38 @@ def _retire_missing(spec: CommuneSpec, commune: Unit, changes: list[str], *,
         if not unit.code.startswith(prefix) or unit.code in wanted:
             continue
         data = [
-            ("reported value", "reported values",
+            ("cli.setup.has_values",
              max(_count(select(ValueChange.id).where(ValueChange.unit_id == unit.id),
                         session=session),
                  _count(select(ReportedValue.id).where(ReportedValue.unit_id == unit.id),
                         session=session))),
-            ("submitted report", "submitted reports",
+            ("cli.setup.has_submissions",
              _count(select(Submission.id).where(Submission.unit_id == unit.id),
                     session=session)),
-            ("member", "members",
+            ("cli.setup.has_members",
              _count(select(Membership.id).where(Membership.unit_id == unit.id),
                     session=session)),
-            ("round", "rounds",
+            ("cli.setup.has_rounds",
              _count(select(Round.id).where(Round.commune_id == unit.id), session=session)),
-            ("unit under it", "units under it",
+            ("cli.setup.has_units",
              _count(select(Unit.id).where(Unit.parent_id == unit.id), session=session)),
         ]
-        reasons = [f"{n} {one if n == 1 else many}" for one, many, n in data if n]
+        reasons = [Change(key, {"n": n}) for key, n in data if n]
         if reasons:
-            changes.append(f"! unit {_label(unit)}: no longer in the file, but kept because it "
-                           f"has {', '.join(reasons)}; it is still asked to report and counted. "
-                           "Put it back in the file to silence this")
+            changes.append(Change("cli.setup.unit_kept", {"unit": _label(unit),
+                                                          "reasons": reasons}))
             continue
         for inv in session.exec(select(Invitation).where(Invitation.unit_id == unit.id)).all():
             session.delete(inv)
         session.delete(unit)
         session.flush()
-        changes.append(f"- unit {_label(unit)}: no longer in the file, removed (it had no "
-                       "values and no members)")
+        changes.append(Change("cli.setup.unit_removed", {"unit": _label(unit)}))
 
 
-def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = False) -> list[str]:
-    """Create or update the commune, its units and its round; return what changed.
+def apply_commune(spec: CommuneSpec, *, session: Session,
+                  allow_move: bool = False) -> list[Change]:
+    """Create or update the commune, its units and its round; return what changed (and, as
+    notes, what was kept or is still missing).
 
     Raises SetupRefused, before writing anything, when the file would change an existing unit
     that is not its own (another commune with the same code, a parent of another kind), or
@@ -413,7 +436,7 @@ def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = Fal
                           session=session)
     except ValueError as exc:  # an indicator with values was removed from the plan file
         raise SetupRefused(spec.code, [str(exc)]) from exc
-    changes: list[str] = []
+    changes: list[Change] = []
     parent = None
     if spec.parent:
         parent = _upsert_unit(spec.parent.code, spec.parent.name, spec.parent.kind.value,
@@ -437,9 +460,9 @@ def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = Fal
              "reminder_every_days_after": "reminders.every_days_after"}
     if rnd is None:
         rnd = Round(commune_id=commune.id, year=r.year, **fields)
-        changes.append(f"+ round {r.year} on plan {plan.code} (units by "
-                       f"{r.unit_deadline:%d/%m/%Y}, consolidation by "
-                       f"{r.consolidation_deadline:%d/%m/%Y})")
+        changes.append(Change("cli.setup.round_added", {
+            "year": r.year, "plan": plan.code, "unit_deadline": _show(r.unit_deadline),
+            "consolidation_deadline": _show(r.consolidation_deadline)}))
     else:
         for attr, new in fields.items():
             old = getattr(rnd, attr)
@@ -451,8 +474,9 @@ def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = Fal
                     shown = (old, new)
                 else:
                     shown = (_show(old), _show(new))
-                changes.append(f"~ round {r.year}: {names.get(attr, attr)} "
-                               f"{shown[0]} -> {shown[1]}")
+                changes.append(Change("cli.setup.round_changed", {
+                    "year": r.year, "field": names.get(attr, attr),
+                    "old": shown[0], "new": shown[1]}))
                 setattr(rnd, attr, new)
     session.add(rnd)
     session.flush()
@@ -461,8 +485,8 @@ def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = Fal
     return changes
 
 
-def unreportable(spec: CommuneSpec, plan: PlanSpec) -> list[str]:
-    """"!" lines naming the indicators no unit of the commune can report, and what to add:
+def unreportable(spec: CommuneSpec, plan: PlanSpec) -> list[Change]:
+    """Notes naming the indicators no unit of the commune can report, and what to add:
     they would stay chưa đủ số liệu for ever."""
     present = {u.kind.value for u in [*spec.hamlets, *spec.communes, *spec.agencies]}
     labels = {r.unit_kind.value: r.label for r in plan.responsibilities}
@@ -475,10 +499,12 @@ def unreportable(spec: CommuneSpec, plan: PlanSpec) -> list[str]:
             missing.setdefault(kinds, []).append(ind.code)
     out = []
     for kinds, codes in missing.items():
-        what = " or ".join(f"{k} ({labels[k]})" if k in labels else k for k in kinds)
-        out.append(f"! no unit of {spec.code} can report {', '.join(codes)} (plan "
-                   f"{plan.code}): add a unit of kind {what} to the file, or these stay "
-                   "chưa đủ số liệu")
+        named = [f"{k} ({labels[k]})" if k in labels else k for k in kinds]
+        what: str | Change = named[-1]
+        for one in reversed(named[:-1]):
+            what = Change("cli.setup.or", {"one": one, "other": what})
+        out.append(Change("cli.setup.unreportable", {
+            "commune": spec.code, "codes": ", ".join(codes), "plan": plan.code, "kinds": what}))
     return out
 
 

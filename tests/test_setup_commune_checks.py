@@ -107,7 +107,7 @@ def test_moving_a_commune_needs_move_and_is_shown_with_codes(cli, engine, tmp_pa
     assert refused.exit_code == 1 and "--move" in refused.output
     ok = cli("setup", file, "--move")
     assert ok.exit_code == 0, ok.output
-    assert "~ unit xuan-truong: parent ninh-binh -> ninh-binh-moi" in ok.output
+    assert "~ đơn vị xuan-truong: parent ninh-binh -> ninh-binh-moi" in ok.output
     assert "parent_id" not in ok.output
 
 
@@ -134,18 +134,18 @@ def test_units_removed_from_the_file_are_removed_or_reported(cli, engine, tmp_pa
                                                        "thon-xuan-dai"))) + "\n"
     write(tmp_path, shorter)
     out = cli("setup", file).output
-    assert ("- unit xuan-truong/thon-xuan-thuy (Thôn Xuân Thủy): no longer in the file, removed"
+    assert ("- đơn vị xuan-truong/thon-xuan-thuy (Thôn Xuân Thủy): không còn trong tệp, đã xoá"
             in out)
-    assert ("! unit xuan-truong/thon-xuan-bac (Thôn Xuân Bắc): no longer in the file, but kept "
-            "because it has 1 reported value") in out
-    assert ("! unit xuan-truong/thon-xuan-dai (Thôn Xuân Đài): no longer in the file, but kept "
-            "because it has 1 member") in out
+    assert ("! đơn vị xuan-truong/thon-xuan-bac (Thôn Xuân Bắc): không còn trong tệp nhưng vẫn "
+            "được giữ vì đã có 1 số liệu đã báo cáo") in out
+    assert ("! đơn vị xuan-truong/thon-xuan-dai (Thôn Xuân Đài): không còn trong tệp nhưng vẫn "
+            "được giữ vì đã có 1 thành viên") in out
     with Session(engine) as s:
         codes = {u.code for u in s.exec(select(Unit))}
     assert "xuan-truong/thon-xuan-thuy" not in codes
     assert {"xuan-truong/thon-xuan-bac", "xuan-truong/thon-xuan-dai"} <= codes
     again = cli("setup", file).output  # still said every time, never silently
-    assert "không có gì thay đổi" in again and "! unit xuan-truong/thon-xuan-bac" in again
+    assert "không có gì thay đổi" in again and "! đơn vị xuan-truong/thon-xuan-bac" in again
 
 
 # ------------------------------------------------------------------ 3. round checks
@@ -182,7 +182,7 @@ def test_a_round_with_values_keeps_its_plan(cli, engine, tmp_path):
     write(tmp_path, XT.replace('plan: "002"', 'plan: "000"'))
     # without values the switch is allowed, and said with plan codes
     switched = cli("setup", file)
-    assert switched.exit_code == 0 and "~ round 2026: plan 002 -> 000" in switched.output
+    assert switched.exit_code == 0 and "~ đợt báo cáo 2026: plan 002 -> 000" in switched.output
     assert "plan_id" not in switched.output
     write(tmp_path, XT)
     cli("setup", file)
@@ -207,13 +207,13 @@ def test_a_round_with_values_keeps_its_plan(cli, engine, tmp_path):
 
 def test_the_change_summary_shows_codes_and_dates_as_written(cli, engine, tmp_path):
     file = write(tmp_path, XT)
-    first = cli("setup", file).output
+    first = cli("setup", file, "--lang", "en").output
     assert "+ round 2026 on plan 002 (units by 10/11/2026, consolidation by 05/12/2026)" in first
     write(tmp_path, XT.replace("consolidation_deadline: 05/12/2026",
                                "consolidation_deadline: 10/12/2026")
           .replace("days_before: [7, 3, 1, 0]", "days_before: [5, 1]")
           .replace("kind: culture", "kind: mass_org"))
-    out = cli("setup", file).output
+    out = cli("setup", file, "--lang", "en").output
     assert "~ round 2026: consolidation_deadline 05/12/2026 -> 10/12/2026" in out
     assert "~ round 2026: reminders.days_before [7, 3, 1, 0] -> [5, 1]" in out
     assert "~ unit xuan-truong/van-hoa: kind culture -> mass_org" in out
@@ -238,7 +238,7 @@ def test_the_plan_can_be_a_plan_file_next_to_the_commune_file(cli, engine, tmp_p
                  "communes/xt.yaml")
     result = cli("setup", file)
     assert result.exit_code == 0, result.output
-    assert "+ round 2026 on plan xt-local" in result.output
+    assert "+ đợt báo cáo 2026 theo kế hoạch xt-local" in result.output
     with Session(engine) as s:
         rnd = s.exec(select(Round)).one()
         assert s.get(Plan, rnd.plan_id).code == "xt-local"
