@@ -124,7 +124,9 @@ def setup(
         with session_scope(engine) as session:
             changes = apply_commune(spec, session=session, allow_move=move)
     except SetupRefused as exc:
-        raise _fail(f"{file}: {exc}") from exc
+        lines = [tr("cli.setup.refused", file=file, commune=exc.commune)]
+        lines += [f"  - {_said(p)}" for p in exc.problems]
+        raise _fail("\n".join(lines)) from exc
     notes = [c for c in changes if c.note]  # kept or missing, not changed
     changes = [c for c in changes if not c.note]
     if changes:

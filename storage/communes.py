@@ -234,10 +234,10 @@ def _plan_problems(spec: CommuneSpec, plan_path: Path, plan: PlanSpec, path: Pat
 class SetupRefused(Exception):
     """Applying a commune file would damage what is already there; nothing was written."""
 
-    def __init__(self, commune: str, problems: list[str]) -> None:
+    def __init__(self, commune: str, problems: list[Change]) -> None:
+        self.commune = commune
         self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{commune}: refused, nothing was changed:\n{lines}")
+        super().__init__(f"{commune}: refused: {', '.join(p.key for p in self.problems)}")
 
 
 @dataclass(frozen=True)
@@ -256,10 +256,19 @@ class Change:
 
 NOTE_KEYS = frozenset({"cli.setup.unit_kept", "cli.setup.unreportable"})
 NONE = Change("cli.setup.none")
+TOP_LEVEL = Change("cli.setup.top_level")
 
 
-def _label(unit: Unit | None) -> str:
-    return f"{unit.code} ({unit.name})" if unit is not None else "(nothing: top level)"
+def _joined(items: list[Any], key: str) -> Any:
+    """``a``, ``a and b``, ``a and (b and c)``: items joined by a catalog word."""
+    out = items[-1]
+    for one in reversed(items[:-1]):
+        out = Change(key, {"one": one, "other": out})
+    return out
+
+
+def _label(unit: Unit | None) -> str | Change:
+    return f"{unit.code} ({unit.name})" if unit is not None else TOP_LEVEL
 
 
 def _by_code(code: str, *, session: Session) -> Unit | None:
@@ -271,18 +280,18 @@ def _count(stmt: Any, *, session: Session) -> int:
 
 
 def _check(spec: CommuneSpec, plan_code: str, *, allow_move: bool,
-           session: Session) -> list[str]:
-    """What applying the file would break, as sentences (empty when it is safe)."""
-    out: list[str] = []
+           session: Session) -> list[Change]:
+    """What applying the file would break (empty when it is safe)."""
+    out: list[Change] = []
     parent = _by_code(spec.parent.code, session=session) if spec.parent else None
     commune = _by_code(spec.code, session=session)
     if spec.parent and spec.parent.code == spec.code:
-        out.append(f"{spec.code} cannot be its own parent")
+        out.append(Change("cli.setup.own_parent", {"code": spec.code}))
         return out
     if spec.parent and parent is not None and parent.kind != spec.parent.kind.value:
-        out.append(f"parent {_label(parent)} is an existing {parent.kind}; this file would make "
-                   f"it a {spec.parent.kind.value}. Use the code of the {spec.parent.kind.value} "
-                   "above the commune (see `ctvbot units`)")
+        out.append(Change("cli.setup.parent_kind", {
+            "parent": _label(parent), "old_kind": parent.kind,
+            "new_kind": spec.parent.kind.value}))
     if commune is not None:
         old_parent = session.get(Unit, commune.parent_id) if commune.parent_id else None
         new_parent_code = spec.parent.code if spec.parent else None
@@ -293,27 +302,30 @@ def _check(spec: CommuneSpec, plan_code: str, *, allow_move: bool,
         other_plans = sorted({p.code for _, p in rounds})
         stranger = (rounds and plan_code not in other_plans and commune.name != spec.name)
         if not allow_move and (moved or rekinded or stranger):
-            what = []
+            what: list[Change] = []
             if moved:
                 new = (f"{spec.parent.code} ({spec.parent.name})" if spec.parent
-                       else "the top level")
-                what.append(f"move it from under {_label(old_parent)} to under {new}")
+                       else TOP_LEVEL)
+                what.append(Change("cli.setup.would_move", {"old": _label(old_parent),
+                                                            "new": new}))
             if rekinded:
-                what.append(f"make it a {spec.kind.value} instead of a {commune.kind}")
+                what.append(Change("cli.setup.would_rekind", {"new": spec.kind.value,
+                                                              "old": commune.kind}))
             if stranger:
-                what.append(f"rename it {spec.name!r} and put it on plan {plan_code} "
-                            f"(it reports on plan {', '.join(other_plans)})")
-            out.append(f"unit {_label(commune)} already exists as a {commune.kind}"
-                       f"{' under ' + _label(old_parent) if old_parent else ''}; this file "
-                       f"would {' and '.join(what)}. If it is another commune, give it another "
-                       "code; if this commune really was reorganised, run setup again with "
-                       "--move")
+                what.append(Change("cli.setup.would_take_over", {
+                    "name": repr(spec.name), "plan": plan_code,
+                    "plans": ", ".join(other_plans)}))
+            out.append(Change("cli.setup.exists", {
+                "unit": _label(commune), "kind": commune.kind,
+                "under": (Change("cli.setup.under", {"unit": _label(old_parent)})
+                          if old_parent else ""),
+                "what": _joined(what, "cli.setup.and")}))
         if parent is not None and allow_move:
             node: Unit | None = parent
             while node is not None:
                 if node.id == commune.id:
-                    out.append(f"{_label(parent)} is under {_label(commune)}: it cannot become "
-                               "its parent")
+                    out.append(Change("cli.setup.cycle", {"parent": _label(parent),
+                                                          "commune": _label(commune)}))
                     break
                 node = session.get(Unit, node.parent_id) if node.parent_id else None
     for u in [*spec.hamlets, *spec.communes, *spec.agencies]:
@@ -321,8 +333,8 @@ def _check(spec: CommuneSpec, plan_code: str, *, allow_move: bool,
         existing = _by_code(full, session=session)
         if existing is not None and (commune is None or existing.parent_id != commune.id):
             holder = session.get(Unit, existing.parent_id) if existing.parent_id else None
-            out.append(f"unit {_label(existing)} exists under {_label(holder)}, not under "
-                       f"{spec.code}; this file would move it")
+            out.append(Change("cli.setup.elsewhere", {
+                "unit": _label(existing), "holder": _label(holder), "commune": spec.code}))
     if commune is not None:
         rnd = session.exec(select(Round).where(Round.commune_id == commune.id,
                                                Round.year == spec.round.year)).first()
@@ -333,9 +345,9 @@ def _check(spec: CommuneSpec, plan_code: str, *, allow_move: bool,
             n += _count(select(Submission.id).where(Submission.round_id == rnd.id),
                         session=session)
             if n:
-                out.append(f"round {rnd.year} of {spec.code} reports on plan {old_plan.code} and "
-                           f"already has reported values: it cannot switch to plan {plan_code}. "
-                           "Keep plan " + old_plan.code + " for this year")
+                out.append(Change("cli.setup.plan_switch", {
+                    "year": rnd.year, "commune": spec.code, "old_plan": old_plan.code,
+                    "plan": plan_code}))
     return out
 
 
@@ -435,7 +447,8 @@ def apply_commune(spec: CommuneSpec, *, session: Session,
         plan = store_plan(plan_spec, source_text=plan_path.read_text(encoding="utf-8"),
                           session=session)
     except ValueError as exc:  # an indicator with values was removed from the plan file
-        raise SetupRefused(spec.code, [str(exc)]) from exc
+        raise SetupRefused(spec.code, [Change("cli.setup.plan_refused",
+                                              {"text": str(exc)})]) from exc
     changes: list[Change] = []
     parent = None
     if spec.parent:
@@ -500,9 +513,7 @@ def unreportable(spec: CommuneSpec, plan: PlanSpec) -> list[Change]:
     out = []
     for kinds, codes in missing.items():
         named = [f"{k} ({labels[k]})" if k in labels else k for k in kinds]
-        what: str | Change = named[-1]
-        for one in reversed(named[:-1]):
-            what = Change("cli.setup.or", {"one": one, "other": what})
+        what = _joined(named, "cli.setup.or")
         out.append(Change("cli.setup.unreportable", {
             "commune": spec.code, "codes": ", ".join(codes), "plan": plan.code, "kinds": what}))
     return out

@@ -47,7 +47,13 @@ def test_a_file_reusing_another_communes_code_is_refused(cli, engine, tmp_path):
     assert cli("setup", write(tmp_path, XT)).exit_code == 0
     before = snapshot(engine)
     # Hương Phú's file, but someone typed xuan-truong as its code
-    result = cli("setup", write(tmp_path, HP.replace("code: huong-phu", "code: xuan-truong")))
+    file = write(tmp_path, HP.replace("code: huong-phu", "code: xuan-truong"))
+    said = cli("setup", file)  # in Vietnamese by default
+    assert said.exit_code == 1
+    assert "xuan-truong: không thực hiện, không có gì thay đổi" in said.output
+    assert "đơn vị xuan-truong (Xã Xuân Trường) đã có, là commune thuộc ninh-binh" in said.output
+    assert "hãy đặt mã khác" in said.output and "refused" not in said.output
+    result = cli("setup", file, "--lang", "en")
     assert result.exit_code == 1
     assert "refused, nothing was changed" in result.output
     assert "unit xuan-truong (Xã Xuân Trường) already exists" in result.output
@@ -66,7 +72,7 @@ def test_a_commune_of_another_plan_and_name_is_refused_even_under_the_same_paren
     other = (HP.replace("code: huong-phu", "code: xuan-truong")
              .replace("parent: {code: hue, name: Thành phố Huế, kind: province}",
                       "parent: {code: ninh-binh, name: Tỉnh Ninh Bình, kind: province}"))
-    result = cli("setup", write(tmp_path, other))
+    result = cli("setup", write(tmp_path, other), "--lang", "en")
     assert result.exit_code == 1
     assert "rename it 'Xã Hương Phú' and put it on plan 001 (it reports on plan 002)" \
         in result.output
@@ -78,7 +84,7 @@ def test_a_parent_that_is_an_existing_commune_is_refused(cli, engine, tmp_path):
     before = snapshot(engine)
     bad = HP.replace("parent: {code: hue, name: Thành phố Huế, kind: province}",
                      "parent: {code: xuan-truong, name: Tỉnh Huế, kind: province}")
-    result = cli("setup", write(tmp_path, bad))
+    result = cli("setup", write(tmp_path, bad), "--lang", "en")
     assert result.exit_code == 1
     assert ("parent xuan-truong (Xã Xuân Trường) is an existing commune; this file would make "
             "it a province") in result.output
@@ -195,7 +201,7 @@ def test_a_round_with_values_keeps_its_plan(cli, engine, tmp_path):
         s.commit()
     write(tmp_path, XT.replace('plan: "002"', 'plan: "000"'))
     before = snapshot(engine)
-    result = cli("setup", file)
+    result = cli("setup", file, "--lang", "en")
     assert result.exit_code == 1
     assert ("round 2026 of xuan-truong reports on plan 002 and already has reported values: it "
             "cannot switch to plan 000") in result.output
