@@ -124,17 +124,31 @@ def setup(
         with session_scope(engine) as session:
             changes = apply_commune(spec, session=session, allow_move=move)
     except SetupRefused as exc:
-        raise _fail(f"{file}: {exc}") from exc
-    notes = [line for line in changes if line.startswith("!")]  # kept, not changed
-    changes = [line for line in changes if not line.startswith("!")]
+        lines = [tr("cli.setup.refused", file=file, commune=exc.commune)]
+        lines += [f"  - {_said(p)}" for p in exc.problems]
+        raise _fail("\n".join(lines)) from exc
+    notes = [c for c in changes if c.note]  # kept or missing, not changed
+    changes = [c for c in changes if not c.note]
     if changes:
         typer.echo(tr("cli.setup.changes", name=spec.name, count=len(changes)))
-        for line in changes:
-            typer.echo(f"  {line}")
+        for change in changes:
+            typer.echo(f"  {_said(change)}")
     else:
         typer.echo(tr("cli.setup.unchanged", name=spec.name))
-    for line in notes:
-        typer.echo(f"  {line}")
+    for change in notes:
+        typer.echo(f"  {_said(change)}")
+
+
+def _said(change: Any) -> str:
+    """A setup change (storage.communes.Change) as a sentence in the command's language."""
+    def word(value: Any) -> Any:
+        if isinstance(value, list):
+            return ", ".join(str(word(v)) for v in value)
+        if hasattr(value, "key") and hasattr(value, "params"):
+            return _said(value)
+        return value
+
+    return tr(change.key, **{k: word(v) for k, v in change.params.items()})
 
 
 @app.command()

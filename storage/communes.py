@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -233,14 +234,41 @@ def _plan_problems(spec: CommuneSpec, plan_path: Path, plan: PlanSpec, path: Pat
 class SetupRefused(Exception):
     """Applying a commune file would damage what is already there; nothing was written."""
 
-    def __init__(self, commune: str, problems: list[str]) -> None:
+    def __init__(self, commune: str, problems: list[Change]) -> None:
+        self.commune = commune
         self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{commune}: refused, nothing was changed:\n{lines}")
+        super().__init__(f"{commune}: refused: {', '.join(p.key for p in self.problems)}")
 
 
-def _label(unit: Unit | None) -> str:
-    return f"{unit.code} ({unit.name})" if unit is not None else "(nothing: top level)"
+@dataclass(frozen=True)
+class Change:
+    """One line of what setup did or noticed: a catalog key and its named values (a value may
+    itself be a Change, or a list of them); the faces word it in the officer's language."""
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def note(self) -> bool:
+        """Kept or still missing, not changed."""
+        return self.key in NOTE_KEYS
+
+
+NOTE_KEYS = frozenset({"cli.setup.unit_kept", "cli.setup.unreportable"})
+NONE = Change("cli.setup.none")
+TOP_LEVEL = Change("cli.setup.top_level")
+
+
+def _joined(items: list[Any], key: str) -> Any:
+    """``a``, ``a and b``, ``a and (b and c)``: items joined by a catalog word."""
+    out = items[-1]
+    for one in reversed(items[:-1]):
+        out = Change(key, {"one": one, "other": out})
+    return out
+
+
+def _label(unit: Unit | None) -> str | Change:
+    return f"{unit.code} ({unit.name})" if unit is not None else TOP_LEVEL
 
 
 def _by_code(code: str, *, session: Session) -> Unit | None:
@@ -252,18 +280,18 @@ def _count(stmt: Any, *, session: Session) -> int:
 
 
 def _check(spec: CommuneSpec, plan_code: str, *, allow_move: bool,
-           session: Session) -> list[str]:
-    """What applying the file would break, as sentences (empty when it is safe)."""
-    out: list[str] = []
+           session: Session) -> list[Change]:
+    """What applying the file would break (empty when it is safe)."""
+    out: list[Change] = []
     parent = _by_code(spec.parent.code, session=session) if spec.parent else None
     commune = _by_code(spec.code, session=session)
     if spec.parent and spec.parent.code == spec.code:
-        out.append(f"{spec.code} cannot be its own parent")
+        out.append(Change("cli.setup.own_parent", {"code": spec.code}))
         return out
     if spec.parent and parent is not None and parent.kind != spec.parent.kind.value:
-        out.append(f"parent {_label(parent)} is an existing {parent.kind}; this file would make "
-                   f"it a {spec.parent.kind.value}. Use the code of the {spec.parent.kind.value} "
-                   "above the commune (see `ctvbot units`)")
+        out.append(Change("cli.setup.parent_kind", {
+            "parent": _label(parent), "old_kind": parent.kind,
+            "new_kind": spec.parent.kind.value}))
     if commune is not None:
         old_parent = session.get(Unit, commune.parent_id) if commune.parent_id else None
         new_parent_code = spec.parent.code if spec.parent else None
@@ -274,27 +302,30 @@ def _check(spec: CommuneSpec, plan_code: str, *, allow_move: bool,
         other_plans = sorted({p.code for _, p in rounds})
         stranger = (rounds and plan_code not in other_plans and commune.name != spec.name)
         if not allow_move and (moved or rekinded or stranger):
-            what = []
+            what: list[Change] = []
             if moved:
                 new = (f"{spec.parent.code} ({spec.parent.name})" if spec.parent
-                       else "the top level")
-                what.append(f"move it from under {_label(old_parent)} to under {new}")
+                       else TOP_LEVEL)
+                what.append(Change("cli.setup.would_move", {"old": _label(old_parent),
+                                                            "new": new}))
             if rekinded:
-                what.append(f"make it a {spec.kind.value} instead of a {commune.kind}")
+                what.append(Change("cli.setup.would_rekind", {"new": spec.kind.value,
+                                                              "old": commune.kind}))
             if stranger:
-                what.append(f"rename it {spec.name!r} and put it on plan {plan_code} "
-                            f"(it reports on plan {', '.join(other_plans)})")
-            out.append(f"unit {_label(commune)} already exists as a {commune.kind}"
-                       f"{' under ' + _label(old_parent) if old_parent else ''}; this file "
-                       f"would {' and '.join(what)}. If it is another commune, give it another "
-                       "code; if this commune really was reorganised, run setup again with "
-                       "--move")
+                what.append(Change("cli.setup.would_take_over", {
+                    "name": repr(spec.name), "plan": plan_code,
+                    "plans": ", ".join(other_plans)}))
+            out.append(Change("cli.setup.exists", {
+                "unit": _label(commune), "kind": commune.kind,
+                "under": (Change("cli.setup.under", {"unit": _label(old_parent)})
+                          if old_parent else ""),
+                "what": _joined(what, "cli.setup.and")}))
         if parent is not None and allow_move:
             node: Unit | None = parent
             while node is not None:
                 if node.id == commune.id:
-                    out.append(f"{_label(parent)} is under {_label(commune)}: it cannot become "
-                               "its parent")
+                    out.append(Change("cli.setup.cycle", {"parent": _label(parent),
+                                                          "commune": _label(commune)}))
                     break
                 node = session.get(Unit, node.parent_id) if node.parent_id else None
     for u in [*spec.hamlets, *spec.communes, *spec.agencies]:
@@ -302,8 +333,8 @@ def _check(spec: CommuneSpec, plan_code: str, *, allow_move: bool,
         existing = _by_code(full, session=session)
         if existing is not None and (commune is None or existing.parent_id != commune.id):
             holder = session.get(Unit, existing.parent_id) if existing.parent_id else None
-            out.append(f"unit {_label(existing)} exists under {_label(holder)}, not under "
-                       f"{spec.code}; this file would move it")
+            out.append(Change("cli.setup.elsewhere", {
+                "unit": _label(existing), "holder": _label(holder), "commune": spec.code}))
     if commune is not None:
         rnd = session.exec(select(Round).where(Round.commune_id == commune.id,
                                                Round.year == spec.round.year)).first()
@@ -314,9 +345,9 @@ def _check(spec: CommuneSpec, plan_code: str, *, allow_move: bool,
             n += _count(select(Submission.id).where(Submission.round_id == rnd.id),
                         session=session)
             if n:
-                out.append(f"round {rnd.year} of {spec.code} reports on plan {old_plan.code} and "
-                           f"already has reported values: it cannot switch to plan {plan_code}. "
-                           "Keep plan " + old_plan.code + " for this year")
+                out.append(Change("cli.setup.plan_switch", {
+                    "year": rnd.year, "commune": spec.code, "old_plan": old_plan.code,
+                    "plan": plan_code}))
     return out
 
 
@@ -331,23 +362,27 @@ def _show(value: Any) -> str:
 
 
 def _upsert_unit(code: str, name: str, kind: str, parent: Unit | None, position: int,
-                 changes: list[str], *, session: Session, keep_parent: bool = False) -> Unit:
+                 changes: list[Change], *, session: Session,
+                 keep_parent: bool = False) -> Unit:
     unit = _by_code(code, session=session)
     parent_id = parent.id if parent is not None else None
     if unit is None:
         unit = Unit(code=code, name=name, kind=kind, parent_id=parent_id, position=position)
-        changes.append(f"+ unit {code} ({name})")
+        changes.append(Change("cli.setup.unit_added", {"code": code, "name": name}))
     else:
         for attr, new in (("name", name), ("kind", kind)):
             old = getattr(unit, attr)
             if old != new:
                 shown = (_show(old), _show(new)) if attr == "name" else (old, new)
-                changes.append(f"~ unit {code}: {attr} {shown[0]} -> {shown[1]}")
+                changes.append(Change("cli.setup.unit_changed", {
+                    "code": code, "field": attr, "old": shown[0], "new": shown[1]}))
                 setattr(unit, attr, new)
         if not keep_parent and unit.parent_id != parent_id:
             old_parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
-            changes.append(f"~ unit {code}: parent {old_parent.code if old_parent else '(none)'}"
-                           f" -> {parent.code if parent else '(none)'}")
+            changes.append(Change("cli.setup.unit_changed", {
+                "code": code, "field": "parent",
+                "old": old_parent.code if old_parent else NONE,
+                "new": parent.code if parent else NONE}))
             unit.parent_id = parent_id
         unit.position = position
     session.add(unit)
@@ -355,7 +390,7 @@ def _upsert_unit(code: str, name: str, kind: str, parent: Unit | None, position:
     return unit
 
 
-def _retire_missing(spec: CommuneSpec, commune: Unit, changes: list[str], *,
+def _retire_missing(spec: CommuneSpec, commune: Unit, changes: list[Change], *,
                     session: Session) -> None:
     """Units of this commune no longer in the file: removed when empty, else kept and said."""
     wanted = {f"{spec.code}/{u.code}" for u in [*spec.hamlets, *spec.communes, *spec.agencies]}
@@ -365,38 +400,38 @@ def _retire_missing(spec: CommuneSpec, commune: Unit, changes: list[str], *,
         if not unit.code.startswith(prefix) or unit.code in wanted:
             continue
         data = [
-            ("reported value", "reported values",
+            ("cli.setup.has_values",
              max(_count(select(ValueChange.id).where(ValueChange.unit_id == unit.id),
                         session=session),
                  _count(select(ReportedValue.id).where(ReportedValue.unit_id == unit.id),
                         session=session))),
-            ("submitted report", "submitted reports",
+            ("cli.setup.has_submissions",
              _count(select(Submission.id).where(Submission.unit_id == unit.id),
                     session=session)),
-            ("member", "members",
+            ("cli.setup.has_members",
              _count(select(Membership.id).where(Membership.unit_id == unit.id),
                     session=session)),
-            ("round", "rounds",
+            ("cli.setup.has_rounds",
              _count(select(Round.id).where(Round.commune_id == unit.id), session=session)),
-            ("unit under it", "units under it",
+            ("cli.setup.has_units",
              _count(select(Unit.id).where(Unit.parent_id == unit.id), session=session)),
         ]
-        reasons = [f"{n} {one if n == 1 else many}" for one, many, n in data if n]
+        reasons = [Change(key, {"n": n}) for key, n in data if n]
         if reasons:
-            changes.append(f"! unit {_label(unit)}: no longer in the file, but kept because it "
-                           f"has {', '.join(reasons)}; it is still asked to report and counted. "
-                           "Put it back in the file to silence this")
+            changes.append(Change("cli.setup.unit_kept", {"unit": _label(unit),
+                                                          "reasons": reasons}))
             continue
         for inv in session.exec(select(Invitation).where(Invitation.unit_id == unit.id)).all():
             session.delete(inv)
         session.delete(unit)
         session.flush()
-        changes.append(f"- unit {_label(unit)}: no longer in the file, removed (it had no "
-                       "values and no members)")
+        changes.append(Change("cli.setup.unit_removed", {"unit": _label(unit)}))
 
 
-def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = False) -> list[str]:
-    """Create or update the commune, its units and its round; return what changed.
+def apply_commune(spec: CommuneSpec, *, session: Session,
+                  allow_move: bool = False) -> list[Change]:
+    """Create or update the commune, its units and its round; return what changed (and, as
+    notes, what was kept or is still missing).
 
     Raises SetupRefused, before writing anything, when the file would change an existing unit
     that is not its own (another commune with the same code, a parent of another kind), or
@@ -412,8 +447,9 @@ def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = Fal
         plan = store_plan(plan_spec, source_text=plan_path.read_text(encoding="utf-8"),
                           session=session)
     except ValueError as exc:  # an indicator with values was removed from the plan file
-        raise SetupRefused(spec.code, [str(exc)]) from exc
-    changes: list[str] = []
+        raise SetupRefused(spec.code, [Change("cli.setup.plan_refused",
+                                              {"text": str(exc)})]) from exc
+    changes: list[Change] = []
     parent = None
     if spec.parent:
         parent = _upsert_unit(spec.parent.code, spec.parent.name, spec.parent.kind.value,
@@ -437,9 +473,9 @@ def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = Fal
              "reminder_every_days_after": "reminders.every_days_after"}
     if rnd is None:
         rnd = Round(commune_id=commune.id, year=r.year, **fields)
-        changes.append(f"+ round {r.year} on plan {plan.code} (units by "
-                       f"{r.unit_deadline:%d/%m/%Y}, consolidation by "
-                       f"{r.consolidation_deadline:%d/%m/%Y})")
+        changes.append(Change("cli.setup.round_added", {
+            "year": r.year, "plan": plan.code, "unit_deadline": _show(r.unit_deadline),
+            "consolidation_deadline": _show(r.consolidation_deadline)}))
     else:
         for attr, new in fields.items():
             old = getattr(rnd, attr)
@@ -451,8 +487,9 @@ def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = Fal
                     shown = (old, new)
                 else:
                     shown = (_show(old), _show(new))
-                changes.append(f"~ round {r.year}: {names.get(attr, attr)} "
-                               f"{shown[0]} -> {shown[1]}")
+                changes.append(Change("cli.setup.round_changed", {
+                    "year": r.year, "field": names.get(attr, attr),
+                    "old": shown[0], "new": shown[1]}))
                 setattr(rnd, attr, new)
     session.add(rnd)
     session.flush()
@@ -461,8 +498,8 @@ def apply_commune(spec: CommuneSpec, *, session: Session, allow_move: bool = Fal
     return changes
 
 
-def unreportable(spec: CommuneSpec, plan: PlanSpec) -> list[str]:
-    """"!" lines naming the indicators no unit of the commune can report, and what to add:
+def unreportable(spec: CommuneSpec, plan: PlanSpec) -> list[Change]:
+    """Notes naming the indicators no unit of the commune can report, and what to add:
     they would stay chưa đủ số liệu for ever."""
     present = {u.kind.value for u in [*spec.hamlets, *spec.communes, *spec.agencies]}
     labels = {r.unit_kind.value: r.label for r in plan.responsibilities}
@@ -475,10 +512,10 @@ def unreportable(spec: CommuneSpec, plan: PlanSpec) -> list[str]:
             missing.setdefault(kinds, []).append(ind.code)
     out = []
     for kinds, codes in missing.items():
-        what = " or ".join(f"{k} ({labels[k]})" if k in labels else k for k in kinds)
-        out.append(f"! no unit of {spec.code} can report {', '.join(codes)} (plan "
-                   f"{plan.code}): add a unit of kind {what} to the file, or these stay "
-                   "chưa đủ số liệu")
+        named = [f"{k} ({labels[k]})" if k in labels else k for k in kinds]
+        what = _joined(named, "cli.setup.or")
+        out.append(Change("cli.setup.unreportable", {
+            "commune": spec.code, "codes": ", ".join(codes), "plan": plan.code, "kinds": what}))
     return out
 
 

@@ -22,7 +22,7 @@ def test_setup_is_idempotent_and_reports_changes(cli, engine, tmp_path):
     file = tmp_path / "commune.yaml"
     shutil.copy(ROOT / "communes/002_xuan_truong.yaml", file)
     first = cli("setup", str(file))
-    assert first.exit_code == 0 and "+ unit xuan-truong/thon-hanh-thien" in first.output
+    assert first.exit_code == 0 and "+ đơn vị xuan-truong/thon-hanh-thien" in first.output
     again = cli("setup", str(file))
     assert "Xã Xuân Trường: đã đúng như tệp, không có gì thay đổi" in again.output
     english = cli("setup", str(file), "--lang", "en")
@@ -32,9 +32,9 @@ def test_setup_is_idempotent_and_reports_changes(cli, engine, tmp_path):
                     .replace("unit_deadline: 10/11/2026", "unit_deadline: 15/11/2026"),
                     encoding="utf-8")
     third = cli("setup", str(file))
-    assert "~ unit xuan-truong/thon-xuan-thuy: name" in third.output
+    assert "~ đơn vị xuan-truong/thon-xuan-thuy: name" in third.output
     # dates as the officer wrote them, DD/MM/YYYY
-    assert "~ round 2026: unit_deadline 10/11/2026 -> 15/11/2026" in third.output
+    assert "~ đợt báo cáo 2026: unit_deadline 10/11/2026 -> 15/11/2026" in third.output
     with Session(engine) as s:
         assert len(s.exec(select(Unit)).all()) == 16  # province, commune, 6 hamlets, 8 agencies
         assert len(s.exec(select(Round)).all()) == 1
@@ -108,3 +108,23 @@ def test_plan_check_names_file_line_and_field(tmp_path):
     assert f"plan.yaml:{line}:" in result.output and "factor" in result.output
     ok = runner.invoke(app, ["plan", "check"])
     assert ok.exit_code == 0 and ok.output.count(": ok") == 5
+
+
+def test_setup_says_its_changes_in_the_officers_language(cli, tmp_path):
+    file = tmp_path / "commune.yaml"
+    shutil.copy(ROOT / "communes/002_xuan_truong.yaml", file)
+    first = cli("setup", str(file))
+    assert first.exit_code == 0, first.output
+    assert "+ đơn vị xuan-truong/thon-hanh-thien (Thôn Hành Thiện)" in first.output
+    assert "+ đợt báo cáo 2026 theo kế hoạch 002 (đơn vị báo cáo trước 10/11/2026" in first.output
+    assert "+ unit " not in first.output and "+ round " not in first.output
+    file.write_text(file.read_text(encoding="utf-8")
+                    .replace("Thôn Hành Thiện", "Thôn Hành Thiện Mới")
+                    .replace("unit_deadline: 10/11/2026", "unit_deadline: 12/11/2026"),
+                    encoding="utf-8")
+    english = cli("setup", str(file), "--lang", "en")
+    assert english.exit_code == 0, english.output
+    assert ('~ unit xuan-truong/thon-hanh-thien: name "Thôn Hành Thiện" -> '
+            '"Thôn Hành Thiện Mới"') in english.output
+    assert "~ round 2026: unit_deadline 10/11/2026 -> 12/11/2026" in english.output
+    assert "đơn vị" not in english.output and "đợt" not in english.output

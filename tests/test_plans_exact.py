@@ -110,7 +110,8 @@ def test_setup_names_the_indicators_no_unit_can_report(db_url, tmp_path, monkeyp
     path.write_text(text.replace(line, ""), encoding="utf-8")
     out = runner.invoke(app, ["setup", str(path)])
     assert out.exit_code == 0, out.output
-    assert "! no unit of xuan-truong can report 2, 3.1, 3.2" in out.output, out.output
-    assert "add a unit of kind health_station" in out.output
+    assert ("! không đơn vị nào của xuan-truong báo cáo được chỉ tiêu 2, 3.1, 3.2"
+            in out.output), out.output
+    assert "thêm vào tệp một đơn vị loại health_station" in out.output
     full = runner.invoke(app, ["setup", str(ROOT / "communes/002_xuan_truong.yaml")])
-    assert "no unit of" not in full.output, full.output
+    assert "không đơn vị nào của" not in full.output, full.output

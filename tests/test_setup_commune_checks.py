@@ -47,7 +47,13 @@ def test_a_file_reusing_another_communes_code_is_refused(cli, engine, tmp_path):
     assert cli("setup", write(tmp_path, XT)).exit_code == 0
     before = snapshot(engine)
     # Hương Phú's file, but someone typed xuan-truong as its code
-    result = cli("setup", write(tmp_path, HP.replace("code: huong-phu", "code: xuan-truong")))
+    file = write(tmp_path, HP.replace("code: huong-phu", "code: xuan-truong"))
+    said = cli("setup", file)  # in Vietnamese by default
+    assert said.exit_code == 1
+    assert "xuan-truong: không thực hiện, không có gì thay đổi" in said.output
+    assert "đơn vị xuan-truong (Xã Xuân Trường) đã có, là commune thuộc ninh-binh" in said.output
+    assert "hãy đặt mã khác" in said.output and "refused" not in said.output
+    result = cli("setup", file, "--lang", "en")
     assert result.exit_code == 1
     assert "refused, nothing was changed" in result.output
     assert "unit xuan-truong (Xã Xuân Trường) already exists" in result.output
@@ -66,7 +72,7 @@ def test_a_commune_of_another_plan_and_name_is_refused_even_under_the_same_paren
     other = (HP.replace("code: huong-phu", "code: xuan-truong")
              .replace("parent: {code: hue, name: Thành phố Huế, kind: province}",
                       "parent: {code: ninh-binh, name: Tỉnh Ninh Bình, kind: province}"))
-    result = cli("setup", write(tmp_path, other))
+    result = cli("setup", write(tmp_path, other), "--lang", "en")
     assert result.exit_code == 1
     assert "rename it 'Xã Hương Phú' and put it on plan 001 (it reports on plan 002)" \
         in result.output
@@ -78,7 +84,7 @@ def test_a_parent_that_is_an_existing_commune_is_refused(cli, engine, tmp_path):
     before = snapshot(engine)
     bad = HP.replace("parent: {code: hue, name: Thành phố Huế, kind: province}",
                      "parent: {code: xuan-truong, name: Tỉnh Huế, kind: province}")
-    result = cli("setup", write(tmp_path, bad))
+    result = cli("setup", write(tmp_path, bad), "--lang", "en")
     assert result.exit_code == 1
     assert ("parent xuan-truong (Xã Xuân Trường) is an existing commune; this file would make "
             "it a province") in result.output
@@ -107,7 +113,7 @@ def test_moving_a_commune_needs_move_and_is_shown_with_codes(cli, engine, tmp_pa
     assert refused.exit_code == 1 and "--move" in refused.output
     ok = cli("setup", file, "--move")
     assert ok.exit_code == 0, ok.output
-    assert "~ unit xuan-truong: parent ninh-binh -> ninh-binh-moi" in ok.output
+    assert "~ đơn vị xuan-truong: parent ninh-binh -> ninh-binh-moi" in ok.output
     assert "parent_id" not in ok.output
 
 
@@ -134,18 +140,18 @@ def test_units_removed_from_the_file_are_removed_or_reported(cli, engine, tmp_pa
                                                        "thon-xuan-dai"))) + "\n"
     write(tmp_path, shorter)
     out = cli("setup", file).output
-    assert ("- unit xuan-truong/thon-xuan-thuy (Thôn Xuân Thủy): no longer in the file, removed"
+    assert ("- đơn vị xuan-truong/thon-xuan-thuy (Thôn Xuân Thủy): không còn trong tệp, đã xoá"
             in out)
-    assert ("! unit xuan-truong/thon-xuan-bac (Thôn Xuân Bắc): no longer in the file, but kept "
-            "because it has 1 reported value") in out
-    assert ("! unit xuan-truong/thon-xuan-dai (Thôn Xuân Đài): no longer in the file, but kept "
-            "because it has 1 member") in out
+    assert ("! đơn vị xuan-truong/thon-xuan-bac (Thôn Xuân Bắc): không còn trong tệp nhưng vẫn "
+            "được giữ vì đã có 1 số liệu đã báo cáo") in out
+    assert ("! đơn vị xuan-truong/thon-xuan-dai (Thôn Xuân Đài): không còn trong tệp nhưng vẫn "
+            "được giữ vì đã có 1 thành viên") in out
     with Session(engine) as s:
         codes = {u.code for u in s.exec(select(Unit))}
     assert "xuan-truong/thon-xuan-thuy" not in codes
     assert {"xuan-truong/thon-xuan-bac", "xuan-truong/thon-xuan-dai"} <= codes
     again = cli("setup", file).output  # still said every time, never silently
-    assert "không có gì thay đổi" in again and "! unit xuan-truong/thon-xuan-bac" in again
+    assert "không có gì thay đổi" in again and "! đơn vị xuan-truong/thon-xuan-bac" in again
 
 
 # ------------------------------------------------------------------ 3. round checks
@@ -182,7 +188,7 @@ def test_a_round_with_values_keeps_its_plan(cli, engine, tmp_path):
     write(tmp_path, XT.replace('plan: "002"', 'plan: "000"'))
     # without values the switch is allowed, and said with plan codes
     switched = cli("setup", file)
-    assert switched.exit_code == 0 and "~ round 2026: plan 002 -> 000" in switched.output
+    assert switched.exit_code == 0 and "~ đợt báo cáo 2026: plan 002 -> 000" in switched.output
     assert "plan_id" not in switched.output
     write(tmp_path, XT)
     cli("setup", file)
@@ -195,7 +201,7 @@ def test_a_round_with_values_keeps_its_plan(cli, engine, tmp_path):
         s.commit()
     write(tmp_path, XT.replace('plan: "002"', 'plan: "000"'))
     before = snapshot(engine)
-    result = cli("setup", file)
+    result = cli("setup", file, "--lang", "en")
     assert result.exit_code == 1
     assert ("round 2026 of xuan-truong reports on plan 002 and already has reported values: it "
             "cannot switch to plan 000") in result.output
@@ -207,13 +213,13 @@ def test_a_round_with_values_keeps_its_plan(cli, engine, tmp_path):
 
 def test_the_change_summary_shows_codes_and_dates_as_written(cli, engine, tmp_path):
     file = write(tmp_path, XT)
-    first = cli("setup", file).output
+    first = cli("setup", file, "--lang", "en").output
     assert "+ round 2026 on plan 002 (units by 10/11/2026, consolidation by 05/12/2026)" in first
     write(tmp_path, XT.replace("consolidation_deadline: 05/12/2026",
                                "consolidation_deadline: 10/12/2026")
           .replace("days_before: [7, 3, 1, 0]", "days_before: [5, 1]")
           .replace("kind: culture", "kind: mass_org"))
-    out = cli("setup", file).output
+    out = cli("setup", file, "--lang", "en").output
     assert "~ round 2026: consolidation_deadline 05/12/2026 -> 10/12/2026" in out
     assert "~ round 2026: reminders.days_before [7, 3, 1, 0] -> [5, 1]" in out
     assert "~ unit xuan-truong/van-hoa: kind culture -> mass_org" in out
@@ -238,7 +244,7 @@ def test_the_plan_can_be_a_plan_file_next_to_the_commune_file(cli, engine, tmp_p
                  "communes/xt.yaml")
     result = cli("setup", file)
     assert result.exit_code == 0, result.output
-    assert "+ round 2026 on plan xt-local" in result.output
+    assert "+ đợt báo cáo 2026 theo kế hoạch xt-local" in result.output
     with Session(engine) as s:
         rnd = s.exec(select(Round)).one()
         assert s.get(Plan, rnd.plan_id).code == "xt-local"
