@@ -13,18 +13,9 @@ from dataclasses import dataclass
 
 from flows.effects import Count, Msg, msg
 from flows.numbers import MAX_TEXT, Refusal, parse_count, parse_task_status, parse_yes_no
-from flows.report import MAX_TASK_TEXT, UNUSUAL_CHANGE, Item, Value
+from flows.report import MAX_TASK_TEXT, REFUSAL_KEYS, UNUSUAL_CHANGE, Item, Value
 
 TASK_STATUSES = ("not_started", "in_progress", "done")
-_REFUSALS = {
-    Refusal.empty: "err.empty",
-    Refusal.not_number: "err.not_number",
-    Refusal.decimal: "err.decimal",
-    Refusal.negative: "err.negative",
-    Refusal.too_large: "err.too_large",
-    Refusal.percent: "err.percent",
-    Refusal.doubtful: "err.doubtful",
-}
 
 
 def fields_of(item: Item) -> tuple[str, ...]:
@@ -73,7 +64,7 @@ def _count(text: str) -> int | Msg | None:
         return None
     parsed = parse_count(text[:MAX_TEXT + 1])
     if isinstance(parsed, Refusal):
-        return msg(_REFUSALS[parsed], text=text.strip()[:40])
+        return msg(REFUSAL_KEYS[parsed], text=text.strip()[:40])
     return parsed
 
 

@@ -562,7 +562,7 @@ def _unusual(item: Item, field_name: str, n: int) -> int | None:
     return last if abs(n - last) / last > UNUSUAL_CHANGE else None
 
 
-_REFUSAL_KEYS = {
+REFUSAL_KEYS = {  # why a typed figure was refused -> what the person is told
     Refusal.empty: "err.empty",
     Refusal.not_number: "err.not_number",
     Refusal.decimal: "err.decimal",
@@ -576,7 +576,7 @@ _REFUSAL_KEYS = {
 def _refuse(ctx: Ctx, item: Item, state: Mapping[str, Any], reason: Refusal,
             text: str) -> None:
     question = ask(ctx.sheet, item, state["step"], ctx.values, den=_int(state.get("den")))
-    ctx.say(Reply((msg(_REFUSAL_KEYS[reason], text=text[:40]), *question.lines),
+    ctx.say(Reply((msg(REFUSAL_KEYS[reason], text=text[:40]), *question.lines),
                   question.buttons, True))
 
 
