@@ -30,7 +30,7 @@ def test_baseline_round_is_set_up_entered_and_used(db_url, engine, tmp_path, mon
                         .replace("20/11/2025", "20/11/2020").replace("10/12/2025", "10/12/2020"),
                         encoding="utf-8")
     out = runner.invoke(app, ["setup", str(baseline)])
-    assert out.exit_code == 0 and "round 2020" in out.output, out.output
+    assert out.exit_code == 0 and "đợt báo cáo 2020" in out.output, out.output
     wrong = tmp_path / "rach_gia_2019.yaml"
     wrong.write_text(original.replace("year: 2025", "year: 2019")
                      .replace("20/11/2025", "20/11/2019").replace("10/12/2025", "10/12/2019"),
