@@ -168,3 +168,36 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path):
         return runner.invoke(app, list(args), catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def clock():
+    """The tests' clock (each test file may give its own start)."""
+    from tests.harness import Clock
+
+    return Clock()
+
+
+@pytest.fixture
+async def zapi():
+    """A local Zalo Bot API server with the tests' bot."""
+    from sandbox.zaloapi import LocalZaloApi
+    from tests.zalo_harness import ZALO_TOKEN
+
+    server = LocalZaloApi()
+    await server.start()
+    server.add_bot(ZALO_TOKEN)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def zbot(zapi, db_url, engine, clock):
+    """One Zalo bot process on the test database, with the test commune set up."""
+    from tests.harness import setup_commune
+    from tests.zalo_harness import ZaloProcess
+
+    setup_commune(engine)
+    proc = await ZaloProcess(zapi, db_url, clock).start()
+    yield proc
+    await proc.stop()

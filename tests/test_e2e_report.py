@@ -10,12 +10,7 @@ from sqlmodel import Session, select
 from storage import repo
 from storage.kinds import Role
 from storage.models import Invitation, ReportedValue, Submission, ValueChange
-from tests.harness import TOKEN, BotProcess, Clock, invite, say, setup_commune, tap
-
-
-@pytest.fixture
-def clock():
-    return Clock()
+from tests.harness import TOKEN, BotProcess, invite, say, setup_commune, tap
 
 
 @pytest.fixture

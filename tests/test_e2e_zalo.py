@@ -3,38 +3,14 @@ on SQLite and PostgreSQL; one commune's reporters on Telegram and Zalo side by s
 
 from __future__ import annotations
 
-import pytest
 from sqlmodel import Session, select
 
-from sandbox.zaloapi import LocalZaloApi
 from storage import repo
 from storage.kinds import Role
 from storage.models import Person, ReminderLog, ValueChange
-from tests.harness import TOKEN, TZ, BotProcess, Clock, invite, say, setup_commune, tap
+from tests.harness import TOKEN, TZ, BotProcess, invite, say, setup_commune, tap
 from tests.test_e2e_report import values
 from tests.zalo_harness import ZALO_TOKEN, ZaloProcess, zsay
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-async def zapi():
-    server = LocalZaloApi()
-    await server.start()
-    server.add_bot(ZALO_TOKEN)
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def zbot(zapi, db_url, engine, clock):
-    setup_commune(engine)
-    proc = await ZaloProcess(zapi, db_url, clock).start()
-    yield proc
-    await proc.stop()
 
 
 def _texts(zapi, user_id):

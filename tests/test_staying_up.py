@@ -20,7 +20,6 @@ from storage.kinds import Role
 from tests.harness import (
     TOKEN,
     BotProcess,
-    Clock,
     invite,
     new_messages,
     newest,
@@ -33,11 +32,6 @@ from tests.test_e2e_report import HAMLET_ANSWERS, values
 NOT_SAVED = "chưa lưu được"
 OFFICER_WORDS = {"moi", "tonghop", "tiendo", "nhac", "hanchot", "chot"}
 EVERYONE_WORDS = {"baocao", "tinhtrang", "huy", "huongdan", "ngonngu", "web"}
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

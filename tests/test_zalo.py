@@ -18,7 +18,7 @@ from bot.zalo import LIMITS, Menu, webhook_handler
 from flows.callbacks import ReportAction
 from sandbox.zaloapi import LocalZaloApi
 from storage.models import Person
-from tests.harness import Clock, invite, setup_commune
+from tests.harness import invite, setup_commune
 from tests.zalo_harness import ZALO_TOKEN, ZaloProcess, zsay
 
 
@@ -47,28 +47,6 @@ def test_long_texts_are_cut_at_zalos_limit_on_line_boundaries():
     parts = [p for p, _ in pieces(text, (), LIMITS)]
     assert len(parts) == 4 and all(len(p) <= 2000 for p in parts)  # 6,000 characters
     assert "\n".join(parts) == text  # nothing lost, every cut at a line break
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-async def zapi():
-    server = LocalZaloApi()
-    await server.start()
-    server.add_bot(ZALO_TOKEN)
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def zbot(zapi, db_url, engine, clock):
-    setup_commune(engine)
-    proc = await ZaloProcess(zapi, db_url, clock).start()
-    yield proc
-    await proc.stop()
 
 
 async def test_the_webhook_checks_the_secret_before_reading_the_body(zapi, zbot, engine):
