@@ -176,6 +176,8 @@ async def test_ctvbot_run_with_zalos_webhook_answers_the_right_secret_only(zapi,
         await hoa.send(invite(engine, "thon-xuan-trung"))  # posted to the webhook
         await zapi.wait_until(lambda: any("Xin chào Hoa" in t for t in hoa.texts()),
                               timeout=30, what="the welcome")
+        await zapi.wait_until(lambda: bool(zapi.webhook_answers), timeout=30,
+                              what="the webhook's answer to Zalo")
         assert zapi.webhook_answers == [200]
         lan = zapi.user(ZALO_TOKEN, "h2", "Lan")
         forged = lan._update("message.text.received", text=invite(engine, "thon-hanh-thien"))
@@ -295,6 +297,8 @@ async def test_ctvbot_run_with_telegram_and_zalos_webhook(api, zapi, db_url, eng
         await hoa.send(invite(engine, "thon-xuan-trung"))
         await zapi.wait_until(lambda: any("Xin chào Hoa" in t for t in hoa.texts()),
                               timeout=30, what="the welcome on Zalo, by the webhook")
+        await zapi.wait_until(lambda: bool(zapi.webhook_answers), timeout=30,
+                              what="the webhook's answer to Zalo")
         assert zapi.webhook_answers == [200]
         assert not any(m == "getUpdates" for m, _ in zapi.calls)
     finally:
