@@ -11,28 +11,28 @@ import hmac
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.context import Env
-from bot.i18n import pick_language, render
+from bot.i18n import render
 from bot.web import auth
 from bot.web import forms as store
+from bot.web.admin import routes as admin_routes
+from bot.web.kit import COOKIE, BodyRefused, WebConfig, WebKit, read_body, read_form
 from bot.web.metrics import Metrics
+from bot.web.officer import routes as officer_routes
 from flows import form as form_flow
 from flows.effects import Msg, msg
 from flows.report import value_text
@@ -40,83 +40,8 @@ from storage.web import LinkState
 
 log = logging.getLogger("ctvbot.web")
 
-COOKIE = "ctv_session"
-MAX_BODY = 1_000_000  # a Telegram update is a few KB; the form a few KB too
-BODY_SECONDS = 10.0  # the whole body within this time, or 408
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 ZALO_WEBHOOK_PATH = "/zalo/webhook"  # Zalo's webhook route, beside the pages
-TEMPLATES = Path(__file__).parent / "templates"
-
-
-@dataclass(frozen=True)
-class WebConfig:
-    """How the web app is reached and what it checks.
-
-    ``public_url``: the address people open (links are made with it; https makes the session
-    cookie Secure); ``bot_token``: checks Mini App data; ``webhook_path`` and
-    ``webhook_secret``: the Telegram webhook route, when updates come by webhook.
-    """
-
-    public_url: str = ""
-    bot_token: str | None = None
-    webhook_path: str | None = None
-    webhook_secret: str | None = None
-    max_body: int = MAX_BODY
-    body_seconds: float = BODY_SECONDS
-
-    @property
-    def secure(self) -> bool:
-        """Cookies only over HTTPS."""
-        return self.public_url.startswith("https://")
-
-
-class BodyRefused(Exception):
-    """A request body too large or too slow."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-async def read_body(request: Request, limit: int, seconds: float) -> bytes:
-    """The request's body, at most ``limit`` bytes within ``seconds`` (else BodyRefused):
-    a bigger or slower body is never held in memory."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyRefused(413)
-
-    async def read() -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BodyRefused(413)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    try:
-        return await asyncio.wait_for(read(), seconds)
-    except TimeoutError:
-        raise BodyRefused(408) from None
-    except ClientDisconnect:
-        raise BodyRefused(400) from None
-
-
-async def read_form(request: Request, config: WebConfig) -> dict[str, list[str]]:
-    """A urlencoded form, bounded like every body."""
-    from urllib.parse import parse_qs
-
-    body = await read_body(request, config.max_body, config.body_seconds)
-    try:
-        return parse_qs(body.decode(), keep_blank_values=True, max_num_fields=2000)
-    except (UnicodeDecodeError, ValueError):
-        raise BodyRefused(400) from None
-
-
-def _templates() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
-                       trim_blocks=True, lstrip_blocks=True)
 
 
 def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
@@ -125,44 +50,10 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
     """The web application around one Env; ``application``: the PTB Application whose
     updates arrive by the webhook route (built with ``updater(None)``, started by whoever
     serves this app)."""
-    jinja = _templates()
     metrics = metrics or Metrics(env.engine)
-
-    def page(name: str, lang: str, status: int = 200, **params: Any) -> HTMLResponse:
-        def t(key: str, **kw: Any) -> str:
-            return render(msg(key, **kw), lang)
-
-        def r(m: Msg | None) -> str:
-            return render(m, lang) if m is not None else ""
-
-        html = jinja.get_template(name).render(t=t, r=r, lang=lang, **params)
-        return HTMLResponse(html, status_code=status,
-                            headers={"Cache-Control": "no-store",
-                                     "Content-Security-Policy":
-                                         "frame-ancestors 'self' https://web.telegram.org",
-                                     "Referrer-Policy": "no-referrer"})
-
-    def lang_of(request: Request, person: Any = None) -> str:
-        if person is not None:
-            return person.language
-        return pick_language(request.headers.get("accept-language", "vi")[:2])
-
-    async def signed_in(request: Request) -> tuple[Any, str | None]:
-        token = request.cookies.get(COOKIE)
-        if not token:
-            return None, None
-        person = await asyncio.to_thread(store.person_of, env.engine, token, env.utcnow())
-        return person, token if person is not None else None
-
-    def set_cookie(response: Response, token: str, *, framed: bool = False) -> None:
-        # a Mini App may run in a frame of web.telegram.org: its cookie must cross sites
-        # there (SameSite=None needs Secure); every POST still needs its CSRF token
-        response.set_cookie(COOKIE, token, max_age=30 * 24 * 3600, httponly=True,
-                            samesite="none" if framed and config.secure else "lax",
-                            secure=config.secure, path="/")
-
-    def refused(lang: str, key: str, status: int) -> HTMLResponse:
-        return page("message.html", lang, status, title=msg("web.title"), text=msg(key))
+    kit = WebKit(env, config, metrics)
+    page, lang_of, signed_in = kit.page, kit.lang_of, kit.signed_in
+    set_cookie, refused, checked_post = kit.set_cookie, kit.refused, kit.checked_post
 
     # ---------------------------------------------------------------- Telegram
 
@@ -339,19 +230,6 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
                 confirmed.setdefault(code, set()).add(field)
         return typed, {k: frozenset(v) for k, v in confirmed.items()}
 
-    async def checked_post(request: Request) -> tuple[Any, str | None, Any, Response | None]:
-        """The signed-in person, their token and the form's fields, or the refusal."""
-        person, token = await signed_in(request)
-        try:
-            fields = await read_form(request, config)
-        except BodyRefused as exc:
-            return None, None, None, Response(status_code=exc.status)
-        if person is None or token is None:
-            return None, None, None, refused(lang_of(request), "web.sign_in_first", 401)
-        if not auth.csrf_ok(token, (fields.get("csrf") or [""])[0]):
-            return None, None, None, refused(person.language, "web.refused", 403)
-        return person, token, fields, None
-
     async def form_post(request: Request) -> Response:
         person, token, fields, refusal = await checked_post(request)
         if refusal is not None:
@@ -410,6 +288,8 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
         return JSONResponse({"status": "saved", "message": render(msg("web.saved"), lang)})
 
     routes: list[BaseRoute] = [
+        *officer_routes(kit),
+        *admin_routes(kit),
         Route("/healthz", healthz),
         Route("/metrics", metrics_page),
         Route("/login/{token}", login_page, methods=["GET"]),
