@@ -56,6 +56,15 @@ def units_of(engine: Engine, person_id: int) -> list[tuple[int, str]]:
                 if u.id is not None]
 
 
+def officer_commune(engine: Engine, person_id: int, commune_id: int) -> Unit | None:
+    """The commune when this person is its officer or admin (as in the chat), else None."""
+    with Session(engine, expire_on_commit=False) as session:
+        for m, u in repo.memberships(person_id, session=session):
+            if m.role in OFFICER_ROLES and u.id == commune_id:
+                return u
+    return None
+
+
 @dataclass
 class Row:
     """One indicator of the form: the item, what its fields show, last year's figure."""

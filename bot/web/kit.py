@@ -167,3 +167,21 @@ class WebKit:
         if not auth.csrf_ok(token, (fields.get("csrf") or [""])[0]):
             return None, None, None, self.refused(person.language, "web.refused", 403)
         return person, token, fields, None
+
+    async def officer_commune(self, request: Request) -> tuple[Any, str | None, Any,
+                                                               Response | None]:
+        """For a GET of an officer's page: the signed-in person, their token and the commune
+        of the ``{commune}`` path parameter when they are its officer or admin (as in the
+        chat); else the refusal page (401 not signed in, 403 not theirs)."""
+        person, token = await self.signed_in(request)
+        if person is None or token is None:
+            return None, None, None, self.refused(self.lang_of(request), "web.sign_in_first",
+                                                  401)
+        raw = str(request.path_params.get("commune", ""))
+        commune = None
+        if raw.isdigit() and len(raw) < 10:
+            commune = await asyncio.to_thread(store.officer_commune, self.env.engine,
+                                              person.id, int(raw))
+        if commune is None:
+            return None, None, None, self.refused(person.language, "web.not_your_commune", 403)
+        return person, token, commune, None
