@@ -10,8 +10,11 @@ document is first made, never when the bot starts.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from pathlib import Path
 from typing import Any
 
 from bot.cells import append_row
@@ -46,6 +49,7 @@ from storage.aggregate import (
 FONT = "Times New Roman"
 BODY_PT = 13
 TITLE_PT = 14
+GAP_PT = 6  # at least this much between two paragraphs of the text (Nghị định 30/2020)
 EXCEL_MAX_ROWS = 1_048_575
 VI = DEFAULT_LANGUAGE
 
@@ -106,6 +110,40 @@ KIND_KEYS = {
     "other_agency": N_("kind.other_agency"),
 }
 ADMIN_PREFIXES = ("Thành phố", "Thị trấn", "Thị xã", "Phường", "Huyện", "Tỉnh", "Quận", "Xã")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """How the Word report is issued and signed: from the commune file's ``report:`` block
+    or ``ctvbot report`` options; what is left out takes its default (number left to fill
+    in by hand, today's date, the commune's name as the place, "TM. ỦY BAN NHÂN DÂN" /
+    "CHỦ TỊCH", the usual recipients, no name under the signature)."""
+
+    number: str | None = None  # "15" or "15/BC-UBND"
+    issued: date | None = None  # the date of issue (default: today in the commune's zone)
+    place: str | None = None  # the place on the date line (default: ``place_of``)
+    signer: str | None = None  # the signer's name, under the signature
+    signer_title: str | None = None  # "CHỦ TỊCH", "PHÓ CHỦ TỊCH"
+    on_behalf: str | None = None  # "TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH"
+    recipients: tuple[str, ...] = field(default_factory=tuple)  # "Nơi nhận", one a line
+    template: Path | None = None  # a province's own .docx template (docxtpl placeholders)
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> Issue:
+        """The commune file's ``report:`` block as setup stored it."""
+        issued = settings.get("issued")
+        template = settings.get("template")
+        return cls(number=settings.get("number"), place=settings.get("place"),
+                   issued=date.fromisoformat(issued) if issued else None,
+                   signer=settings.get("signer"), signer_title=settings.get("signer_title"),
+                   on_behalf=settings.get("on_behalf"),
+                   recipients=tuple(settings.get("recipients") or ()),
+                   template=Path(template) if template else None)
+
+    def merged(self, over: Issue) -> Issue:
+        """This issue with every field ``over`` gives replaced (options over the file)."""
+        return Issue(**{k: (getattr(over, k) if getattr(over, k) not in (None, ())
+                            else getattr(self, k)) for k in self.__dataclass_fields__})
 
 
 # ------------------------------------------------------------------ numbers and words
@@ -400,6 +438,74 @@ def place_of(report: CommuneReport) -> str:
     return name
 
 
+_YEARS = r"\d{4}(?:\s*[-–]\s*\d{4})?"
+
+
+def _horizon(lang: str) -> re.Pattern[str]:
+    """The horizon a plan's name ends with: "đến năm 2030", "giai đoạn 2021 - 2030",
+    "giai đoạn 2021-2025, định hướng đến năm 2030", "2021-2025, towards 2030" (the words
+    before the years are the catalog's ``doc.title.horizon_words``, separated by "|")."""
+    words = "|".join(re.escape(w.strip()) for w in tr("doc.title.horizon_words", lang).split("|")
+                     if w.strip())
+    return re.compile(rf"(?:[,;]?\s*(?:(?:{words})\s+)?{_YEARS})+\s*$", re.IGNORECASE)
+
+
+def plan_in_title(name: str, year: int, lang: str = VI) -> str:
+    """The title's line under "BÁO CÁO": "Kết quả thực hiện Kế hoạch … năm 2026".
+
+    The plan's own horizon ("… đến năm 2030", "giai đoạn 2021 - 2025") is left out so that
+    the title names one year, the report's; a plan named for the report's very year ("Kế
+    hoạch … năm 2022 trên địa bàn …") already says it and gets no second one.
+    """
+    plan = name.strip()
+    plan = _horizon(lang).sub("", plan).rstrip(" ,;") or plan
+    said = re.search(rf"{re.escape(tr('doc.title.year_word', lang))}\s+{year}\b", plan,
+                     re.IGNORECASE)
+    key = "doc.word.subtitle_plain" if said else "doc.word.subtitle"
+    return tr(key, lang, plan=plan, year=year)
+
+
+def number_text(issue: Issue, lang: str = VI) -> str:
+    """"Số: 15/BC-UBND" ("Số: …/BC-UBND", to fill in by hand, when no number is given)."""
+    number = (issue.number or "").strip()
+    if not number:
+        return tr("doc.word.number", lang)
+    if "/" not in number:
+        number = f"{number}/BC-UBND"
+    return tr("doc.word.number_of", lang, number=number)
+
+
+def date_line(place: str, day: date, lang: str = VI) -> str:
+    """"Xuân Trường, ngày 05 tháng 02 năm 2027": a day below 10 and the months 1 and 2 with
+    a leading zero (Nghị định 30/2020/NĐ-CP); "Xuan Truong, 5 February 2027" in English."""
+    from babel.dates import format_date
+
+    if lang == VI:
+        d, month = f"{day.day:02d}", f"{day.month:02d}" if day.month < 3 else str(day.month)
+    else:
+        d, month = str(day.day), format_date(day, "MMMM", locale=lang)
+    return tr("doc.word.place_date_on", lang, place=place, day=d, month=month, year=day.year)
+
+
+def recipient_lines(report: CommuneReport, issue: Issue, lang: str = VI) -> list[str]:
+    """The "Nơi nhận" lines: the ones given (each "- …;", the last "- ….") or the usual
+    four (the level above, the chair, the departments, the archive)."""
+    if not issue.recipients:
+        upper = (tr("doc.word.to_parent", lang,
+                    parent=_in_sentence(report.parent.name, lang))
+                 if report.parent else tr("doc.word.to_upper_level", lang))
+        return [upper, tr("doc.word.to_chair", lang), tr("doc.word.to_departments", lang),
+                tr("doc.word.to_archive", lang)]
+    out = []
+    given = [r.strip() for r in issue.recipients if r.strip()]
+    for i, line in enumerate(given):
+        line = line if line.startswith(("-", "–", "+")) else f"- {line}"
+        if line[-1] not in ".;:,":
+            line += "." if i == len(given) - 1 else ";"
+        out.append(line)
+    return out
+
+
 def _rows(report: CommuneReport, include_sensitive: bool) -> list[IndicatorRow]:
     return [r for r in report.rows if include_sensitive or not r.sensitive]
 
@@ -478,6 +584,8 @@ class _Word:
 
         p = (container or self.doc).add_paragraph()
         p.alignment = _align(align)
+        if container is None and text:
+            after = max(after, GAP_PT)
         pf = p.paragraph_format
         pf.space_before, pf.space_after = Pt(before), Pt(after)
         if indent is not None:
@@ -613,45 +721,148 @@ class _Word:
 
 
 def report_docx(report: CommuneReport, *, place: str | None = None,
-                include_sensitive: bool, tz: tzinfo, lang: str = VI) -> bytes:
+                include_sensitive: bool, tz: tzinfo, lang: str = VI,
+                issue: Issue | None = None) -> bytes:
     """The report as a .docx in the state administrative format (Nghị định 30/2020/NĐ-CP).
 
-    A4, margins 20/20/30/15 mm, Times New Roman 13 pt; header block, title, the indicator
-    table by mục tiêu, notes, who reported, "Nơi nhận" and the signature block left for
-    the officer, then the annex with per-unit figures. Sensitive indicators only when
-    ``include_sensitive``; dates in the time zone ``tz``, words in ``lang``.
+    A4, margins 20/20/30/15 mm, Times New Roman 13 pt, at least 6 pt between paragraphs;
+    the header block (issuing body and number at left, national motto, place and date of
+    issue at right), title, the indicator table by mục tiêu, notes, who reported, "Nơi
+    nhận" at bottom left and the signature block at bottom right, then the annex with
+    per-unit figures. ``issue`` gives the number, date, signer and recipients (defaults:
+    see ``Issue``), or a province's own template, which is then filled in instead
+    (``report_from_template``). Sensitive indicators only when ``include_sensitive``; dates
+    in the time zone ``tz``, words in ``lang``.
     """
+    issue = _issued(report, issue or Issue(), place, tz)
+    if issue.template is not None:
+        return report_from_template(report, issue.template, issue=issue,
+                                    include_sensitive=include_sensitive, tz=tz, lang=lang)
     w = _Word()
     w.page_numbers()
     rows = _rows(report, include_sensitive)
-    _docx_heading(w, report, place or place_of(report), lang)
+    _docx_heading(w, report, issue, lang)
     _docx_results(w, report, rows, lang)
     _docx_completeness(w, report, lang)
-    _docx_signature(w, report, lang)
+    _docx_signature(w, report, issue, lang)
     _docx_annex(w, report, rows, tz, lang)
     return w.bytes()
 
 
-def _docx_heading(w: _Word, report: CommuneReport, place: str, lang: str) -> None:
-    """Issuing body and number | national motto and date; then the title."""
+def _issued(report: CommuneReport, issue: Issue, place: str | None, tz: tzinfo) -> Issue:
+    """``issue`` with its place and date of issue filled in (today in ``tz``)."""
+    return Issue(**{**issue.__dict__, "place": place or issue.place or place_of(report),
+                    "issued": issue.issued or datetime.now(tz).date()})
+
+
+def _docx_heading(w: _Word, report: CommuneReport, issue: Issue, lang: str) -> None:
+    """Issuing body | national motto; number | place and date of issue (one line, as
+    Nghị định 30 lays them out); then the title."""
+    assert issue.place is not None and issue.issued is not None
     left, right = 68.0, 97.0
     head = w.table((left, right), grid=False)
     lc, rc = head.rows[0].cells
     lc.paragraphs[0].alignment = _align(C)
-    w.run(lc.paragraphs[0], tr("doc.word.committee", lang), bold=True)
+    w.run(lc.paragraphs[0], tr("doc.word.committee", lang), bold=True, size=BODY_PT)
     w.para(report.commune.name.upper(), container=lc, bold=True, align=C)
     w.short_line(22, left, lc)
-    w.para(tr("doc.word.number", lang), container=lc, align=C, before=4)
     rc.paragraphs[0].alignment = _align(C)
-    w.run(rc.paragraphs[0], tr("doc.word.nation", lang), bold=True, size=12)
-    w.para(tr("doc.word.motto", lang), container=rc, bold=True, underline=True, align=C)
-    w.para(tr("doc.word.place_date", lang, place=place, year=report.year), container=rc,
-           italic=True, align=C, before=10)
-    w.para(tr("doc.word.title", lang), bold=True, size=TITLE_PT, align=C, before=18)
-    w.para(tr("doc.word.subtitle", lang,
-              plan=_in_sentence(_plan_name(report, lang), lang), year=report.year),
+    w.run(rc.paragraphs[0], tr("doc.word.nation", lang), bold=True, size=BODY_PT)
+    w.para(tr("doc.word.motto", lang), container=rc, bold=True, underline=True, align=C,
+           size=TITLE_PT)
+    nc, dc = head.add_row().cells
+    nc.paragraphs[0].alignment = _align(C)
+    w.run(nc.paragraphs[0], number_text(issue, lang))
+    dc.paragraphs[0].alignment = _align(C)
+    w.run(dc.paragraphs[0], date_line(issue.place, issue.issued, lang), italic=True,
+          size=TITLE_PT)
+    for cell in (nc, dc):
+        cell.paragraphs[0].paragraph_format.space_before = _pt(GAP_PT)
+    w.fit(head, (left, right))
+    w.para(tr("doc.word.title", lang), bold=True, size=TITLE_PT, align=C, before=18, after=0)
+    w.para(plan_in_title(_plan_name(report, lang), report.year, lang),
            bold=True, size=TITLE_PT, align=C)
     w.short_line(30, 165)
+
+
+def _pt(value: float) -> Any:
+    from docx.shared import Pt
+
+    return Pt(value)
+
+
+# ------------------------------------------------------------------ a province's template
+
+
+def template_context(report: CommuneReport, issue: Issue, *, include_sensitive: bool,
+                     lang: str = VI) -> dict[str, Any]:
+    """What a province's .docx template may name: ``{{ title }}``, ``{{ number_line }}``,
+    ``{{ date_line }}``, ``{% for r in rows %}``… (the list is in docs/report.md)."""
+    issue_place = issue.place or place_of(report)
+    issued = issue.issued or date.today()
+    rows = _rows(report, include_sensitive)
+    counts = {DAT: 0, KHONG_DAT: 0, CHUA_DU: 0}
+    for r in rows:
+        if r.verdict in counts:
+            counts[r.verdict] += 1
+    c = report.completeness
+    line = number_text(issue, lang)
+    return {
+        "committee": tr("doc.word.committee", lang),
+        "commune": report.commune.name,
+        "commune_upper": report.commune.name.upper(),
+        "parent": report.parent.name if report.parent else "",
+        "nation": tr("doc.word.nation", lang),
+        "motto": tr("doc.word.motto", lang),
+        "number_line": line,
+        "number": line.split(":", 1)[-1].strip(),
+        "place": issue_place,
+        "date_line": date_line(issue_place, issued, lang),
+        "issued": _date_text(issued, lang),
+        "report_title": tr("doc.word.title", lang),
+        "title": plan_in_title(_plan_name(report, lang), report.year, lang),
+        "plan": _plan_name(report, lang),
+        "year": report.year,
+        "dat": counts[DAT], "khong_dat": counts[KHONG_DAT], "chua_du": counts[CHUA_DU],
+        "judged": sum(counts.values()),
+        "units_submitted": c.units_submitted, "units_expected": c.units_expected,
+        "units_on_time": c.units_on_time, "units_late": c.units_late,
+        "late_units": ", ".join(c.late_units), "missing_units": ", ".join(c.missing_units),
+        "rows": [{"code": r.code, "goal": r.goal_code, "goal_title": _goal_title(r, lang),
+                  "name": _name(r, lang), "roles": fmt_roles(r, lang),
+                  "target": fmt_target_cell(r, lang, sep="; "),
+                  "result": fmt_value(r, lang=lang), "last_year": fmt_last_year(r, lang),
+                  "verdict": fmt_verdict(r, lang), "notes": "; ".join(notes_for(r, lang))}
+                 for r in rows],
+        "recipients_title": tr("doc.word.recipients", lang),
+        "recipients": recipient_lines(report, issue, lang),
+        "on_behalf": issue.on_behalf or tr("doc.word.on_behalf", lang),
+        "signer_title": issue.signer_title or tr("doc.word.chair", lang),
+        "signer": issue.signer or "",
+    }
+
+
+class TemplateError(ValueError):
+    """A province's template that cannot be filled in (the reason is in the message)."""
+
+
+def report_from_template(report: CommuneReport, template: Path, *, issue: Issue,
+                         include_sensitive: bool, tz: tzinfo, lang: str = VI) -> bytes:
+    """A province's own .docx filled in with docxtpl (Jinja placeholders, see
+    ``template_context``); names are escaped, so "Hội LHPN & Đoàn TN" stays text."""
+    from docxtpl import DocxTemplate
+    from jinja2 import TemplateError as JinjaError
+
+    issue = _issued(report, issue, None, tz)
+    try:
+        tpl = DocxTemplate(str(template))
+        tpl.render(template_context(report, issue, include_sensitive=include_sensitive,
+                                    lang=lang), autoescape=True)
+    except (OSError, KeyError, ValueError, JinjaError) as exc:  # no file, not a .docx, bad tag
+        raise TemplateError(f"{template}: {exc}") from exc
+    out = io.BytesIO()
+    tpl.save(out)
+    return out.getvalue()
 
 
 def _docx_results(w: _Word, report: CommuneReport, rows: list[IndicatorRow],
@@ -727,27 +938,26 @@ def _date_text(day: Any, lang: str) -> str:
     return format_date(day, text_of("format.date", lang), locale=lang)
 
 
-def _docx_signature(w: _Word, report: CommuneReport, lang: str) -> None:
-    """"Nơi nhận" on the left, the signature block on the right (left blank to sign)."""
-    from docx.shared import Pt
-
+def _docx_signature(w: _Word, report: CommuneReport, issue: Issue, lang: str) -> None:
+    """"Nơi nhận" at the bottom left, the signature block at the bottom right: on whose
+    behalf, the signer's title, room for the signature and the seal, the signer's name."""
     t = w.table((80.0, 85.0), grid=False)
     nl, sr = t.rows[0].cells
     p = nl.paragraphs[0]
-    p.paragraph_format.space_before = Pt(12)
+    p.paragraph_format.space_before = _pt(12)
     w.run(p, tr("doc.word.recipients", lang), bold=True, italic=True, size=12)
-    upper = (tr("doc.word.to_parent", lang, parent=_in_sentence(report.parent.name, lang))
-             if report.parent else tr("doc.word.to_upper_level", lang))
-    for line in (upper, tr("doc.word.to_chair", lang), tr("doc.word.to_departments", lang),
-                 tr("doc.word.to_archive", lang)):
+    for line in recipient_lines(report, issue, lang):
         w.para(line, container=nl, size=11)
     p = sr.paragraphs[0]
     p.alignment = _align(C)
-    p.paragraph_format.space_before = Pt(12)
-    w.run(p, tr("doc.word.on_behalf", lang), bold=True)
-    w.para(tr("doc.word.chair", lang), container=sr, bold=True, align=C)
-    for _ in range(6):  # room for the signature, the seal and the name
+    p.paragraph_format.space_before = _pt(12)
+    w.run(p, issue.on_behalf or tr("doc.word.on_behalf", lang), bold=True, size=BODY_PT)
+    w.para(issue.signer_title or tr("doc.word.chair", lang), container=sr, bold=True,
+           align=C, size=BODY_PT)
+    for _ in range(5):  # room for the signature and the seal
         w.para("", container=sr, align=C)
+    w.para(issue.signer or "", container=sr, bold=True, align=C, size=TITLE_PT)
+    w.fit(t, (80.0, 85.0))
 
 
 def _docx_annex(w: _Word, report: CommuneReport, rows: list[IndicatorRow], tz: tzinfo,
