@@ -86,7 +86,7 @@ def build(out: Path = OUT) -> Path:
 
     _para(doc, "{{ report_title }}", bold=True, center=True, size=14, after=0)
     _para(doc, "{{ title }}", bold=True, center=True, size=14, after=12)
-    _para(doc, "Thực hiện {{ plan }}, {{ commune }} báo cáo kết quả năm {{ year }} như sau:")
+    _para(doc, "{{ commune }} báo cáo kết quả năm {{ year }} thực hiện {{ plan }} như sau:")
     _para(doc, "Trong {{ judged }} chỉ tiêu có đánh giá: {{ dat }} đạt, {{ khong_dat }} không "
                "đạt, {{ chua_du }} chưa đủ số liệu. Đã nhận báo cáo của {{ units_submitted }}"
                "/{{ units_expected }} đơn vị.")

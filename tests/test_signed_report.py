@@ -266,3 +266,30 @@ def _unit(s: Session) -> tuple:
     unit = repo.find_unit("xuan-truong", session=s)
     rnd = repo.round_for_year(unit.id, 2026, session=s)
     return unit, rnd.plan_id
+
+
+def test_the_officers_summary_is_signed_as_the_commune_file_says(engine: Engine,
+                                                                  tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot import service
+    from storage.kinds import Role
+    from tests.harness import invite
+
+    path = _commune_file(tmp_path, "report:\n  number: \"31\"\n  signer: Đỗ Văn Em\n")
+    with Session(engine) as s:
+        apply_commune(load_commune(path), session=s)
+        s.commit()
+    env = service.Env(engine=engine, tz=ZoneInfo("Asia/Ho_Chi_Minh"), bot_username="b",
+                      now=lambda: datetime(2026, 12, 1, 18, tzinfo=UTC))  # 2 Dec in Vietnam
+    hoa = service.TgUser(71_003, "Hoa", language_code="vi")
+    service.handle(env, 1, hoa, service.StartCmd(invite(engine, "xuan-truong",
+                                                        role=Role.officer)))
+    out = service.handle(env, 2, hoa, service.SummaryCmd())
+    word = next(f for f in out.files if f.filename.endswith(".docx"))
+    doc = _docx(word.content())
+    _, _, number, when = _header(doc)
+    assert number.text == "Số: 31/BC-UBND"
+    assert when.text == "Xuân Trường, ngày 02 tháng 12 năm 2026"
+    assert "Đỗ Văn Em" in _signature(doc)[1].text
