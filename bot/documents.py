@@ -1226,7 +1226,7 @@ BETTER_KEYS = {HIGHER: N_("doc.chart.higher"), LOWER: N_("doc.chart.lower"),
                WITHIN: N_("doc.chart.within")}
 AXIS_KEYS = {100: N_("doc.chart.axis_percent"), 1000: N_("doc.chart.axis_per_mille"),
              100000: N_("doc.chart.axis_per_100000")}
-LABEL_WIDTH, LABEL_LINES, TEXT_WIDTH = 42, 3, 46
+LABEL_WIDTH, LABEL_LINES, TEXT_WIDTH = 42, 4, 46
 
 
 @dataclass(frozen=True)
@@ -1283,7 +1283,7 @@ def chart_panels(report: CommuneReport, *, include_sensitive: bool = True,
                  lang: str = VI) -> list[ChartPanel]:
     """What the chart draws, panel by panel: higher-is-better indicators apart from
     lower-is-better ones (and from those with a range), one panel per unit (%, ‰, per
-    100,000), each bar labelled by its code and full name wrapped on up to three lines."""
+    100,000), each bar labelled by its code and full name wrapped on up to four lines."""
     rows = _chartable(_rows(report, include_sensitive))
     groups: dict[tuple[str, int], list[IndicatorRow]] = {}
     for r in rows:
