@@ -10,8 +10,13 @@ document is first made, never when the bot starts.
 from __future__ import annotations
 
 import io
+import math
+import re
+import textwrap
 from collections.abc import Iterable, Sequence
-from datetime import datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from pathlib import Path
 from typing import Any
 
 from bot.cells import append_row
@@ -46,6 +51,7 @@ from storage.aggregate import (
 FONT = "Times New Roman"
 BODY_PT = 13
 TITLE_PT = 14
+GAP_PT = 6  # at least this much between two paragraphs of the text (Nghị định 30/2020)
 EXCEL_MAX_ROWS = 1_048_575
 VI = DEFAULT_LANGUAGE
 
@@ -106,6 +112,40 @@ KIND_KEYS = {
     "other_agency": N_("kind.other_agency"),
 }
 ADMIN_PREFIXES = ("Thành phố", "Thị trấn", "Thị xã", "Phường", "Huyện", "Tỉnh", "Quận", "Xã")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """How the Word report is issued and signed: from the commune file's ``report:`` block
+    or ``ctvbot report`` options; what is left out takes its default (number left to fill
+    in by hand, today's date, the commune's name as the place, "TM. ỦY BAN NHÂN DÂN" /
+    "CHỦ TỊCH", the usual recipients, no name under the signature)."""
+
+    number: str | None = None  # "15" or "15/BC-UBND"
+    issued: date | None = None  # the date of issue (default: today in the commune's zone)
+    place: str | None = None  # the place on the date line (default: ``place_of``)
+    signer: str | None = None  # the signer's name, under the signature
+    signer_title: str | None = None  # "CHỦ TỊCH", "PHÓ CHỦ TỊCH"
+    on_behalf: str | None = None  # "TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH"
+    recipients: tuple[str, ...] = field(default_factory=tuple)  # "Nơi nhận", one a line
+    template: Path | None = None  # a province's own .docx template (docxtpl placeholders)
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> Issue:
+        """The commune file's ``report:`` block as setup stored it."""
+        issued = settings.get("issued")
+        template = settings.get("template")
+        return cls(number=settings.get("number"), place=settings.get("place"),
+                   issued=date.fromisoformat(issued) if issued else None,
+                   signer=settings.get("signer"), signer_title=settings.get("signer_title"),
+                   on_behalf=settings.get("on_behalf"),
+                   recipients=tuple(settings.get("recipients") or ()),
+                   template=Path(template) if template else None)
+
+    def merged(self, over: Issue) -> Issue:
+        """This issue with every field ``over`` gives replaced (options over the file)."""
+        return Issue(**{k: (getattr(over, k) if getattr(over, k) not in (None, ())
+                            else getattr(self, k)) for k in self.__dataclass_fields__})
 
 
 # ------------------------------------------------------------------ numbers and words
@@ -400,6 +440,74 @@ def place_of(report: CommuneReport) -> str:
     return name
 
 
+_YEARS = r"\d{4}(?:\s*[-–]\s*\d{4})?"
+
+
+def _horizon(lang: str) -> re.Pattern[str]:
+    """The horizon a plan's name ends with: "đến năm 2030", "giai đoạn 2021 - 2030",
+    "giai đoạn 2021-2025, định hướng đến năm 2030", "2021-2025, towards 2030" (the words
+    before the years are the catalog's ``doc.title.horizon_words``, separated by "|")."""
+    words = "|".join(re.escape(w.strip()) for w in tr("doc.title.horizon_words", lang).split("|")
+                     if w.strip())
+    return re.compile(rf"(?:[,;]?\s*(?:(?:{words})\s+)?{_YEARS})+\s*$", re.IGNORECASE)
+
+
+def plan_in_title(name: str, year: int, lang: str = VI) -> str:
+    """The title's line under "BÁO CÁO": "Kết quả thực hiện Kế hoạch … năm 2026".
+
+    The plan's own horizon ("… đến năm 2030", "giai đoạn 2021 - 2025") is left out so that
+    the title names one year, the report's; a plan named for the report's very year ("Kế
+    hoạch … năm 2022 trên địa bàn …") already says it and gets no second one.
+    """
+    plan = name.strip()
+    plan = _horizon(lang).sub("", plan).rstrip(" ,;") or plan
+    said = re.search(rf"{re.escape(tr('doc.title.year_word', lang))}\s+{year}\b", plan,
+                     re.IGNORECASE)
+    key = "doc.word.subtitle_plain" if said else "doc.word.subtitle"
+    return tr(key, lang, plan=plan, year=year)
+
+
+def number_text(issue: Issue, lang: str = VI) -> str:
+    """"Số: 15/BC-UBND" ("Số: …/BC-UBND", to fill in by hand, when no number is given)."""
+    number = (issue.number or "").strip()
+    if not number:
+        return tr("doc.word.number", lang)
+    if "/" not in number:
+        number = f"{number}/BC-UBND"
+    return tr("doc.word.number_of", lang, number=number)
+
+
+def date_line(place: str, day: date, lang: str = VI) -> str:
+    """"Xuân Trường, ngày 05 tháng 02 năm 2027": a day below 10 and the months 1 and 2 with
+    a leading zero (Nghị định 30/2020/NĐ-CP); "Xuan Truong, 5 February 2027" in English."""
+    from babel.dates import format_date
+
+    if lang == VI:
+        d, month = f"{day.day:02d}", f"{day.month:02d}" if day.month < 3 else str(day.month)
+    else:
+        d, month = str(day.day), format_date(day, "MMMM", locale=lang)
+    return tr("doc.word.place_date_on", lang, place=place, day=d, month=month, year=day.year)
+
+
+def recipient_lines(report: CommuneReport, issue: Issue, lang: str = VI) -> list[str]:
+    """The "Nơi nhận" lines: the ones given (each "- …;", the last "- ….") or the usual
+    four (the level above, the chair, the departments, the archive)."""
+    if not issue.recipients:
+        upper = (tr("doc.word.to_parent", lang,
+                    parent=_in_sentence(report.parent.name, lang))
+                 if report.parent else tr("doc.word.to_upper_level", lang))
+        return [upper, tr("doc.word.to_chair", lang), tr("doc.word.to_departments", lang),
+                tr("doc.word.to_archive", lang)]
+    out = []
+    given = [r.strip() for r in issue.recipients if r.strip()]
+    for i, line in enumerate(given):
+        line = line if line.startswith(("-", "–", "+")) else f"- {line}"
+        if line[-1] not in ".;:,":
+            line += "." if i == len(given) - 1 else ";"
+        out.append(line)
+    return out
+
+
 def _rows(report: CommuneReport, include_sensitive: bool) -> list[IndicatorRow]:
     return [r for r in report.rows if include_sensitive or not r.sensitive]
 
@@ -478,6 +586,8 @@ class _Word:
 
         p = (container or self.doc).add_paragraph()
         p.alignment = _align(align)
+        if container is None and text:
+            after = max(after, GAP_PT)
         pf = p.paragraph_format
         pf.space_before, pf.space_after = Pt(before), Pt(after)
         if indent is not None:
@@ -613,45 +723,148 @@ class _Word:
 
 
 def report_docx(report: CommuneReport, *, place: str | None = None,
-                include_sensitive: bool, tz: tzinfo, lang: str = VI) -> bytes:
+                include_sensitive: bool, tz: tzinfo, lang: str = VI,
+                issue: Issue | None = None) -> bytes:
     """The report as a .docx in the state administrative format (Nghị định 30/2020/NĐ-CP).
 
-    A4, margins 20/20/30/15 mm, Times New Roman 13 pt; header block, title, the indicator
-    table by mục tiêu, notes, who reported, "Nơi nhận" and the signature block left for
-    the officer, then the annex with per-unit figures. Sensitive indicators only when
-    ``include_sensitive``; dates in the time zone ``tz``, words in ``lang``.
+    A4, margins 20/20/30/15 mm, Times New Roman 13 pt, at least 6 pt between paragraphs;
+    the header block (issuing body and number at left, national motto, place and date of
+    issue at right), title, the indicator table by mục tiêu, notes, who reported, "Nơi
+    nhận" at bottom left and the signature block at bottom right, then the annex with
+    per-unit figures. ``issue`` gives the number, date, signer and recipients (defaults:
+    see ``Issue``), or a province's own template, which is then filled in instead
+    (``report_from_template``). Sensitive indicators only when ``include_sensitive``; dates
+    in the time zone ``tz``, words in ``lang``.
     """
+    issue = _issued(report, issue or Issue(), place, tz)
+    if issue.template is not None:
+        return report_from_template(report, issue.template, issue=issue,
+                                    include_sensitive=include_sensitive, tz=tz, lang=lang)
     w = _Word()
     w.page_numbers()
     rows = _rows(report, include_sensitive)
-    _docx_heading(w, report, place or place_of(report), lang)
+    _docx_heading(w, report, issue, lang)
     _docx_results(w, report, rows, lang)
     _docx_completeness(w, report, lang)
-    _docx_signature(w, report, lang)
+    _docx_signature(w, report, issue, lang)
     _docx_annex(w, report, rows, tz, lang)
     return w.bytes()
 
 
-def _docx_heading(w: _Word, report: CommuneReport, place: str, lang: str) -> None:
-    """Issuing body and number | national motto and date; then the title."""
+def _issued(report: CommuneReport, issue: Issue, place: str | None, tz: tzinfo) -> Issue:
+    """``issue`` with its place and date of issue filled in (today in ``tz``)."""
+    return Issue(**{**issue.__dict__, "place": place or issue.place or place_of(report),
+                    "issued": issue.issued or datetime.now(tz).date()})
+
+
+def _docx_heading(w: _Word, report: CommuneReport, issue: Issue, lang: str) -> None:
+    """Issuing body | national motto; number | place and date of issue (one line, as
+    Nghị định 30 lays them out); then the title."""
+    assert issue.place is not None and issue.issued is not None
     left, right = 68.0, 97.0
     head = w.table((left, right), grid=False)
     lc, rc = head.rows[0].cells
     lc.paragraphs[0].alignment = _align(C)
-    w.run(lc.paragraphs[0], tr("doc.word.committee", lang), bold=True)
+    w.run(lc.paragraphs[0], tr("doc.word.committee", lang), bold=True, size=BODY_PT)
     w.para(report.commune.name.upper(), container=lc, bold=True, align=C)
     w.short_line(22, left, lc)
-    w.para(tr("doc.word.number", lang), container=lc, align=C, before=4)
     rc.paragraphs[0].alignment = _align(C)
-    w.run(rc.paragraphs[0], tr("doc.word.nation", lang), bold=True, size=12)
-    w.para(tr("doc.word.motto", lang), container=rc, bold=True, underline=True, align=C)
-    w.para(tr("doc.word.place_date", lang, place=place, year=report.year), container=rc,
-           italic=True, align=C, before=10)
-    w.para(tr("doc.word.title", lang), bold=True, size=TITLE_PT, align=C, before=18)
-    w.para(tr("doc.word.subtitle", lang,
-              plan=_in_sentence(_plan_name(report, lang), lang), year=report.year),
+    w.run(rc.paragraphs[0], tr("doc.word.nation", lang), bold=True, size=12)  # on one line
+    w.para(tr("doc.word.motto", lang), container=rc, bold=True, underline=True, align=C,
+           size=TITLE_PT)
+    nc, dc = head.add_row().cells
+    nc.paragraphs[0].alignment = _align(C)
+    w.run(nc.paragraphs[0], number_text(issue, lang))
+    dc.paragraphs[0].alignment = _align(C)
+    w.run(dc.paragraphs[0], date_line(issue.place, issue.issued, lang), italic=True,
+          size=TITLE_PT)
+    for cell in (nc, dc):
+        cell.paragraphs[0].paragraph_format.space_before = _pt(GAP_PT)
+    w.fit(head, (left, right))
+    w.para(tr("doc.word.title", lang), bold=True, size=TITLE_PT, align=C, before=18, after=0)
+    w.para(plan_in_title(_plan_name(report, lang), report.year, lang),
            bold=True, size=TITLE_PT, align=C)
     w.short_line(30, 165)
+
+
+def _pt(value: float) -> Any:
+    from docx.shared import Pt
+
+    return Pt(value)
+
+
+# ------------------------------------------------------------------ a province's template
+
+
+def template_context(report: CommuneReport, issue: Issue, *, include_sensitive: bool,
+                     lang: str = VI) -> dict[str, Any]:
+    """What a province's .docx template may name: ``{{ title }}``, ``{{ number_line }}``,
+    ``{{ date_line }}``, ``{% for r in rows %}``… (the list is in docs/report.md)."""
+    issue_place = issue.place or place_of(report)
+    issued = issue.issued or date.today()
+    rows = _rows(report, include_sensitive)
+    counts = {DAT: 0, KHONG_DAT: 0, CHUA_DU: 0}
+    for r in rows:
+        if r.verdict in counts:
+            counts[r.verdict] += 1
+    c = report.completeness
+    line = number_text(issue, lang)
+    return {
+        "committee": tr("doc.word.committee", lang),
+        "commune": report.commune.name,
+        "commune_upper": report.commune.name.upper(),
+        "parent": report.parent.name if report.parent else "",
+        "nation": tr("doc.word.nation", lang),
+        "motto": tr("doc.word.motto", lang),
+        "number_line": line,
+        "number": line.split(":", 1)[-1].strip(),
+        "place": issue_place,
+        "date_line": date_line(issue_place, issued, lang),
+        "issued": _date_text(issued, lang),
+        "report_title": tr("doc.word.title", lang),
+        "title": plan_in_title(_plan_name(report, lang), report.year, lang),
+        "plan": _plan_name(report, lang),
+        "year": report.year,
+        "dat": counts[DAT], "khong_dat": counts[KHONG_DAT], "chua_du": counts[CHUA_DU],
+        "judged": sum(counts.values()),
+        "units_submitted": c.units_submitted, "units_expected": c.units_expected,
+        "units_on_time": c.units_on_time, "units_late": c.units_late,
+        "late_units": ", ".join(c.late_units), "missing_units": ", ".join(c.missing_units),
+        "rows": [{"code": r.code, "goal": r.goal_code, "goal_title": _goal_title(r, lang),
+                  "name": _name(r, lang), "roles": fmt_roles(r, lang),
+                  "target": fmt_target_cell(r, lang, sep="; "),
+                  "result": fmt_value(r, lang=lang), "last_year": fmt_last_year(r, lang),
+                  "verdict": fmt_verdict(r, lang), "notes": "; ".join(notes_for(r, lang))}
+                 for r in rows],
+        "recipients_title": tr("doc.word.recipients", lang),
+        "recipients": recipient_lines(report, issue, lang),
+        "on_behalf": issue.on_behalf or tr("doc.word.on_behalf", lang),
+        "signer_title": issue.signer_title or tr("doc.word.chair", lang),
+        "signer": issue.signer or "",
+    }
+
+
+class TemplateError(ValueError):
+    """A province's template that cannot be filled in (the reason is in the message)."""
+
+
+def report_from_template(report: CommuneReport, template: Path, *, issue: Issue,
+                         include_sensitive: bool, tz: tzinfo, lang: str = VI) -> bytes:
+    """A province's own .docx filled in with docxtpl (Jinja placeholders, see
+    ``template_context``); names are escaped, so "Hội LHPN & Đoàn TN" stays text."""
+    from docxtpl import DocxTemplate
+    from jinja2 import TemplateError as JinjaError
+
+    issue = _issued(report, issue, None, tz)
+    try:
+        tpl = DocxTemplate(str(template))
+        tpl.render(template_context(report, issue, include_sensitive=include_sensitive,
+                                    lang=lang), autoescape=True)
+    except (OSError, KeyError, ValueError, JinjaError) as exc:  # no file, not a .docx, bad tag
+        raise TemplateError(f"{template}: {exc}") from exc
+    out = io.BytesIO()
+    tpl.save(out)
+    return out.getvalue()
 
 
 def _docx_results(w: _Word, report: CommuneReport, rows: list[IndicatorRow],
@@ -727,27 +940,26 @@ def _date_text(day: Any, lang: str) -> str:
     return format_date(day, text_of("format.date", lang), locale=lang)
 
 
-def _docx_signature(w: _Word, report: CommuneReport, lang: str) -> None:
-    """"Nơi nhận" on the left, the signature block on the right (left blank to sign)."""
-    from docx.shared import Pt
-
+def _docx_signature(w: _Word, report: CommuneReport, issue: Issue, lang: str) -> None:
+    """"Nơi nhận" at the bottom left, the signature block at the bottom right: on whose
+    behalf, the signer's title, room for the signature and the seal, the signer's name."""
     t = w.table((80.0, 85.0), grid=False)
     nl, sr = t.rows[0].cells
     p = nl.paragraphs[0]
-    p.paragraph_format.space_before = Pt(12)
+    p.paragraph_format.space_before = _pt(12)
     w.run(p, tr("doc.word.recipients", lang), bold=True, italic=True, size=12)
-    upper = (tr("doc.word.to_parent", lang, parent=_in_sentence(report.parent.name, lang))
-             if report.parent else tr("doc.word.to_upper_level", lang))
-    for line in (upper, tr("doc.word.to_chair", lang), tr("doc.word.to_departments", lang),
-                 tr("doc.word.to_archive", lang)):
+    for line in recipient_lines(report, issue, lang):
         w.para(line, container=nl, size=11)
     p = sr.paragraphs[0]
     p.alignment = _align(C)
-    p.paragraph_format.space_before = Pt(12)
-    w.run(p, tr("doc.word.on_behalf", lang), bold=True)
-    w.para(tr("doc.word.chair", lang), container=sr, bold=True, align=C)
-    for _ in range(6):  # room for the signature, the seal and the name
+    p.paragraph_format.space_before = _pt(12)
+    w.run(p, issue.on_behalf or tr("doc.word.on_behalf", lang), bold=True, size=BODY_PT)
+    w.para(issue.signer_title or tr("doc.word.chair", lang), container=sr, bold=True,
+           align=C, size=BODY_PT)
+    for _ in range(5):  # room for the signature and the seal
         w.para("", container=sr, align=C)
+    w.para(issue.signer or "", container=sr, bold=True, align=C, size=TITLE_PT)
+    w.fit(t, (80.0, 85.0))
 
 
 def _docx_annex(w: _Word, report: CommuneReport, rows: list[IndicatorRow], tz: tzinfo,
@@ -985,76 +1197,239 @@ def chart_label(row: IndicatorRow, verdict_label: str, lang: str = VI) -> str:
     assert row.value is not None
     goal = fmt_target(row.target, row, milestone=False, lang=lang)
     value = with_unit(row.value, _factor(row), shown_decimals(row, row.value), lang)
-    text = tr("doc.chart.label", lang, value=value, target=goal, verdict=verdict_label)
     path = fmt_path_target(row, lang)
     if path and row.path is not None and row.path.verdict in PATH_KEYS:
-        text = tr("doc.chart.label_path", lang, label=text, path=path,
-                  verdict=tr(PATH_KEYS[row.path.verdict], lang))
-    return text
+        # a year between milestones is judged on its path first, the milestone beside it
+        mark = "✓ " if row.path.verdict == ON_PATH else "✗ "
+        milestone = _verdict_word(row.verdict, lang)
+        return tr("doc.chart.label_road", lang, value=value, path=path,
+                  verdict=mark + tr(PATH_KEYS[row.path.verdict], lang),
+                  year=row.target.milestone_year if row.target else "", milestone=goal,
+                  milestone_verdict=milestone.lower() if lang == VI else milestone)
+    return tr("doc.chart.label", lang, value=value, target=goal, verdict=verdict_label)
+
+
+def chart_verdict(row: IndicatorRow) -> str | None:
+    """The verdict a bar is coloured by: its path's when the year is between milestones
+    (on the path reads as met, behind it as not met), else its own."""
+    if row.path is not None and row.path.verdict == ON_PATH:
+        return DAT
+    if row.path is not None and row.path.verdict == OFF_PATH:
+        return KHONG_DAT
+    return row.verdict
+
+
+HIGHER, LOWER, WITHIN = "higher", "lower", "within"
+BETTER = {"at_least": HIGHER, "above": HIGHER, "at_most": LOWER, "below": LOWER,
+          "range": WITHIN}
+BETTER_KEYS = {HIGHER: N_("doc.chart.higher"), LOWER: N_("doc.chart.lower"),
+               WITHIN: N_("doc.chart.within")}
+AXIS_KEYS = {100: N_("doc.chart.axis_percent"), 1000: N_("doc.chart.axis_per_mille"),
+             100000: N_("doc.chart.axis_per_100000")}
+LABEL_WIDTH, LABEL_LINES, TEXT_WIDTH = 42, 4, 46
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    """One indicator on the chart: what is drawn and what is written beside it."""
+
+    code: str
+    label: str  # the indicator's code and name, wrapped ("\n" between lines)
+    value: float
+    target: float  # the bound (the lower end of a range)
+    target_max: float | None  # the upper end of a range target
+    path_target: float | None  # this year's point on the road to the milestone
+    verdict: str | None
+    text: str  # the result, the target and the verdict, wrapped
+
+
+@dataclass(frozen=True)
+class ChartPanel:
+    """Indicators judged the same way (higher, lower is better, within a range) and
+    measured in the same unit, on one axis."""
+
+    better: str  # HIGHER | LOWER | WITHIN
+    factor: int  # 100 (%), 1000 (‰), 100000 (per 100,000)
+    title: str
+    axis: str  # the axis's words, with its unit
+    top: float  # the axis's right end
+    bars: list[ChartBar]
+
+
+def _wrap(text: str, width: int, lines: int) -> list[str]:
+    out = textwrap.wrap(text, width) or [""]
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = _short(out[-1] + " …", width)
+    return out
+
+
+def _axis_top(factor: int, highest: float) -> float:
+    """The axis's right end: 100% when a share is near it, else a round step above the
+    highest value or target (never 0, so that a row of zeros still has an axis)."""
+    if factor == 100 and highest >= 50:
+        return 100.0 if highest <= 100 else highest * 1.05
+    if highest <= 0:
+        return 1.0
+    room = highest * 1.15
+    step = 10 ** math.floor(math.log10(room))
+    for m in (1, 2, 2.5, 5, 10):
+        if room <= m * step:
+            return m * step
+    return room
+
+
+def chart_panels(report: CommuneReport, *, include_sensitive: bool = True,
+                 lang: str = VI) -> list[ChartPanel]:
+    """What the chart draws, panel by panel: higher-is-better indicators apart from
+    lower-is-better ones (and from those with a range), one panel per unit (%, ‰, per
+    100,000), each bar labelled by its code and full name wrapped on up to four lines."""
+    rows = _chartable(_rows(report, include_sensitive))
+    groups: dict[tuple[str, int], list[IndicatorRow]] = {}
+    for r in rows:
+        assert r.target is not None
+        groups.setdefault((BETTER[r.target.direction], _factor(r) or 100), []).append(r)
+    styles = {DAT: "✓ ", KHONG_DAT: "✗ ", CHUA_DU: "? "}
+    panels = []
+    order = {HIGHER: 0, LOWER: 1, WITHIN: 2}
+    for (better, factor), members in sorted(groups.items(),
+                                            key=lambda kv: (order[kv[0][0]], kv[0][1])):
+        bars = []
+        for r in members:
+            t = r.target
+            assert t is not None and t.value is not None and r.value is not None
+            verdict = styles.get(r.verdict or "", "") + _verdict_word(r.verdict, lang)
+            label = "\n".join(_wrap(f"{r.code}. {_name(r, lang)}", LABEL_WIDTH, LABEL_LINES))
+            bars.append(ChartBar(
+                code=r.code, label=label, value=r.value, target=t.value,
+                target_max=t.value_max if t.direction == "range" else None,
+                path_target=r.path.target if r.path is not None else None,
+                verdict=chart_verdict(r),
+                text="\n".join(_wrap(chart_label(r, verdict, lang), TEXT_WIDTH, 3))))
+        highest = max(max(b.value, b.target, b.target_max or 0, b.path_target or 0)
+                      for b in bars)
+        panels.append(ChartPanel(
+            better=better, factor=factor, title=tr(BETTER_KEYS[better], lang),
+            axis=tr(AXIS_KEYS.get(factor, AXIS_KEYS[100]), lang),
+            top=_axis_top(factor, highest), bars=bars))
+    labels = [b.label for p in panels for b in p.bars]
+    if len(set(labels)) < len(labels):  # two names cut alike: write them in full
+        names = {r.code: _name(r, lang) for r in rows}
+        panels = [ChartPanel(p.better, p.factor, p.title, p.axis, p.top, [
+            ChartBar(b.code, "\n".join(textwrap.wrap(f"{b.code}. {names[b.code]}",
+                                                     LABEL_WIDTH)),
+                     b.value, b.target, b.target_max, b.path_target, b.verdict, b.text)
+            for b in p.bars]) for p in panels]
+    return panels
 
 
 def report_png(report: CommuneReport, *, include_sensitive: bool = True,
                lang: str = VI) -> bytes:
-    """Result against target per numeric indicator, as a PNG.
+    """Result against target per numeric indicator, as a PNG (``chart_figure``)."""
+    import matplotlib.pyplot as plt
 
-    Each row has its own scale (its bar ends at the result, the black diamond marks the
-    target). Đạt, không đạt and chưa đủ differ by colour, hatching and a written label.
+    fig = chart_figure(report, include_sensitive=include_sensitive, lang=lang)
+    out = io.BytesIO()
+    try:
+        fig.savefig(out, format="png")
+    finally:
+        plt.close(fig)
+    return out.getvalue()
+
+
+def chart_figure(report: CommuneReport, *, include_sensitive: bool = True,
+                 lang: str = VI) -> Any:
+    """The chart as a matplotlib figure (the caller closes it), drawn from ``chart_panels``.
+
+    Higher-is-better and lower-is-better indicators in separate panels, one per unit, each
+    with its axis and unit. The bar is the result and ends in a dot (so a 0 shows), the
+    black diamond and line the target, a shaded band a target range, the blue triangle the
+    year's point on the road to the milestone. Đạt, không đạt and chưa đủ differ by colour,
+    hatching and a written label.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch, Rectangle
 
-    rows = _chartable(_rows(report, include_sensitive))
-    styles = {DAT: ("#2e7d32", "", "✓ " + _verdict_word(DAT, lang)),
-              KHONG_DAT: ("#c62828", "///", "✗ " + _verdict_word(KHONG_DAT, lang)),
-              CHUA_DU: ("#9e9e9e", "..", "? " + _verdict_word(CHUA_DU, lang)),
-              None: ("#9e9e9e", "..", "—")}
-    n = max(len(rows), 1)
-    plt.rcParams["font.family"] = "DejaVu Sans"
-    plt.rcParams["text.parse_math"] = False  # "Xã $\\frac{1}$" is a name, not mathtext
-    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.42 * n), dpi=110)
-    for y, r in enumerate(rows):
-        t = r.target
-        assert t is not None and t.value is not None and r.value is not None
-        on_path = r.path.target if r.path is not None else None
-        top = max(r.value, t.value_max or t.value, on_path or 0, 1e-9) * 1.15
-        color, hatch, label = styles.get(r.verdict, styles[None])
-        ax.barh(y, r.value / top, color=color, hatch=hatch, edgecolor="black",
-                linewidth=0.6, height=0.6)
-        ax.plot([t.value / top], [y], marker="D", color="black", markersize=7)
-        ax.vlines(t.value / top, y - 0.38, y + 0.38, colors="black", linewidth=1.5)
-        if on_path is not None:  # this year's point on the road to the milestone
-            ax.plot([on_path / top], [y], marker="v", color="#1565c0", markersize=8)
-        ax.text(1.02, y, chart_label(r, label, lang), va="center", fontsize=9)
-    ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([_short(f"{r.code}. {_name(r, lang)}", 52) for r in rows], fontsize=9)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xticks([])
-    for side in ("top", "right", "bottom"):
+    panels = chart_panels(report, include_sensitive=include_sensitive, lang=lang)
+    colours = {DAT: ("#2e7d32", ""), KHONG_DAT: ("#c62828", "///"), CHUA_DU: ("#9e9e9e", ".."),
+               None: ("#9e9e9e", "..")}
+    # inches: each panel's rows are as tall as its longest label needs, plus its title and
+    # its axis; the figure's title above, the legend below
+    head, axis, gap, top_room, legend_room = 0.35, 0.55, 0.3, 0.55, 0.5
+    rows_in = [max(0.36, 0.16 * max(max(b.label.count("\n"), b.text.count("\n")) + 1
+                                   for b in p.bars) + 0.1) for p in panels]
+    blocks = [head + len(p.bars) * h + axis for p, h in zip(panels, rows_in, strict=True)]
+    total = top_room + sum(blocks) + gap * max(len(blocks) - 1, 0) + legend_room + \
+        (0 if panels else 1.0)
+    rc = {"font.family": "DejaVu Sans", "text.parse_math": False}  # "Xã $\frac{1}$" is a name
+    with plt.rc_context(rc):
+        fig = plt.figure(figsize=(13, total), dpi=110)
+        fig.text(0.02, 1 - 0.3 / total, tr("doc.chart.title", lang,
+                                           commune=report.commune.name, year=report.year),
+                 fontsize=12, va="center")
+        if not panels:
+            fig.text(0.5, 0.5, tr("doc.chart.empty", lang), ha="center", va="center")
+        y = total - top_room
+        for p, block in zip(panels, blocks, strict=True):
+            plot = block - head - axis
+            ax = fig.add_axes((0.31, (y - head - plot) / total, 0.35, plot / total))
+            _draw_panel(ax, p, colours, Rectangle)
+            y -= block + gap
+        road = any(b.path_target is not None for p in panels for b in p.bars)
+        words = {DAT: tr("doc.chart.legend_dat_path", lang) if road else _verdict_word(DAT, lang),
+                 KHONG_DAT: (tr("doc.chart.legend_khong_dat_path", lang) if road
+                             else _verdict_word(KHONG_DAT, lang)),
+                 CHUA_DU: _verdict_word(CHUA_DU, lang)}
+        handles = [Patch(facecolor=colours[k][0], hatch=colours[k][1], edgecolor="black",
+                         label=words[k]) for k in (DAT, KHONG_DAT, CHUA_DU)]
+        handles.append(plt.Line2D([], [], marker="D", color="black", linestyle="None",
+                                  label=tr("doc.chart.target", lang)))
+        if any(b.target_max is not None for p in panels for b in p.bars):
+            handles.append(Patch(facecolor="#1565c0", alpha=0.18, edgecolor="#1565c0",
+                                 label=tr("doc.chart.range", lang)))
+        if road:
+            handles.append(plt.Line2D([], [], marker="v", color="#1565c0", linestyle="None",
+                                      label=tr("doc.chart.path", lang)))
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9,
+                   frameon=False, bbox_to_anchor=(0.5, 0.05 / total))
+    return fig
+
+
+def _draw_panel(ax: Any, p: ChartPanel, colours: dict, rectangle: Any) -> None:
+    """One panel: bars, dots, targets, ranges and path marks on an axis with its unit (each
+    mark named ``bar:CODE``, ``value:CODE``, ``target:CODE``, ``range:CODE``, ``path:CODE``)."""
+    for y, b in enumerate(p.bars):
+        colour, hatch = colours.get(b.verdict, colours[None])
+        ax.barh(y, b.value, color=colour, hatch=hatch, edgecolor="black", linewidth=0.6,
+                height=0.55)[0].set_gid(f"bar:{b.code}")
+        # the result's own dot: a 0 is a dot on the axis, not nothing
+        ax.plot([b.value], [y], marker="o", markersize=6, color=colour, linestyle="None",
+                markeredgecolor="black", zorder=4, clip_on=False, gid=f"value:{b.code}")
+        if b.target_max is not None:  # a range: the band between its two ends
+            ax.add_patch(rectangle((b.target, y - 0.4), b.target_max - b.target, 0.8,
+                                   facecolor="#1565c0", alpha=0.18, edgecolor="#1565c0",
+                                   zorder=1, gid=f"range:{b.code}"))
+        ax.vlines([b.target, *([b.target_max] if b.target_max is not None else [])],
+                  y - 0.4, y + 0.4, colors="black", linewidth=1.5, zorder=5)
+        ax.plot([b.target], [y], marker="D", color="black", markersize=6, zorder=5,
+                linestyle="None", clip_on=False, gid=f"target:{b.code}")
+        if b.path_target is not None:
+            ax.plot([b.path_target], [y - 0.42], marker="v", color="#1565c0", markersize=9,
+                    linestyle="None", zorder=6, clip_on=False, gid=f"path:{b.code}")
+        ax.text(1.02, y, b.text, va="center", fontsize=8.5, transform=ax.get_yaxis_transform())
+    ax.set_yticks(range(len(p.bars)))
+    ax.set_yticklabels([b.label for b in p.bars], fontsize=8.5)
+    ax.set_ylim(len(p.bars) - 0.5, -0.6)
+    ax.set_xlim(0, p.top)
+    ax.set_xlabel(p.axis, fontsize=9)
+    ax.set_title(f"{p.title} — {p.axis}", fontsize=10.5, loc="left", fontweight="bold")
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.set_title(tr("doc.chart.title", lang, commune=report.commune.name, year=report.year),
-                 fontsize=12, loc="left")
-    if not rows:
-        ax.text(0.5, 0.5, tr("doc.chart.empty", lang), ha="center", va="center")
-    handles = [Patch(facecolor=styles[k][0], hatch=styles[k][1], edgecolor="black",
-                     label=styles[k][2]) for k in (DAT, KHONG_DAT, CHUA_DU)]
-    handles.append(plt.Line2D([], [], marker="D", color="black", linestyle="None",
-                              label=tr("doc.chart.target", lang)))
-    if any(r.path is not None and r.path.target is not None for r in rows):
-        handles.append(plt.Line2D([], [], marker="v", color="#1565c0", linestyle="None",
-                                  label=tr("doc.chart.path", lang)))
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01),
-              ncol=len(handles),
-              fontsize=9, frameon=False)
-    fig.subplots_adjust(left=0.33, right=0.62, top=1 - 0.55 / (1.2 + 0.42 * n),
-                        bottom=0.7 / (1.2 + 0.42 * n))
-    out = io.BytesIO()
-    fig.savefig(out, format="png")
-    plt.close(fig)
-    return out.getvalue()
 
 
 def _lower_first(text: str) -> str:

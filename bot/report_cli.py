@@ -73,15 +73,42 @@ def report(
         help="The plan code, when an upper level's communes use several plans")] = None,
     lang: Annotated[Lang, typer.Option(
         "--lang", help="Language of the Word, Excel and chart documents: vi or en")] = Lang.vi,
+    number: Annotated[str | None, typer.Option(
+        help="Word: the document number, \"15\" or \"15/BC-UBND\" (default: the commune "
+             "file's report.number, else left to fill in by hand)")] = None,
+    issued: Annotated[str | None, typer.Option(
+        help="Word: the date of issue, YYYY-MM-DD or DD/MM/YYYY (default: today)")] = None,
+    signer: Annotated[str | None, typer.Option(
+        help="Word: the signer's name, under the signature")] = None,
+    signer_title: Annotated[str | None, typer.Option(
+        help="Word: the signer's title (default: CHỦ TỊCH)")] = None,
+    on_behalf: Annotated[str | None, typer.Option(
+        help="Word: the line above the title (default: TM. ỦY BAN NHÂN DÂN)")] = None,
+    recipient: Annotated[list[str] | None, typer.Option(
+        help="Word: a line of \"Nơi nhận\"; repeat it for each recipient (replaces the "
+             "usual list)")] = None,
+    template: Annotated[Path | None, typer.Option(
+        help="Word: a province's own .docx template with placeholders (docs/report.md)",
+        exists=True, dir_okay=False)] = None,
 ) -> None:
     """The annual report of a commune (or an upper level) as JSON, Word, Excel or a chart."""
     from bot import documents
     from storage import aggregate
+    from storage.communes import parse_vn_date, report_settings, template_problems
 
     set_language(lang.value)
     fmt = _format(fmt, out)
     if out is not None:
         _check_out(out)
+    try:
+        issued_on = parse_vn_date(issued) if issued else None
+    except ValueError as exc:
+        raise _fail(tr("cli.report.bad_issued", issued=issued)) from exc
+    if template is not None and (problems := template_problems(template)):
+        raise _fail("\n".join(f"{template}: {p}" for p in problems))
+    given = documents.Issue(number=number, issued=issued_on, place=place, signer=signer,
+                            signer_title=signer_title, on_behalf=on_behalf,
+                            recipients=tuple(recipient or ()), template=template)
     engine = _engine()
     tz = Settings().tz
     with Session(engine, expire_on_commit=False) as session:
@@ -102,6 +129,8 @@ def report(
             raise _fail(str(exc)) from exc
         raw = (aggregate.raw_values(rep, session=session, limit=documents.EXCEL_MAX_ROWS - 1)
                if fmt is Format.xlsx else [])
+        issue = documents.Issue(issued=_today()).merged(documents.Issue.from_settings(
+            report_settings(rep.commune.id, session=session))).merged(given)
     if fmt is Format.json:
         text = json.dumps(aggregate.report_json(rep), ensure_ascii=False, indent=2)
         if out is None:
@@ -111,8 +140,13 @@ def report(
     else:
         out = out or Path(f"bao-cao-{rep.commune.code.replace('/', '-')}-{year}.{fmt.value}")
         if fmt is Format.docx:
-            data = documents.report_docx(rep, place=place, include_sensitive=sensitive, tz=tz,
-                                         lang=lang.value)
+            if issue.template is not None and not issue.template.is_file():
+                raise _fail(tr("cli.report.no_template", template=issue.template))
+            try:
+                data = documents.report_docx(rep, include_sensitive=sensitive, tz=tz,
+                                             lang=lang.value, issue=issue)
+            except documents.TemplateError as exc:
+                raise _fail(str(exc)) from exc
         elif fmt is Format.xlsx:
             data = documents.report_xlsx(rep, raw, include_sensitive=sensitive, tz=tz,
                                          lang=lang.value)

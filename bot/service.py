@@ -504,8 +504,9 @@ def _road(r: Any) -> dict[str, Any]:
 
 def on_summary(ctx: Ctx, ev: SummaryCmd) -> None:
     """/summary [YEAR]: the commune's report in chat, then Word, Excel and a chart (officers)."""
-    from bot.documents import report_docx, report_png, report_xlsx
+    from bot.documents import Issue, report_docx, report_png, report_xlsx
     from storage.aggregate import ReportError, build_report, raw_values
+    from storage.communes import report_settings
 
     if ctx.person is None:
         ctx.say(join_flow.not_a_member())
@@ -550,9 +551,15 @@ def on_summary(ctx: Ctx, ev: SummaryCmd) -> None:
     names = {"year": year, "commune_name": commune.name}
     raw = raw_values(report, session=ctx.session)  # read now; the files are built after the
     tz = ctx.env.tz  # text is sent, outside the transaction (``OutFile.make``)
+    # signed as the commune file's ``report:`` block says, issued today
+    issue = Issue(issued=ctx.env.today()).merged(
+        Issue.from_settings(report_settings(commune.id, session=ctx.session)))
+    if issue.template is not None and not issue.template.is_file():  # moved since setup:
+        issue = Issue(**{**issue.__dict__, "template": None})  # the built-in layout
     ctx.out.files += [
         OutFile("document", f"{stem}.docx", b"", msg("summary.caption_docx", **names),
-                make=lambda: report_docx(report, include_sensitive=True, tz=tz, lang=lang)),
+                make=lambda: report_docx(report, include_sensitive=True, tz=tz, lang=lang,
+                                         issue=issue)),
         OutFile("document", f"{stem}.xlsx", b"", msg("summary.caption_xlsx", **names),
                 make=lambda: report_xlsx(report, raw, tz=tz, lang=lang)),
         OutFile("photo", f"{stem}.png", b"", msg("summary.caption_png", **names),

@@ -2,6 +2,7 @@
 
     uv run python -m sandbox.road_tables            # the tables, as Markdown
     uv run python -m sandbox.road_tables --docx DIR  # also each commune's Word report
+    uv run python -m sandbox.road_tables --png DIR   # and its chart
 
 Each commune file in communes/ is set up for its round's year and the year before; every unit
 reports every indicator it reports, with seeded values near the plan's targets, and sends its
@@ -17,7 +18,7 @@ from __future__ import annotations
 import argparse
 import random
 import tempfile
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -144,6 +145,7 @@ def table(data: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--docx", type=Path, default=None)
+    parser.add_argument("--png", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as d:
         engine = make_engine(f"sqlite:///{d}/road.db")
@@ -153,11 +155,18 @@ def main() -> None:
                 rep = build_report(code, year, session=s, tz=TZ)
                 print(table(report_json(rep)) + "\n")
                 if args.docx:
-                    from bot.documents import report_docx
+                    from bot.documents import Issue, report_docx
 
                     args.docx.mkdir(parents=True, exist_ok=True)
+                    signed = Issue(number="15", issued=date(year, 12, 4),
+                                   signer="Nguyễn Văn An")
                     (args.docx / f"{code}-{year}.docx").write_bytes(
-                        report_docx(rep, include_sensitive=True, tz=TZ))
+                        report_docx(rep, include_sensitive=True, tz=TZ, issue=signed))
+                if args.png:
+                    from bot.documents import report_png
+
+                    args.png.mkdir(parents=True, exist_ok=True)
+                    (args.png / f"{code}-{year}.png").write_bytes(report_png(rep))
         engine.dispose()
 
 

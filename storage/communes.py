@@ -118,6 +118,34 @@ class RoundSpec(Strict):
         return v if isinstance(v, date) else parse_vn_date(v)
 
 
+# what a province's Word template may name (bot.documents.template_context fills them in)
+REPORT_PLACEHOLDERS = frozenset({
+    "committee", "commune", "commune_upper", "parent", "nation", "motto", "number_line",
+    "number", "place", "date_line", "issued", "report_title", "title", "plan", "year",
+    "dat", "khong_dat", "chua_du", "judged", "units_submitted", "units_expected",
+    "units_on_time", "units_late", "late_units", "missing_units", "rows",
+    "recipients_title", "recipients", "on_behalf", "signer_title", "signer"})
+
+
+class ReportSpec(Strict):
+    """How the commune's Word report is issued and signed (every field optional)."""
+
+    number: Annotated[str, Field(min_length=1, max_length=40,
+                                 pattern=r"^[^\s/][^/]*(/[^/\s]+)*$")] | None = None
+    place: Name | None = None
+    issued: date | None = None
+    signer: Name | None = None
+    signer_title: Name | None = None
+    on_behalf: Name | None = None
+    recipients: list[Name] = []
+    template: Annotated[str, Field(min_length=1)] | None = None
+
+    @field_validator("issued", mode="before")
+    @classmethod
+    def _date(cls, v: Any) -> date | None:
+        return v if v is None or isinstance(v, date) else parse_vn_date(v)
+
+
 class CommuneSpec(Strict):
     """A whole commune file."""
 
@@ -130,9 +158,22 @@ class CommuneSpec(Strict):
     communes: list[SubCommuneSpec] = []  # for a city or district: its phường / xã
     agencies: list[UnitSpec] = []
     round: RoundSpec
+    report: ReportSpec | None = None
     # set by load_commune: the plan file ``plan`` names, and its checked content
     _plan_path: Path | None = PrivateAttr(default=None)
     _plan_spec: PlanSpec | None = PrivateAttr(default=None)
+    _template_path: Path | None = PrivateAttr(default=None)
+
+    def report_settings(self) -> dict[str, Any] | None:
+        """The ``report:`` block as stored with the commune (the template's full path)."""
+        if self.report is None:
+            return None
+        out = self.report.model_dump(exclude_none=True, exclude_defaults=True)
+        if self.report.issued is not None:
+            out["issued"] = self.report.issued.isoformat()
+        if self.report.template is not None:
+            out["template"] = str(self._template_path or Path(self.report.template).resolve())
+        return out or None
 
     def plan_path(self) -> Path:
         """The plan file: a bundled plan, or a file named relative to the commune file."""
@@ -188,6 +229,7 @@ def load_commune(path: Path) -> CommuneSpec:
             problems.append(problem(path, root, ["round", key],
                                     f"{when:%d/%m/%Y} is more than a year after the round's "
                                     f"year {r.year}"))
+    problems += _report_problems(spec, path, root)
     try:
         plan_path = resolve_plan(spec.plan, path.parent)
     except FileNotFoundError as exc:
@@ -205,6 +247,51 @@ def load_commune(path: Path) -> CommuneSpec:
     if problems:
         raise FileInvalid(problems)
     return spec
+
+
+def _report_problems(spec: CommuneSpec, path: Path, root: Any) -> list:
+    """The ``report:`` block: a date of issue near the round, a template that exists and
+    names only what the report fills in."""
+    rep, out = spec.report, []
+    if rep is None:
+        return out
+    if rep.issued is not None and not spec.round.year <= rep.issued.year <= spec.round.year + 1:
+        out.append(problem(path, root, ["report", "issued"],
+                           f"{rep.issued:%d/%m/%Y} is not in the round's year {spec.round.year} "
+                           "or the next one"))
+    if rep.template is not None:
+        where = (path.parent / rep.template).resolve()
+        if where.suffix.lower() != ".docx":
+            out.append(problem(path, root, ["report", "template"],
+                               f"{rep.template} is not a Word .docx file"))
+        elif not where.is_file():
+            out.append(problem(path, root, ["report", "template"],
+                               f"no file {where} (a path relative to the commune file)"))
+        else:
+            out += [problem(path, root, ["report", "template"], f"{rep.template}: {text}")
+                    for text in template_problems(where)]
+            spec._template_path = where
+    return out
+
+
+def template_problems(template: Path) -> list[str]:
+    """What is wrong with a Word template: unreadable, or naming a placeholder the report
+    does not fill in (it would print as nothing)."""
+    from docxtpl import DocxTemplate
+    from jinja2 import TemplateError
+
+    try:
+        names = DocxTemplate(str(template)).get_undeclared_template_variables()
+    except (OSError, KeyError, ValueError, TemplateError) as exc:  # not a .docx, a bad tag
+        return [f"cannot read the template ({exc})"]
+    return [f"unknown placeholder {{{{ {n} }}}}: the names are listed in docs/report.md"
+            for n in sorted(set(names) - REPORT_PLACEHOLDERS)]
+
+
+def report_settings(unit_id: int, *, session: Session) -> dict[str, Any]:
+    """The ``report:`` block of a commune's file, as setup stored it (empty when none)."""
+    unit = session.get(Unit, unit_id)
+    return dict(unit.report_settings or {}) if unit is not None else {}
 
 
 def _plan_problems(spec: CommuneSpec, plan_path: Path, plan: PlanSpec, path: Path,
@@ -460,6 +547,14 @@ def apply_commune(spec: CommuneSpec, *, session: Session,
         _upsert_unit(f"{spec.code}/{u.code}", u.name, u.kind.value, commune, pos, changes,
                      session=session)
     _retire_missing(spec, commune, changes, session=session)
+    settings = spec.report_settings()
+    if (commune.report_settings or None) != settings:
+        old_s, new_s = commune.report_settings or {}, settings or {}
+        changed = sorted(k for k in {*old_s, *new_s} if old_s.get(k) != new_s.get(k))
+        changes.append(Change("cli.setup.report_changed", {"code": spec.code,
+                                                           "fields": ", ".join(changed)}))
+        commune.report_settings = settings
+        session.add(commune)
     r = spec.round
     rnd = session.exec(select(Round).where(Round.commune_id == commune.id,
                                            Round.year == r.year)).first()

@@ -143,6 +143,8 @@ class Unit(SQLModel, table=True):
     kind: str = Field(max_length=30)
     parent_id: int | None = fk("unit.id", nullable=True)
     position: int = 0
+    # a commune's ``report:`` block (number, signer, recipients, template; migration 0007)
+    report_settings: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
 class Round(SQLModel, table=True):

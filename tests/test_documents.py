@@ -98,21 +98,25 @@ def test_word_report_format_and_content(filled: tuple[Commune, CommuneReport]) -
     assert all(13 <= r.font.size.pt <= 14 for r in body_runs)
 
     head = doc.tables[0]
-    left, right = head.rows[0].cells
+    (left, right), (number, when) = (r.cells for r in head.rows)
     assert "ỦY BAN NHÂN DÂN" in left.text and "XÃ XUÂN TRƯỜNG" in left.text
-    assert "Số: …/BC-UBND" in left.text
+    assert number.text == "Số: …/BC-UBND"  # no number given: filled in by hand
     motto = [p for p in right.paragraphs if p.text]
     assert motto[0].text == "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" and motto[0].runs[0].bold
     assert motto[1].text == "Độc lập - Tự do - Hạnh phúc"
     assert motto[1].runs[0].bold and motto[1].runs[0].underline
-    assert motto[2].text == "Xuân Trường, ngày … tháng … năm 2026" and motto[2].runs[0].italic
+    # the date of issue (today, where the commune is), on the number's line
+    today = datetime.now(TZ).date()
+    month = f"{today.month:02d}" if today.month < 3 else str(today.month)
+    assert when.text == f"Xuân Trường, ngày {today.day:02d} tháng {month} năm {today.year}"
+    assert when.paragraphs[0].runs[0].italic
     # borderless header table
     assert head._tbl.tblPr.find(qn("w:tblBorders")) is not None
 
     titles = [p.text for p in doc.paragraphs if p.text]
     assert "BÁO CÁO" in titles
-    assert any(t.startswith("Kết quả thực hiện kế hoạch") and t.endswith("năm 2026")
-               for t in titles)
+    assert ("Kết quả thực hiện Kế hoạch thực hiện Chương trình hành động quốc gia vì trẻ em "
+            "xã Xuân Trường năm 2026") in titles  # the plan's own "đến năm 2030" left out
 
     table = doc.tables[1]
     assert [c.text for c in table.rows[0].cells] == ["STT", "Chỉ tiêu", "Kế hoạch",
