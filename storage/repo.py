@@ -29,6 +29,7 @@ from storage.models import (
     ProcessedUpdate,
     ReportedValue,
     Round,
+    RoundEvent,
     Submission,
     Unit,
     ValueChange,
@@ -567,3 +568,17 @@ def officer_chats(*, session: Session) -> list[tuple[int, str]]:
         .where(col(Membership.role).in_((Role.officer, Role.admin)),
                col(Person.telegram_id).is_not(None)).distinct()).all()
     return [(int(t), lang) for t, lang in rows if t is not None]
+
+
+def record_round_event(round_id: int, action: str, *, person_id: int | None, reason: str,
+                       session: Session, now: datetime) -> None:
+    """Keep a round's closing or reopening, by whom and why."""
+    session.add(RoundEvent(round_id=round_id, action=action, reason=reason[:500],
+                           person_id=person_id, at=now))
+
+
+def round_events(round_id: int, *, session: Session) -> list[tuple[RoundEvent, Person | None]]:
+    """A round's closings and reopenings, oldest first, with who did them."""
+    return list(session.exec(
+        select(RoundEvent, Person).join(Person, Person.id == RoundEvent.person_id, isouter=True)
+        .where(RoundEvent.round_id == round_id).order_by(RoundEvent.at, RoundEvent.id)).all())
