@@ -16,12 +16,13 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.context import Ctx, Env, OfficerCmd
+from bot.messenger import WEB_APP
 from bot.reminders import Delivery, digest_reply, reminder_deliveries
 from bot.settings import local_date
 from flows import join as join_flow
 from flows import officer as flow
 from flows import reminders as plan
-from flows.effects import Day, Reply, msg
+from flows.effects import Button, Day, Reply, msg
 from storage import reminders as store
 from storage import repo
 from storage.models import Person, Round, Unit
@@ -154,6 +155,24 @@ def progress(ctx: Ctx, communes: list[Unit]) -> None:
         else:
             ctx.say(digest_reply(rnd, commune, ctx.env.today(), session=ctx.session,
                                  tz=ctx.env.tz))
+    page_link(ctx)
+
+
+def page_link(ctx: Ctx) -> None:
+    """The officer's web page under /tiendo and /tonghop: a Mini App button in Telegram when
+    the pages are served over HTTPS, else a one-time sign-in link that lands on it."""
+    from storage import web as web_store
+
+    url = ctx.env.web_url.rstrip("/")
+    if not url or ctx.person is None:
+        return
+    if url.startswith("https://") and ctx.user.channel == "telegram":
+        ctx.say(Reply((msg("web.o.open_page"),),
+                      ((Button(msg("web.o.page_button"), f"{WEB_APP}{url}/app"),),)))
+        return
+    token = web_store.create_link(ctx.person.id, session=ctx.session, now=ctx.env.utcnow())
+    ctx.say(Reply((msg("web.o.page_link", link=f"{url}/login/{token}",
+                       minutes=web_store.LINK_MINUTES),)))
 
 
 # ------------------------------------------------------------------ /remind (/nhac)
