@@ -153,7 +153,7 @@ async def test_progress_shows_who_is_late_and_nhac_follows_the_chats_rules(web):
     status, _, body = await fetch(web, token, "GET", f"/o/{c}")
     html = body.decode()
     assert status == 200
-    row = re.search(r'<tr data-unit="(\d+)" data-state="(\w+)">\s*<td>Thôn Hành Thiện', html)
+    row = re.search(r'<tr data-unit="(\d+)" data-state="(\w+)">\s*<td><b>Thôn Hành Thiện', html)
     assert row and row.group(2) == "late"
     assert "Trễ hạn" in html and "Chị Mai" in html and "Lan" in html
     hamlet = row.group(1)
@@ -233,7 +233,7 @@ async def test_the_report_page_has_the_figures_of_ctvbot_report(web):  # noqa: F
     assert status == 200
     for row in rep.rows:
         cell = re.search(rf'<tr data-code="{re.escape(row.code)}" data-verdict="(\w+)">'
-                         r'.*?<td class="value">(.*?)</td>', html, re.S)
+                         r'.*?<td class="value"[^>]*>(.*?)</td>', html, re.S)
         assert cell, row.code
         assert cell.group(1) == (row.verdict or "none")
         assert cell.group(2) == documents.fmt_value(row, lang="vi").replace(
