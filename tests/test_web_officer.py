@@ -5,7 +5,10 @@ closing and reopening with a confirmation and a reason, upper levels side by sid
 from __future__ import annotations
 
 import gzip
+import json
 import re
+import time
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,13 +17,14 @@ from sqlmodel import Session, select
 from bot import documents, service
 from bot.context import command_event
 from bot.i18n import render_reply
+from bot.messenger import WEB_APP
 from bot.web import auth
 from bot.web import forms as store
 from storage import aggregate, repo
 from storage import web as web_store
 from storage.kinds import Role
 from storage.models import Round, RoundEvent
-from tests.harness import TZ, invite, setup_commune
+from tests.harness import TOKEN, TZ, invite, setup_commune
 from tests.test_web import client, web  # noqa: F401 - the web app fixture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -258,10 +262,35 @@ async def test_an_upper_level_officer_sees_its_communes_side_by_side(web, tmp_pa
     assert sorted(u.name for u in rep.units) == ["Xã Xuân Hồng", "Xã Xuân Trường"]
 
 
-async def test_tiendo_carries_the_officers_page(web):  # noqa: F811
+async def test_tiendo_and_tonghop_carry_the_officers_page(web):  # noqa: F811
     user = service.TgUser(7_403, "Hoa", language_code="vi")
     service.handle(web.env, 9_700_001, user,
                    service.StartCmd(invite(web.engine, "xuan-truong", Role.officer)))
+    # pages served over plain HTTP: a one-time sign-in link that lands on the page
     out = service.handle(web.env, 9_700_002, user, command_event("tiendo"))
     text = "\n".join(render_reply(r, out.locale)[0] for r in out.replies)
-    assert "Trang cán bộ" in text and "http://web.test/login/" in text
+    assert "Trang cán bộ" in text
+    found = re.search(r"http://web\.test(/login/\S+)", text)
+    async with client() as http, http.post(web.base + found.group(1), data={"go": "1"}) as r:
+        assert r.url.path == f"/o/{web.unit_id('xuan-truong')}"
+    # over HTTPS, in Telegram: a Mini App button, under /tiendo and /tonghop alike
+    secure = replace(web.env, web_url="https://ctv.example.vn")
+    for n, word in enumerate(("tiendo", "tonghop")):
+        out = service.handle(secure, 9_700_010 + n, user, command_event(word))
+        buttons = [b for r in out.replies for row in r.buttons for b in row]
+        assert [b.data for b in buttons if b.label.key == "web.o.page_button"] == [
+            f"{WEB_APP}https://ctv.example.vn/app"], word
+
+
+async def test_the_mini_app_opens_the_officers_page_for_an_officer(web):  # noqa: F811
+    user = service.TgUser(7_404, "Hoa", language_code="vi")
+    service.handle(web.env, 9_800_001, user,
+                   service.StartCmd(invite(web.engine, "xuan-truong", Role.officer)))
+    signed = auth.sign_init_data({"auth_date": str(int(time.time())),
+                                  "user": json.dumps({"id": 7_404, "first_name": "Hoa"})},
+                                 TOKEN)
+    async with client() as http:
+        async with http.post(f"{web.base}/app/session", data={"init_data": signed}) as r:
+            assert (await r.json())["next"] == "/o"
+        async with http.get(f"{web.base}/o") as r:
+            assert r.url.path == f"/o/{web.unit_id('xuan-truong')}"
