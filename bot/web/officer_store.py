@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from bot import officer as officer_shell
 from bot.context import Env
+from bot.documents import EXCEL_MAX_ROWS
 from bot.reminders import Delivery
 from bot.service import OFFICER_ROLES
 from bot.settings import local_date
@@ -249,7 +250,8 @@ def report(engine: Engine, unit_id: int, year: int | None, *, tz: Any, rollup: b
                                              include_sensitive=True, tz=tz)
         except aggregate.ReportError:
             return None, years, []
-        rows = aggregate.raw_values(rep, session=session) if raw else []
+        rows = aggregate.raw_values(rep, session=session,
+                                    limit=EXCEL_MAX_ROWS - 1) if raw else []
         return rep, years, rows
 
 
