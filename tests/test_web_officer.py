@@ -157,7 +157,8 @@ async def test_progress_shows_who_is_late_and_nhac_follows_the_chats_rules(web):
     status, _, body = await fetch(web, token, "GET", f"/o/{c}")
     html = body.decode()
     assert status == 200
-    row = re.search(r'<tr data-unit="(\d+)" data-state="(\w+)">\s*<td><b>Thôn Hành Thiện', html)
+    row = re.search(r'<tr data-unit="(\d+)" data-state="(\w+)">\s*'
+                    r'<td><b><a href="/form/\d+">Thôn Hành Thiện', html)
     assert row and row.group(2) == "late"
     assert "Trễ hạn" in html and "Chị Mai" in html and "Lan" in html
     hamlet = row.group(1)
