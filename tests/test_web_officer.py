@@ -154,6 +154,10 @@ async def test_progress_shows_who_is_late_and_nhac_follows_the_chats_rules(web):
     chat_reporter(web, 7_401)  # Thôn Hành Thiện, reachable in the chat
     web.reporter("xuan-truong/tram-y-te", "Chị Mai")  # web only: cannot be nudged
     web.clock.now = datetime(2026, 11, 12, 3, 0, tzinfo=UTC)  # after the units' deadline
+    school = web.reporter("xuan-truong/mam-non", "Cô Thu")
+    school_id = web.unit_id("xuan-truong/mam-non")
+    store.save(web.engine, school, school_id, "vi", {}, {}, today=web.env.today(), tz=TZ,
+               now=web.clock(), send=True)  # sent, two days late
     status, _, body = await fetch(web, token, "GET", f"/o/{c}")
     html = body.decode()
     assert status == 200
@@ -161,6 +165,9 @@ async def test_progress_shows_who_is_late_and_nhac_follows_the_chats_rules(web):
                     r'<td><b><a href="/form/\d+">Thôn Hành Thiện', html)
     assert row and row.group(2) == "late"
     assert "Trễ hạn" in html and "Chị Mai" in html and "Lan" in html
+    sent = re.search(rf'<tr data-unit="{school_id}" data-state="(\w+)">(.*?)</tr>', html, re.S)
+    assert sent.group(1) == "sent_late" and "Gửi muộn" in sent.group(2)
+    assert "lúc 12/11 10:00" in sent.group(2)
     hamlet = row.group(1)
     # Nhắc for one unit: no bot runs beside this web app, so the officer is told
     status, _, body = await fetch(web, token, "POST", f"/o/{c}/remind",
@@ -245,6 +252,11 @@ async def test_the_report_page_has_the_figures_of_ctvbot_report(web):  # noqa: F
             "&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     status, _, docx = await fetch(web, token, "GET", f"/o/{c}/report.docx")
     assert status == 200 and docx[:2] == b"PK"
+    _, _, xlsx = await fetch(web, token, "GET", f"/o/{c}/report.xlsx")
+    _, _, png = await fetch(web, token, "GET", f"/o/{c}/report.png")
+    assert xlsx[:2] == b"PK" and png[:8] == b"\x89PNG\r\n\x1a\n"
+    status, _, _ = await fetch(web, token, "GET", f"/o/{c}/report.pdf")
+    assert status == 404
     assert len(gzip.compress(body)) < 100_000
 
 

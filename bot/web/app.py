@@ -316,6 +316,7 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
     app = Starlette(routes=[*routes, *extra_routes],
                     middleware=[Middleware(GZipMiddleware, minimum_size=1000)])
     app.state.env, app.state.config, app.state.metrics = env, config, metrics
+    app.state.kit = kit  # a bot started later hands its reminders to the pages here
     return app
 
 
