@@ -594,6 +594,7 @@ def _run_zalo_alone(zalo_bot: Any, env: Any, settings: Settings,
         server = None
         if hook is not None:
             web_app, sock, (url, secret) = hook
+            web_app.state.kit.reminders = lambda: reminders  # an officer's Nhắc from a page
             server, poller = start_web(web_app, sock)
             try:
                 await zalo_bot.set_webhook(url, secret)

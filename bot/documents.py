@@ -1027,6 +1027,16 @@ def _unit_value_text(row: IndicatorRow, v: UnitValue | None, lang: str = VI) -> 
     return "—" if v.value is None else vn_number(v.value, 0, lang)
 
 
+def unit_status(u: UnitRow, tz: tzinfo, lang: str = VI) -> str:
+    """A unit's line in the annex: not sent, sent on time or late (on its date)."""
+    return _unit_status(u, tz, lang)
+
+
+def unit_value_text(row: IndicatorRow, v: UnitValue | None, lang: str = VI) -> str:
+    """One unit's value as the annex writes it."""
+    return _unit_value_text(row, v, lang)
+
+
 def _state_text(v: UnitValue | None, lang: str = VI) -> str:
     if v is None:
         return tr("doc.state.not_reported", lang)

@@ -9,18 +9,23 @@ effects. Nudges for the reminder sender and the need to reschedule go back in th
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Any
 
-from bot.context import Ctx, OfficerCmd
-from bot.reminders import digest_reply, reminder_deliveries
+from sqlmodel import Session
+
+from bot.context import Ctx, Env, OfficerCmd
+from bot.messenger import WEB_APP
+from bot.reminders import Delivery, digest_reply, reminder_deliveries
 from bot.settings import local_date
 from flows import join as join_flow
 from flows import officer as flow
 from flows import reminders as plan
-from flows.effects import Day, Reply, msg
+from flows.effects import Button, Day, Reply, msg
 from storage import reminders as store
 from storage import repo
-from storage.models import Round, Unit
+from storage.models import Person, Round, Unit
 
 log = logging.getLogger("ctvbot.officer")
 
@@ -43,27 +48,35 @@ def _rounds(ctx: Ctx, communes: list[Unit]) -> list[tuple[Unit, Round | None]]:
     return [(c, repo.open_round(c.id, session=ctx.session)) for c in communes]
 
 
-def _view(ctx: Ctx, rnd: Round, *, progress: bool = False) -> flow.RoundView:
+def round_view(rnd: Round, *, session: Session, tz: Any,
+               progress: bool = False) -> flow.RoundView:
     """A round as the officer's conversations see it (with its progress when asked)."""
     assert rnd.id is not None
-    closed_on = local_date(rnd.closed_at, ctx.env.tz) if rnd.closed_at else None
+    closed_on = local_date(rnd.closed_at, tz) if rnd.closed_at else None
     submitted = expected = 0
     if progress and closed_on is None:
-        units = store.round_progress(rnd, session=ctx.session)
+        units = store.round_progress(rnd, session=session)
         submitted, expected = sum(1 for p in units if p.submitted), len(units)
     return flow.RoundView(rnd.id, rnd.year, rnd.unit_deadline, rnd.consolidation_deadline,
                           tuple(rnd.reminder_days_before or ()), rnd.reminder_every_days_after,
                           closed_on, submitted, expected)
 
 
-def _carry_out(ctx: Ctx, result: flow.Result) -> None:
-    """Apply the effects of an officer's conversation."""
+def _view(ctx: Ctx, rnd: Round, *, progress: bool = False) -> flow.RoundView:
+    return round_view(rnd, session=ctx.session, tz=ctx.env.tz, progress=progress)
+
+
+def apply(result: flow.Result, *, session: Session, person: Person, now: datetime
+          ) -> tuple[list[Reply], bool]:
+    """Carry out the effects of an officer's conversation (any face): the replies to show,
+    and whether a round's dates or state changed (the reminders are rescheduled)."""
+    replies: list[Reply] = []
+    changed = False
     for effect in result.effects:
         if isinstance(effect, Reply):
-            ctx.say(effect)
+            replies.append(effect)
             continue
-        assert ctx.person is not None
-        rnd = ctx.session.get(Round, effect.round_id)
+        rnd = session.get(Round, effect.round_id)
         assert rnd is not None
         if isinstance(effect, flow.SetDeadlines):
             rnd.unit_deadline = effect.unit_deadline
@@ -71,12 +84,31 @@ def _carry_out(ctx: Ctx, result: flow.Result) -> None:
             rnd.reminder_days_before = list(effect.days_before)
             log.info("round %s: deadlines set to %s / %s, reminders %s by person %s", rnd.id,
                      effect.unit_deadline, effect.consolidation_deadline,
-                     list(effect.days_before), ctx.person.id)
+                     list(effect.days_before), person.id)
+        elif isinstance(effect, flow.ReopenRound):
+            rnd.closed_at, rnd.closed_by = None, None
+            repo.record_round_event(rnd.id, "reopen", person_id=person.id,
+                                    reason=effect.reason, session=session, now=now)
+            log.info("round %s reopened by person %s", rnd.id, person.id)
         else:
-            rnd.closed_at, rnd.closed_by = ctx.env.utcnow(), ctx.person.id
-            log.info("round %s closed by person %s", rnd.id, ctx.person.id)
-        ctx.session.add(rnd)
-        ctx.out.reschedule = True
+            rnd.closed_at, rnd.closed_by = now, person.id
+            repo.record_round_event(rnd.id, "close", person_id=person.id,
+                                    reason=effect.reason, session=session, now=now)
+            log.info("round %s closed by person %s", rnd.id, person.id)
+        rnd.version += 1  # what the round's sheets show changed
+        session.add(rnd)
+        changed = True
+    return replies, changed
+
+
+def _carry_out(ctx: Ctx, result: flow.Result) -> None:
+    """Apply the effects of an officer's conversation."""
+    assert ctx.person is not None
+    replies, changed = apply(result, session=ctx.session, person=ctx.person,
+                             now=ctx.env.utcnow())
+    for reply in replies:
+        ctx.say(reply)
+    ctx.out.reschedule = ctx.out.reschedule or changed
 
 
 def on_officer(ctx: Ctx, ev: OfficerCmd) -> None:
@@ -123,6 +155,24 @@ def progress(ctx: Ctx, communes: list[Unit]) -> None:
         else:
             ctx.say(digest_reply(rnd, commune, ctx.env.today(), session=ctx.session,
                                  tz=ctx.env.tz))
+    page_link(ctx)
+
+
+def page_link(ctx: Ctx) -> None:
+    """The officer's web page under /tiendo and /tonghop: a Mini App button in Telegram when
+    the pages are served over HTTPS, else a one-time sign-in link that lands on it."""
+    from storage import web as web_store
+
+    url = ctx.env.web_url.rstrip("/")
+    if not url or ctx.person is None:
+        return
+    if url.startswith("https://") and ctx.user.channel == "telegram":
+        ctx.say(Reply((msg("web.o.open_page"),),
+                      ((Button(msg("web.o.page_button"), f"{WEB_APP}{url}/app"),),)))
+        return
+    token = web_store.create_link(ctx.person.id, session=ctx.session, now=ctx.env.utcnow())
+    ctx.say(Reply((msg("web.o.page_link", link=f"{url}/login/{token}",
+                       minutes=web_store.LINK_MINUTES),)))
 
 
 # ------------------------------------------------------------------ /remind (/nhac)
@@ -130,34 +180,56 @@ def progress(ctx: Ctx, communes: list[Unit]) -> None:
 
 def remind(ctx: Ctx, communes: list[Unit]) -> None:
     """Nudge the units that have not sent their report, at most once an hour per unit."""
+    assert ctx.person is not None
     now = ctx.env.utcnow()
-    slot = plan.manual_slot(now, ctx.env.tz)
     day = ctx.env.daytime
     if not day.allows(now, ctx.env.tz):  # nobody is woken at night, even by an officer
-        ctx.say(Reply((msg("officer.remind_night", start=f"{day.start:%H:%M}",
-                           end=f"{day.end:%H:%M}"),)))
+        ctx.say(night_reply(ctx.env))
         return
     for commune, rnd in _rounds(ctx, communes):
         if rnd is None:
             ctx.say(flow.no_round(commune.name))
-        elif rnd.closed_at is not None:
-            ctx.say(Reply((msg("officer.remind_closed", year=rnd.year,
-                               closed_on=Day(local_date(rnd.closed_at, ctx.env.tz))),)))
-        elif ctx.env.today() > rnd.consolidation_deadline:  # figures can no longer change
-            ctx.say(Reply((msg("officer.remind_past", year=rnd.year,
-                               deadline=Day(rnd.consolidation_deadline)),)))
-        else:
-            _remind_round(ctx, rnd, slot, now)
+            continue
+        replies, deliveries = nudge(rnd, session=ctx.session, env=ctx.env, officer=ctx.person)
+        for reply in replies:
+            ctx.say(reply)
+        ctx.out.deliveries.extend(deliveries)
 
 
-def _remind_round(ctx: Ctx, rnd: Round, slot: str, now: datetime) -> None:
-    assert ctx.person is not None
-    s = ctx.session
+def night_reply(env: Env) -> Reply:
+    """Nobody is woken at night, even by an officer."""
+    day = env.daytime
+    return Reply((msg("officer.remind_night", start=f"{day.start:%H:%M}",
+                      end=f"{day.end:%H:%M}"),))
+
+
+def nudge(rnd: Round, *, session: Session, env: Env, officer: Person,
+          unit_ids: Collection[int] | None = None) -> tuple[list[Reply], list[Delivery]]:
+    """/nhac for one round (any face): nudge its units that have not sent their report (or
+    those of ``unit_ids``), at most once an hour per unit and only in the day. The replies
+    for the officer and the reminders to hand to the sender."""
+    now = env.utcnow()
+    if not env.daytime.allows(now, env.tz):
+        return [night_reply(env)], []
+    if rnd.closed_at is not None:
+        return [Reply((msg("officer.remind_closed", year=rnd.year,
+                           closed_on=Day(local_date(rnd.closed_at, env.tz))),))], []
+    if env.today() > rnd.consolidation_deadline:  # figures can no longer change
+        return [Reply((msg("officer.remind_past", year=rnd.year,
+                           deadline=Day(rnd.consolidation_deadline)),))], []
+    return _remind_round(rnd, plan.manual_slot(now, env.tz), now, session=session, env=env,
+                         officer=officer, unit_ids=unit_ids)
+
+
+def _remind_round(rnd: Round, slot: str, now: datetime, *, session: Session, env: Env,
+                  officer: Person, unit_ids: Collection[int] | None
+                  ) -> tuple[list[Reply], list[Delivery]]:
+    s = session
     progress = store.round_progress(rnd, session=s)
-    pending = [p for p in progress if p.pending]
+    pending = [p for p in progress if p.pending
+               and (unit_ids is None or p.unit.id in unit_ids)]
     if not pending:
-        ctx.say(Reply((msg("officer.remind_nothing", year=rnd.year),)))
-        return
+        return [Reply((msg("officer.remind_nothing", year=rnd.year),))], []
     recipients = store.pending_recipients(rnd, session=s, progress=progress)
     people_of: dict[int, set[int]] = {}
     for r in recipients:
@@ -181,14 +253,15 @@ def _remind_round(ctx: Ctx, rnd: Round, slot: str, now: datetime) -> None:
         units = tuple(u for u in r.units if u.unit.id in nudged_ids)
         if units and r.person.id not in done:
             send.append(store.Recipient(r.person, units))
-    ctx.out.deliveries.extend(reminder_deliveries(rnd, send, slot, ctx.env.today(),
-                                                  officer_name=ctx.person.name))
+    deliveries = reminder_deliveries(rnd, send, slot, env.today(), officer_name=officer.name)
+    replies = []
     if nudged:
-        ctx.say(Reply((msg("officer.remind_sent", people=len(send), units=len(nudged),
-                           unit_names=", ".join(u.name for u in nudged)),)))
+        replies.append(Reply((msg("officer.remind_sent", people=len(send), units=len(nudged),
+                                  unit_names=", ".join(u.name for u in nudged)),)))
     if skipped:
-        ctx.say(Reply((msg("officer.remind_skipped",
-                           unit_names=", ".join(u.name for u in skipped)),)))
+        replies.append(Reply((msg("officer.remind_skipped",
+                                  unit_names=", ".join(u.name for u in skipped)),)))
     if nobody:
-        ctx.say(Reply((msg("officer.remind_nobody",
-                           unit_names=", ".join(u.name for u in nobody)),)))
+        replies.append(Reply((msg("officer.remind_nobody",
+                                  unit_names=", ".join(u.name for u in nobody)),)))
+    return replies, deliveries

@@ -34,7 +34,7 @@ from bot.context import (
 )
 from bot.i18n import looks_vietnamese, pick_language
 from bot.messenger import WEB_APP
-from bot.officer import on_officer, on_officer_press
+from bot.officer import on_officer, on_officer_press, page_link
 from bot.settings import local_date
 from flows import callbacks, rules
 from flows import join as join_flow
@@ -547,6 +547,7 @@ def on_summary(ctx: Ctx, ev: SummaryCmd) -> None:
         commune_name=commune.name, year=year, rows=rows, units_expected=c.units_expected,
         units_submitted=c.units_submitted, units_on_time=c.units_on_time,
         units_late=c.units_late, missing_units=c.missing_units)))
+    page_link(ctx)
     stem = f"bao-cao-{commune.code.replace('/', '-')}-{year}"
     names = {"year": year, "commune_name": commune.name}
     raw = raw_values(report, session=ctx.session)  # read now; the files are built after the

@@ -58,9 +58,18 @@ class CloseRound:
     """Close ("chốt") a round: its values are locked from now on."""
 
     round_id: int
+    reason: str = ""  # the officer's words, when given (the web page asks for them)
 
 
-Effect = Reply | SetDeadlines | CloseRound
+@dataclass(frozen=True)
+class ReopenRound:
+    """Open a closed round again, for the reason given."""
+
+    round_id: int
+    reason: str
+
+
+Effect = Reply | SetDeadlines | CloseRound | ReopenRound
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,47 @@ def close_pressed(action: str | None, commune_name: str | None, rnd: RoundView |
         CloseRound(rnd.round_id),
         _say(msg("close.done", year=rnd.year, commune_name=commune_name,
                  closed_on=Day(today)))))
+
+
+MAX_REASON = 300  # characters of the reason given for closing or reopening a round
+
+
+def reason_of(text: str) -> str | None:
+    """The reason an officer typed, on one line; None when empty or too long."""
+    reason = " ".join(text.split())
+    return reason if 0 < len(reason) <= MAX_REASON else None
+
+
+def close_for(commune_name: str, rnd: RoundView | None, reason_typed: str,
+              today: date) -> Result:
+    """Close a round after the officer confirmed it and gave the reason (the web page)."""
+    reason = reason_of(reason_typed)
+    if rnd is not None and rnd.closed_on is None and reason is None:
+        return Result(rnd, (_say(msg("close.reason_needed", limit=MAX_REASON)),))
+    result = close_pressed(CLOSE, commune_name, rnd, today)
+    return Result(result.state, tuple(CloseRound(e.round_id, reason or "")
+                                      if isinstance(e, CloseRound) else e
+                                      for e in result.effects))
+
+
+def reopen(commune_name: str, rnd: RoundView | None, reason_typed: str,
+           today: date) -> Result:
+    """Open a closed round again, for a reason; figures can then change until the
+    consolidation deadline."""
+    if rnd is None:
+        return Result(None, (_say(msg("report.stale_button")),))
+    if rnd.closed_on is None:
+        return Result(rnd, (_say(msg("reopen.not_closed", year=rnd.year,
+                                     commune_name=commune_name)),))
+    reason = reason_of(reason_typed)
+    if reason is None:
+        return Result(rnd, (_say(msg("close.reason_needed", limit=MAX_REASON)),))
+    lines = [msg("reopen.done", year=rnd.year, commune_name=commune_name)]
+    if today > rnd.consolidation_deadline:
+        lines.append(msg("reopen.past_deadline",
+                         consolidation_deadline=Day(rnd.consolidation_deadline)))
+    return Result(replace(rnd, closed_on=None), (ReopenRound(rnd.round_id, reason),
+                                                 _say(*lines)))
 
 
 # ------------------------------------------------------------------ /hanchot (/deadline)

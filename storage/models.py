@@ -167,6 +167,17 @@ class Round(SQLModel, table=True):
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
+class RoundEvent(SQLModel, table=True):
+    """A round closed or reopened by an officer, with the reason given (migration 0007)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = fk("round.id")
+    action: str = Field(max_length=10)  # close | reopen
+    reason: str = Field(default="", max_length=500)
+    person_id: int | None = fk("person.id", nullable=True, index=False, cascade=False)
+    at: datetime = Field(default_factory=utcnow)
+
+
 class Person(SQLModel, table=True):
     """Someone who talks to the bot (or will, once they accept an invitation)."""
 

@@ -148,6 +148,12 @@ def _reporting_people(unit_ids: Sequence[int], *,
     return [(m, p) for m, p in rows]
 
 
+def reporting_people(unit_ids: Sequence[int], *,
+                     session: Session) -> list[tuple[Membership, Person]]:
+    """The reporting people (collaborators, agency focal points) of some units."""
+    return _reporting_people(unit_ids, session=session)
+
+
 def pending_recipients(rnd: Round, *, session: Session,
                        progress: Sequence[UnitProgress] | None = None) -> list[Recipient]:
     """Reachable reporting people whose unit has not sent its report (submitted: nothing)."""

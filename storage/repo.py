@@ -29,6 +29,7 @@ from storage.models import (
     ProcessedUpdate,
     ReportedValue,
     Round,
+    RoundEvent,
     Submission,
     Unit,
     ValueChange,
@@ -97,6 +98,12 @@ def open_round(commune_id: int, *, session: Session, today: date | None = None) 
     """The commune's current round: the latest one by year."""
     return session.exec(select(Round).where(Round.commune_id == commune_id)
                         .order_by(col(Round.year).desc())).first()
+
+
+def rounds_of(commune_id: int, *, session: Session) -> list[Round]:
+    """A commune's rounds, latest first."""
+    return list(session.exec(select(Round).where(Round.commune_id == commune_id)
+                             .order_by(col(Round.year).desc())).all())
 
 
 def round_for_year(commune_id: int, year: int, *, session: Session) -> Round | None:
@@ -567,3 +574,53 @@ def officer_chats(*, session: Session) -> list[tuple[int, str]]:
         .where(col(Membership.role).in_((Role.officer, Role.admin)),
                col(Person.telegram_id).is_not(None)).distinct()).all()
     return [(int(t), lang) for t, lang in rows if t is not None]
+
+
+def record_round_event(round_id: int, action: str, *, person_id: int | None, reason: str,
+                       session: Session, now: datetime) -> None:
+    """Keep a round's closing or reopening, by whom and why."""
+    session.add(RoundEvent(round_id=round_id, action=action, reason=reason[:500],
+                           person_id=person_id, at=now))
+
+
+def round_events(round_id: int, *, session: Session) -> list[tuple[RoundEvent, Person | None]]:
+    """A round's closings and reopenings, oldest first, with who did them."""
+    return list(session.exec(
+        select(RoundEvent, Person).join(Person, Person.id == RoundEvent.person_id, isouter=True)
+        .where(RoundEvent.round_id == round_id).order_by(RoundEvent.at, RoundEvent.id)).all())
+
+
+def submitted_at(round_id: int, *, session: Session) -> dict[int, datetime]:
+    """When each unit of a round sent its report."""
+    rows = session.exec(select(Submission.unit_id, Submission.submitted_at)
+                        .where(Submission.round_id == round_id)).all()
+    return {unit_id: at for unit_id, at in rows}
+
+
+UPPER_LEVELS = ("province", "city", "district")
+
+
+def ancestors(unit: Unit, *, session: Session) -> list[Unit]:
+    """The unit and the units above it, nearest first."""
+    out, seen = [unit], {unit.id}
+    while out[-1].parent_id is not None and out[-1].parent_id not in seen:
+        parent = session.get(Unit, out[-1].parent_id)
+        if parent is None:
+            break
+        out.append(parent)
+        seen.add(parent.id)
+    return out
+
+
+def rounds_under(unit_id: int, *, session: Session) -> list[tuple[Unit, Round]]:
+    """The latest round of every commune under an upper level (at any depth), in order."""
+    tree = select(Unit.id).where(Unit.id == unit_id).cte("tree", recursive=True)
+    tree = tree.union_all(select(Unit.id).join(tree, Unit.parent_id == tree.c.id)
+                          .where(col(Unit.kind).in_([*UPPER_LEVELS, "commune"])))
+    rows = session.exec(select(Unit, Round).join(Round, Round.commune_id == Unit.id)
+                        .where(col(Unit.id).in_(select(tree.c.id)), Unit.id != unit_id)
+                        .order_by(Unit.position, Unit.code, col(Round.year).desc())).all()
+    out: dict[int, tuple[Unit, Round]] = {}
+    for u, r in rows:
+        out.setdefault(u.id, (u, r))
+    return list(out.values())

@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.context import Env
 from bot.i18n import render
-from bot.web import auth
+from bot.web import auth, officer_store
 from bot.web import forms as store
 from bot.web.admin import routes as admin_routes
 from bot.web.kit import COOKIE, BodyRefused, WebConfig, WebKit, read_body, read_form
@@ -52,6 +52,9 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
     serves this app)."""
     metrics = metrics or Metrics(env.engine)
     kit = WebKit(env, config, metrics)
+    if application is not None:
+        shell = getattr(application, "bot_data", {}).get("shell")
+        kit.reminders = lambda: shell.reminders if shell is not None else None
     page, lang_of, signed_in = kit.page, kit.lang_of, kit.signed_in
     set_cookie, refused, checked_post = kit.set_cookie, kit.refused, kit.checked_post
 
@@ -116,7 +119,11 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
                                                        env.utcnow())
         if session_token is None:
             return refused(lang, f"web.link_{state.value}", 410 if state != "unknown" else 404)
-        response = RedirectResponse("/form", status_code=303)
+        person = await asyncio.to_thread(store.person_of, env.engine, session_token,
+                                         env.utcnow())
+        landing = "/form" if person is None else await asyncio.to_thread(
+            officer_store.landing, env.engine, person.id)
+        response = RedirectResponse(landing, status_code=303)
         set_cookie(response, session_token)
         return response
 
@@ -138,7 +145,8 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
             return JSONResponse({"ok": False}, status_code=403)
         token = await asyncio.to_thread(store.open_session, env.engine, person.id, "miniapp",
                                         env.utcnow())
-        response = JSONResponse({"ok": True, "next": "/form"})
+        landing = await asyncio.to_thread(officer_store.landing, env.engine, person.id)
+        response = JSONResponse({"ok": True, "next": landing})
         set_cookie(response, token, framed=True)
         return response
 
@@ -308,6 +316,7 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
     app = Starlette(routes=[*routes, *extra_routes],
                     middleware=[Middleware(GZipMiddleware, minimum_size=1000)])
     app.state.env, app.state.config, app.state.metrics = env, config, metrics
+    app.state.kit = kit  # a bot started later hands its reminders to the pages here
     return app
 
 

@@ -8,6 +8,7 @@ routes (``bot.web.officer``, ``bot.web.admin``), so they all sign in, render and
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,9 @@ class WebKit:
     def __init__(self, env: Env, config: WebConfig, metrics: Metrics) -> None:
         self.env, self.config, self.metrics = env, config, metrics
         self.jinja = _templates()
+        # the reminder sender of the bot running in this process (bot.reminders.Reminders),
+        # for an officer's nudges from a page; None when no bot runs here
+        self.reminders: Callable[[], Any] = lambda: None
 
     def page(self, name: str, lang: str, status: int = 200, **params: Any) -> HTMLResponse:
         """A template rendered in ``lang``: ``t(key, **kw)`` and ``r(msg)`` translate."""

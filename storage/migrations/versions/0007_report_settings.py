@@ -1,6 +1,6 @@
 """a commune's report settings: number, signer, recipients, template of the Word report
 
-Revision ID: 0007_c13_report_settings
+Revision ID: 0007_report_settings
 Revises: 0006_zalo_channel
 Create Date: 2026-12-01 06:20:00
 
@@ -11,7 +11,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007_c13_report_settings'
+revision = '0007_report_settings'
 down_revision = '0006_zalo_channel'
 branch_labels = None
 depends_on = None
