@@ -152,8 +152,11 @@ def _said(change: Any) -> str:
 
 
 @app.command()
-def units() -> None:
-    """Show the units as a tree."""
+def units(lang: LangOption = None) -> None:
+    """Show the units as a tree, their kinds as words in the officer's language."""
+    _language(lang)
+    from bot.documents import kind_word
+
     engine = _engine()
     with session_scope(engine) as session:
         rows = repo.list_units(session=session)
@@ -163,7 +166,8 @@ def units() -> None:
 
         def show(parent: int | None, depth: int) -> None:
             for u in by_parent.get(parent, []):
-                typer.echo(f"{'  ' * depth}{u.code}  {u.name}  [{u.kind}]")
+                typer.echo(f"{'  ' * depth}{u.code}  {u.name}  "
+                           f"[{kind_word(u.kind, current_locale.get())}]")
                 show(u.id, depth + 1)
 
         if not rows:

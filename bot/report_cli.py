@@ -173,14 +173,14 @@ def values_import(
     printed as FILE:LINE: message. Rounds closed by an officer or past their consolidation
     deadline are refused (as in the chat) unless --allow-closed --as OFFICER.
     """
-    from storage.importer import ImportFailed, import_values
+    from storage.importer import ImportFailed, count_rows, import_values
 
     set_language(lang.value)
     engine = _engine()
     today, tz = _today(), Settings().tz
     try:
         with session_scope(engine) as session, \
-                progress(tr("cli.values.progress"), None) as advance:
+                progress(tr("cli.values.progress"), count_rows(file)) as advance:
             person_id = _person(as_, session) if as_ else None
             result = import_values(file, session=session, person_id=person_id,
                                    submit=submit, allow_closed=allow_closed, today=today,

@@ -213,6 +213,23 @@ def test_values_import_shows_progress_and_the_first_50_problems(app: typer.Typer
     assert "1200 lỗi: không lưu gì cả." in res.output
 
 
+def test_values_import_counts_its_rows_first_so_the_bar_has_a_total(app: typer.Typer,
+                                                                    db: Engine,
+                                                                    tmp_path: Path) -> None:
+    from storage.importer import count_rows
+
+    f = tmp_path / "v.csv"
+    f.write_text("year,unit,indicator,numerator,denominator,value\n"
+                 + "2026,thon-khong-co,8.1,1,2,\n" * 1200 + "\n,,,,,\n", encoding="utf-8")
+    assert count_rows(f) == 1200  # blank rows are not figures
+    x = _xlsx(tmp_path / "v.xlsx", [[2026, "thon-hanh-thien", "8.1", 1, 2, None]])
+    assert count_rows(x) == 1
+    res = runner.invoke(app, ["values", "import", str(f)])
+    assert "1200/1200" in res.stderr and "/?" not in res.stderr, res.stderr
+    res = runner.invoke(app, ["values", "import", str(x)])
+    assert res.exit_code == 0 and "1/1" in res.stderr, res.output
+
+
 def test_a_province_roll_up_says_what_it_is_doing(app: typer.Typer, db: Engine,
                                                   tmp_path: Path) -> None:
     res = runner.invoke(app, ["report", "--year", "2026", "--unit", "ninh-binh",
@@ -435,6 +452,16 @@ def test_restore_messages_are_in_both_catalogs() -> None:
     assert len(keys) >= 10
     for lang in ("vi", "en"):
         assert all(text_of(f"cli.{k}", lang) for k in keys)
+
+
+def test_units_shows_kinds_as_words_in_the_officer_s_language(cli) -> None:
+    cli("setup", str(ROOT / "communes/002_xuan_truong.yaml"))
+    vi = cli("units").output
+    assert "Thôn Hành Thiện  [Thôn, tổ dân phố]" in vi and "[Trạm Y tế]" in vi
+    en = cli("units", "--lang", "en").output
+    assert f"[{text_of('kind.health_station', 'en')}]" in en
+    for raw in ("[hamlet]", "[health_station]", "[commune]"):
+        assert raw not in vi and raw not in en
 
 
 # ------------------------------------------------------------------ 26. the demo
