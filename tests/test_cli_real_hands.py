@@ -342,16 +342,16 @@ def _commune(tmp_path: Path, **replace: str) -> Path:
 
 @pytest.mark.parametrize("make, message", [
     (lambda f: f.write_bytes(f.read_bytes().replace("Xuân".encode(), "Xuân".encode("cp1258"))),
-     "the file is not UTF-8 text"),
+     "tệp không phải văn bản UTF-8"),
     (lambda f: f.write_text("code: x\nname: " + "[" * 5000 + "]" * 5000, encoding="utf-8"),
-     "nested more than 12 levels deep"),
+     "tệp lồng nhau sâu hơn 12 cấp"),
     (lambda f: f.write_text(f.read_text(encoding="utf-8").replace(
         "Thôn Hành Thiện", "Thôn " + "Hành Thiện " * 60), encoding="utf-8"),
-     "String should have at most 200 characters"),
+     "chữ quá dài: nhiều nhất 200 ký tự"),
     (lambda f: f.write_text(f.read_text(encoding="utf-8").replace(
         "name: Thôn Hành Thiện}", 'name: "Thôn Hành\\u0007Thiện"}'), encoding="utf-8"),
-     "must not contain control characters (found U+0007)"),
-    (lambda f: f.write_bytes(b"code: x\nname: " + b"A" * 3_000_000), "larger than 2 MB"),
+     "tên không được chứa ký tự điều khiển (có U+0007)"),
+    (lambda f: f.write_bytes(b"code: x\nname: " + b"A" * 3_000_000), "tệp lớn hơn 2 MB"),
 ])
 def test_setup_refuses_odd_files_in_one_line(cli, engine, tmp_path, make, message) -> None:
     file = _commune(tmp_path)
@@ -452,6 +452,63 @@ def test_restore_messages_are_in_both_catalogs() -> None:
     assert len(keys) >= 10
     for lang in ("vi", "en"):
         assert all(text_of(f"cli.{k}", lang) for k in keys)
+
+
+def test_a_bad_commune_file_is_explained_in_the_officer_s_language(cli, engine,
+                                                                  tmp_path) -> None:
+    """Each mistake on its line, as a whole sentence of the catalogs: a value not among the
+    choices, a wrong type, a missing field, an unknown field (pydantic's own English never
+    shows), and the checks of storage itself."""
+    text = (ROOT / "communes/002_xuan_truong.yaml").read_text(encoding="utf-8")
+    bad = (text.replace("kind: health_station", "kind: hospital")
+           .replace("  year: 2026\n", "  year: hai nghìn\n")
+           .replace("  unit_deadline: 10/11/2026", "  unit_dead_line: 10/11/2026")
+           .replace("parent: {code: ninh-binh,", "parent: {code: xuan-truong,"))
+    lines = bad.splitlines()
+
+    def at(word: str) -> int:
+        return next(n for n, line in enumerate(lines, 1) if word in line)
+
+    (tmp_path / "c.yaml").write_text(bad, encoding="utf-8")
+    vi = runner.invoke(cli_app, ["setup", str(tmp_path / "c.yaml")])
+    en = runner.invoke(cli_app, ["setup", str(tmp_path / "c.yaml"), "--lang", "en"])
+    assert vi.exit_code == en.exit_code == 1
+    assert f"c.yaml:{at('hospital')}: agencies[0].kind: “hospital” không dùng được ở đây; " \
+        "hãy dùng một trong các giá trị: province, city, district, commune, hamlet" in vi.output
+    assert f"c.yaml:{at('hai nghìn')}: round.year: ở đây cần một số nguyên, không phải " \
+        "“hai nghìn”" in vi.output
+    assert f"c.yaml:{at('round:')}: round.unit_deadline: thiếu trường này" in vi.output
+    assert f"c.yaml:{at('unit_dead_line')}: round.unit_dead_line: trường này không có trong " \
+        "định dạng (hãy kiểm tra chính tả theo docs/commune-format.md)" in vi.output
+    assert f"c.yaml:{at('hospital')}: agencies[0].kind: “hospital” is not allowed here; use " \
+        "one of: province" in en.output
+    assert "round.year: expected a whole number here, not “hai nghìn”" in en.output
+    assert "round.unit_deadline: this field is required" in en.output
+    for out in (vi.output, en.output):
+        assert "Input should be" not in out and "Value error" not in out
+    (tmp_path / "c.yaml").write_text(text.replace("parent: {code: ninh-binh,",
+                                                  "parent: {code: xuan-truong,"),
+                                     encoding="utf-8")
+    vi = runner.invoke(cli_app, ["setup", str(tmp_path / "c.yaml")])
+    assert "parent.code: xuan-truong không thể là đơn vị cấp trên của chính nó" in vi.output
+    assert "cannot be its own parent" not in vi.output
+
+
+def test_every_sentence_of_the_file_checks_is_in_both_catalogs() -> None:
+    """Storage words its refusals as catalog keys: each key it uses exists in Vietnamese and
+    English, with the same named values."""
+    import re
+    import string
+
+    keys: set[str] = set()
+    for name in ("yamlfiles", "plan_files", "communes", "plans_db"):
+        src = (ROOT / "storage" / f"{name}.py").read_text(encoding="utf-8")
+        keys |= set(re.findall(r'"((?:file|plan|commune)\.[a-z_.]+)"', src))
+    assert len(keys) > 60, sorted(keys)
+    for key in sorted(keys):
+        fields = [{f for _, f, _, _ in string.Formatter().parse(text_of(key, lang)) if f}
+                  for lang in ("vi", "en")]
+        assert fields[0] == fields[1], key
 
 
 def test_units_shows_kinds_as_words_in_the_officer_s_language(cli) -> None:
