@@ -92,10 +92,10 @@ def plan_check(files: Annotated[list[Path] | None, typer.Argument()] = None) -> 
             spec, warnings = check_plan(path)
         except FileInvalid as exc:
             failed = True
-            typer.echo(str(exc), err=True)
+            typer.echo("\n".join(_problems(exc)), err=True)
             continue
         for w in warnings:
-            typer.echo(f"warning: {w}", err=True)
+            typer.echo(tr("cli.plan.warning", problem=_problem(w)), err=True)
         typer.echo(tr("cli.plan.ok", file=path, indicators=len(spec.indicators())))
     if failed:
         raise typer.Exit(code=1)
@@ -118,7 +118,7 @@ def setup(
     try:
         spec = load_commune(file)
     except FileInvalid as exc:
-        raise _fail("\n".join(capped(str(exc).splitlines()))) from exc
+        raise _fail("\n".join(capped(_problems(exc)))) from exc
     engine = _engine()
     try:
         with session_scope(engine) as session:
@@ -139,6 +139,17 @@ def setup(
         typer.echo(f"  {_said(change)}")
 
 
+def _problem(p: Any) -> str:
+    """One mistake of a file as FILE:LINE: field: sentence, in the officer's language."""
+    where = f"{p.path}:{p.line}:" + (f" {p.field}:" if p.field else "")
+    return f"{where} {_said(p.message)}"
+
+
+def _problems(exc: Any) -> list[str]:
+    """Every mistake of a refused plan or commune file, one line each."""
+    return [_problem(p) for p in exc.problems]
+
+
 def _said(change: Any) -> str:
     """A setup change (storage.communes.Change) as a sentence in the command's language."""
     def word(value: Any) -> Any:
@@ -152,8 +163,11 @@ def _said(change: Any) -> str:
 
 
 @app.command()
-def units() -> None:
-    """Show the units as a tree."""
+def units(lang: LangOption = None) -> None:
+    """Show the units as a tree, their kinds as words in the officer's language."""
+    _language(lang)
+    from bot.documents import kind_word
+
     engine = _engine()
     with session_scope(engine) as session:
         rows = repo.list_units(session=session)
@@ -163,7 +177,8 @@ def units() -> None:
 
         def show(parent: int | None, depth: int) -> None:
             for u in by_parent.get(parent, []):
-                typer.echo(f"{'  ' * depth}{u.code}  {u.name}  [{u.kind}]")
+                typer.echo(f"{'  ' * depth}{u.code}  {u.name}  "
+                           f"[{kind_word(u.kind, current_locale.get())}]")
                 show(u.id, depth + 1)
 
         if not rows:

@@ -95,6 +95,7 @@ def progress(description: str, total: int | None) -> Iterator[Callable[[int], No
     """A progress bar on standard error for a long job; yields ``advance(n)``.
 
     On a terminal it moves as the job goes; redirected, it is written once, when done.
+    ``total`` may be an estimate (a sheet's declared size): once done, the bar ends full.
     """
     from rich.console import Console
     from rich.progress import (
@@ -109,6 +110,9 @@ def progress(description: str, total: int | None) -> Iterator[Callable[[int], No
                   TimeElapsedColumn(), console=Console(stderr=True)) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
+        done = bar.tasks[0].completed
+        if total is not None and done != total:
+            bar.update(task, total=done)
 
 
 def capped(lines: list[str], limit: int = MAX_SHOWN) -> list[str]:

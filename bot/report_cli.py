@@ -105,7 +105,9 @@ def report(
     except ValueError as exc:
         raise _fail(tr("cli.report.bad_issued", issued=issued)) from exc
     if template is not None and (problems := template_problems(template)):
-        raise _fail("\n".join(f"{template}: {p}" for p in problems))
+        from bot.cli import _said
+
+        raise _fail("\n".join(f"{template}: {_said(p)}" for p in problems))
     given = documents.Issue(number=number, issued=issued_on, place=place, signer=signer,
                             signer_title=signer_title, on_behalf=on_behalf,
                             recipients=tuple(recipient or ()), template=template)
@@ -207,14 +209,14 @@ def values_import(
     printed as FILE:LINE: message. Rounds closed by an officer or past their consolidation
     deadline are refused (as in the chat) unless --allow-closed --as OFFICER.
     """
-    from storage.importer import ImportFailed, import_values
+    from storage.importer import ImportFailed, count_rows, import_values
 
     set_language(lang.value)
     engine = _engine()
     today, tz = _today(), Settings().tz
     try:
         with session_scope(engine) as session, \
-                progress(tr("cli.values.progress"), None) as advance:
+                progress(tr("cli.values.progress"), count_rows(file)) as advance:
             person_id = _person(as_, session) if as_ else None
             result = import_values(file, session=session, person_id=person_id,
                                    submit=submit, allow_closed=allow_closed, today=today,

@@ -24,6 +24,7 @@ from storage.models import (
     ValueChange,
 )
 from storage.plan_files import (
+    PlanNotFound,
     PlanSpec,
     bundled_plan_paths,
     is_plan_file_ref,
@@ -32,7 +33,7 @@ from storage.plan_files import (
 )
 from storage.plans_db import store_plan
 from storage.repo import bump_rounds
-from storage.yamlfiles import FileInvalid, problem, validate_file
+from storage.yamlfiles import FileInvalid, Said, SaidError, problem, validate_file
 
 DOC = "docs/commune-format.md"
 UPPER_KINDS = frozenset({UnitKind.province, UnitKind.city, UnitKind.district})
@@ -50,8 +51,7 @@ def parse_vn_date(text: str) -> date:
             return date(y, m, d)
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise ValueError(f"expected a date as DD/MM/YYYY, for example 20/11/2026, not {text!r}") \
-            from exc
+        raise SaidError("file.date", text=text) from exc
 
 
 MAX_NAME = 200  # characters: the longest Vietnamese unit name is far shorter
@@ -60,7 +60,7 @@ MAX_NAME = 200  # characters: the longest Vietnamese unit name is far shorter
 def _plain_name(v: str) -> str:
     bad = next((c for c in v if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
     if bad is not None:
-        raise ValueError(f"a name must not contain control characters (found U+{ord(bad):04X})")
+        raise SaidError("file.control_character", code=f"U+{ord(bad):04X}")
     return v
 
 
@@ -190,56 +190,50 @@ def load_commune(path: Path) -> CommuneSpec:
     """Read and check a commune file; raise FileInvalid naming every mistake."""
     spec, root = validate_file(CommuneSpec, path, doc=DOC)
     problems = []
+
+    def bad(loc: list[str | int], said: str, /, **params: Any) -> None:
+        problems.append(problem(path, root, loc, Said(said, params)))
+
     seen: set[str] = set()
     if spec.kind not in COMMUNE_LEVEL_KINDS:
-        problems.append(problem(path, root, ["kind"], "a commune file describes a commune, city, "
-                                f"district or province, not a {spec.kind.value}"))
+        bad(["kind"], "commune.kind", kind=spec.kind.value)
     if spec.parent is not None:
         if spec.parent.code == spec.code:
-            problems.append(problem(path, root, ["parent", "code"],
-                                    f"{spec.code} cannot be its own parent: give the province "
-                                    "(or city, district) above the commune"))
+            bad(["parent", "code"], "commune.own_parent", code=spec.code)
         if spec.parent.kind not in UPPER_KINDS:
-            problems.append(problem(path, root, ["parent", "kind"],
-                                    "the parent is a province, city or district, "
-                                    f"not a {spec.parent.kind.value}"))
+            bad(["parent", "kind"], "commune.parent_kind", kind=spec.parent.kind.value)
     for key in ("hamlets", "communes", "agencies"):
         for i, u in enumerate(getattr(spec, key)):
             if u.code in seen:
-                problems.append(problem(path, root, [key, i, "code"], f"{u.code} appears twice"))
+                bad([key, i, "code"], "commune.code_twice", code=u.code)
             seen.add(u.code)
             if key == "agencies" and u.kind in ADMIN_KINDS:
-                problems.append(problem(path, root, [key, i, "kind"],
-                                        f"{u.kind.value} is not an agency kind"))
+                bad([key, i, "kind"], "commune.not_agency", kind=u.kind.value)
             if key == "hamlets" and u.kind is not UnitKind.hamlet:
-                problems.append(problem(path, root, [key, i, "kind"], "hamlets have kind hamlet"))
+                bad([key, i, "kind"], "commune.hamlet_kind")
             if key == "communes" and u.kind is not UnitKind.commune:
-                problems.append(problem(path, root, [key, i, "kind"],
-                                        "communes have kind commune"))
+                bad([key, i, "kind"], "commune.commune_kind")
     r = spec.round
     if r.consolidation_deadline < r.unit_deadline:
-        problems.append(problem(path, root, ["round", "consolidation_deadline"],
-                                "the consolidation deadline must not be before the unit deadline"))
+        bad(["round", "consolidation_deadline"], "commune.deadlines_order")
     for key in ("unit_deadline", "consolidation_deadline"):
         when: date = getattr(r, key)
         if when.year < r.year:
-            problems.append(problem(path, root, ["round", key],
-                                    f"{when:%d/%m/%Y} is before the round's year {r.year}"))
+            bad(["round", key], "commune.date_before_year", date=f"{when:%d/%m/%Y}",
+                year=r.year)
         elif when.year > r.year + 1:
-            problems.append(problem(path, root, ["round", key],
-                                    f"{when:%d/%m/%Y} is more than a year after the round's "
-                                    f"year {r.year}"))
+            bad(["round", key], "commune.date_after_year", date=f"{when:%d/%m/%Y}",
+                year=r.year)
     problems += _report_problems(spec, path, root)
     try:
         plan_path = resolve_plan(spec.plan, path.parent)
-    except FileNotFoundError as exc:
-        problems.append(problem(path, root, ["plan"], str(exc)))
+    except PlanNotFound as exc:
+        problems.append(problem(path, root, ["plan"], exc.said))
     else:
         try:
             plan_spec = load_plan(plan_path)
         except FileInvalid as exc:
-            problems.append(problem(path, root, ["plan"],
-                                    f"the plan file {plan_path} has mistakes (below)"))
+            bad(["plan"], "commune.plan_mistakes", plan=str(plan_path))
             problems.extend(exc.problems)
         else:
             spec._plan_path, spec._plan_spec = plan_path, plan_spec
@@ -257,24 +251,26 @@ def _report_problems(spec: CommuneSpec, path: Path, root: Any) -> list:
         return out
     if rep.issued is not None and not spec.round.year <= rep.issued.year <= spec.round.year + 1:
         out.append(problem(path, root, ["report", "issued"],
-                           f"{rep.issued:%d/%m/%Y} is not in the round's year {spec.round.year} "
-                           "or the next one"))
+                           Said("commune.report_issued_year",
+                                {"date": f"{rep.issued:%d/%m/%Y}", "year": spec.round.year})))
     if rep.template is not None:
         where = (path.parent / rep.template).resolve()
         if where.suffix.lower() != ".docx":
             out.append(problem(path, root, ["report", "template"],
-                               f"{rep.template} is not a Word .docx file"))
+                               Said("commune.template_not_docx", {"file": rep.template})))
         elif not where.is_file():
             out.append(problem(path, root, ["report", "template"],
-                               f"no file {where} (a path relative to the commune file)"))
+                               Said("commune.template_missing", {"file": str(where)})))
         else:
-            out += [problem(path, root, ["report", "template"], f"{rep.template}: {text}")
-                    for text in template_problems(where)]
+            out += [problem(path, root, ["report", "template"],
+                            Said("commune.template_problem", {"file": rep.template,
+                                                              "problem": said}))
+                    for said in template_problems(where)]
             spec._template_path = where
     return out
 
 
-def template_problems(template: Path) -> list[str]:
+def template_problems(template: Path) -> list[Said]:
     """What is wrong with a Word template: unreadable, or naming a placeholder the report
     does not fill in (it would print as nothing)."""
     from docxtpl import DocxTemplate
@@ -283,8 +279,8 @@ def template_problems(template: Path) -> list[str]:
     try:
         names = DocxTemplate(str(template)).get_undeclared_template_variables()
     except (OSError, KeyError, ValueError, TemplateError) as exc:  # not a .docx, a bad tag
-        return [f"cannot read the template ({exc})"]
-    return [f"unknown placeholder {{{{ {n} }}}}: the names are listed in docs/report.md"
+        return [Said("commune.template_unreadable", {"detail": str(exc)})]
+    return [Said("commune.template_placeholder", {"name": n})
             for n in sorted(set(names) - REPORT_PLACEHOLDERS)]
 
 
@@ -304,17 +300,16 @@ def _plan_problems(spec: CommuneSpec, plan_path: Path, plan: PlanSpec, path: Pat
                  if t.ref_year is not None}
     if not start <= spec.round.year <= end and spec.round.year not in baselines:
         years = ", ".join(str(y) for y in sorted(baselines))
+        params = {"year": spec.round.year, "plan": plan.code, "start": start, "end": end}
         out.append(problem(path, root, ["round", "year"],
-                           f"{spec.round.year} is outside the period of plan {plan.code}: "
-                           f"{start}-{end}" + (f" (and is not one of its reference years: "
-                                               f"{years})" if years else "")))
+                           Said("commune.year_outside_refs", {**params, "years": years})
+                           if years else Said("commune.year_outside", params)))
     if is_plan_file_ref(spec.plan):
         for bundled in bundled_plan_paths():
             same_file = bundled.resolve() == plan_path.resolve()
             if not same_file and load_plan(bundled).code == plan.code:
-                out.append(problem(path, root, ["plan"],
-                                   f"the plan file {plan_path} has code {plan.code!r}, the code "
-                                   f"of the bundled plan {bundled.stem}: give it its own code"))
+                out.append(problem(path, root, ["plan"], Said("commune.plan_code_taken", {
+                    "file": str(plan_path), "code": plan.code, "bundled": bundled.stem})))
     return out
 
 
@@ -533,9 +528,9 @@ def apply_commune(spec: CommuneSpec, *, session: Session,
     try:
         plan = store_plan(plan_spec, source_text=plan_path.read_text(encoding="utf-8"),
                           session=session)
-    except ValueError as exc:  # an indicator with values was removed from the plan file
+    except SaidError as exc:  # an indicator with values was removed from the plan file
         raise SetupRefused(spec.code, [Change("cli.setup.plan_refused",
-                                              {"text": str(exc)})]) from exc
+                                              {"text": exc.said})]) from exc
     changes: list[Change] = []
     parent = None
     if spec.parent:

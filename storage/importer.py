@@ -104,6 +104,52 @@ def read_table(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield line, row
 
 
+def count_rows(path: Path) -> int | None:
+    """How many rows of figures the file holds, counted before it is read (a progress bar's
+    total): exact for a CSV (a quick pass, no number read), the sheet's declared size for an
+    .xlsx; None when it cannot be told cheaply (the real reading then says what is wrong)."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return _count_xlsx(path)
+    n = 0
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline()
+            delimiter = max((",", ";", "\t"), key=first.count)
+            for cells in csv.reader(fh, delimiter=delimiter):
+                if any(c.strip() for c in cells):
+                    n += 1
+                    if n > MAX_ROWS:
+                        return None
+    except (UnicodeDecodeError, csv.Error, OSError):
+        return None
+    return n
+
+
+def _count_xlsx(path: Path) -> int | None:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError):
+        return None
+    try:
+        last = _chosen_sheet(wb).max_row  # from the sheet's <dimension>, nothing read
+    except (ValueError, TypeError, KeyError, zipfile.BadZipFile):
+        return None
+    finally:
+        wb.close()
+    return last - 1 if isinstance(last, int) and 1 <= last <= MAX_ROWS + 1 else None
+
+
+def _chosen_sheet(wb: Any) -> Any:
+    """The sheet of figures: the raw-values sheet of a report, else the first sheet with the
+    required columns, else the first sheet."""
+    sheets = ([wb[RAW_SHEET]] if RAW_SHEET in wb.sheetnames else []) + list(wb.worksheets)
+    return next((ws for ws in sheets if set(REQUIRED) <= set(_header(
+        next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ())))), wb.worksheets[0])
+
+
 def _header(cells: list[Any]) -> list[str]:
     return [str(c).strip().lower() if c is not None else "" for c in cells]
 
@@ -145,9 +191,7 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise ImportFailed(path, [not_xlsx]) from exc
     line = 1
     try:
-        sheets = ([wb[RAW_SHEET]] if RAW_SHEET in wb.sheetnames else []) + list(wb.worksheets)
-        chosen = next((ws for ws in sheets if set(REQUIRED) <= set(_header(
-            next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ())))), wb.worksheets[0])
+        chosen = _chosen_sheet(wb)
         header: list[str] | None = None
         for line, cells in enumerate(chosen.iter_rows(values_only=True), start=1):
             if header is None:

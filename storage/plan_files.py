@@ -13,7 +13,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from storage.kinds import Direction, IndicatorKind, UnitKind
-from storage.yamlfiles import FileInvalid, FileProblem, Loc, problem, validate_file
+from storage.yamlfiles import (
+    FileInvalid,
+    FileProblem,
+    Loc,
+    Said,
+    SaidError,
+    problem,
+    validate_file,
+)
 
 PLANS_DIR = Path(__file__).parent / "plans"
 
@@ -96,7 +104,7 @@ class IndicatorSpec(Strict):
     @classmethod
     def _factor(cls, v: int | None) -> int | None:
         if v is not None and v not in FACTORS:
-            raise ValueError(f"factor must be one of {', '.join(map(str, FACTORS))}")
+            raise SaidError("plan.factor_one_of", factors=", ".join(map(str, FACTORS)))
         return v
 
 
@@ -148,7 +156,7 @@ class DeadlineSpec(Strict):
         parts = v.split("/")
         ok = len(parts) == 2 and all(p.isdigit() for p in parts)
         if not ok or not (1 <= int(parts[0]) <= 31 and 1 <= int(parts[1]) <= 12):
-            raise ValueError("expected a day and month as DD/MM, for example 20/11")
+            raise SaidError("plan.ddmm")
         return v
 
 
@@ -217,19 +225,19 @@ class PlanSpec(Strict):
 def _semantic_problems(spec: PlanSpec, path: Path, root: Any) -> list[FileProblem]:
     out: list[FileProblem] = []
 
-    def bad(loc: Loc, msg: str) -> None:
-        out.append(problem(path, root, loc, msg))
+    def bad(loc: Loc, said: str, /, **params: Any) -> None:
+        out.append(problem(path, root, loc, Said(said, params)))
 
     start, end = spec.period
     if start > end:
-        bad(["period"], "the period must start before it ends")
+        bad(["period"], "plan.period_order")
     for mi, year in enumerate(spec.milestones):
         if not (start <= year <= end):
-            bad(["milestones", mi], f"milestone {year} is outside the plan period {start}-{end}")
+            bad(["milestones", mi], "plan.milestone_outside", year=year, start=start, end=end)
     keys: set[str] = set()
     for pi, pop in enumerate(spec.populations):
         if pop.key in keys:
-            bad(["populations", pi, "key"], f"population {pop.key} appears twice")
+            bad(["populations", pi, "key"], "plan.population_twice", population=pop.key)
         keys.add(pop.key)
     used: set[str] = set()
     numbers: set[int] = set()
@@ -238,12 +246,12 @@ def _semantic_problems(spec: PlanSpec, path: Path, root: Any) -> list[FileProble
         for ci, crit in enumerate(goal.criteria):
             cloc: list[str | int] = ["goals", gi, "criteria", ci]
             if crit.number in numbers:
-                bad([*cloc, "number"], f"chỉ tiêu {crit.number} appears twice")
+                bad([*cloc, "number"], "plan.criterion_twice", number=crit.number)
             numbers.add(crit.number)
             for ii, ind in enumerate(crit.indicators):
                 iloc = [*cloc, "indicators", ii]
                 if ind.code in codes:
-                    bad([*iloc, "code"], f"indicator code {ind.code} appears twice")
+                    bad([*iloc, "code"], "plan.code_twice", code=ind.code)
                 codes.add(ind.code)
                 out.extend(_indicator_problems(spec, crit, ind, iloc, path, root))
                 for part in ("numerator", "denominator"):
@@ -252,24 +260,25 @@ def _semantic_problems(spec: PlanSpec, path: Path, root: Any) -> list[FileProble
                         continue
                     used.add(key)
                     if key not in keys:
-                        known = ", ".join(sorted(keys)) or "none: add a populations list"
-                        bad([*iloc, part, "population"],
-                            f"there is no population {key} (known: {known})")
+                        if keys:
+                            bad([*iloc, part, "population"], "plan.no_population", population=key,
+                                known=", ".join(sorted(keys)))
+                        else:
+                            bad([*iloc, part, "population"], "plan.no_populations", population=key)
                 if spec.population_of(ind.numerator) is not None and \
                         spec.population_of(ind.numerator) == spec.population_of(ind.denominator):
-                    bad([*iloc, "numerator", "population"],
-                        "the numerator and the denominator are the same population")
+                    bad([*iloc, "numerator", "population"], "plan.same_population")
     for pi, pop in enumerate(spec.populations):
         if pop.key not in used:
-            bad(["populations", pi, "key"], f"no indicator uses population {pop.key}")
+            bad(["populations", pi, "key"], "plan.population_unused", population=pop.key)
     for ri, resp in enumerate(spec.responsibilities):
         for ni, n in enumerate(resp.criteria):
             if n not in numbers:
-                bad(["responsibilities", ri, "criteria", ni], f"there is no chỉ tiêu {n}")
+                bad(["responsibilities", ri, "criteria", ni], "plan.no_criterion", number=n)
     for ri, role in enumerate(spec.roles):
         for ni, n in enumerate(role.criteria):
             if n not in numbers:
-                bad(["roles", ri, "criteria", ni], f"there is no chỉ tiêu {n}")
+                bad(["roles", ri, "criteria", ni], "plan.no_criterion", number=n)
     return out
 
 
@@ -278,70 +287,66 @@ def _indicator_problems(
 ) -> list[FileProblem]:
     out: list[FileProblem] = []
 
-    def bad(sub: Loc, msg: str) -> None:
-        out.append(problem(path, root, [*loc, *sub], msg))
+    def bad(sub: Loc, said: str, /, **params: Any) -> None:
+        out.append(problem(path, root, [*loc, *sub], Said(said, params)))
 
     if ind.kind is IndicatorKind.rate:
         if ind.factor is None:
-            bad(["factor"], "a rate needs factor: 100 (%), 1000 (‰) or 100000")
+            bad(["factor"], "plan.rate_factor")
         if ind.numerator is None or ind.denominator is None:
-            bad(["kind"], "a rate needs both a numerator and a denominator question")
+            bad(["kind"], "plan.rate_questions")
         if ind.question is not None:
-            bad(["question"], "a rate is asked with its numerator and denominator questions; "
-                "question would never be asked: remove it")
+            bad(["question"], "plan.rate_question")
     else:
         if ind.factor is not None:
-            bad(["factor"], f"factor only applies to rates, not to {ind.kind.value}")
+            bad(["factor"], "plan.factor_not_rate", kind=ind.kind.value)
         if ind.question is None:
-            bad(["kind"], f"a {ind.kind.value} indicator needs a question")
+            bad(["kind"], "plan.needs_question", kind=ind.kind.value)
     if ind.baseline is not None and ind.targets and \
             ind.baseline.year >= min(t.year for t in ind.targets):
-        bad(["baseline", "year"], "the baseline figure must be of a year before the targets")
+        bad(["baseline", "year"], "plan.baseline_year")
     if ind.kind is not IndicatorKind.task and not spec.reporters_of(crit, ind):
-        bad(["reporters"], "nobody reports this indicator: add reporters or a responsibility")
+        bad(["reporters"], "plan.no_reporters")
     start, end = spec.period
     years: set[int] = set()
     for ti, t in enumerate(ind.targets):
         tloc: list[str | int] = ["targets", ti]
         if t.year in years:
-            bad([*tloc, "year"], f"two targets for {t.year}")
+            bad([*tloc, "year"], "plan.two_targets", year=t.year)
         years.add(t.year)
         if not (start <= t.year <= end):
-            bad([*tloc, "year"], f"{t.year} is outside the plan period {start}-{end}")
+            bad([*tloc, "year"], "plan.target_outside", year=t.year, start=start, end=end)
         needs_value = t.direction not in (Direction.yes, Direction.maintain, Direction.none)
         if t.fraction is not None:
             n, d = t.fraction
             if ind.kind is not IndicatorKind.rate or d <= 0 or n < 0 or t.value is not None \
                     or t.direction not in (Direction.at_most, Direction.below,
                                            Direction.at_least, Direction.above):
-                bad([*tloc, "fraction"], "a fraction [people, population] is for a rate's "
-                    "bound (at_most, below, at_least, above), with a positive population "
-                    "and without value")
+                bad([*tloc, "fraction"], "plan.fraction")
         elif needs_value and t.value is None:
-            bad([*tloc, "value"], f"direction {t.direction.value} needs a value")
+            bad([*tloc, "value"], "plan.needs_value", direction=t.direction.value)
         if t.direction is Direction.range and (t.value_max is None or t.value is None or
                                                t.value_max < t.value):
-            bad([*tloc, "value_max"], "a range needs value_max at least as large as value")
+            bad([*tloc, "value_max"], "plan.range")
         if t.direction is Direction.reduce_vs_year and t.ref_year is None:
-            bad([*tloc, "ref_year"], "reduce_vs_year needs ref_year, the reference year")
+            bad([*tloc, "ref_year"], "plan.needs_ref_year")
         if t.ref_year is not None and t.ref_year >= t.year:
-            bad([*tloc, "ref_year"], f"the reference year {t.ref_year} must be before the "
-                f"target's year {t.year}")
+            bad([*tloc, "ref_year"], "plan.ref_year_order", ref_year=t.ref_year, year=t.year)
         percent = ind.kind is IndicatorKind.share_units or (
             ind.kind is IndicatorKind.rate and ind.factor == 100)
         reduction_pct = t.direction in (Direction.reduce_per_year, Direction.reduce_vs_year)
         for field_name in ("value", "value_max"):
             v = getattr(t, field_name)
             if v is not None and (v < 0 or ((percent or reduction_pct) and v > 100)):
-                bad([*tloc, field_name], f"{v:g} is not a possible percentage (0 to 100)")
+                bad([*tloc, field_name], "plan.percentage", value=f"{v:g}")
         if t.direction is Direction.yes and ind.kind not in (
             IndicatorKind.yes_no, IndicatorKind.share_units
         ):
-            bad([*tloc, "direction"], "direction yes is for yes_no or share_units indicators")
+            bad([*tloc, "direction"], "plan.direction_yes")
         reduction = t.direction in (Direction.reduce_per_year, Direction.reduce_vs_year)
         if reduction and ind.kind not in (IndicatorKind.change, IndicatorKind.rate,
                                           IndicatorKind.count):
-            bad([*tloc, "direction"], "a reduction target needs a count or a rate")
+            bad([*tloc, "direction"], "plan.reduction_kind")
     return out
 
 
@@ -365,9 +370,9 @@ def plan_warnings(spec: PlanSpec, path: Path, root: Any) -> list[FileProblem]:
                     continue
                 given = sorted({t.direction.value for t in targets if t.value == x}) or ["none"]
                 out.append(problem(path, root, ["goals", gi, "criteria", ci, "text"],
-                                   f'chỉ tiêu {crit.number} says "{m.group(0)}", strictly '
-                                   f"above {m.group(1)}%: its target should have direction "
-                                   f"above, not {', '.join(given)}"))
+                                   Said("plan.warn_above", {
+                                       "number": crit.number, "words": m.group(0),
+                                       "value": m.group(1), "given": ", ".join(given)})))
     return out
 
 
@@ -400,6 +405,14 @@ def is_plan_file_ref(ref: str) -> bool:
     return ref.lower().endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref
 
 
+class PlanNotFound(FileNotFoundError):
+    """No plan file or bundled plan by that name; ``said``: the sentence for the officer."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(f"{key}: {params}")
+        self.said = Said(key, params)
+
+
 def resolve_plan(ref: str, base_dir: Path | None = None) -> Path:
     """The plan file a commune file's ``plan:`` means: a bundled plan code ("002") or a path
     to a plan YAML file, relative to ``base_dir`` (the commune file's folder).
@@ -412,8 +425,7 @@ def resolve_plan(ref: str, base_dir: Path | None = None) -> Path:
     if not path.is_absolute() and base_dir is not None:
         path = Path(os.path.normpath(base_dir / path))
     if not path.is_file():
-        raise FileNotFoundError(f"no plan file {str(path)!r} (a relative path is read from the "
-                                "commune file's folder)")
+        raise PlanNotFound("plan.no_file", path=str(path))
     return path
 
 
@@ -423,5 +435,4 @@ def find_plan_path(code: str) -> Path:
         if p.stem == code or p.stem.split("_", 1)[0] == code:
             return p
     known = ", ".join(p.stem for p in bundled_plan_paths())
-    raise FileNotFoundError(f"no bundled plan {code!r}; known plans: {known} "
-                            "(or give the path of a plan file, e.g. plans/my-plan.yaml)")
+    raise PlanNotFound("plan.no_bundled", code=code, known=known)

@@ -17,6 +17,7 @@ from storage.models import (
     Responsibility,
 )
 from storage.plan_files import PlanSpec, bundled_plan_paths, load_plan
+from storage.yamlfiles import SaidError
 
 
 def store_plan(spec: PlanSpec, *, source_text: str, session: Session) -> Plan:
@@ -77,8 +78,7 @@ def store_plan(spec: PlanSpec, *, source_text: str, session: Session) -> Plan:
             used = session.exec(select(ReportedValue.id).where(
                 ReportedValue.indicator_id == ind.id)).first()
             if used is not None:
-                raise ValueError(f"plan {spec.code}: indicator {code} was removed from the file "
-                                 "but has reported values; keep it in the plan")
+                raise SaidError("plan.removed_with_values", plan=spec.code, code=code)
             session.delete(ind)
     for r in session.exec(select(Responsibility).where(Responsibility.plan_id == plan.id)):
         session.delete(r)

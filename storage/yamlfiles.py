@@ -1,9 +1,13 @@
-"""Load YAML files with line numbers and turn validation errors into 'file:line: field: msg'."""
+"""Load YAML files with line numbers and turn validation errors into 'file:line: field: msg'.
+
+Each message is a catalog sentence (``Said``: a key and its named values); the faces word it
+in the officer's language (``bot/cli.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,13 +22,32 @@ Loc = Sequence[str | int]
 
 
 @dataclass(frozen=True)
+class Said:
+    """A sentence of the catalogs: its key and named values (a value may itself be a Said)."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.key + (f" {dict(self.params)}" if self.params else "")
+
+
+class SaidError(ValueError):
+    """A refusal worded as a catalog sentence (a validator's, or storing a plan's)."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.said = Said(key, params)
+        super().__init__(str(self.said))
+
+
+@dataclass(frozen=True)
 class FileProblem:
     """One mistake in a file: where it is and what was expected."""
 
     path: str
     line: int
     field: str
-    message: str
+    message: Said
 
     def __str__(self) -> str:
         field = f" {self.field}:" if self.field else ""
@@ -43,8 +66,8 @@ MAX_FILE_BYTES = 2_000_000  # a commune or plan file is a few dozen kilobytes
 MAX_DEPTH = 12  # the deepest real file nests 5 levels
 
 
-def _refuse(path: Path, line: int, message: str) -> FileInvalid:
-    return FileInvalid([FileProblem(str(path), line, "", message)])
+def _refuse(path: Path, line: int, key: str, **params: Any) -> FileInvalid:
+    return FileInvalid([FileProblem(str(path), line, "", Said(key, params))])
 
 
 def load_yaml(path: Path) -> Any:
@@ -55,30 +78,25 @@ def load_yaml(path: Path) -> Any:
         with path.open("rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise _refuse(path, 0, f"cannot read the file: {exc.strerror or exc}") from exc
+        raise _refuse(path, 0, "file.cannot_read", reason=exc.strerror or str(exc)) from exc
     if len(data) > MAX_FILE_BYTES:
-        raise _refuse(path, 0, f"the file is larger than {MAX_FILE_BYTES // 1_000_000} MB: "
-                               "this is not a plan or commune file")
+        raise _refuse(path, 0, "file.too_large", mb=MAX_FILE_BYTES // 1_000_000)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
-        raise _refuse(path, line, "the file is not UTF-8 text: save it as UTF-8 (in Notepad: "
-                                  "Save as, Encoding UTF-8)") from exc
+        raise _refuse(path, line, "file.not_utf8") from exc
     if _nesting(text) > MAX_DEPTH:
-        raise _refuse(path, 0, f"the file is nested more than {MAX_DEPTH} levels deep: this "
-                               "is not a plan or commune file")
+        raise _refuse(path, 0, "file.too_deep", depth=MAX_DEPTH)
     try:
         root = yaml.load(text)
     except MarkedYAMLError as exc:
         line = (exc.problem_mark.line + 1) if exc.problem_mark else 0
-        raise _refuse(path, line, f"not valid YAML: {exc.problem}") from exc
+        raise _refuse(path, line, "file.not_yaml", problem=str(exc.problem or "")) from exc
     except RecursionError as exc:
-        raise _refuse(path, 0, f"the file is nested more than {MAX_DEPTH} levels deep: "
-                               "this is not a plan or commune file") from exc
+        raise _refuse(path, 0, "file.too_deep", depth=MAX_DEPTH) from exc
     if _depth(root) > MAX_DEPTH:
-        raise _refuse(path, 0, f"the file is nested more than {MAX_DEPTH} levels deep: this "
-                               "is not a plan or commune file")
+        raise _refuse(path, 0, "file.too_deep", depth=MAX_DEPTH)
     return root
 
 
@@ -134,7 +152,7 @@ def field_name(loc: Loc) -> str:
     return out
 
 
-def problem(path: Path, root: Any, loc: Loc, message: str) -> FileProblem:
+def problem(path: Path, root: Any, loc: Loc, message: Said) -> FileProblem:
     """A FileProblem located at ``loc`` in the loaded tree."""
     return FileProblem(str(path), line_of(root, loc), field_name(loc), message)
 
@@ -147,7 +165,7 @@ def validate_file(model: type[M], path: Path, *,
     """
     root = load_yaml(path)
     if root is None:
-        raise FileInvalid([FileProblem(str(path), 1, "", "the file is empty")])
+        raise FileInvalid([FileProblem(str(path), 1, "", Said("file.empty"))])
     try:
         return model.model_validate(root), root
     except ValidationError as exc:
@@ -177,11 +195,53 @@ def _real_loc(root: Any, loc: list[str | int]) -> list[str | int]:
     return out
 
 
-def _message(err: Any, doc: str) -> str:
-    kind = err.get("type", "")
+# pydantic's error types -> what the field should have been, as a catalog word
+_TYPE_WORDS = {"int": "file.type.int", "float": "file.type.number", "decimal": "file.type.number",
+               "string": "file.type.text", "str": "file.type.text", "bool": "file.type.bool",
+               "list": "file.type.list", "tuple": "file.type.list", "set": "file.type.list",
+               "dict": "file.type.mapping", "model": "file.type.mapping",
+               "model_attributes": "file.type.mapping", "dataclass": "file.type.mapping",
+               "date": "file.type.date", "literal": "file.type.choice",
+               "enum": "file.type.choice"}
+_BOUNDS = {"greater_than_equal": ("file.at_least", "ge"), "less_than_equal": ("file.at_most", "le"),
+           "greater_than": ("file.above", "gt"), "less_than": ("file.below", "lt"),
+           "string_too_short": ("file.text_too_short", "min_length"),
+           "string_too_long": ("file.text_too_long", "max_length"),
+           "too_short": ("file.list_too_short", "min_length"),
+           "too_long": ("file.list_too_long", "max_length")}
+
+
+def _shown(value: Any) -> str:
+    """A value from the file as the sentence quotes it (a long one is cut)."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _message(err: Any, doc: str) -> Said:
+    """A pydantic error as a whole sentence of the catalogs (missing field, wrong type, extra
+    field, a value out of bounds or not one of the choices); anything rarer keeps pydantic's
+    own words in a sentence of ours."""
+    kind = str(err.get("type", ""))
+    ctx = err.get("ctx") or {}
+    value = _shown(err.get("input"))
     if kind == "missing":
-        return "this field is required"
+        return Said("file.missing")
     if kind == "extra_forbidden":
-        return f"unknown field (check the spelling against {doc})"
-    msg = str(err.get("msg", "invalid value"))
-    return msg.removeprefix("Value error, ")
+        return Said("file.unknown_field", {"doc": doc})
+    if kind == "value_error" and isinstance(ctx.get("error"), SaidError):
+        return ctx["error"].said
+    if kind in ("enum", "literal_error"):
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        return Said("file.not_a_choice", {"value": value, "choices": ", ".join(choices)})
+    if kind == "string_pattern_mismatch":
+        return Said("file.bad_form", {"value": value, "doc": doc})
+    if kind in _BOUNDS:
+        key, limit = _BOUNDS[kind]
+        return Said(key, {"value": value, "limit": ctx.get(limit, "")})
+    if kind.endswith(("_type", "_parsing")):
+        base = kind.removesuffix("_type").removesuffix("_parsing").removesuffix("_from_datetime")
+        word = _TYPE_WORDS.get(base) or _TYPE_WORDS.get(base.split("_")[0])
+        if word:
+            return Said("file.wrong_type", {"value": value, "expected": Said(word)})
+    msg = str(err.get("msg", "")).removeprefix("Value error, ")
+    return Said("file.invalid", {"value": value, "detail": msg})

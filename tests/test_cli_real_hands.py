@@ -213,6 +213,23 @@ def test_values_import_shows_progress_and_the_first_50_problems(app: typer.Typer
     assert "1200 lỗi: không lưu gì cả." in res.output
 
 
+def test_values_import_counts_its_rows_first_so_the_bar_has_a_total(app: typer.Typer,
+                                                                    db: Engine,
+                                                                    tmp_path: Path) -> None:
+    from storage.importer import count_rows
+
+    f = tmp_path / "v.csv"
+    f.write_text("year,unit,indicator,numerator,denominator,value\n"
+                 + "2026,thon-khong-co,8.1,1,2,\n" * 1200 + "\n,,,,,\n", encoding="utf-8")
+    assert count_rows(f) == 1200  # blank rows are not figures
+    x = _xlsx(tmp_path / "v.xlsx", [[2026, "thon-hanh-thien", "8.1", 1, 2, None]])
+    assert count_rows(x) == 1
+    res = runner.invoke(app, ["values", "import", str(f)])
+    assert "1200/1200" in res.stderr and "/?" not in res.stderr, res.stderr
+    res = runner.invoke(app, ["values", "import", str(x)])
+    assert res.exit_code == 0 and "1/1" in res.stderr, res.output
+
+
 def test_a_province_roll_up_says_what_it_is_doing(app: typer.Typer, db: Engine,
                                                   tmp_path: Path) -> None:
     res = runner.invoke(app, ["report", "--year", "2026", "--unit", "ninh-binh",
@@ -325,16 +342,16 @@ def _commune(tmp_path: Path, **replace: str) -> Path:
 
 @pytest.mark.parametrize("make, message", [
     (lambda f: f.write_bytes(f.read_bytes().replace("Xuân".encode(), "Xuân".encode("cp1258"))),
-     "the file is not UTF-8 text"),
+     "tệp không phải văn bản UTF-8"),
     (lambda f: f.write_text("code: x\nname: " + "[" * 5000 + "]" * 5000, encoding="utf-8"),
-     "nested more than 12 levels deep"),
+     "tệp lồng nhau sâu hơn 12 cấp"),
     (lambda f: f.write_text(f.read_text(encoding="utf-8").replace(
         "Thôn Hành Thiện", "Thôn " + "Hành Thiện " * 60), encoding="utf-8"),
-     "String should have at most 200 characters"),
+     "chữ quá dài: nhiều nhất 200 ký tự"),
     (lambda f: f.write_text(f.read_text(encoding="utf-8").replace(
         "name: Thôn Hành Thiện}", 'name: "Thôn Hành\\u0007Thiện"}'), encoding="utf-8"),
-     "must not contain control characters (found U+0007)"),
-    (lambda f: f.write_bytes(b"code: x\nname: " + b"A" * 3_000_000), "larger than 2 MB"),
+     "tên không được chứa ký tự điều khiển (có U+0007)"),
+    (lambda f: f.write_bytes(b"code: x\nname: " + b"A" * 3_000_000), "tệp lớn hơn 2 MB"),
 ])
 def test_setup_refuses_odd_files_in_one_line(cli, engine, tmp_path, make, message) -> None:
     file = _commune(tmp_path)
@@ -435,6 +452,73 @@ def test_restore_messages_are_in_both_catalogs() -> None:
     assert len(keys) >= 10
     for lang in ("vi", "en"):
         assert all(text_of(f"cli.{k}", lang) for k in keys)
+
+
+def test_a_bad_commune_file_is_explained_in_the_officer_s_language(cli, engine,
+                                                                  tmp_path) -> None:
+    """Each mistake on its line, as a whole sentence of the catalogs: a value not among the
+    choices, a wrong type, a missing field, an unknown field (pydantic's own English never
+    shows), and the checks of storage itself."""
+    text = (ROOT / "communes/002_xuan_truong.yaml").read_text(encoding="utf-8")
+    bad = (text.replace("kind: health_station", "kind: hospital")
+           .replace("  year: 2026\n", "  year: hai nghìn\n")
+           .replace("  unit_deadline: 10/11/2026", "  unit_dead_line: 10/11/2026")
+           .replace("parent: {code: ninh-binh,", "parent: {code: xuan-truong,"))
+    lines = bad.splitlines()
+
+    def at(word: str) -> int:
+        return next(n for n, line in enumerate(lines, 1) if word in line)
+
+    (tmp_path / "c.yaml").write_text(bad, encoding="utf-8")
+    vi = runner.invoke(cli_app, ["setup", str(tmp_path / "c.yaml")])
+    en = runner.invoke(cli_app, ["setup", str(tmp_path / "c.yaml"), "--lang", "en"])
+    assert vi.exit_code == en.exit_code == 1
+    assert f"c.yaml:{at('hospital')}: agencies[0].kind: “hospital” không dùng được ở đây; " \
+        "hãy dùng một trong các giá trị: province, city, district, commune, hamlet" in vi.output
+    assert f"c.yaml:{at('hai nghìn')}: round.year: ở đây cần một số nguyên, không phải " \
+        "“hai nghìn”" in vi.output
+    assert f"c.yaml:{at('round:')}: round.unit_deadline: thiếu trường này" in vi.output
+    assert f"c.yaml:{at('unit_dead_line')}: round.unit_dead_line: trường này không có trong " \
+        "định dạng (hãy kiểm tra chính tả theo docs/commune-format.md)" in vi.output
+    assert f"c.yaml:{at('hospital')}: agencies[0].kind: “hospital” is not allowed here; use " \
+        "one of: province" in en.output
+    assert "round.year: expected a whole number here, not “hai nghìn”" in en.output
+    assert "round.unit_deadline: this field is required" in en.output
+    for out in (vi.output, en.output):
+        assert "Input should be" not in out and "Value error" not in out
+    (tmp_path / "c.yaml").write_text(text.replace("parent: {code: ninh-binh,",
+                                                  "parent: {code: xuan-truong,"),
+                                     encoding="utf-8")
+    vi = runner.invoke(cli_app, ["setup", str(tmp_path / "c.yaml")])
+    assert "parent.code: xuan-truong không thể là đơn vị cấp trên của chính nó" in vi.output
+    assert "cannot be its own parent" not in vi.output
+
+
+def test_every_sentence_of_the_file_checks_is_in_both_catalogs() -> None:
+    """Storage words its refusals as catalog keys: each key it uses exists in Vietnamese and
+    English, with the same named values."""
+    import re
+    import string
+
+    keys: set[str] = set()
+    for name in ("yamlfiles", "plan_files", "communes", "plans_db"):
+        src = (ROOT / "storage" / f"{name}.py").read_text(encoding="utf-8")
+        keys |= set(re.findall(r'"((?:file|plan|commune)\.[a-z_.]+)"', src))
+    assert len(keys) > 60, sorted(keys)
+    for key in sorted(keys):
+        fields = [{f for _, f, _, _ in string.Formatter().parse(text_of(key, lang)) if f}
+                  for lang in ("vi", "en")]
+        assert fields[0] == fields[1], key
+
+
+def test_units_shows_kinds_as_words_in_the_officer_s_language(cli) -> None:
+    cli("setup", str(ROOT / "communes/002_xuan_truong.yaml"))
+    vi = cli("units").output
+    assert "Thôn Hành Thiện  [Thôn, tổ dân phố]" in vi and "[Trạm Y tế]" in vi
+    en = cli("units", "--lang", "en").output
+    assert f"[{text_of('kind.health_station', 'en')}]" in en
+    for raw in ("[hamlet]", "[health_station]", "[commune]"):
+        assert raw not in vi and raw not in en
 
 
 # ------------------------------------------------------------------ 26. the demo

@@ -56,7 +56,7 @@ def test_bad_commune_file_names_line_and_field_and_writes_nothing(cli, engine, t
                                  "consolidation_deadline: 01/11/2026"), encoding="utf-8")
     result = runner.invoke(app, ["setup", str(file)])
     assert result.exit_code == 1
-    assert "round.consolidation_deadline: the consolidation deadline must not be before" \
+    assert "round.consolidation_deadline: hạn tổng hợp không được trước hạn nộp" \
         in result.output
     with Session(engine) as s:
         assert s.exec(select(Unit)).all() == []
@@ -67,7 +67,7 @@ def test_unknown_plan_lists_known_ones(cli, tmp_path):
     file.write_text((ROOT / "communes/002_xuan_truong.yaml").read_text(encoding="utf-8")
                     .replace('plan: "002"', 'plan: "009"'), encoding="utf-8")
     result = runner.invoke(app, ["setup", str(file)])
-    assert result.exit_code == 1 and "known plans: 000_tan_khai" in result.output
+    assert result.exit_code == 1 and "các kế hoạch có sẵn: 000_tan_khai" in result.output
 
 
 def test_invite_units_and_bulk_invitations(cli, engine, tmp_path):

@@ -16,7 +16,7 @@ PLAN_004 = (ROOT / "storage/plans/004_rach_gia.yaml").read_text(encoding="utf-8"
 def check(tmp_path, text: str) -> str:
     path = tmp_path / "plan.yaml"
     path.write_text(text, encoding="utf-8")
-    out = runner.invoke(app, ["plan", "check", str(path)])
+    out = runner.invoke(app, ["--lang", "en", "plan", "check", str(path)])
     assert out.exit_code == 1, out.output
     return out.output
 

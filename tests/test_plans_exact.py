@@ -27,7 +27,7 @@ def test_plan_check_warns_when_trên_is_not_above(tmp_path):
     path = tmp_path / "plan.yaml"
     path.write_text(plan.replace(old, "{year: 2030, direction: at_least, value: 40}"),
                     encoding="utf-8")
-    out = runner.invoke(app, ["plan", "check", str(path)])
+    out = runner.invoke(app, ["--lang", "en", "plan", "check", str(path)])
     assert out.exit_code == 0, out.output  # a warning, not a refusal
     assert 'warning:' in out.output and 'chỉ tiêu 7 says "trên 40%"' in out.output
     assert "should have direction above, not at_least" in out.output

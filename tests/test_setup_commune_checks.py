@@ -97,7 +97,7 @@ def test_a_commune_cannot_be_its_own_parent(cli, engine, tmp_path):
     result = cli("setup", write(tmp_path, bad))
     assert result.exit_code == 1
     n = line_of(bad, "parent:")
-    assert f"commune.yaml:{n}: parent.code: xuan-truong cannot be its own parent" \
+    assert f"commune.yaml:{n}: parent.code: xuan-truong không thể là đơn vị cấp trên của chính nó" \
         in result.output
     assert snapshot(engine)[0] == []
     assert "Chưa có đơn vị nào" in cli("units").output
@@ -163,8 +163,8 @@ def test_a_round_year_outside_the_plan_period_is_refused(cli, engine, tmp_path):
     result = cli("setup", write(tmp_path, bad))
     assert result.exit_code == 1
     n = line_of(bad, "year: 2024")
-    assert (f"commune.yaml:{n}: round.year: 2024 is outside the period of plan 002: 2025-2030"
-            in result.output)
+    assert (f"commune.yaml:{n}: round.year: năm 2024 nằm ngoài giai đoạn của kế hoạch 002: "
+            "2025-2030" in result.output)
     assert snapshot(engine)[0] == []
 
 
@@ -173,11 +173,11 @@ def test_a_deadline_before_the_round_year_is_refused(cli, engine, tmp_path):
     result = cli("setup", write(tmp_path, bad))
     assert result.exit_code == 1
     n = line_of(bad, "unit_deadline:")
-    assert (f"commune.yaml:{n}: round.unit_deadline: 10/11/2025 is before the round's year 2026"
+    assert (f"commune.yaml:{n}: round.unit_deadline: 10/11/2025 trước năm 2026 của đợt báo cáo"
             in result.output)
     far = XT.replace("consolidation_deadline: 05/12/2026", "consolidation_deadline: 05/12/2028")
     result = cli("setup", write(tmp_path, far))
-    assert result.exit_code == 1 and "more than a year after the round's year 2026" \
+    assert result.exit_code == 1 and "muộn hơn năm 2026 của đợt báo cáo quá một năm" \
         in result.output
     assert snapshot(engine)[0] == []
 
@@ -258,13 +258,13 @@ def test_a_plan_file_is_checked_like_plan_check(cli, engine, tmp_path):
     assert result.exit_code == 1
     n = next(i for i, t in enumerate(plan.read_text(encoding="utf-8").splitlines(), 1)
              if "factor: 10" in t and "factor: 100" not in t)
-    assert f"plans/ke-hoach.yaml:{n}:" in result.output and "factor must be one of" \
+    assert f"plans/ke-hoach.yaml:{n}:" in result.output and "factor phải là một trong" \
         in result.output
     assert "/../" not in result.output
     missing = write(tmp_path, XT.replace('plan: "002"', "plan: ../plans/khong-co.yaml"),
                     "communes/xt.yaml")
     result = cli("setup", missing)
-    assert result.exit_code == 1 and "no plan file" in result.output
+    assert result.exit_code == 1 and "không có tệp kế hoạch" in result.output
     assert snapshot(engine)[0] == []
 
 
@@ -274,7 +274,7 @@ def test_a_plan_file_cannot_take_a_bundled_plans_code(cli, engine, tmp_path):
                  "communes/xt.yaml")
     result = cli("setup", file)
     assert result.exit_code == 1
-    assert "has code '002', the code of the bundled plan 002_xuan_truong" in result.output
+    assert "có mã '002', trùng mã của kế hoạch có sẵn 002_xuan_truong" in result.output
     assert snapshot(engine)[2] == []
 
 
@@ -285,7 +285,7 @@ def test_an_unknown_field_points_to_the_commune_format(cli, tmp_path):
     bad = XT.replace("hamlets:", "hamlet:")
     result = cli("setup", write(tmp_path, bad))
     assert result.exit_code == 1
-    assert (f"commune.yaml:{line_of(bad, 'hamlet:')}: hamlet: unknown field (check the spelling "
-            "against docs/commune-format.md)") in result.output
+    assert (f"commune.yaml:{line_of(bad, 'hamlet:')}: hamlet: trường này không có trong định dạng "
+            "(hãy kiểm tra chính tả theo docs/commune-format.md)") in result.output
     assert (ROOT / "docs/commune-format.md").is_file()
     assert "plan-format" not in result.output

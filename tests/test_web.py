@@ -124,7 +124,13 @@ def csrf_of(html: str) -> str:
 def items(web: Web, unit_id: int):
     view = store.form_view(web.engine, _any_member(web, unit_id), unit_id, "vi",
                            today=web.env.today(), tz=TZ)
-    return [row.item for row in view.rows]
+    return [row.item for row in view.rows if row.population is None]
+
+
+def own_rate(web: Web, unit_id: int):
+    """A rate that counts no shared population: both its fields are its own."""
+    return next(i for i in items(web, unit_id) if i.kind == "rate" and i.population is None
+                and i.numerator_population is None)
 
 
 def _any_member(web: Web, unit_id: int) -> int:
@@ -162,7 +168,7 @@ async def test_a_sign_in_link_opens_the_form_once_and_expires(web):
 async def test_the_form_checks_like_the_chat_and_saves_as_the_web(web):
     person = web.reporter()
     unit = web.unit_id()
-    rate = next(i for i in items(web, unit) if i.kind == "rate")
+    rate = own_rate(web, unit)
     # last year's figure, for the unusual-value question
     with Session(web.engine) as s:
         cur = repo.open_round(repo.find_unit("xuan-truong", session=s).id, session=s)
@@ -224,7 +230,9 @@ async def test_without_javascript_the_form_saves_and_sends(web):
                 data[f"v:{i.code}:value"] = "done"
             else:
                 data[f"v:{i.code}:value"] = "3"
-        bad = {**data, f"v:{its[0].code}:{'num' if its[0].kind == 'rate' else 'value'}": "abc"}
+        # the thôn's shared populations, once each (8.1, 8.2, 11.1, 11.2 take them)
+        data["v:@children_hamlet:value"], data["v:@special_hamlet:value"] = "100", "90"
+        bad = {**data, "v:@special_hamlet:value": "abc"}
         async with http.post(f"{web.base}/form/{unit}", data=bad) as r:
             page = await r.text()
             assert r.status == 200 and "abc" in page and "cần xem lại" in page
@@ -483,7 +491,7 @@ async def test_every_route_follows_the_chat_rules(web):
                     http.cookie_jar.update_cookies({"ctv_session": token})
                 data = {"v:99.9:value": "1"}
                 if path.endswith("field"):
-                    data = {"v:8.1:den": str(40 + len(who))}  # a change each time
+                    data = {"v:10:den": str(40 + len(who))}  # a change each time
                 if with_csrf:
                     data["csrf"] = auth.csrf_token(token or "none")
                 async with http.request(method, web.base + path.format(**ids),
@@ -569,12 +577,12 @@ async def test_the_chat_and_the_form_show_the_same_figures_in_the_persons_langua
     async with client() as http:
         html = await sign_in(http, link)
         assert "2026 report: Thôn Hành Thiện" in html and "Send the report" in html
-        first = items(web, web.unit_id())[0]
-        assert f'name="v:{first.code}:den" value="450"' in html
-        assert f'name="v:{first.code}:num" value="12"' in html
+        # 8.1 counts two populations of the thôn: each is the form's one shared field
+        assert 'name="v:@children_hamlet:value" value="450"' in html
+        assert 'name="v:@special_hamlet:value" value="12"' in html
         async with http.post(f"{web.base}/form/{web.unit_id()}/field",
-                             data={"csrf": csrf_of(html), f"v:{first.code}:den": "450",
-                                   f"v:{first.code}:num": "13"}) as r:
+                             data={"csrf": csrf_of(html),
+                                   "v:@special_hamlet:value": "13"}) as r:
             assert (await r.json())["message"] == "✓ Saved"
     # the chat's next question offers the form's figure (8.2 asks 8.1's count again)
     out = service.handle(web.env, 9_500_022, user, command_event("report"))
@@ -622,3 +630,54 @@ async def test_without_javascript_an_unusual_figure_is_asked_then_saved(web):
     with Session(web.engine) as s:
         saved = s.exec(select(ReportedValue).where(ReportedValue.round_id == cur_id)).one()
         assert saved.value == 40 and saved.source == "web"
+
+
+async def test_a_shared_population_is_asked_once_and_every_indicator_takes_it(web):
+    """Plan 001's thôn: the children in special circumstances are 6.1's part and 6.2's whole.
+    The form asks them once; both indicators take the figure, as the chat's /tinhtrang
+    shows; changing it later moves both."""
+    from bot.i18n import render_reply
+
+    setup_commune(web.engine, "communes/001_nam_dong.yaml")
+    web.clock.now = web.clock.now.replace(year=2025)  # the commune's round is 2025's
+    thon = "huong-phu/thon-1"
+    unit = web.unit_id(thon)
+    person = web.reporter(thon)
+    async with client() as http:
+        html = await sign_in(http, web.link(person))
+        assert html.count('name="v:@special_hamlet:value"') == 1
+        assert 'name="v:6.1:num"' not in html and 'name="v:6.2:den"' not in html
+        assert 'name="v:6.1:den"' in html and 'name="v:6.2:num"' in html
+        assert "Số liệu chung của các chỉ tiêu 6.1, 6.2" in html
+        # without JavaScript: the whole form at once
+        data = {"csrf": csrf_of(html), "action": "save", "v:@special_hamlet:value": "7",
+                "v:6.1:den": "500", "v:6.2:num": "6"}
+        async with http.post(f"{web.base}/form/{unit}", data=data) as r:
+            page = await r.text()
+            assert r.status == 200 and "cần xem lại" not in page, page
+            assert 'name="v:@special_hamlet:value" value="7"' in page
+        # a figure one of them cannot take is refused for both, and said where
+        async with http.post(f"{web.base}/form/{unit}/field",
+                             data={"csrf": csrf_of(html),
+                                   "v:@special_hamlet:value": "501"}) as r:
+            out = await r.json()
+            assert out["status"] == "problem" and "Chỉ tiêu 6.1" in out["messages"]["value"]
+        # with JavaScript: the shared field alone, saved in both
+        async with http.post(f"{web.base}/form/{unit}/field",
+                             data={"csrf": csrf_of(html), "v:@special_hamlet:value": "8"}) as r:
+            assert (await r.json())["status"] == "saved"
+    with Session(web.engine) as s:
+        rows = {v.indicator_id: (v.numerator, v.denominator, v.source)
+                for v in s.exec(select(ReportedValue).where(ReportedValue.unit_id == unit))}
+    assert sorted(rows.values()) == [(6, 8, "web"), (8, 500, "web")]
+    # the chat shows the same figures
+    user = service.TgUser(75_001, "Hoa", language_code="vi")
+    service.handle(web.env, 9_600_001, user, service.StartCmd(invite(web.engine, thon)))
+    out = service.handle(web.env, 9_600_002, user, command_event("tinhtrang"))
+    text = "\n".join(render_reply(r, out.locale)[0] for r in out.replies)
+    assert "đã có 2/8 chỉ tiêu" in text, text
+    assert "chỉ tiêu 6.1 " not in text and "chỉ tiêu 6.2 " not in text
+    out = service.handle(web.env, 9_600_003, user, service.ReportCmd("6.2"))
+    labels = [label for r in out.replies for row in render_reply(r, out.locale)[1]
+              for label, _ in row]
+    assert any("Vẫn là 8" in label for label in labels), labels

@@ -18,9 +18,10 @@ from bot import service
 from bot.context import command_event
 from bot.i18n import render_reply
 from bot.web import auth
+from bot.web import forms as store
 from storage.models import ReportedValue, Submission
-from tests.harness import invite
-from tests.test_web import items, web  # noqa: F401 - the web app fixture
+from tests.harness import TZ, invite
+from tests.test_web import _any_member, items, own_rate, web  # noqa: F401 - the web app fixture
 
 CHROMIUM = "/usr/bin/chromium"
 UPDATES = itertools.count(8_000_000)
@@ -53,13 +54,25 @@ def chat_text(web, user: service.TgUser, event) -> str:  # noqa: F811
     return "\n".join(render_reply(r, out.locale)[0] for r in out.replies)
 
 
+def page_rows(web, unit_id: int) -> list:  # noqa: F811
+    """The form's rows as the page shows them: each shared population once (``@key``),
+    before the first indicator using it, then the indicators."""
+    person = _any_member(web, unit_id)
+    view = store.form_view(web.engine, person, unit_id, "vi", today=web.env.today(), tz=TZ)
+    return [row.item for row in view.rows]
+
+
 async def fill(page, item, n: int) -> None:
     fs = page.locator(f'fieldset[data-code="{item.code}"]')
-    if item.kind == "rate":
-        await fs.locator(f'input[name="v:{item.code}:den"]').fill(str(100 + n))
-        await fs.locator(f'input[name="v:{item.code}:den"]').press("Tab")
-        await fs.locator(f'input[name="v:{item.code}:num"]').fill(str(90 + n))
-        await fs.locator(f'input[name="v:{item.code}:num"]').press("Tab")
+    if item.code.startswith("@"):  # a shared population: one field, a whole of every part
+        await fs.locator("input").fill(str(1000 - n))
+        await fs.locator("input").press("Tab")
+    elif item.kind == "rate":
+        for field, value in (("den", 100 + n), ("num", 90 + n)):
+            box = fs.locator(f'input[name="v:{item.code}:{field}"]')
+            if await box.count():  # not a field a shared population fills
+                await box.fill(str(value))
+                await box.press("Tab")
     elif item.kind in ("yes_no", "share_units"):
         await fs.locator('input[value="yes"]').check()
     elif item.kind == "task":
@@ -87,7 +100,10 @@ async def test_a_reporter_fills_the_form_on_a_phone_through_a_lost_connection(we
     user = join(web, 7_301)
     unit = web.unit_id()
     its = items(web, unit)
-    half = len(its) // 2
+    rows = page_rows(web, unit)
+    assert len(rows) > len(its)  # the thôn's shared populations, each asked once
+    half = len(rows) // 2
+    first_half = sum(not r.code.startswith("@") for r in rows[:half])
     context = await browser.new_context(**PHONE)
     page = await context.new_page()
     sizes: list[int] = []
@@ -97,21 +113,21 @@ async def test_a_reporter_fills_the_form_on_a_phone_through_a_lost_connection(we
     await page.get_by_role("button").click()
     await page.wait_for_url("**/form/*")
     assert await page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways
-    for n, item in enumerate(its[:half]):
+    for n, item in enumerate(rows[:half]):
         await fill(page, item, n)
-    await wait_saved(web, unit, half)
+    await wait_saved(web, unit, first_half)
     await context.set_offline(True)  # the connection drops half-way
-    for n, item in enumerate(its[half:], half):
+    for n, item in enumerate(rows[half:], half):
         await fill(page, item, n)
     await page.locator("fieldset .ok.bad").first.wait_for()  # "not saved yet"
     await context.set_offline(False)
     await page.reload()
     await wait_saved(web, unit, len(its))  # the figures kept in the phone are saved now
     await page.reload()
-    for n, item in enumerate(its):
-        if item.kind == "rate":
-            value = await page.locator(f'input[name="v:{item.code}:num"]').input_value()
-            assert value == str(90 + n)
+    for n, item in enumerate(rows):
+        box = page.locator(f'input[name="v:{item.code}:num"]')
+        if item.kind == "rate" and await box.count():
+            assert await box.input_value() == str(90 + n)
     await page.evaluate("window.scrollTo(0, 0)")
     # CTVBOT_SCREENSHOTS=1 refreshes the picture in docs/
     shot = DOCS if os.environ.get("CTVBOT_SCREENSHOTS") else tmp_path
@@ -127,8 +143,12 @@ async def test_a_reporter_fills_the_form_on_a_phone_through_a_lost_connection(we
     status = chat_text(web, user, command_event("tinhtrang"))
     assert f"{len(its)}/{len(its)}" in status and "Báo cáo đã gửi" in status, status
     report = chat_text(web, user, command_event("baocao"))
-    rate_n = next(n for n, i in enumerate(its) if i.kind == "rate")
+    rate_n = next(n for n, i in enumerate(rows) if i.code == own_rate(web, unit).code)
     assert f"{90 + rate_n}/{100 + rate_n}" in report, report
+    # 8.1 counts the two shared populations: the chat shows the figures typed once
+    pops = [n for n, i in enumerate(rows) if i.code.startswith("@")]
+    whole = f"{1000 - pops[0]:,}".replace(",", ".")  # as Vietnamese write 1.000
+    assert f"{1000 - pops[1]}/{whole}" in report, report
 
 
 async def test_the_browser_is_refused_what_it_may_not_do(web, browser):  # noqa: F811
@@ -160,7 +180,7 @@ async def test_the_browser_is_refused_what_it_may_not_do(web, browser):  # noqa:
     assert response.status == 403 and "không có quyền" in await page.content()
     # a POST without its CSRF token, then with it
     unit = web.unit_id()
-    code = next(i for i in items(web, unit) if i.kind == "rate").code
+    code = own_rate(web, unit).code
     statuses = await page.evaluate("""async ([unit, code, csrf]) => {
         const post = async (b) => (await fetch("/form/" + unit + "/field",
             {method: "POST", body: new URLSearchParams(b)})).status;

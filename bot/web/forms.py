@@ -67,13 +67,20 @@ def officer_commune(engine: Engine, person_id: int, commune_id: int) -> Unit | N
 
 @dataclass
 class Row:
-    """One indicator of the form: the item, what its fields show, last year's figure."""
+    """One indicator of the form: the item, what its fields show, last year's figure.
+
+    A shared population's row (``population``) has one field, whose figure every indicator
+    using it takes; an indicator's ``shared`` fields (``den``/``num`` -> population) are not
+    asked again in its row.
+    """
 
     item: Item
     typed: dict[str, str]
     complete: bool
     problems: dict[str, Msg] = field(default_factory=dict)
     confirm: dict[str, Msg] = field(default_factory=dict)
+    population: form_flow.Shared | None = None
+    shared: dict[str, form_flow.Shared] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,7 +96,12 @@ class FormView:
     @property
     def missing(self) -> int:
         """Indicators without a complete figure."""
-        return sum(not r.complete for r in self.rows)
+        return sum(not r.complete for r in self.rows if r.population is None)
+
+    @property
+    def indicators(self) -> int:
+        """How many indicators the form asks (shared populations are not indicators)."""
+        return sum(r.population is None for r in self.rows)
 
 
 def _unit(person_id: int, unit_id: int, *, session: Session) -> Unit:
@@ -131,14 +143,33 @@ def form_view(engine: Engine, person_id: int, unit_id: int, lang: str, *, today:
         if sheet is None:
             return FormView(unit_id, None, [],
                             no_round=msg("report.no_round", unit_name=unit.name))
-        rows = [Row(i, form_flow.typed_of(i, sheet.values.get(i.code)),
-                    is_complete(i, sheet.values.get(i.code))) for i in sheet.items]
-        return FormView(unit_id, sheet, rows, locked_reason=locked_reason(sheet))
+        return FormView(unit_id, sheet, rows_of(sheet), locked_reason=locked_reason(sheet))
+
+
+def rows_of(sheet: Sheet) -> list[Row]:
+    """The form's rows: each shared population once, just before the first indicator that
+    uses it (prefilled with its figure of this round, as the chat offers it again), then
+    the indicators, without the fields a shared population fills."""
+    shared = form_flow.shared_populations(sheet.items)
+    rows: list[Row] = []
+    for item in sheet.items:
+        value = sheet.values.get(item.code)
+        for s in shared:
+            if s.codes[0] == item.code:
+                n = form_flow.population_figure(s, sheet.values)
+                rows.append(Row(form_flow.population_item(s, sheet.items),
+                                {} if n is None else {"value": str(n)}, n is not None,
+                                population=s))
+        slots = form_flow.shared_slots(item, shared)
+        typed = {k: v for k, v in form_flow.typed_of(item, value).items() if k not in slots}
+        rows.append(Row(item, typed, is_complete(item, value), shared=slots))
+    return rows
 
 
 @dataclass
 class Saved:
-    """The outcome of saving fields: per indicator code, the check's result."""
+    """The outcome of saving fields: per indicator code (and per shared population,
+    ``@key``), the check's result."""
 
     entries: dict[str, form_flow.Entry]
     locked: Msg | None = None
@@ -148,8 +179,9 @@ class Saved:
 def save(engine: Engine, person_id: int, unit_id: int, lang: str,
          typed: dict[str, dict[str, str]], confirmed: dict[str, frozenset[str]], *,
          today: Any, tz: Any, now: datetime, send: bool = False) -> Saved:
-    """Check and save some indicators' fields (code -> field -> text); with ``send``, mark
-    the report sent when nothing was refused. Raises NotAllowed."""
+    """Check and save some indicators' fields (code -> field -> text; a shared population's
+    field ``@key`` -> ``value`` is saved in every indicator that uses it, as the chat saves
+    it); with ``send``, mark the report sent when nothing was refused. Raises NotAllowed."""
     with Session(engine, expire_on_commit=False) as session:
         unit = _unit(person_id, unit_id, session=session)
         sheet, ids, rnd = _sheet(unit, lang, session=session, today=today, tz=tz)
@@ -157,15 +189,10 @@ def save(engine: Engine, person_id: int, unit_id: int, lang: str,
             return Saved({}, locked=msg("report.no_round", unit_name=unit.name))
         if sheet.locked:
             return Saved({}, locked=locked_reason(sheet))
-        entries: dict[str, form_flow.Entry] = {}
-        for code, fields in typed.items():
+        entries = form_flow.check_form(sheet.items, sheet.values, typed, confirmed, sheet.year)
+        for code, entry in entries.items():
             item = sheet.item(code)
-            if item is None:
-                continue
-            entry = form_flow.check_entry(item, fields, sheet.year,
-                                          confirmed.get(code, frozenset()))
-            entries[code] = entry
-            if not entry.ok:
+            if item is None or not entry.ok:
                 continue
             before = sheet.values.get(code)
             value = entry.value
