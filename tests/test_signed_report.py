@@ -184,11 +184,17 @@ def test_setup_checks_the_report_block(tmp_path: Path) -> None:
     path = _commune_file(tmp_path, "report:\n  issued: 01/01/2020\n  template: bad.docx\n")
     with pytest.raises(FileInvalid) as exc:
         load_commune(path)
-    text = str(exc.value)
-    assert "01/01/2020 is not in the round's year 2026" in text
+    from bot.cli import _problems
+    from bot.cli_text import set_language
+
+    set_language("en")
+    text = "\n".join(_problems(exc.value))
+    assert "the date of issue 01/01/2020 is not in the round's year 2026" in text
     assert "unknown placeholder {{ chu_tich }}" in text
+    set_language("vi")
+    assert "chỗ điền lạ {{ chu_tich }}" in "\n".join(_problems(exc.value))
     path = _commune_file(tmp_path, "report:\n  template: missing.docx\n")
-    with pytest.raises(FileInvalid, match="no file"):
+    with pytest.raises(FileInvalid, match="commune.template_missing"):
         load_commune(path)
 
 
