@@ -288,7 +288,8 @@ def _locked_reason(rnd: Round, commune: Unit | None, today: date,
 def import_values(path: Path, *, session: Session, person_id: int | None = None,
                   submit: bool = False, allow_closed: bool = False,
                   today: date | None = None, tz: tzinfo,
-                  progress: Callable[[int], None] | None = None) -> ImportResult:
+                  progress: Callable[[int], None] | None = None,
+                  commune_id: int | None = None, source: str = "import") -> ImportResult:
     """Check every row of the file, then save them all (or nothing: raises ImportFailed).
 
     ``submit`` marks every unit of the file as having sent its report. A row that would
@@ -296,7 +297,9 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
     deadline on ``today`` in the time zone ``tz``) is a problem, unless ``allow_closed``: an
     officer's correction, which needs ``person_id`` so the history says who made it (the round
     stays closed). Rows equal to what a locked round holds change nothing and are accepted.
-    ``progress(n)`` is told each time n more rows have been read.
+    ``progress(n)`` is told each time n more rows have been read. ``commune_id``: only units
+    of that commune are taken (an officer's paper report on the web page); ``source`` is
+    what the history records (``officer``: typed in by an officer from paper).
     """
     today = today or datetime.now(tz).date()
     rows = read_table(path)
@@ -336,6 +339,8 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
                 if not tails:
                     raise ValueError(f"unknown unit {ucode!r}" if ucode else "unit: required")
                 unit = tails[0]
+            if commune_id is not None and unit.parent_id != commune_id:
+                raise ValueError(f"{unit.code} is not a unit of this commune")
             rnd = rounds.get((unit.parent_id, year)) if unit.parent_id else None
             if rnd is None:
                 raise ValueError(f"no reporting round for {unit.code} in {year}")
@@ -392,7 +397,7 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
         repo.save_value(session=session, round_id=p.round_id, unit_id=p.unit_id,
                         indicator_id=p.indicator_id, person_id=person_id,
                         numerator=p.numerator, denominator=p.denominator, value=p.value,
-                        task_status=p.task_status, text=p.text, source="import")
+                        task_status=p.task_status, text=p.text, source=source)
         saved += 1
     pairs = sorted({(p.round_id, p.unit_id) for p in parsed})
     submitted = 0

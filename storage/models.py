@@ -143,6 +143,9 @@ class Unit(SQLModel, table=True):
     kind: str = Field(max_length=30)
     parent_id: int | None = fk("unit.id", nullable=True)
     position: int = 0
+    # retired by an officer while holding data: kept with its history, asked for nothing
+    # more, left out of the commune file (migration 0007)
+    retired_at: datetime | None = None
 
 
 class Round(SQLModel, table=True):
