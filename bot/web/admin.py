@@ -216,7 +216,7 @@ def qr_svg(link: str) -> str:
     """The QR code of a link as inline SVG (black modules, no XML declaration)."""
     import segno
 
-    return segno.make(link, error="m").svg_inline(scale=3, border=2, omitsize=False)
+    return segno.make(link, error="m").svg_inline(scale=3, border=2, omitsize=True)
 
 
 def _paper(engine: Engine, commune: Unit, me: int, path: Path, save: bool, today: Any,
