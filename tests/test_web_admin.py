@@ -113,7 +113,10 @@ async def test_units_are_added_renamed_retired_and_the_file_is_what_setup_takes(
             assert "xuan-truong/thon-moi (Thôn Mới)" in await r.text()
         new = unit(web, "xuan-truong/thon-moi")
         assert new is not None and new.kind == "hamlet" and new.retired_at is None
-        # the same name again gets its own code; a name too long is refused
+        # the same name again (a page sent twice), or a name too long, is refused
+        async with http.post(f"{web.base}/o/{cid}/units/add",
+                             data={"csrf": csrf, "name": "thôn  mới", "kind": "hamlet"}) as r:
+            assert r.status == 400 and "đã có một đơn vị tên" in await r.text()
         async with http.post(f"{web.base}/o/{cid}/units/add",
                              data={"csrf": csrf, "name": "x" * 101}) as r:
             assert r.status == 400
@@ -258,6 +261,7 @@ async def test_a_paper_report_is_previewed_refused_whole_then_saved_as_the_offic
         r = await upload(http, web.base, cid, paper(hamlet_rows(web, good=False)), csrf)
         html = await r.text()
         assert r.status == 422 and "Dòng 3:" in html, html
+        assert "lớn hơn mẫu số" in html or "không được là số âm" in html, html
         with Session(web.engine) as s:
             assert s.exec(select(ReportedValue).where(ReportedValue.unit_id == hid)).all() == []
         good = paper(hamlet_rows(web))

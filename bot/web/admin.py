@@ -65,6 +65,10 @@ def said(change: Any) -> Msg:
 # ------------------------------------------------------------------ the store (sync)
 
 
+class NameTaken(ValueError):
+    """Another unit of the commune has this name."""
+
+
 @dataclass
 class UnitRow:
     """A unit of the commune on the units page."""
@@ -104,6 +108,11 @@ def _edit_units(engine: Engine, commune: Unit, action: str, unit_id: int | None,
             target = next(((lst, u) for lst in lists for u in lst if u["code"] == short), None)
             if target is None:
                 raise LookupError(unit_id)
+        if action in ("add", "rename"):
+            same = [u for lst in lists for u in lst if u["name"].casefold() == name.casefold()
+                    and (target is None or u is not target[1])]
+            if same:
+                raise NameTaken(name)
         if action == "add":
             taken = {u.code[len(prefix):] for u in repo.children(commune.id, session=s,
                                                                  retired=True)}
@@ -332,6 +341,9 @@ def routes(kit: WebKit) -> list[BaseRoute]:
             try:
                 changes = await asyncio.to_thread(_edit_units, env.engine, commune, action,
                                                   unit_id, name, kind)
+            except NameTaken:
+                return await units_page(request, person, token, commune,
+                                        [msg("web.admin.name_taken", name=name)], status=400)
             except LookupError:  # not a unit of this commune, or retired already
                 return kit.refused(lang, "web.admin.unknown_unit", 404)
             except FileInvalid as exc:
