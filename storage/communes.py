@@ -544,13 +544,17 @@ def plan_of(rnd: Round, *, session: Session) -> Plan:
 # ------------------------------------------------------------------ the commune file back
 
 
+class NoRound(LookupError):
+    """A unit with no reporting round of its own (an upper level): it has no commune file."""
+
+
 def commune_data(commune: Unit, *, session: Session) -> dict[str, Any]:
     """What the database holds of a commune, as the commune file ``setup`` takes (its latest
     round; retired units left out): applying it changes nothing."""
     rnd = session.exec(select(Round).where(Round.commune_id == commune.id)
                        .order_by(Round.year.desc())).first()  # type: ignore[attr-defined]
     if rnd is None:
-        raise ValueError(f"{commune.code} has no reporting round")
+        raise NoRound(commune.code)
     plan = plan_of(rnd, session=session)
     parent = session.get(Unit, commune.parent_id) if commune.parent_id else None
     prefix = f"{commune.code}/"

@@ -377,3 +377,48 @@ def test_the_file_of_each_example_commune_changes_nothing(engine, cli, tmp_path)
         out = cli("setup", str(file))
         assert out.exit_code == 0 and "không có gì thay đổi" in out.output, (example,
                                                                              out.output)
+
+
+async def test_the_pages_speak_english_to_an_english_speaking_officer(web):
+    from storage.models import Person
+
+    officer = join(web, 67, COMMUNE, Role.officer)
+    with Session(web.engine) as s:
+        person = s.get(Person, officer)
+        person.language = "en"
+        s.add(person)
+        s.commit()
+    token = session_of(web, officer)
+    cid = unit(web, COMMUNE).id
+    async with officer_http(web, token) as http:
+        pages = {}
+        for path in ("/units", "/people", "/paper"):
+            async with http.get(f"{web.base}/o/{cid}{path}") as r:
+                pages[path] = await r.text()
+        async with http.post(f"{web.base}/o/{cid}/invitations",
+                             data={"csrf": auth.csrf_token(token)}) as r:
+            pages["sheet"] = await r.text()
+        r = await upload(http, web.base, cid, paper([[2026, "thon-nowhere", "8.1", 1, 2,
+                                                      None]]), auth.csrf_token(token))
+        pages["refused"] = await r.text()
+    assert "Units of Xã Xuân Trường" in pages["/units"]
+    assert "Web reporter (without Telegram)" in pages["/people"]
+    assert "Check the file" in pages["/paper"]
+    assert "People&#39;s Committee of Xã Xuân Trường" in pages["sheet"]
+    assert "Line 2:" in pages["refused"] and "Unknown unit thon-nowhere." in pages["refused"]
+
+
+async def test_an_upper_level_without_a_round_has_no_commune_file(web):
+    with Session(web.engine) as s:
+        upper = s.get(Unit, unit(web, COMMUNE).parent_id)
+    officer = join(web, 68, upper.code, Role.officer)
+    token = session_of(web, officer)
+    async with officer_http(web, token) as http:
+        async with http.get(f"{web.base}/o/{upper.id}/units/commune.yaml") as r:
+            assert r.status == 409 and "ctvbot setup" in await r.text()
+        async with http.post(f"{web.base}/o/{upper.id}/units/add",
+                             data={"csrf": auth.csrf_token(token), "name": "Xã Mới",
+                                   "kind": "hamlet"}) as r:
+            assert r.status == 409
+        async with http.get(f"{web.base}/o/{upper.id}/units") as r:
+            assert r.status == 200 and "Xã Xuân Trường" in await r.text()

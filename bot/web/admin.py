@@ -314,7 +314,10 @@ def routes(kit: WebKit) -> list[BaseRoute]:
         person, _, commune, refusal = await kit.officer_commune(request)
         if refusal is not None:
             return refusal
-        text = await asyncio.to_thread(_commune_file, env.engine, commune)
+        try:
+            text = await asyncio.to_thread(_commune_file, env.engine, commune)
+        except communes.NoRound:
+            return kit.refused(person.language, "web.admin.no_round", 409)
         name = commune.code.replace("/", "-") + ".yaml"
         return Response(text.encode("utf-8"), media_type="application/yaml; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"',
@@ -341,6 +344,8 @@ def routes(kit: WebKit) -> list[BaseRoute]:
             try:
                 changes = await asyncio.to_thread(_edit_units, env.engine, commune, action,
                                                   unit_id, name, kind)
+            except communes.NoRound:
+                return kit.refused(lang, "web.admin.no_round", 409)
             except NameTaken:
                 return await units_page(request, person, token, commune,
                                         [msg("web.admin.name_taken", name=name)], status=400)
