@@ -177,7 +177,7 @@ async def test_people_are_listed_removed_and_web_reporters_get_links(web):
     async with officer_http(web, token) as http:
         async with http.get(f"{web.base}/o/{cid}/people") as r:
             html = await r.text()
-            assert r.status == 200 and "P63" in html and "Telegram" in html
+            assert r.status == 200 and "P63" in html and "qua Telegram" in html
         async with http.post(f"{web.base}/o/{cid}/people/link",
                              data={"csrf": csrf, "unit": str(hid), "name": "Chị Hoa"}) as r:
             html = await r.text()
