@@ -258,6 +258,8 @@ async def test_a_paper_report_is_previewed_refused_whole_then_saved_as_the_offic
     csrf = auth.csrf_token(token)
     cid, hid = unit(web, COMMUNE).id, unit(web, HAMLET).id
     async with officer_http(web, token) as http:
+        r = await upload(http, web.base, cid, paper(hamlet_rows(web)), "forged")
+        assert r.status == 403  # a multipart form checks its CSRF token too
         r = await upload(http, web.base, cid, paper(hamlet_rows(web, good=False)), csrf)
         html = await r.text()
         assert r.status == 422 and "Dòng 3:" in html, html
