@@ -29,12 +29,13 @@ from bot.web import auth
 from bot.web import forms as store
 from bot.web.kit import BodyRefused, WebKit, read_body
 from flows.effects import Msg, msg
-from storage import communes, repo
+from storage import repo
 from storage import web as web_store
-from storage.importer import ImportFailed, import_values, read_table
 from storage.kinds import ADMIN_KINDS, Role, UnitKind
 from storage.models import Unit
-from storage.yamlfiles import FileInvalid
+
+# storage.communes (YAML, plan files) and storage.importer (openpyxl) are imported when an
+# officer first uses these pages: a worker that never serves them does not load them
 
 PAPER_MAX = 2_000_000  # bytes of an uploaded paper report: a commune's year is a few dozen KB
 PREVIEW_ROWS = 300  # rows shown before saving; the rest are checked all the same
@@ -45,6 +46,7 @@ FALLBACK_BOT = "ctvbot"
 
 def said(change: Any) -> Msg:
     """A setup change (storage.communes.Change) as a catalog message."""
+    from storage import communes
 
     def word(value: Any) -> Any:
         if isinstance(value, list):
@@ -95,6 +97,8 @@ def _edit_units(engine: Engine, commune: Unit, action: str, unit_id: int | None,
                 name: str, kind: str) -> list[Msg]:
     """Add, rename or retire a unit through the commune file's core; what changed (raises
     FileInvalid, SetupRefused, LookupError)."""
+    from storage import communes
+
     with Session(engine, expire_on_commit=False) as s:
         data = communes.commune_data(commune, session=s)
         lists = [data["hamlets"], data["communes"], data["agencies"]]
@@ -129,6 +133,8 @@ def _edit_units(engine: Engine, commune: Unit, action: str, unit_id: int | None,
 
 
 def _commune_file(engine: Engine, commune: Unit) -> str:
+    from storage import communes
+
     with Session(engine) as s:
         return communes.commune_yaml(communes.commune_data(commune, session=s))
 
@@ -232,6 +238,8 @@ def _paper(engine: Engine, commune: Unit, me: int, path: Path, save: bool, today
            tz: Any) -> Any:
     """Check (and with ``save``, save) a paper report: the ImportResult, or ImportFailed
     raised; nothing is written unless ``save`` and every row is right."""
+    from storage.importer import import_values
+
     with Session(engine) as s:
         result = import_values(path, session=s, person_id=me, today=today, tz=tz,
                                commune_id=commune.id, source="officer")
@@ -243,6 +251,8 @@ def _paper(engine: Engine, commune: Unit, me: int, path: Path, save: bool, today
 
 
 def _preview_rows(path: Path) -> list[tuple[int, list[str]]]:
+    from storage.importer import ImportFailed, read_table
+
     cols = ("year", "unit", "indicator", "numerator", "denominator", "value")
     out = []
     try:
@@ -311,6 +321,8 @@ def routes(kit: WebKit) -> list[BaseRoute]:
         return await units_page(request, person, token, commune)
 
     async def commune_file(request: Request) -> Response:
+        from storage import communes
+
         person, _, commune, refusal = await kit.officer_commune(request)
         if refusal is not None:
             return refusal
@@ -325,6 +337,9 @@ def routes(kit: WebKit) -> list[BaseRoute]:
 
     def units_action(action: str) -> Any:
         async def handler(request: Request) -> Response:
+            from storage import communes
+            from storage.yamlfiles import FileInvalid
+
             person, token, fields, commune, refusal = await officer_post(request)
             if refusal is not None:
                 return refusal
@@ -452,6 +467,8 @@ def routes(kit: WebKit) -> list[BaseRoute]:
                         csrf=auth.csrf_token(token), most=PAPER_MAX // 1_000_000)
 
     async def paper_post(request: Request) -> Response:
+        from storage.importer import ImportFailed
+
         person, token = await kit.signed_in(request)
         try:
             body = await read_body(request, PAPER_MAX + 20_000, kit.config.body_seconds * 3)
