@@ -328,7 +328,8 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
                   submit: bool = False, allow_closed: bool = False,
                   today: date | None = None, tz: tzinfo,
                   progress: Callable[[int], None] | None = None,
-                  commune_id: int | None = None, source: str = "import") -> ImportResult:
+                  commune_id: int | None = None, source: str = "import",
+                  skip_blank: bool = False) -> ImportResult:
     """Check every row of the file, then save them all (or nothing: raises ImportFailed).
 
     ``submit`` marks every unit of the file as having sent its report. A row that would
@@ -339,6 +340,8 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
     ``progress(n)`` is told each time n more rows have been read. ``commune_id``: only units
     of that commune are taken (an officer's paper report on the web page); ``source`` is
     what the history records (``officer``: typed in by an officer from paper).
+    ``skip_blank``: lines with no figure at all (the commune's blank form, ``template_rows``,
+    partly filled) are passed over instead of refused.
     """
     today = today or datetime.now(tz).date()
     rows = read_table(path)
@@ -367,6 +370,9 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
     parsed: list[_Parsed] = []
     seen: dict[tuple[int, int, int], int] = {}
     for line, row in data:
+        if skip_blank and all(_blank(row.get(k)) for k in ("numerator", "denominator",
+                                                           "value", "text")):
+            continue  # a line of the blank form left empty: nothing to say
         try:
             year = _count(row.get("year"), "year") if not _blank(row.get("year")) else None
             if year is None:
@@ -375,6 +381,8 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
             unit = by_code.get(ucode)
             if unit is None:
                 tails = by_tail.get(ucode, [])
+                if commune_id is not None and len(tails) > 1:  # this commune's, if one
+                    tails = [u for u in tails if u.parent_id == commune_id] or tails
                 if len(tails) > 1:
                     raise RowError("import.unit_ambiguous", f"unit {ucode!r} is ambiguous: "
                                    f"{', '.join(u.code for u in tails)}", unit=ucode,
@@ -509,3 +517,47 @@ def _locked_rows(parsed: list[_Parsed], locked: dict[int, RowError], submit: boo
             problems.append(locked[p.round_id].at(p.line, "--submit: "))
             sent.add((p.round_id, p.unit_id))  # once per unit
     return problems
+
+
+# ------------------------------------------------------------------ the blank form
+
+
+@dataclass(frozen=True)
+class TemplateRow:
+    """One line of a commune's paper-report file: a unit and an indicator it reports, with
+    what the round already holds (blank when nothing)."""
+
+    year: int
+    unit: str
+    indicator: str
+    kind: str
+    numerator: int | None
+    denominator: int | None
+    value: Any
+    unit_name: str
+    indicator_name: str
+
+
+def template_rows(commune: Unit, *, session: Session, lang: str = "vi") -> list[TemplateRow]:
+    """Every (unit, indicator) the commune's latest round asks for, in the order of the
+    units and the plan, with the figures already there: the file ``import_values`` takes."""
+    assert commune.id is not None
+    rnd = repo.open_round(commune.id, session=session)
+    if rnd is None:
+        return []
+    out = []
+    for unit in repo.children(commune.id, session=session):
+        assert unit.id is not None
+        have = repo.values_of(rnd.id, unit.id, session=session)
+        for ind in repo.indicators_for(unit, rnd, session=session):
+            v = have.get(ind.id)
+            value: Any = None
+            if v is not None:
+                value = v.task_status if ind.kind == IndicatorKind.task else v.value
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+            out.append(TemplateRow(rnd.year, unit.code, ind.code, ind.kind,
+                                   v.numerator if v else None, v.denominator if v else None,
+                                   value, unit.name,
+                                   ind.name_en if lang == "en" else ind.name_vi))
+    return out

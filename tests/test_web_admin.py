@@ -302,7 +302,8 @@ PEOPLE = {
     "admin": ("xuan-truong", "admin"),
     "other_officer": ("huong-phu", "officer"),
 }
-GETS = ["/units", "/units/commune.yaml", "/people", "/invitations", "/paper"]
+GETS = ["/units", "/units/commune.yaml", "/people", "/invitations", "/paper",
+        "/paper/template.xlsx"]
 POSTS = ["/units/add", "/units/{hamlet}/rename", "/units/{agency}/retire", "/people/link",
          "/people/{member}/remove", "/invitations", "/paper", "/paper/save"]
 
@@ -424,3 +425,54 @@ async def test_an_upper_level_without_a_round_has_no_commune_file(web):
             assert r.status == 409
         async with http.get(f"{web.base}/o/{upper.id}/units") as r:
             assert r.status == 200 and "Xã Xuân Trường" in await r.text()
+
+
+async def test_the_communes_blank_file_comes_back_as_a_paper_report(web):
+    from openpyxl import load_workbook
+
+    officer = join(web, 69, COMMUNE, Role.officer)
+    token = session_of(web, officer)
+    csrf = auth.csrf_token(token)
+    cid, hid = unit(web, COMMUNE).id, unit(web, HAMLET).id
+    with Session(web.engine) as s:
+        asked = sum(len(repo.indicators_for(u, repo.open_round(cid, session=s), session=s))
+                    for u in repo.children(cid, session=s))
+    async with officer_http(web, token) as http:
+        async with http.get(f"{web.base}/o/{cid}/paper/template.xlsx") as r:
+            assert r.status == 200
+            blank = await r.read()
+        wb = load_workbook(io.BytesIO(blank))
+        ws = wb["Số liệu"]
+        assert ws.max_row == asked + 1
+        # the officer copies the hamlet's paper figures into its lines, leaves the rest blank
+        n = 0
+        for row in ws.iter_rows(min_row=2):
+            if row[1].value != HAMLET:
+                continue
+            hint = row[9].value
+            if "tử số" in hint:
+                row[3].value, row[4].value = 7, 9
+            elif "có hoặc không" in hint:
+                row[5].value = "có"
+            elif "chưa, đang" in hint:
+                row[5].value = "đang"
+            else:
+                row[5].value = 5
+            n += 1
+        out = io.BytesIO()
+        wb.save(out)
+        r = await upload(http, web.base, cid, out.getvalue(), csrf)
+        html = await r.text()
+        assert r.status == 200 and f"{n} số liệu sẽ được lưu" in html, html
+        data = re.search(r'name="data" value="([^"]+)"', html).group(1)
+        async with http.post(f"{web.base}/o/{cid}/paper/save",
+                             data={"csrf": csrf, "data": data, "filename": "giay.xlsx"}) as r:
+            assert r.status == 200
+        # downloaded again, the file carries those figures: sent back, nothing changes
+        async with http.get(f"{web.base}/o/{cid}/paper/template.xlsx") as r:
+            again = await r.read()
+        r = await upload(http, web.base, cid, again, csrf)
+        html = await r.text()
+        assert r.status == 200 and f"0 số liệu sẽ được lưu, {n} giữ nguyên" in html, html
+    with Session(web.engine) as s:
+        assert len(s.exec(select(ReportedValue).where(ReportedValue.unit_id == hid)).all()) == n

@@ -242,12 +242,51 @@ def _paper(engine: Engine, commune: Unit, me: int, path: Path, save: bool, today
 
     with Session(engine) as s:
         result = import_values(path, session=s, person_id=me, today=today, tz=tz,
-                               commune_id=commune.id, source="officer")
+                               commune_id=commune.id, source="officer", skip_blank=True)
         if save:
             s.commit()
         else:
             s.rollback()
     return result
+
+
+HINTS = {"rate": "web.admin.hint.rate", "share_units": "web.admin.hint.yes_no",
+         "yes_no": "web.admin.hint.yes_no", "task": "web.admin.hint.task"}
+
+
+def _template(engine: Engine, commune: Unit, lang: str) -> bytes:
+    """The commune's paper-report file: a line per unit and indicator of its latest round,
+    the figures already there filled in; the columns ``values import`` reads, then the
+    unit's and indicator's names and how to fill it (columns the import ignores)."""
+    import io
+
+    from openpyxl import Workbook
+
+    from bot.cells import append_row
+    from bot.i18n import text_of
+    from storage.importer import RAW_SHEET, REQUIRED, template_rows
+
+    with Session(engine) as s:
+        c = s.get(Unit, commune.id)
+        assert c is not None
+        rows = template_rows(c, session=s, lang=lang)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = RAW_SHEET
+    append_row(ws, [*REQUIRED, "text", text_of("web.admin.col.unit_name", lang),
+                    text_of("web.admin.col.indicator_name", lang),
+                    text_of("web.admin.col.how", lang)])
+    for r in rows:
+        append_row(ws, [r.year, r.unit, r.indicator, r.numerator, r.denominator, r.value,
+                        None, r.unit_name, r.indicator_name,
+                        text_of(HINTS.get(r.kind, "web.admin.hint.count"), lang)])
+    for col, width in zip("ABCDEFGHIJ", (6, 28, 10, 11, 12, 10, 16, 24, 50, 30),
+                          strict=True):
+        ws.column_dimensions[col].width = width
+    ws.freeze_panes = "A2"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
 
 
 def _preview_rows(path: Path) -> list[tuple[int, list[str]]]:
@@ -257,8 +296,10 @@ def _preview_rows(path: Path) -> list[tuple[int, list[str]]]:
     out = []
     try:
         for line, row in read_table(path):
-            if "__header__" in row:
-                continue
+            if "__header__" in row or all(
+                    row.get(k) is None or not str(row.get(k)).strip()
+                    for k in ("numerator", "denominator", "value", "text")):
+                continue  # the header, and the blank form's empty lines (not saved)
             out.append((line, ["" if row.get(c) is None else str(row.get(c))[:40]
                                for c in cols]))
             if len(out) >= PREVIEW_ROWS:
@@ -466,6 +507,17 @@ def routes(kit: WebKit) -> list[BaseRoute]:
         return kit.page("officer_paper.html", person.language, commune=commune, nav="paper",
                         csrf=auth.csrf_token(token), most=PAPER_MAX // 1_000_000)
 
+    async def paper_template(request: Request) -> Response:
+        person, _, commune, refusal = await kit.officer_commune(request)
+        if refusal is not None:
+            return refusal
+        data = await asyncio.to_thread(_template, env.engine, commune, person.language)
+        name = "bao-cao-giay-" + commune.code.replace("/", "-") + ".xlsx"
+        return Response(data, media_type="application/vnd.openxmlformats-officedocument."
+                                         "spreadsheetml.sheet",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                 "Cache-Control": "no-store"})
+
     async def paper_post(request: Request) -> Response:
         from storage.importer import ImportFailed
 
@@ -559,4 +611,5 @@ def routes(kit: WebKit) -> list[BaseRoute]:
         Route("/o/{commune}/paper", paper_get, methods=["GET"]),
         Route("/o/{commune}/paper", paper_post, methods=["POST"]),
         Route("/o/{commune}/paper/save", paper_post, methods=["POST"]),
+        Route("/o/{commune}/paper/template.xlsx", paper_template, methods=["GET"]),
     ]
