@@ -198,7 +198,7 @@ def _bot_username(settings: Settings) -> str:
 
 
 def _link(code: str, username: str) -> str:
-    return f"https://t.me/{username}?start={code}"
+    return repo.invitation_link(code, username)
 
 
 def _find_unit(code: str, *, session) -> Unit:  # noqa: ANN001
@@ -293,7 +293,8 @@ def login_link(
             name = " ".join(name.split())
             if not name or len(name) > 100:
                 raise _fail("--name must be a name of 1 to 100 characters")
-            person, created = web_store.web_reporter(u, name, role, session=session)
+            person, created, revoked, token = web_store.issue_web_link(u, name, role,
+                                                                       session=session)
         elif len(people) == 1:
             person = people[0][1]
         else:
@@ -301,11 +302,12 @@ def login_link(
             raise _fail(f"{u.code} has {len(people)} reporters ({names}): choose one with "
                         "--name (or --telegram-id)")
         assert person.id is not None
-        revoked = web_store.revoke_links(person.id, session=session) \
-            if person.telegram_id is None else 0
+        if name is None or telegram_id is not None:
+            revoked = web_store.revoke_links(person.id, session=session) \
+                if person.telegram_id is None else 0
+            token = web_store.create_link(person.id, session=session)
         signed_out = web_store.revoke_sessions(person.id, session=session) \
             if revoke_sessions else 0
-        token = web_store.create_link(person.id, session=session)
         link = f"{settings.public_url.rstrip('/')}/login/{token}"
         who = person.name
     if created:
@@ -390,20 +392,14 @@ def invitations(
     with session_scope(engine) as session:
         c = _find_unit(commune, session=session)
         username = _bot_username(settings)
-        rows = []
-        revoked = 0
-        members = [c, *repo.children(c.id, session=session)]
-        with progress(tr("cli.invitations.progress"), len(members)) as advance:
-            for u in members:
-                role = repo.default_role(u)
-                if not keep_earlier:
-                    revoked += repo.revoke_unused_invitations(u.id, role, session=session)
-                inv, code = repo.create_invitation(u, role=role, days=settings.invitation_days,
-                                                   session=session)
-                rows.append([u.code, u.name, kind_word(u.kind, words),
-                             _role_word(str(inv.role)), code, _link(code, username),
-                             inv.expires_at.strftime("%d/%m/%Y")])
-                advance(1)
+        count = 1 + len(repo.children(c.id, session=session))
+        with progress(tr("cli.invitations.progress"), count) as advance:
+            made, revoked = repo.invite_units(c, days=settings.invitation_days,
+                                              keep_earlier=keep_earlier, advance=advance,
+                                              session=session)
+        rows = [[u.code, u.name, kind_word(u.kind, words), _role_word(str(inv.role)), code,
+                 _link(code, username), inv.expires_at.strftime("%d/%m/%Y")]
+                for u, inv, code in made]
         try:  # written before the commit: a file that cannot be written creates nothing
             _write_table(out, header, rows)
         except OSError as exc:

@@ -22,6 +22,7 @@ from storage.models import (
     Submission,
     Unit,
     ValueChange,
+    utcnow,
 )
 from storage.plan_files import (
     PlanNotFound,
@@ -452,6 +453,9 @@ def _upsert_unit(code: str, name: str, kind: str, parent: Unit | None, position:
         unit = Unit(code=code, name=name, kind=kind, parent_id=parent_id, position=position)
         changes.append(Change("cli.setup.unit_added", {"code": code, "name": name}))
     else:
+        if unit.retired_at is not None:  # a retired unit listed again comes back
+            unit.retired_at = None
+            changes.append(Change("cli.setup.unit_restored", {"code": code, "name": name}))
         for attr, new in (("name", name), ("kind", kind)):
             old = getattr(unit, attr)
             if old != new:
@@ -473,13 +477,15 @@ def _upsert_unit(code: str, name: str, kind: str, parent: Unit | None, position:
 
 
 def _retire_missing(spec: CommuneSpec, commune: Unit, changes: list[Change], *,
-                    session: Session) -> None:
-    """Units of this commune no longer in the file: removed when empty, else kept and said."""
+                    session: Session, retire: bool = False) -> None:
+    """Units of this commune no longer in the file: removed when empty, else kept and said
+    (``retire``: else retired, with their history; one retired already is left as it is)."""
     wanted = {f"{spec.code}/{u.code}" for u in [*spec.hamlets, *spec.communes, *spec.agencies]}
     prefix = f"{spec.code}/"
     for unit in session.exec(select(Unit).where(Unit.parent_id == commune.id)
                              .order_by(Unit.position, Unit.code)).all():
-        if not unit.code.startswith(prefix) or unit.code in wanted:
+        if not unit.code.startswith(prefix) or unit.code in wanted or \
+                unit.retired_at is not None:
             continue
         data = [
             ("cli.setup.has_values",
@@ -499,6 +505,13 @@ def _retire_missing(spec: CommuneSpec, commune: Unit, changes: list[Change], *,
              _count(select(Unit.id).where(Unit.parent_id == unit.id), session=session)),
         ]
         reasons = [Change(key, {"n": n}) for key, n in data if n]
+        if reasons and retire:
+            unit.retired_at = utcnow()
+            session.add(unit)
+            session.flush()
+            changes.append(Change("cli.setup.unit_retired", {"unit": _label(unit),
+                                                             "reasons": reasons}))
+            continue
         if reasons:
             changes.append(Change("cli.setup.unit_kept", {"unit": _label(unit),
                                                           "reasons": reasons}))
@@ -511,14 +524,16 @@ def _retire_missing(spec: CommuneSpec, commune: Unit, changes: list[Change], *,
 
 
 def apply_commune(spec: CommuneSpec, *, session: Session,
-                  allow_move: bool = False) -> list[Change]:
+                  allow_move: bool = False, retire: bool = False) -> list[Change]:
     """Create or update the commune, its units and its round; return what changed (and, as
     notes, what was kept or is still missing).
 
     Raises SetupRefused, before writing anything, when the file would change an existing unit
     that is not its own (another commune with the same code, a parent of another kind), or
     switch a round that has values to another plan. ``allow_move`` accepts moving (or changing
-    the kind of) an existing commune after a reorganisation.
+    the kind of) an existing commune after a reorganisation. ``retire``: a unit no longer in
+    the file that holds data is retired (kept with its history, asked for nothing more)
+    instead of kept as it is.
     """
     plan_path = spec.plan_path()
     plan_spec = spec.plan_spec()
@@ -541,7 +556,7 @@ def apply_commune(spec: CommuneSpec, *, session: Session,
     for pos, u in enumerate([*spec.hamlets, *spec.communes, *spec.agencies], start=1):
         _upsert_unit(f"{spec.code}/{u.code}", u.name, u.kind.value, commune, pos, changes,
                      session=session)
-    _retire_missing(spec, commune, changes, session=session)
+    _retire_missing(spec, commune, changes, session=session, retire=retire)
     settings = spec.report_settings()
     if (commune.report_settings or None) != settings:
         old_s, new_s = commune.report_settings or {}, settings or {}
@@ -614,3 +629,108 @@ def plan_of(rnd: Round, *, session: Session) -> Plan:
     plan = session.get(Plan, rnd.plan_id)
     assert plan is not None
     return plan
+
+
+# ------------------------------------------------------------------ the commune file back
+
+
+class NoRound(LookupError):
+    """A unit with no reporting round of its own (an upper level): it has no commune file."""
+
+
+def commune_data(commune: Unit, *, session: Session) -> dict[str, Any]:
+    """What the database holds of a commune, as the commune file ``setup`` takes (its latest
+    round; retired units left out): applying it changes nothing."""
+    rnd = session.exec(select(Round).where(Round.commune_id == commune.id)
+                       .order_by(Round.year.desc())).first()  # type: ignore[attr-defined]
+    if rnd is None:
+        raise NoRound(commune.code)
+    plan = plan_of(rnd, session=session)
+    parent = session.get(Unit, commune.parent_id) if commune.parent_id else None
+    prefix = f"{commune.code}/"
+    data: dict[str, Any] = {"code": commune.code, "name": commune.name, "kind": commune.kind}
+    if parent is not None:
+        data["parent"] = {"code": parent.code, "name": parent.name, "kind": parent.kind}
+    data["plan"] = plan.code
+    lists: dict[str, list[dict[str, str]]] = {"hamlets": [], "communes": [], "agencies": []}
+    for u in session.exec(select(Unit).where(Unit.parent_id == commune.id,
+                                             Unit.retired_at.is_(None))  # type: ignore
+                          .order_by(Unit.position, Unit.code)).all():
+        if not u.code.startswith(prefix):
+            continue
+        key = {"hamlet": "hamlets", "commune": "communes"}.get(u.kind, "agencies")
+        lists[key].append({"code": u.code[len(prefix):], "name": u.name, "kind": u.kind})
+    data.update(lists)
+    data["round"] = {"year": rnd.year, "unit_deadline": rnd.unit_deadline,
+                     "consolidation_deadline": rnd.consolidation_deadline,
+                     "reminders": {"days_before": list(rnd.reminder_days_before),
+                                   "time": rnd.reminder_time,
+                                   "every_days_after": rnd.reminder_every_days_after}}
+    return data
+
+
+def _q(text: str) -> str:
+    """A YAML double-quoted scalar (JSON's quoting is YAML's)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def commune_yaml(data: dict[str, Any]) -> str:
+    """The commune file of ``commune_data``, written as the bundled examples are."""
+    out = [f"# {data['name']}: ctvbot setup FILE (docs/commune-format.md)",
+           f"code: {data['code']}", f"name: {_q(data['name'])}"]
+    if data["kind"] != UnitKind.commune.value:
+        out.append(f"kind: {data['kind']}")
+    if data.get("parent"):
+        p = data["parent"]
+        out.append(f"parent: {{code: {p['code']}, name: {_q(p['name'])}, kind: {p['kind']}}}")
+    out.append(f"plan: {_q(data['plan'])}")
+    default = {"hamlets": "hamlet", "communes": "commune", "agencies": ""}
+    for key in ("hamlets", "communes", "agencies"):
+        units = data.get(key) or []
+        if not units:
+            continue
+        out.append(f"{key}:")
+        for u in units:
+            kind = "" if u.get("kind", default[key]) == default[key] else \
+                f", kind: {u['kind']}"
+            out.append(f"  - {{code: {u['code']}, name: {_q(u['name'])}{kind}}}")
+    r = data["round"]
+    rem = r["reminders"]
+    out += ["round:", f"  year: {r['year']}",
+            f"  unit_deadline: {_show(r['unit_deadline'])[0:10]}",
+            f"  consolidation_deadline: {_show(r['consolidation_deadline'])[0:10]}",
+            "  reminders:",
+            f"    days_before: [{', '.join(str(d) for d in rem['days_before'])}]",
+            f"    time: {_q(rem['time'])}",
+            f"    every_days_after: {rem['every_days_after']}"]
+    return "\n".join(out) + "\n"
+
+
+def apply_commune_data(data: dict[str, Any], *, session: Session) -> list[Change]:
+    """Apply edited ``commune_data`` exactly as ``setup`` applies its file (the same checks:
+    FileInvalid or SetupRefused, nothing written), a unit left out that holds data being
+    retired rather than kept."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ctvbot-commune-") as folder:
+        path = Path(folder) / "commune.yaml"
+        path.write_text(commune_yaml(data), encoding="utf-8")
+        spec = load_commune(path)
+        spec.plan_spec()
+        return apply_commune(spec, session=session, retire=True)
+
+
+def unit_code_for(name: str, taken: set[str]) -> str:
+    """A code for a new unit from its name ("Thôn Mới" → "thon-moi"), not one of ``taken``."""
+    import re
+
+    plain = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
+    base = re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:60].strip("-") or "don-vi"
+    code, n = base, 1
+    while code in taken:
+        n += 1
+        code = f"{base}-{n}"
+    return code

@@ -17,7 +17,7 @@ import itertools
 import math
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -51,10 +51,25 @@ RAW_SHEET = "Số liệu"
 
 @dataclass(frozen=True)
 class Problem:
-    """One wrong row (line 1 is the header)."""
+    """One wrong row (line 1 is the header): its English message, and the catalog key and
+    values a face words it with in the officer's language ("" when there is none)."""
 
     line: int
     message: str
+    key: str = ""
+    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+class RowError(ValueError):
+    """A wrong cell or row: the English text, its catalog key ("import.*") and values."""
+
+    def __init__(self, key: str, text: str, **params: Any) -> None:
+        super().__init__(text)
+        self.key, self.params = key, params
+
+    def at(self, line: int, prefix: str = "") -> Problem:
+        """This error as the problem of a line."""
+        return Problem(line, prefix + str(self), self.key, self.params)
 
 
 class ImportFailed(ValueError):
@@ -100,7 +115,8 @@ def read_table(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     for line, row in rows:
         if line > MAX_ROWS + 1:
             raise ImportFailed(path, [Problem(line, f"the file has more than {MAX_ROWS:,} rows; "
-                                                    "split it into smaller files")])
+                                                    "split it into smaller files",
+                                              "import.too_many_rows", {"most": MAX_ROWS})])
         yield line, row
 
 
@@ -171,9 +187,11 @@ def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     yield line, dict(zip(header, cells, strict=False))
     except UnicodeDecodeError as exc:
         raise ImportFailed(path, [Problem(line + 1, "the file is not UTF-8 text: save it as "
-                                                    "\"CSV UTF-8\" (or as .xlsx)")]) from exc
+                                                    "\"CSV UTF-8\" (or as .xlsx)",
+                                          "import.not_utf8")]) from exc
     except csv.Error as exc:
-        raise ImportFailed(path, [Problem(line + 1, f"not a CSV file: {exc}")]) from exc
+        raise ImportFailed(path, [Problem(line + 1, f"not a CSV file: {exc}",
+                                          "import.not_csv")]) from exc
     except OSError as exc:
         raise ImportFailed(path, [Problem(1, f"cannot read the file: {exc.strerror or exc}")]) \
             from exc
@@ -184,7 +202,7 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     from openpyxl.utils.exceptions import InvalidFileException
 
     not_xlsx = Problem(1, "this is not an Excel .xlsx file (open it in Excel and save it as "
-                          ".xlsx, or as CSV UTF-8)")
+                          ".xlsx, or as CSV UTF-8)", "import.not_xlsx")
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
@@ -205,7 +223,7 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise
         raise ImportFailed(path, [Problem(line + 1, "a cell holds something that is neither a "
                                                     "number nor text (INF, NaN?), or the file "
-                                                    "is damaged")]) from exc
+                                                    "is damaged", "import.bad_cell")]) from exc
     finally:
         wb.close()
 
@@ -220,21 +238,28 @@ def _blank(v: Any) -> bool:
 def _count(v: Any, what: str) -> int:
     """A whole non-negative number from a cell ("1.234" is one thousand two hundred...)."""
     if isinstance(v, bool):
-        raise ValueError(f"{what}: expected a number, not {v!r}")
+        raise RowError("import.not_number", f"{what}: expected a number, not {v!r}",
+                       column=what, got=repr(v))
     if isinstance(v, int | float):  # a number cell obeys the same caps as typed text
         if isinstance(v, float) and not math.isfinite(v):
-            raise ValueError(f"{what}: {v!r} is not a number")
+            raise RowError("import.not_number", f"{what}: {v!r} is not a number",
+                           column=what, got=repr(v))
         if v < 0:
-            raise ValueError(f"{what}: must not be negative ({v})")
+            raise RowError("import.negative", f"{what}: must not be negative ({v})",
+                           column=what, got=str(v))
         if v > MAX_COUNT:
-            raise ValueError(f"{what}: is too large ({v:g}; at most {MAX_COUNT:,})")
+            raise RowError("import.too_large", f"{what}: is too large ({v:g}; at most "
+                           f"{MAX_COUNT:,})", column=what, got=f"{v:g}", most=MAX_COUNT)
         if float(v) != int(v):
-            raise ValueError(f"{what}: must be a whole number, not {v}")
+            raise RowError("import.not_whole", f"{what}: must be a whole number, not {v}",
+                           column=what, got=str(v))
         return int(v)
     got = parse_count(str(v))
     if isinstance(got, Refusal):
-        raise ValueError(f"{what}: {REFUSALS.get(got, 'is not a number')} "
-                         f"({str(v).strip()[:40]!r})")
+        shown = repr(str(v).strip()[:40])
+        raise RowError(f"import.{REFUSAL_KEYS.get(got, 'not_number')}",
+                       f"{what}: {REFUSALS.get(got, 'is not a number')} ({shown})",
+                       column=what, got=shown, most=MAX_COUNT)
     return got
 
 
@@ -250,6 +275,10 @@ REFUSALS = {
     Refusal.empty: "is empty",
     Refusal.not_number: "is not a number",
 }
+REFUSAL_KEYS = {Refusal.decimal: "not_whole", Refusal.negative: "negative",
+                Refusal.too_large: "too_large", Refusal.percent: "percent",
+                Refusal.doubtful: "doubtful", Refusal.empty: "empty",
+                Refusal.not_number: "not_number"}
 
 
 def _yes_no(v: Any) -> float:
@@ -264,7 +293,8 @@ def _yes_no(v: Any) -> float:
         return 0.0
     got = parse_yes_no(t)
     if got is None:
-        raise ValueError(f"value: expected yes/no (1/0, có/không), not {str(v).strip()!r}")
+        raise RowError("import.yes_no", "value: expected yes/no (1/0, có/không), not "
+                       f"{str(v).strip()!r}", got=repr(str(v).strip()[:40]))
     return 1.0 if got else 0.0
 
 
@@ -274,8 +304,9 @@ def _status(v: Any) -> str:
         return t
     got = parse_task_status(t)
     if got is None:
-        raise ValueError("value: expected a task status (not_started, in_progress, done / "
-                         f"chưa, đang, xong), not {str(v).strip()!r}")
+        raise RowError("import.task_status", "value: expected a task status (not_started, "
+                       f"in_progress, done / chưa, đang, xong), not {str(v).strip()!r}",
+                       got=repr(str(v).strip()[:40]))
     return got
 
 
@@ -285,15 +316,19 @@ def _parse_values(ind: Indicator, row: dict[str, Any]) -> dict[str, Any]:
     if kind == IndicatorKind.rate:
         missing = [k for k in ("numerator", "denominator") if _blank(row.get(k))]
         if missing:
-            raise ValueError(f"indicator {ind.code} is a rate: {' and '.join(missing)} "
-                             "required")
+            raise RowError("import.rate_needs", f"indicator {ind.code} is a rate: "
+                           f"{' and '.join(missing)} required", indicator=ind.code,
+                           columns=", ".join(missing))
         num, den = _count(row["numerator"], "numerator"), _count(row["denominator"],
                                                                   "denominator")
         if num > den:
-            raise ValueError(f"numerator {num} is larger than denominator {den}")
+            raise RowError("import.num_over_den",
+                           f"numerator {num} is larger than denominator {den}", num=num,
+                           den=den)
         return {"numerator": num, "denominator": den}
     if _blank(row.get("value")):
-        raise ValueError(f"indicator {ind.code} ({kind}): value required")
+        raise RowError("import.value_required", f"indicator {ind.code} ({kind}): value "
+                       "required", indicator=ind.code)
     v = row["value"]
     if kind in (IndicatorKind.share_units, IndicatorKind.yes_no):
         return {"value": _yes_no(v)}
@@ -315,24 +350,30 @@ def _not_officer_of(person_id: int, commune_ids: set[int], session: Session) -> 
 
 
 def _locked_reason(rnd: Round, commune: Unit | None, today: date,
-                   tz: tzinfo) -> str | None:
+                   tz: tzinfo) -> RowError | None:
     """Why a round takes no more values (None while it is open), as the chat locks it."""
     where = f"the {rnd.year} round of {commune.code if commune else rnd.commune_id}"
     how = "an officer can correct it with --allow-closed --as OFFICER"
     if rnd.closed_at is not None:
         at = rnd.closed_at
         day = (at.astimezone(tz) if at.tzinfo else at).date()
-        return f"{where} was closed (chốt) on {day:%d/%m/%Y}: its values are final ({how})"
+        return RowError("import.locked_closed", f"{where} was closed (chốt) on "
+                        f"{day:%d/%m/%Y}: its values are final ({how})", year=str(rnd.year),
+                        commune=commune.name if commune else "", day=f"{day:%d/%m/%Y}")
     if today > rnd.consolidation_deadline:
-        return (f"{where} is locked: its consolidation deadline "
-                f"{rnd.consolidation_deadline:%d/%m/%Y} has passed ({how})")
+        return RowError("import.locked_deadline", f"{where} is locked: its consolidation "
+                        f"deadline {rnd.consolidation_deadline:%d/%m/%Y} has passed ({how})",
+                        year=str(rnd.year), commune=commune.name if commune else "",
+                        day=f"{rnd.consolidation_deadline:%d/%m/%Y}")
     return None
 
 
 def import_values(path: Path, *, session: Session, person_id: int | None = None,
                   submit: bool = False, allow_closed: bool = False,
                   today: date | None = None, tz: tzinfo,
-                  progress: Callable[[int], None] | None = None) -> ImportResult:
+                  progress: Callable[[int], None] | None = None,
+                  commune_id: int | None = None, source: str = "import",
+                  skip_blank: bool = False) -> ImportResult:
     """Check every row of the file, then save them all (or nothing: raises ImportFailed).
 
     ``submit`` marks every unit of the file as having sent its report. A row that would
@@ -340,19 +381,26 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
     deadline on ``today`` in the time zone ``tz``) is a problem, unless ``allow_closed``: an
     officer's correction, which needs ``person_id`` so the history says who made it (the round
     stays closed). Rows equal to what a locked round holds change nothing and are accepted.
-    ``progress(n)`` is told each time n more rows have been read.
+    ``progress(n)`` is told each time n more rows have been read. ``commune_id``: only units
+    of that commune are taken (an officer's paper report on the web page); ``source`` is
+    what the history records (``officer``: typed in by an officer from paper).
+    ``skip_blank``: lines with no figure at all (the commune's blank form, ``template_rows``,
+    partly filled) are passed over instead of refused.
     """
     today = today or datetime.now(tz).date()
     rows = read_table(path)
     problems: list[Problem] = []
     first = next(rows, None)
     if first is None:
-        raise ImportFailed(path, [Problem(1, "the file is empty")])
+        raise ImportFailed(path, [Problem(1, "the file is empty", "import.empty_file")])
     header = first[1]["__header__"]
     absent = [c for c in REQUIRED if c not in header]
     if absent:
         raise ImportFailed(path, [Problem(1, f"missing column(s): {', '.join(absent)}; "
-                                             f"expected {', '.join(REQUIRED)}")])
+                                             f"expected {', '.join(REQUIRED)}",
+                                          "import.missing_columns",
+                                          {"columns": ", ".join(absent),
+                                           "expected": ", ".join(REQUIRED)})])
     data = _counted(rows, progress)
 
     units = session.exec(select(Unit)).all()
@@ -366,41 +414,62 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
     parsed: list[_Parsed] = []
     seen: dict[tuple[int, int, int], int] = {}
     for line, row in data:
+        if skip_blank and all(_blank(row.get(k)) for k in ("numerator", "denominator",
+                                                           "value", "text")):
+            continue  # a line of the blank form left empty: nothing to say
         try:
             year = _count(row.get("year"), "year") if not _blank(row.get("year")) else None
             if year is None:
-                raise ValueError("year: required")
+                raise RowError("import.year_required", "year: required")
             ucode = "" if _blank(row.get("unit")) else str(row["unit"]).strip()
             unit = by_code.get(ucode)
             if unit is None:
                 tails = by_tail.get(ucode, [])
+                if commune_id is not None and len(tails) > 1:  # this commune's, if one
+                    tails = [u for u in tails if u.parent_id == commune_id] or tails
                 if len(tails) > 1:
-                    raise ValueError(f"unit {ucode!r} is ambiguous: "
-                                     f"{', '.join(u.code for u in tails)}")
+                    raise RowError("import.unit_ambiguous", f"unit {ucode!r} is ambiguous: "
+                                   f"{', '.join(u.code for u in tails)}", unit=ucode,
+                                   units=", ".join(u.code for u in tails))
                 if not tails:
-                    raise ValueError(f"unknown unit {ucode!r}" if ucode else "unit: required")
+                    raise (RowError("import.unit_unknown", f"unknown unit {ucode!r}",
+                                    unit=ucode[:60]) if ucode else
+                           RowError("import.unit_required", "unit: required"))
                 unit = tails[0]
+            if commune_id is not None and unit.parent_id != commune_id:
+                raise RowError("import.not_this_commune",
+                               f"{unit.code} is not a unit of this commune", unit=unit.code)
             rnd = rounds.get((unit.parent_id, year)) if unit.parent_id else None
             if rnd is None:
-                raise ValueError(f"no reporting round for {unit.code} in {year}")
+                raise RowError("import.no_round", f"no reporting round for {unit.code} in "
+                               f"{year}", unit=unit.code, year=str(year))
             icode = "" if _blank(row.get("indicator")) else str(row["indicator"]).strip()
             if icode.endswith(".0"):  # 5.0 typed as a number in a spreadsheet
                 icode = icode[:-2]
             ind = inds.get((rnd.plan_id, icode))
             if ind is None:
-                raise ValueError(f"unknown indicator {icode!r} in the plan of the {year} round"
-                                 if icode else "indicator: required")
+                raise (RowError("import.indicator_unknown", f"unknown indicator {icode!r} in "
+                                f"the plan of the {year} round", indicator=icode[:40],
+                                year=str(year)) if icode else
+                       RowError("import.indicator_required", "indicator: required"))
             if unit.kind not in (ind.reporters or []):
-                raise ValueError(f"{unit.code} ({unit.kind}) does not report indicator "
-                                 f"{ind.code} (reported by {', '.join(ind.reporters or [])})")
+                raise RowError("import.not_reported_by", f"{unit.code} ({unit.kind}) does not "
+                               f"report indicator {ind.code} (reported by "
+                               f"{', '.join(ind.reporters or [])})", unit=unit.code,
+                               indicator=ind.code, reporters=", ".join(ind.reporters or []))
             fields = _parse_values(ind, row)
+        except RowError as exc:
+            problems.append(exc.at(line))
+            continue
         except ValueError as exc:
             problems.append(Problem(line, str(exc)))
             continue
         key = (rnd.id, unit.id, ind.id)
         if key in seen:
             problems.append(Problem(line, f"{unit.code} {ind.code} {year} is already on line "
-                                          f"{seen[key]}"))
+                                          f"{seen[key]}", "import.duplicate",
+                                    {"unit": unit.code, "indicator": ind.code,
+                                     "year": str(year), "line": seen[key]}))
             continue
         seen[key] = line
         parsed.append(_Parsed(line, rnd.id, unit.id, ind.id, **fields))
@@ -423,7 +492,8 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
             commune_ids = {unit_by_id[p.unit_id].parent_id for p in parsed}
             for cid in _not_officer_of(person_id, {c for c in commune_ids if c}, session):
                 problems.append(Problem(1, f"person {person_id} is not an officer of "
-                                           f"{unit_by_id[cid].code}"))
+                                           f"{unit_by_id[cid].code}", "import.not_officer",
+                                        {"unit": unit_by_id[cid].code}))
     if problems:
         raise ImportFailed(path, sorted(problems, key=lambda p: p.line))
 
@@ -436,7 +506,7 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
         repo.save_value(session=session, round_id=p.round_id, unit_id=p.unit_id,
                         indicator_id=p.indicator_id, person_id=person_id,
                         numerator=p.numerator, denominator=p.denominator, value=p.value,
-                        task_status=p.task_status, text=p.text, source="import")
+                        task_status=p.task_status, text=p.text, source=source)
         saved += 1
     pairs = sorted({(p.round_id, p.unit_id) for p in parsed})
     submitted = 0
@@ -476,7 +546,7 @@ def _same(old: ReportedValue | None, p: _Parsed) -> bool:
                                               p.task_status, p.text)
 
 
-def _locked_rows(parsed: list[_Parsed], locked: dict[int, str], submit: bool,
+def _locked_rows(parsed: list[_Parsed], locked: dict[int, RowError], submit: bool,
                  session: Session) -> list[Problem]:
     """Rows that would write into a locked round: a changed value, or a new submission."""
     mine = [p for p in parsed if p.round_id in locked]
@@ -486,8 +556,52 @@ def _locked_rows(parsed: list[_Parsed], locked: dict[int, str], submit: bool,
     problems = []
     for p in mine:
         if not _same(existing.get((p.round_id, p.unit_id, p.indicator_id)), p):
-            problems.append(Problem(p.line, locked[p.round_id]))
+            problems.append(locked[p.round_id].at(p.line))
         elif submit and (p.round_id, p.unit_id) not in sent:
-            problems.append(Problem(p.line, f"--submit: {locked[p.round_id]}"))
+            problems.append(locked[p.round_id].at(p.line, "--submit: "))
             sent.add((p.round_id, p.unit_id))  # once per unit
     return problems
+
+
+# ------------------------------------------------------------------ the blank form
+
+
+@dataclass(frozen=True)
+class TemplateRow:
+    """One line of a commune's paper-report file: a unit and an indicator it reports, with
+    what the round already holds (blank when nothing)."""
+
+    year: int
+    unit: str
+    indicator: str
+    kind: str
+    numerator: int | None
+    denominator: int | None
+    value: Any
+    unit_name: str
+    indicator_name: str
+
+
+def template_rows(commune: Unit, *, session: Session, lang: str = "vi") -> list[TemplateRow]:
+    """Every (unit, indicator) the commune's latest round asks for, in the order of the
+    units and the plan, with the figures already there: the file ``import_values`` takes."""
+    assert commune.id is not None
+    rnd = repo.open_round(commune.id, session=session)
+    if rnd is None:
+        return []
+    out = []
+    for unit in repo.children(commune.id, session=session):
+        assert unit.id is not None
+        have = repo.values_of(rnd.id, unit.id, session=session)
+        for ind in repo.indicators_for(unit, rnd, session=session):
+            v = have.get(ind.id)
+            value: Any = None
+            if v is not None:
+                value = v.task_status if ind.kind == IndicatorKind.task else v.value
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+            out.append(TemplateRow(rnd.year, unit.code, ind.code, ind.kind,
+                                   v.numerator if v else None, v.denominator if v else None,
+                                   value, unit.name,
+                                   ind.name_en if lang == "en" else ind.name_vi))
+    return out

@@ -145,6 +145,9 @@ class Unit(SQLModel, table=True):
     position: int = 0
     # a commune's ``report:`` block (number, signer, recipients, template; migration 0007)
     report_settings: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # retired by an officer while holding data: kept with its history, asked for nothing
+    # more, left out of the commune file (migration 0007)
+    retired_at: datetime | None = None
 
 
 class Round(SQLModel, table=True):

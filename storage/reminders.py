@@ -96,7 +96,7 @@ def round_units(rnd: Round, *, session: Session,
     q = (select(Unit, Submission.id)
          .join(Submission, and_(Submission.unit_id == Unit.id, Submission.round_id == rnd.id),
                isouter=True)
-         .where(Unit.parent_id == rnd.commune_id))
+         .where(Unit.parent_id == rnd.commune_id, col(Unit.retired_at).is_(None)))
     if unit_ids is not None:
         q = q.where(col(Unit.id).in_(list(unit_ids)))
     rows = session.exec(q.order_by(Unit.position, Unit.code)).all()

@@ -77,10 +77,13 @@ def list_units(*, session: Session) -> list[Unit]:
                                                    Unit.code)))
 
 
-def children(unit_id: int, *, session: Session) -> list[Unit]:
-    """The units directly under a unit, in their order."""
-    return list(session.exec(select(Unit).where(Unit.parent_id == unit_id)
-                             .order_by(Unit.position, Unit.code)))
+def children(unit_id: int, *, session: Session, retired: bool = False) -> list[Unit]:
+    """The units directly under a unit, in their order (``retired``: those an officer
+    retired too; they report nothing more)."""
+    q = select(Unit).where(Unit.parent_id == unit_id)
+    if not retired:
+        q = q.where(col(Unit.retired_at).is_(None))
+    return list(session.exec(q.order_by(Unit.position, Unit.code)))
 
 
 def commune_of(unit: Unit, *, session: Session) -> Unit:
@@ -200,6 +203,33 @@ def revoke_unused_invitations(unit_id: int, role: Role | str, *, session: Sessio
         session.add(inv)
     session.flush()
     return len(rows)
+
+
+def invitation_link(code: str, username: str) -> str:
+    """The deep link that opens the bot with an invitation code."""
+    return f"https://t.me/{username.lstrip('@')}?start={code}"
+
+
+def invite_units(commune: Unit, *, session: Session, days: int = 30,
+                 keep_earlier: bool = False, created_by: int | None = None,
+                 advance: Any = None) -> tuple[list[tuple[Unit, Invitation, str]], int]:
+    """One new invitation for the commune and for each of its units (their default role),
+    the earlier unused ones of the same units and roles revoked unless ``keep_earlier``: the
+    rows (unit, invitation, plain code) and how many were revoked. ``advance(1)`` is told
+    after each unit."""
+    rows: list[tuple[Unit, Invitation, str]] = []
+    revoked = 0
+    assert commune.id is not None
+    for u in [commune, *children(commune.id, session=session)]:
+        role = default_role(u)
+        if not keep_earlier:
+            revoked += revoke_unused_invitations(u.id, role, session=session)
+        inv, code = create_invitation(u, role=role, days=days, created_by=created_by,
+                                      session=session)
+        rows.append((u, inv, code))
+        if advance is not None:
+            advance(1)
+    return rows, revoked
 
 
 class JoinOutcome(StrEnum):

@@ -164,3 +164,31 @@ def web_reporter(unit: Unit, name: str, role: Role | str, *,
     session.add(Membership(person_id=person.id, unit_id=unit.id, role=str(role)))
     session.flush()
     return person, True
+
+
+def issue_web_link(unit: Unit, name: str, role: Role | str, *, session: Session,
+                   now: datetime | None = None) -> tuple[Person, bool, int, str]:
+    """A web-only reporter's sign-in link (``ctvbot login-link --name``, the officer's
+    page): the reporter created if new, their earlier unused links revoked. Returns the
+    person, whether they were created, how many links were revoked and the new token."""
+    person, created = web_reporter(unit, name, role, session=session)
+    assert person.id is not None
+    revoked = revoke_links(person.id, session=session, now=now)
+    return person, created, revoked, create_link(person.id, session=session, now=now)
+
+
+def remove_member(membership_id: int, unit_ids: set[int], *, session: Session,
+                  now: datetime | None = None) -> Membership | None:
+    """Take a person out of a unit (one of ``unit_ids``): their membership goes, their
+    figures stay; a web-only reporter left with no unit is signed out and their links
+    revoked. None when the membership is not one of those units'."""
+    m = session.get(Membership, membership_id)
+    if m is None or m.unit_id not in unit_ids:
+        return None
+    session.delete(m)
+    session.flush()
+    left = session.exec(select(Membership.id).where(Membership.person_id == m.person_id)).first()
+    if left is None:
+        revoke_links(m.person_id, session=session, now=now)
+        revoke_sessions(m.person_id, session=session, now=now)
+    return m
