@@ -16,7 +16,7 @@ import typer
 from sqlalchemy import Engine
 
 from bot.cells import append_row, csv_row
-from bot.cli_text import capped, open_database, progress, safe_output, set_language, tr
+from bot.cli_text import capped, open_database, progress, safe_output, said_text, set_language, tr
 from bot.cli_text import fail as _fail
 from bot.i18n import current_locale
 from bot.settings import Settings
@@ -152,14 +152,7 @@ def _problems(exc: Any) -> list[str]:
 
 def _said(change: Any) -> str:
     """A setup change (storage.communes.Change) as a sentence in the command's language."""
-    def word(value: Any) -> Any:
-        if isinstance(value, list):
-            return ", ".join(str(word(v)) for v in value)
-        if hasattr(value, "key") and hasattr(value, "params"):
-            return _said(value)
-        return value
-
-    return tr(change.key, **{k: word(v) for k, v in change.params.items()})
+    return said_text(change)
 
 
 @app.command()

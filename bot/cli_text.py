@@ -175,3 +175,16 @@ def working(description: str) -> Iterator[None]:
         return
     with console.status(description):
         yield
+
+
+def said_text(change: Any) -> str:
+    """A catalog sentence given as key and params (storage's Said or a setup Change), its
+    values themselves sentences or lists, in the command's language."""
+    def word(value: Any) -> Any:
+        if isinstance(value, list):
+            return ", ".join(str(word(v)) for v in value)
+        if hasattr(value, "key") and hasattr(value, "params"):
+            return said_text(value)
+        return value
+
+    return tr(change.key, **{k: word(v) for k, v in change.params.items()})

@@ -13,7 +13,15 @@ import typer
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from bot.cli_text import capped, open_database, progress, set_language, tr, working
+from bot.cli_text import (
+    capped,
+    open_database,
+    progress,
+    said_text,
+    set_language,
+    tr,
+    working,
+)
 from bot.cli_text import fail as _fail
 from bot.settings import Settings
 from flows.callbacks import ascii_int
@@ -105,9 +113,7 @@ def report(
     except ValueError as exc:
         raise _fail(tr("cli.report.bad_issued", issued=issued)) from exc
     if template is not None and (problems := template_problems(template)):
-        from bot.cli import _said
-
-        raise _fail("\n".join(f"{template}: {_said(p)}" for p in problems))
+        raise _fail("\n".join(f"{template}: {said_text(p)}" for p in problems))
     given = documents.Issue(number=number, issued=issued_on, place=place, signer=signer,
                             signer_title=signer_title, on_behalf=on_behalf,
                             recipients=tuple(recipient or ()), template=template)
