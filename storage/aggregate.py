@@ -40,6 +40,7 @@ from flows.rules import (  # noqa: F401 - the rules' codes are the report's code
     W_SMALL_DENOMINATOR,
     W_ZERO_DENOMINATOR,
     W_ZERO_REFERENCE,
+    Brief,
     Computed,
     Group,
     IndicatorRule,
@@ -47,6 +48,7 @@ from flows.rules import (  # noqa: F401 - the rules' codes are the report's code
     Projection,
     Scope,
     Target,
+    brief,
     combine,
     compute,
     expected_units,
@@ -400,6 +402,32 @@ def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
     return out
 
 
+def _summed(groups: Sequence[Group]) -> list[Group]:
+    """Groups of one year and indicator added up per unit kind (and agency choice): what
+    ``combine`` makes of them is unchanged, it only adds fewer rows."""
+    acc: dict[tuple[str, bool | None], list[Any]] = {}
+    for g in groups:
+        key = (g.kind, g.agency_here)
+        a = acc.get(key)
+        if a is None:
+            acc[key] = [g.n, g.n_sub, g.num, g.den, g.val, g.yes, g.on_time]
+            continue
+        a[0] += g.n
+        a[1] += g.n_sub
+        if g.num is not None:
+            a[2] = g.num if a[2] is None else a[2] + g.num
+        if g.den is not None:
+            a[3] = g.den if a[3] is None else a[3] + g.den
+        if g.val is not None:
+            a[4] = g.val if a[4] is None else a[4] + g.val
+        a[5] += g.yes
+        a[6] += g.on_time
+    first = groups[0]
+    return [Group(None, first.year, first.ind, kind, n, n_sub, num, den, val, yes, on_time,
+                  agency)
+            for (kind, agency), (n, n_sub, num, den, val, yes, on_time) in acc.items()]
+
+
 def _int(v: Any) -> int | None:
     return None if v is None else int(v)
 
@@ -698,6 +726,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
         # communes' groups, with the agency-before-hamlets choice made commune by commune
         for g in _grouped(session, rounds, inds, deadlines, tz):
             per[g.scope].groups[(g.year, g.ind)].append(g)  # type: ignore[index]
+        everyone: dict[tuple[int, int], list[Group]] = defaultdict(list)
         for sc in per.values():
             for key, groups in sc.groups.items():
                 ind = ind_by_id.get(key[1])
@@ -705,10 +734,15 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                     agency = any(g.kind in ind.agencies for g in groups)
                     groups[:] = [g._replace(agency_here=agency and g.kind in AREA_KINDS)
                                  for g in groups]
-                total.groups[key].extend(groups)
+                everyone[key].extend(groups)
+        for key, groups in everyone.items():
+            total.groups[key] = _summed(groups)
     else:
+        everyone = defaultdict(list)
         for g in _grouped(session, rounds, inds, deadlines, tz):
-            total.groups[(g.year, g.ind)].append(g)
+            everyone[(g.year, g.ind)].append(g)
+        for key, groups in everyone.items():
+            total.groups[key] = _summed(groups)
     if mixed:  # expected units of mixed indicators: decided commune by commune
         for sc in per.values():
             for iid in mixed:
@@ -733,19 +767,20 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
 
     shown = [i for i in inds if include_sensitive or not i.sensitive]
     targets = {i.id: target_for(i.milestones, year) for i in inds}
-    per_computed: dict[int, dict[int, Computed]] = {}
+    # each commune's figure and verdict (its road and change are not shown)
+    per_brief: dict[int, dict[int, Brief]] = {}
     if include_units or mixed:
         for cid, sc in per.items():
-            per_computed[cid] = {i.id: compute(i, sc, year, targets[i.id]) for i in shown}
+            per_brief[cid] = {i.id: brief(i, sc, year, targets[i.id]) for i in shown}
     names_of = {cid: u.name for cid, u in communes.items()}
     rows = []
     for ind in shown:
         c = compute(ind, total, year, targets[ind.id])
         incomplete = []
-        for cid, cc in per_computed.items():
+        for cid, cc in per_brief.items():
             one = cc[ind.id]
-            if cid in names_of and one.expected and (one.fig.n < one.expected
-                                                      or one.fig.n_sub < one.fig.n):
+            if cid in names_of and one.expected and (one.n < one.expected
+                                                      or one.n_sub < one.n):
                 incomplete.append(names_of[cid])
         rows.append(_row(ind, c, incomplete, []))
     unit_rows = []
@@ -756,9 +791,10 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
             present = {k for k, n in sc.kind_counts.items() if n} if sc else set()
             # every indicator of the plan, with data or not: a commune that reported 4 of
             # 34 has 30 chưa đủ, as its own build_report says (value None: no data)
+            mine = per_brief.get(cid, {})
             vals = {i.code: UnitValue(cc.numerator, cc.denominator, cc.value,
                                       verdict=cc.verdict)
-                    for i in shown if (cc := per_computed.get(cid, {}).get(i.id))}
+                    for i in shown if (cc := mine.get(i.id))}
             unit_rows.append(UnitRow(
                 id=u.id, code=u.code, name=u.name, kind=u.kind,
                 expected=[i.code for i in shown if not i.reporters.isdisjoint(present)],
