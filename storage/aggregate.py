@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, literal, or_
@@ -395,7 +395,7 @@ def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
         # one group per round, indicator and kind: let PostgreSQL hash them in memory
         conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
     out = []
-    for rid, ind, kind, n, sub, num, den, val, yes, ontime in conn.execute(stmt):
+    for rid, ind, kind, n, sub, num, den, val, yes, ontime in conn.execute(stmt).all():
         cid, year = rounds[rid]
         out.append(Group(cid, year, ind, kind, int(n), int(sub), _int(num), _int(den),
                          None if val is None else float(val), int(yes or 0), int(ontime or 0)))
@@ -449,16 +449,15 @@ def resolve_unit(code_or_id: str | int, session: Session) -> Unit:
 
 
 def _sum_values(values: Sequence[Any], rounds: dict[int, tuple[int, int]],
-                inds: Sequence[IndicatorRule], kind_of_unit: dict[int, str],
-                sent: dict[tuple[int, int], tuple[datetime | None, bool]]) -> list[Group]:
-    """The grouped query's rows made from the values themselves (a commune's few rounds).
+                inds: Sequence[IndicatorRule], kind_of_unit: dict[int, str]) -> list[Group]:
+    """The grouped query's rows made from the values themselves (a commune's round).
 
-    Each value ends with whether it was updated before the deadline's cutoff; ``sent``
-    says, per (round, unit) that sent its report, whether it was sent before it.
+    Each value ends with whether it counts as on time (its unit's report sent before the
+    deadline's cutoff, or, not sent, the value entered before it).
     """
     kind_of = {i.id: i.kind for i in inds}
     acc: dict[tuple[int, int, str], list[Any]] = {}
-    for rid, uid, iid, num, den, val, status, _text, state, fresh in values:
+    for rid, uid, iid, num, den, val, status, _text, state, on_time in values:
         kind = kind_of.get(iid)
         if kind is None or not has_value(kind, num, den, val, status):
             continue
@@ -475,8 +474,7 @@ def _sum_values(values: Sequence[Any], rounds: dict[int, tuple[int, int]],
         if val is not None:
             a[4] = (a[4] or 0.0) + val
             a[5] += val >= 0.5
-        sub = sent.get((rid, uid))
-        a[6] += sub[1] if sub is not None else fresh
+        a[6] += on_time
     out = []
     for (rid, ind, kind), (n, sub, num, den, val, yes, on_time) in acc.items():
         cid, year = rounds[rid]
@@ -486,71 +484,118 @@ def _sum_values(values: Sequence[Any], rounds: dict[int, tuple[int, int]],
 
 
 # A commune's report: every statement built once, here (building and caching a statement's
-# key costs more than running it on a thousand rows), the values fetched as plain tuples.
-_COMMUNE_ROUNDS = (
-    sa_select(_r.c.id, _r.c.year, _r.c.plan_id, _r.c.unit_deadline,
+# key costs more than running it on a thousand rows), the rows fetched as plain tuples, and
+# as few of them as can be: the unit, its parent and its rounds come in one statement.
+_pu = Unit.__table__.alias("parent_unit")
+_HEAD_COLS = (_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _pu.c.id, _pu.c.code, _pu.c.name,
+              _pu.c.kind, _r.c.id, _r.c.year, _r.c.plan_id, _r.c.unit_deadline,
               _r.c.consolidation_deadline, _r.c.closed_at, _p.c.code, _p.c.name_vi,
               _p.c.name_en, _p.c.issuer, _p.c.level)
-    .select_from(_r.join(_p, _p.c.id == _r.c.plan_id))
-    .where(_r.c.commune_id == bindparam("commune_id")).order_by(_r.c.year))
+_HEAD = (sa_select(*_HEAD_COLS)
+         .select_from(_u.outerjoin(_pu, _pu.c.id == _u.c.parent_id)
+                      .outerjoin(_r, _r.c.commune_id == _u.c.id)
+                      .outerjoin(_p, _p.c.id == _r.c.plan_id))
+         .order_by(_r.c.year))
+_HEAD_BY_ID = _HEAD.where(_u.c.id == bindparam("key"))
+_HEAD_BY_CODE = _HEAD.where(_u.c.code == bindparam("key"))
 _CUTOFF = bindparam("cutoff", type_=UTCDateTime())
-_ROUND_IDS = bindparam("round_ids", expanding=True)
+_ROUND_ID = bindparam("round_id")
+# the report's own round: its values one by one (the units' detail is made of them), each
+# with whether it counts as on time: its unit's report sent before the deadline's end, or,
+# not sent, the value entered before it
 _COMMUNE_VALUES = (
     sa_select(_rv.c.round_id, _rv.c.unit_id, _rv.c.indicator_id, _rv.c.numerator,
               _rv.c.denominator, _rv.c.value, _rv.c.task_status, _rv.c.text, _rv.c.state,
-              case((_rv.c.updated_at < _CUTOFF, 1), else_=0))
-    .where(_rv.c.round_id.in_(_ROUND_IDS)))
-_COMMUNE_SENT = (
-    sa_select(_s.c.round_id, _s.c.unit_id,
-              case((_s.c.round_id == bindparam("round_id"), _s.c.submitted_at)),
-              case((_s.c.submitted_at < _CUTOFF, 1), else_=0))
-    .where(_s.c.round_id.in_(_ROUND_IDS)))
+              case((_s.c.id.is_not(None), case((_s.c.submitted_at < _CUTOFF, 1), else_=0)),
+                   (_rv.c.updated_at < _CUTOFF, 1), else_=0))
+    .select_from(_rv.outerjoin(_s, and_(_s.c.round_id == _rv.c.round_id,
+                                        _s.c.unit_id == _rv.c.unit_id)))
+    .where(_rv.c.round_id == _ROUND_ID))
+# the commune's units and whether (and when) each sent its report of the round
 _COMMUNE_UNITS = (
-    sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind)
+    sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _s.c.id, _s.c.submitted_at,
+              case((_s.c.submitted_at < _CUTOFF, 1), else_=0))
+    .select_from(_u.outerjoin(_s, and_(_s.c.round_id == _ROUND_ID, _s.c.unit_id == _u.c.id)))
     .where(_u.c.parent_id == bindparam("commune_id")).order_by(_u.c.position, _u.c.code))
 _UNIT_KINDS = sa_select(_u.c.id, _u.c.kind).where(_u.c.id.in_(bindparam("unit_ids",
                                                                            expanding=True)))
+# the earlier years (the year before, the reference years, the road): summed in SQL per
+# round, indicator and unit kind, as a roll-up does, a value counting when the fields its
+# indicator's kind needs are filled (the kinds come from the plan: three lists of ids)
+_COMMUNE_EARLIER = (
+    sa_select(_rv.c.round_id, _rv.c.indicator_id, _u.c.kind, func.count(),
+              func.sum(case((_rv.c.state == "submitted", 1), else_=0)),
+              func.sum(_rv.c.numerator), func.sum(_rv.c.denominator), func.sum(_rv.c.value),
+              func.sum(case((_rv.c.value >= 0.5, 1), else_=0)))
+    .select_from(_rv.join(_u, _u.c.id == _rv.c.unit_id))
+    .where(_rv.c.round_id.in_(bindparam("earlier", expanding=True)), or_(
+        and_(_rv.c.indicator_id.in_(bindparam("rate_ids", expanding=True)),
+             _rv.c.numerator.is_not(None), _rv.c.denominator.is_not(None)),
+        and_(_rv.c.indicator_id.in_(bindparam("task_ids", expanding=True)),
+             _rv.c.task_status.is_not(None)),
+        and_(_rv.c.indicator_id.in_(bindparam("other_ids", expanding=True)),
+             _rv.c.value.is_not(None))))
+    .group_by(_rv.c.round_id, _rv.c.indicator_id, _u.c.kind))
+
+
+def _earlier_groups(conn: Any, earlier: list[int], rounds: dict[int, tuple[int, int]],
+                    inds: Sequence[IndicatorRule]) -> list[Group]:
+    """The grouped rows of a commune's earlier rounds (their on-time counts are not read:
+    who was late is a fact of the report's own year)."""
+    ids: dict[str, list[int]] = {"rate_ids": [], "task_ids": [], "other_ids": []}
+    for i in inds:
+        ids["rate_ids" if i.kind == IndicatorKind.rate else
+            "task_ids" if i.kind == IndicatorKind.task else "other_ids"].append(i.id)
+    out = []
+    for rid, ind, kind, n, sub, num, den, val, yes in conn.execute(
+            _COMMUNE_EARLIER, {"earlier": earlier, **ids}).all():
+        cid, year = rounds[rid]
+        out.append(Group(cid, year, ind, kind, int(n), int(sub), _int(num), _int(den),
+                         None if val is None else float(val), int(yes or 0), 0))
+    return out
 
 
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, tz: ZoneInfo) -> CommuneReport:
     """The annual report of a commune (or any unit with its own round) for ``year``."""
-    commune, parent = _unit_and_parent(commune_code_or_id, session)
-    conn = session.connection()
-    rounds = conn.execute(_COMMUNE_ROUNDS, {"commune_id": commune.id}).all()
+    head = _head(commune_code_or_id, session)
+    commune = UnitInfo(*head[0][:4])
+    parent = UnitInfo(*head[0][4:8]) if head[0][4] is not None else None
+    rounds = [RoundRow(*h[8:]) for h in head if h[8] is not None]
     rnd = next((r for r in rounds if r.year == year), None)
     if rnd is None:
         raise ReportError(f"{commune.code} has no round for {year}; rounds: "
                           f"{', '.join(str(r.year) for r in rounds) or '(none)'}")
     plan = PlanInfo(rnd.plan_id, rnd.code, rnd.name_vi, rnd.name_en, rnd.issuer, rnd.level)
+    conn = session.connection()
     inds = _plan_indicators(plan.id, session=session)
     need = set(years_needed(inds, year))
     # and every earlier year on the plan: the path to the milestone and the trend start there
     mine = {r.id: (commune.id, r.year) for r in rounds
             if r.plan_id == plan.id and (r.year in need or r.year < year)}
-    # the values of those rounds (about a thousand rows) and who sent their report: summed
-    # here, as the grouped query of a roll-up would, without a join per value
-    params = {"round_ids": list(mine), "cutoff": deadline_cutoff(rnd.unit_deadline, tz),
-              "round_id": rnd.id}
+    # this round's values (a few hundred rows), summed here as the grouped query of a
+    # roll-up would; the units and who sent their report
+    params = {"round_id": rnd.id, "cutoff": deadline_cutoff(rnd.unit_deadline, tz),
+              "commune_id": commune.id}
     values = conn.execute(_COMMUNE_VALUES, params).all()
-    sent = {(rid, uid): (at, bool(in_time))
-            for rid, uid, at, in_time in conn.execute(_COMMUNE_SENT, params)}
-    units = conn.execute(_COMMUNE_UNITS, {"commune_id": commune.id}).all()
-    kind_of_unit = {u.id: u.kind for u in units}
+    units = conn.execute(_COMMUNE_UNITS, params).all()
+    kind_of_unit = {u[0]: u[3] for u in units}
     others = {v[1] for v in values} - kind_of_unit.keys()
     if others:  # values of units no longer under the commune: counted by their kind
         kind_of_unit.update(conn.execute(_UNIT_KINDS, {"unit_ids": sorted(others)}).all())
-    groups = _sum_values(values, mine, inds, kind_of_unit, sent)
+    groups = _sum_values(values, {rnd.id: mine[rnd.id]}, inds, kind_of_unit)
+    earlier = [rid for rid in mine if rid != rnd.id]
+    if earlier:
+        groups += _earlier_groups(conn, earlier, mine, inds)
     scope = Scope()
     for g in groups:
         scope.groups[(g.year, g.ind)].append(g)
     for u in units:
-        scope.kind_counts[u.kind] = scope.kind_counts.get(u.kind, 0) + 1
+        scope.kind_counts[u[3]] = scope.kind_counts.get(u[3], 0) + 1
 
     # per-unit detail: the round's raw values
-    subs = {uid: done for (rid, uid), done in sent.items() if rid == rnd.id}
-    unit_list = [(u.id, u.code, u.name, u.kind) for u in units]
-    values = [v for v in values if v[0] == rnd.id]
+    subs = {u[0]: (u[5], bool(u[6])) for u in units if u[4] is not None}
+    unit_list = [u[:4] for u in units]
     by_unit: dict[int, dict[int, Any]] = defaultdict(dict)
     kind_of = {i.id: i.kind for i in inds}
     counted = set()  # (unit, indicator) whose value has what its kind needs
@@ -617,25 +662,32 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
         parent=parent)
 
 
-_pu = Unit.__table__.alias("parent_unit")
-_UNIT_AND_PARENT = (
-    sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _pu.c.id, _pu.c.code, _pu.c.name,
-              _pu.c.kind)
-    .select_from(_u.outerjoin(_pu, _pu.c.id == _u.c.parent_id)))
-_UNIT_AND_PARENT_BY_ID = _UNIT_AND_PARENT.where(_u.c.id == bindparam("key"))
-_UNIT_AND_PARENT_BY_CODE = _UNIT_AND_PARENT.where(_u.c.code == bindparam("key"))
+class RoundRow(NamedTuple):
+    """A round of the commune and its plan, as the head statement reads them."""
+
+    id: int
+    year: int
+    plan_id: int
+    unit_deadline: date
+    consolidation_deadline: date
+    closed_at: datetime | None
+    code: str
+    name_vi: str
+    name_en: str
+    issuer: str
+    level: str
 
 
-def _unit_and_parent(code_or_id: str | int, session: Session) -> tuple[Any, UnitInfo | None]:
-    """The unit (by id, full code or unambiguous last part) and its parent: one query."""
+def _head(code_or_id: str | int, session: Session) -> list[Any]:
+    """The unit (by id, full code or unambiguous last part), its parent and its rounds
+    (one row per round, or one row without a round): one query."""
     by_id = isinstance(code_or_id, int)
-    row = session.connection().execute(_UNIT_AND_PARENT_BY_ID if by_id else
-                                       _UNIT_AND_PARENT_BY_CODE, {"key": code_or_id}).first()
-    if row is None:  # a last part of a code, or nothing: resolve_unit says which
+    conn = session.connection()
+    rows = conn.execute(_HEAD_BY_ID if by_id else _HEAD_BY_CODE, {"key": code_or_id}).all()
+    if not rows:  # a last part of a code, or nothing: resolve_unit says which
         unit = resolve_unit(code_or_id, session)
-        return unit, _parent(unit, session)
-    parent = UnitInfo(*row[4:]) if row[4] is not None else None
-    return UnitInfo(*row[:4]), parent
+        rows = conn.execute(_HEAD_BY_ID, {"key": unit.id}).all()
+    return rows
 
 
 def _parent(unit: Any, session: Session) -> UnitInfo | None:
