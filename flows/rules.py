@@ -601,7 +601,11 @@ def expected_units(ind: IndicatorRule, scope: Scope, fig: Figure) -> int:
     """Units expected to report the indicator in the scope (agency-or-hamlet aware)."""
     if ind.mixed and ind.id in scope.mixed_expected:
         return scope.mixed_expected[ind.id]
-    return sum(scope.kind_counts.get(k, 0) for k in responsible_kinds(ind, fig))
+    counts = scope.kind_counts
+    n = 0
+    for k in responsible_kinds(ind, fig):
+        n += counts.get(k, 0)
+    return n
 
 
 def responsible_kinds(ind: IndicatorRule, fig: Figure) -> frozenset[str]:

@@ -157,9 +157,9 @@ class IndicatorRow:
     roles: tuple[tuple[str, str], ...] = ()  # (unit, lead | implement | coordinate)
 
 
-@dataclass(frozen=True)
-class UnitValue:
-    """One unit's value for one indicator (for an upper level: one commune's figure)."""
+class UnitValue(NamedTuple):
+    """One unit's value for one indicator (for an upper level: one commune's figure); a
+    tuple, as a province's report holds one per commune and indicator."""
 
     numerator: int | None
     denominator: int | None
@@ -394,38 +394,39 @@ def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
     if len(rounds) > 100 and conn.dialect.name == "postgresql":
         # one group per round, indicator and kind: let PostgreSQL hash them in memory
         conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+    # SQLite gives ints, PostgreSQL Decimal sums of bigints: made plain ints and floats
+    plain = conn.dialect.name == "sqlite"
     out = []
+    append = out.append
     for rid, ind, kind, n, sub, num, den, val, yes, ontime in conn.execute(stmt).all():
         cid, year = rounds[rid]
-        out.append(Group(cid, year, ind, kind, int(n), int(sub), _int(num), _int(den),
-                         None if val is None else float(val), int(yes or 0), int(ontime or 0)))
+        if plain:
+            append(Group(cid, year, ind, kind, n, sub, num, den, val, yes or 0, ontime or 0))
+        else:
+            append(Group(cid, year, ind, kind, int(n), int(sub), _int(num), _int(den),
+                         None if val is None else float(val), int(yes or 0),
+                         int(ontime or 0)))
     return out
 
 
-def _summed(groups: Sequence[Group]) -> list[Group]:
-    """Groups of one year and indicator added up per unit kind (and agency choice): what
-    ``combine`` makes of them is unchanged, it only adds fewer rows."""
-    acc: dict[tuple[str, bool | None], list[Any]] = {}
-    for g in groups:
-        key = (g.kind, g.agency_here)
-        a = acc.get(key)
-        if a is None:
-            acc[key] = [g.n, g.n_sub, g.num, g.den, g.val, g.yes, g.on_time]
-            continue
-        a[0] += g.n
-        a[1] += g.n_sub
-        if g.num is not None:
-            a[2] = g.num if a[2] is None else a[2] + g.num
-        if g.den is not None:
-            a[3] = g.den if a[3] is None else a[3] + g.den
-        if g.val is not None:
-            a[4] = g.val if a[4] is None else a[4] + g.val
-        a[5] += g.yes
-        a[6] += g.on_time
-    first = groups[0]
-    return [Group(None, first.year, first.ind, kind, n, n_sub, num, den, val, yes, on_time,
-                  agency)
-            for (kind, agency), (n, n_sub, num, den, val, yes, on_time) in acc.items()]
+def _add_up(acc: dict[tuple[str, bool | None], list[Any]], g: Group) -> None:
+    """Add a group to the sums of its year and indicator, per unit kind (and agency
+    choice): ``combine`` makes the same figure of the sums as of the groups."""
+    key = (g.kind, g.agency_here)
+    a = acc.get(key)
+    if a is None:
+        acc[key] = [g.n, g.n_sub, g.num, g.den, g.val, g.yes, g.on_time]
+        return
+    a[0] += g.n
+    a[1] += g.n_sub
+    if g.num is not None:
+        a[2] = g.num if a[2] is None else a[2] + g.num
+    if g.den is not None:
+        a[3] = g.den if a[3] is None else a[3] + g.den
+    if g.val is not None:
+        a[4] = g.val if a[4] is None else a[4] + g.val
+    a[5] += g.yes
+    a[6] += g.on_time
 
 
 def _int(v: Any) -> int | None:
@@ -773,12 +774,17 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
         total.kind_counts[kind] = total.kind_counts.get(kind, 0) + int(n)
         per[cid].kind_counts[kind] = int(n)
     ind_by_id = {i.id: i for i in inds}
-    if include_units or mixed:
-        # one scan grouped per round (a commune and a year); the totals are the sums of the
-        # communes' groups, with the agency-before-hamlets choice made commune by commune
-        for g in _grouped(session, rounds, inds, deadlines, tz):
+    mixed_ids = set(mixed)
+    detail = include_units or bool(mixed)  # each commune's figures are needed
+    # one scan grouped per round (a commune and a year); the totals are the sums of the
+    # communes' groups, with the agency-before-hamlets choice made commune by commune
+    sums: dict[tuple[int, int], dict[tuple[str, bool | None], list[Any]]] = defaultdict(dict)
+    for g in _grouped(session, rounds, inds, deadlines, tz):
+        if detail:
             per[g.scope].groups[(g.year, g.ind)].append(g)  # type: ignore[index]
-        everyone: dict[tuple[int, int], list[Group]] = defaultdict(list)
+        if g.ind not in mixed_ids:
+            _add_up(sums[(g.year, g.ind)], g)
+    if mixed:
         for sc in per.values():
             for key, groups in sc.groups.items():
                 ind = ind_by_id.get(key[1])
@@ -786,15 +792,12 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                     agency = any(g.kind in ind.agencies for g in groups)
                     groups[:] = [g._replace(agency_here=agency and g.kind in AREA_KINDS)
                                  for g in groups]
-                everyone[key].extend(groups)
-        for key, groups in everyone.items():
-            total.groups[key] = _summed(groups)
-    else:
-        everyone = defaultdict(list)
-        for g in _grouped(session, rounds, inds, deadlines, tz):
-            everyone[(g.year, g.ind)].append(g)
-        for key, groups in everyone.items():
-            total.groups[key] = _summed(groups)
+                    for g in groups:
+                        _add_up(sums[key], g)
+    for (y, iid), acc in sums.items():
+        total.groups[(y, iid)] = [
+            Group(None, y, iid, kind, n, n_sub, num, den, val, yes, on_time, agency)
+            for (kind, agency), (n, n_sub, num, den, val, yes, on_time) in acc.items()]
     if mixed:  # expected units of mixed indicators: decided commune by commune
         for sc in per.values():
             for iid in mixed:
@@ -821,7 +824,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     targets = {i.id: target_for(i.milestones, year) for i in inds}
     # each commune's figure and verdict (its road and change are not shown)
     per_brief: dict[int, dict[int, Brief]] = {}
-    if include_units or mixed:
+    if detail:
         for cid, sc in per.items():
             per_brief[cid] = {i.id: brief(i, sc, year, targets[i.id]) for i in shown}
     names_of = {cid: u.name for cid, u in communes.items()}
