@@ -2,8 +2,11 @@
 
 A roll-up's figures are made in SQL: one grouped query over ``ReportedValue`` joined to its
 unit and submission gives, per round, indicator and unit kind, the sums of numerators,
-denominators and values and the number of units that reported (submitted, on time). A
-commune's report reads its few rounds' values and sums them the same way here. Every rule
+denominators and values and the number of units that reported (submitted, on time); the
+totals add those rows up per unit kind, and each commune gets its figure and verdict
+(``flows.rules.brief``) without the road it does not show. A commune's report reads its
+own round's values one by one (they make the per-unit detail) and sums them the same way
+here, and its earlier years already summed by a grouped query. Every rule
 (reporters, agency before hamlets, targets, verdicts, changes) is in ``flows.rules``; they
 are documented in docs/report.md. Nothing here writes to the database.
 """
