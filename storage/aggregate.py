@@ -526,23 +526,39 @@ _UNIT_KINDS = sa_select(_u.c.id, _u.c.kind).where(_u.c.id.in_(bindparam("unit_id
 # the earlier years (the year before, the reference years, the road): summed in SQL per
 # round, indicator and unit kind, as a roll-up does, a value counting when the fields its
 # indicator's kind needs are filled (the kinds come from the plan: three lists of ids)
-_COMMUNE_EARLIER = (
-    sa_select(_rv.c.round_id, _rv.c.indicator_id, _u.c.kind, func.count(),
-              func.sum(case((_rv.c.state == "submitted", 1), else_=0)),
-              func.sum(_rv.c.numerator), func.sum(_rv.c.denominator), func.sum(_rv.c.value),
-              func.sum(case((_rv.c.value >= 0.5, 1), else_=0)))
-    .select_from(_rv.join(_u, _u.c.id == _rv.c.unit_id))
-    .where(_rv.c.round_id.in_(bindparam("earlier", expanding=True)), or_(
-        and_(_rv.c.indicator_id.in_(bindparam("rate_ids", expanding=True)),
-             _rv.c.numerator.is_not(None), _rv.c.denominator.is_not(None)),
-        and_(_rv.c.indicator_id.in_(bindparam("task_ids", expanding=True)),
-             _rv.c.task_status.is_not(None)),
-        and_(_rv.c.indicator_id.in_(bindparam("other_ids", expanding=True)),
-             _rv.c.value.is_not(None))))
-    .group_by(_rv.c.round_id, _rv.c.indicator_id, _u.c.kind))
+_HAS_DATA = or_(
+    and_(_rv.c.indicator_id.in_(bindparam("rate_ids", expanding=True)),
+         _rv.c.numerator.is_not(None), _rv.c.denominator.is_not(None)),
+    and_(_rv.c.indicator_id.in_(bindparam("task_ids", expanding=True)),
+         _rv.c.task_status.is_not(None)),
+    and_(_rv.c.indicator_id.in_(bindparam("other_ids", expanding=True)),
+         _rv.c.value.is_not(None)))
 
 
-def _earlier_groups(conn: Any, earlier: list[int], rounds: dict[int, tuple[int, int]],
+def _earlier_stmt(kind: Any, joined: Any) -> Any:
+    return (sa_select(_rv.c.round_id, _rv.c.indicator_id, kind, func.count(),
+                      func.sum(case((_rv.c.state == "submitted", 1), else_=0)),
+                      func.sum(_rv.c.numerator), func.sum(_rv.c.denominator),
+                      func.sum(_rv.c.value), func.sum(case((_rv.c.value >= 0.5, 1), else_=0)))
+            .select_from(joined)
+            .where(_rv.c.round_id.in_(bindparam("earlier", expanding=True)), _HAS_DATA)
+            .group_by(_rv.c.round_id, _rv.c.indicator_id, kind))
+
+
+# SQLite looks each value's unit up by its key
+_COMMUNE_EARLIER = _earlier_stmt(_u.c.kind, _rv.join(_u, _u.c.id == _rv.c.unit_id))
+# PostgreSQL would hash the whole unit table: it joins the commune's own units (a few
+# dozen) and looks a unit no longer under the commune up by its key
+_ux = Unit.__table__.alias("moved_unit")
+_OWN_KIND = func.coalesce(
+    _u.c.kind, sa_select(_ux.c.kind).where(_ux.c.id == _rv.c.unit_id).scalar_subquery())
+_COMMUNE_EARLIER_PG = _earlier_stmt(
+    _OWN_KIND, _rv.outerjoin(_u, and_(_u.c.id == _rv.c.unit_id,
+                                      _u.c.parent_id == bindparam("commune_id"))))
+
+
+def _earlier_groups(conn: Any, commune_id: int, earlier: list[int],
+                    rounds: dict[int, tuple[int, int]],
                     inds: Sequence[IndicatorRule]) -> list[Group]:
     """The grouped rows of a commune's earlier rounds (their on-time counts are not read:
     who was late is a fact of the report's own year)."""
@@ -552,7 +568,8 @@ def _earlier_groups(conn: Any, earlier: list[int], rounds: dict[int, tuple[int, 
             "task_ids" if i.kind == IndicatorKind.task else "other_ids"].append(i.id)
     out = []
     for rid, ind, kind, n, sub, num, den, val, yes in conn.execute(
-            _COMMUNE_EARLIER, {"earlier": earlier, **ids}).all():
+            _COMMUNE_EARLIER if conn.dialect.name == "sqlite" else _COMMUNE_EARLIER_PG,
+            {"commune_id": commune_id, "earlier": earlier, **ids}).all():
         cid, year = rounds[rid]
         out.append(Group(cid, year, ind, kind, int(n), int(sub), _int(num), _int(den),
                          None if val is None else float(val), int(yes or 0), 0))
@@ -590,7 +607,7 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     groups = _sum_values(values, {rnd.id: mine[rnd.id]}, inds, kind_of_unit)
     earlier = [rid for rid in mine if rid != rnd.id]
     if earlier:
-        groups += _earlier_groups(conn, earlier, mine, inds)
+        groups += _earlier_groups(conn, commune.id, earlier, mine, inds)
     scope = Scope()
     for g in groups:
         scope.groups[(g.year, g.ind)].append(g)
