@@ -4,8 +4,9 @@ Every rule of the annual report (docs/report.md) lives here and nowhere else:
 ``target_for`` (which milestone applies to a year), ``meets`` (the verdict by direction on
 the exact value), ``pooled_rate`` and ``share_of_units`` (how units add up), ``change_pct``
 (against the reference year), ``judge`` and ``compute`` (verdict, reason, warnings of one
-indicator in one scope) and ``decimals_to_agree`` / ``shown_decimals`` (the precision that
-never lets a shown figure contradict its verdict). ``storage.aggregate`` queries and hands
+indicator in one scope; ``brief``: the same figure and verdict without the road) and
+``decimals_to_agree`` / ``shown_decimals`` (the precision that never lets a shown figure
+contradict its verdict). ``storage.aggregate`` queries and hands
 rows over; the faces only render. Nothing here touches a database or the network.
 """
 
