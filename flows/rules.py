@@ -4,8 +4,9 @@ Every rule of the annual report (docs/report.md) lives here and nowhere else:
 ``target_for`` (which milestone applies to a year), ``meets`` (the verdict by direction on
 the exact value), ``pooled_rate`` and ``share_of_units`` (how units add up), ``change_pct``
 (against the reference year), ``judge`` and ``compute`` (verdict, reason, warnings of one
-indicator in one scope) and ``decimals_to_agree`` / ``shown_decimals`` (the precision that
-never lets a shown figure contradict its verdict). ``storage.aggregate`` queries and hands
+indicator in one scope; ``brief``: the same figure and verdict without the road) and
+``decimals_to_agree`` / ``shown_decimals`` (the precision that never lets a shown figure
+contradict its verdict). ``storage.aggregate`` queries and hands
 rows over; the faces only render. Nothing here touches a database or the network.
 """
 
@@ -601,7 +602,11 @@ def expected_units(ind: IndicatorRule, scope: Scope, fig: Figure) -> int:
     """Units expected to report the indicator in the scope (agency-or-hamlet aware)."""
     if ind.mixed and ind.id in scope.mixed_expected:
         return scope.mixed_expected[ind.id]
-    return sum(scope.kind_counts.get(k, 0) for k in responsible_kinds(ind, fig))
+    counts = scope.kind_counts
+    n = 0
+    for k in responsible_kinds(ind, fig):
+        n += counts.get(k, 0)
+    return n
 
 
 def responsible_kinds(ind: IndicatorRule, fig: Figure) -> frozenset[str]:
@@ -666,29 +671,68 @@ def history(ind: IndicatorRule, scope: Scope, year: int,
     return points, small
 
 
+def _figure(ind: IndicatorRule, scope: Scope, year: int, expected: int,
+            ) -> tuple[Figure, float | None]:
+    """An earlier year's figure and value (a share over the units expected that year)."""
+    fig = combine(scope.groups.get((year, ind.id), ()), ind)
+    return fig, figure_value(ind, fig, _earlier_expected(ind, scope, fig, expected))[2]
+
+
+def _verdict(ind: IndicatorRule, fig: Figure, value: float | None, expected: int,
+             target: Target | None, year: int, ref_year: int, ref: Figure | None,
+             ref_value: float | None,
+             ) -> tuple[str | None, str | None, str | None, float | None, list[str]]:
+    """``judge`` of one indicator in one scope (the baseline year itself is not judged)."""
+    incomplete = (R_MISSING if fig.n < expected else
+                  R_NOT_SUBMITTED if fig.n_sub < fig.n else None)
+    if target is not None and target.direction == "reduce_vs_year" and \
+            ref_year >= year:  # the baseline year itself: what later years are measured from
+        return None, None, R_BASELINE_YEAR, None, []
+    return judge(ind, value, fig, target, ref_value, ref is not None and ref.n > 0,
+                 incomplete, ref_complete=ref is None or ref.n >= expected)
+
+
+class Brief(NamedTuple):
+    """An indicator's figure and verdict in one scope, without its road and its change:
+    what a roll-up shows of each commune (``compute`` gives the same figure and verdict)."""
+
+    numerator: int | None
+    denominator: int | None
+    value: float | None
+    verdict: str | None
+    expected: int
+    n: int  # units that reported
+    n_sub: int  # of which submitted
+
+
+def brief(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) -> Brief:
+    """The figure and verdict of ``compute``, reading the reference year only when the
+    target is measured against it (a reduction, maintain)."""
+    fig = combine(scope.groups.get((year, ind.id), ()), ind)
+    expected = expected_units(ind, scope, fig)
+    num, den, value = figure_value(ind, fig, expected)
+    ref_year = reference_year(target, year)
+    ref = ref_value = None
+    if target is not None and target.direction in (*REDUCTIONS, "maintain"):
+        ref, ref_value = _figure(ind, scope, ref_year, expected)
+    verdict = _verdict(ind, fig, value, expected, target, year, ref_year, ref, ref_value)[0]
+    return Brief(num, den, value, verdict, expected, fig.n, fig.n_sub)
+
+
 def compute(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) -> Computed:
     """Figure and verdict of one indicator in one scope, against the year's target."""
     fig = combine(scope.groups.get((year, ind.id), ()), ind)
     expected = expected_units(ind, scope, fig)
     num, den, value = figure_value(ind, fig, expected)
-    last = combine(scope.groups.get((year - 1, ind.id), ()), ind)
     # an earlier year's share of units is over the units expected that year
-    last_value = figure_value(ind, last, _earlier_expected(ind, scope, last, expected))[2]
+    last, last_value = _figure(ind, scope, year - 1, expected)
     ref_year = reference_year(target, year)
     if ref_year == year - 1:
         ref, ref_value = last, last_value
     else:
-        ref = combine(scope.groups.get((ref_year, ind.id), ()), ind)
-        ref_value = figure_value(ind, ref, _earlier_expected(ind, scope, ref, expected))[2]
-    incomplete = (R_MISSING if fig.n < expected else
-                  R_NOT_SUBMITTED if fig.n_sub < fig.n else None)
-    if target is not None and target.direction == "reduce_vs_year" and \
-            ref_year >= year:  # the baseline year itself: what later years are measured from
-        verdict, provisional, reason, change, extra = None, None, R_BASELINE_YEAR, None, []
-    else:
-        verdict, provisional, reason, change, extra = judge(
-            ind, value, fig, target, ref_value, ref.n > 0, incomplete,
-            ref_complete=ref.n >= expected)
+        ref, ref_value = _figure(ind, scope, ref_year, expected)
+    verdict, provisional, reason, change, extra = _verdict(
+        ind, fig, value, expected, target, year, ref_year, ref, ref_value)
     warnings = list(extra)
     if ind.kind == "rate" and fig.n and fig.den is not None:
         min_den = min_denominator(ind.factor, ind.min_denominator)

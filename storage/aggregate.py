@@ -2,8 +2,11 @@
 
 A roll-up's figures are made in SQL: one grouped query over ``ReportedValue`` joined to its
 unit and submission gives, per round, indicator and unit kind, the sums of numerators,
-denominators and values and the number of units that reported (submitted, on time). A
-commune's report reads its few rounds' values and sums them the same way here. Every rule
+denominators and values and the number of units that reported (submitted, on time); the
+totals add those rows up per unit kind, and each commune gets its figure and verdict
+(``flows.rules.brief``) without the road it does not show. A commune's report reads its
+own round's values one by one (they make the per-unit detail) and sums them the same way
+here, and its earlier years already summed by a grouped query. Every rule
 (reporters, agency before hamlets, targets, verdicts, changes) is in ``flows.rules``; they
 are documented in docs/report.md. Nothing here writes to the database.
 """
@@ -14,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, literal, or_
@@ -40,6 +43,7 @@ from flows.rules import (  # noqa: F401 - the rules' codes are the report's code
     W_SMALL_DENOMINATOR,
     W_ZERO_DENOMINATOR,
     W_ZERO_REFERENCE,
+    Brief,
     Computed,
     Group,
     IndicatorRule,
@@ -47,6 +51,7 @@ from flows.rules import (  # noqa: F401 - the rules' codes are the report's code
     Projection,
     Scope,
     Target,
+    brief,
     combine,
     compute,
     expected_units,
@@ -155,9 +160,9 @@ class IndicatorRow:
     roles: tuple[tuple[str, str], ...] = ()  # (unit, lead | implement | coordinate)
 
 
-@dataclass(frozen=True)
-class UnitValue:
-    """One unit's value for one indicator (for an upper level: one commune's figure)."""
+class UnitValue(NamedTuple):
+    """One unit's value for one indicator (for an upper level: one commune's figure); a
+    tuple, as a province's report holds one per commune and indicator."""
 
     numerator: int | None
     denominator: int | None
@@ -392,12 +397,39 @@ def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
     if len(rounds) > 100 and conn.dialect.name == "postgresql":
         # one group per round, indicator and kind: let PostgreSQL hash them in memory
         conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+    # SQLite gives ints, PostgreSQL Decimal sums of bigints: made plain ints and floats
+    plain = conn.dialect.name == "sqlite"
     out = []
-    for rid, ind, kind, n, sub, num, den, val, yes, ontime in conn.execute(stmt):
+    append = out.append
+    for rid, ind, kind, n, sub, num, den, val, yes, ontime in conn.execute(stmt).all():
         cid, year = rounds[rid]
-        out.append(Group(cid, year, ind, kind, int(n), int(sub), _int(num), _int(den),
-                         None if val is None else float(val), int(yes or 0), int(ontime or 0)))
+        if plain:
+            append(Group(cid, year, ind, kind, n, sub, num, den, val, yes or 0, ontime or 0))
+        else:
+            append(Group(cid, year, ind, kind, int(n), int(sub), _int(num), _int(den),
+                         None if val is None else float(val), int(yes or 0),
+                         int(ontime or 0)))
     return out
+
+
+def _add_up(acc: dict[tuple[str, bool | None], list[Any]], g: Group) -> None:
+    """Add a group to the sums of its year and indicator, per unit kind (and agency
+    choice): ``combine`` makes the same figure of the sums as of the groups."""
+    key = (g.kind, g.agency_here)
+    a = acc.get(key)
+    if a is None:
+        acc[key] = [g.n, g.n_sub, g.num, g.den, g.val, g.yes, g.on_time]
+        return
+    a[0] += g.n
+    a[1] += g.n_sub
+    if g.num is not None:
+        a[2] = g.num if a[2] is None else a[2] + g.num
+    if g.den is not None:
+        a[3] = g.den if a[3] is None else a[3] + g.den
+    if g.val is not None:
+        a[4] = g.val if a[4] is None else a[4] + g.val
+    a[5] += g.yes
+    a[6] += g.on_time
 
 
 def _int(v: Any) -> int | None:
@@ -421,16 +453,15 @@ def resolve_unit(code_or_id: str | int, session: Session) -> Unit:
 
 
 def _sum_values(values: Sequence[Any], rounds: dict[int, tuple[int, int]],
-                inds: Sequence[IndicatorRule], kind_of_unit: dict[int, str],
-                sent: dict[tuple[int, int], tuple[datetime | None, bool]]) -> list[Group]:
-    """The grouped query's rows made from the values themselves (a commune's few rounds).
+                inds: Sequence[IndicatorRule], kind_of_unit: dict[int, str]) -> list[Group]:
+    """The grouped query's rows made from the values themselves (a commune's round).
 
-    Each value ends with whether it was updated before the deadline's cutoff; ``sent``
-    says, per (round, unit) that sent its report, whether it was sent before it.
+    Each value ends with whether it counts as on time (its unit's report sent before the
+    deadline's cutoff, or, not sent, the value entered before it).
     """
     kind_of = {i.id: i.kind for i in inds}
     acc: dict[tuple[int, int, str], list[Any]] = {}
-    for rid, uid, iid, num, den, val, status, _text, state, fresh in values:
+    for rid, uid, iid, num, den, val, status, _text, state, on_time in values:
         kind = kind_of.get(iid)
         if kind is None or not has_value(kind, num, den, val, status):
             continue
@@ -447,8 +478,7 @@ def _sum_values(values: Sequence[Any], rounds: dict[int, tuple[int, int]],
         if val is not None:
             a[4] = (a[4] or 0.0) + val
             a[5] += val >= 0.5
-        sub = sent.get((rid, uid))
-        a[6] += sub[1] if sub is not None else fresh
+        a[6] += on_time
     out = []
     for (rid, ind, kind), (n, sub, num, den, val, yes, on_time) in acc.items():
         cid, year = rounds[rid]
@@ -458,71 +488,135 @@ def _sum_values(values: Sequence[Any], rounds: dict[int, tuple[int, int]],
 
 
 # A commune's report: every statement built once, here (building and caching a statement's
-# key costs more than running it on a thousand rows), the values fetched as plain tuples.
-_COMMUNE_ROUNDS = (
-    sa_select(_r.c.id, _r.c.year, _r.c.plan_id, _r.c.unit_deadline,
+# key costs more than running it on a thousand rows), the rows fetched as plain tuples, and
+# as few of them as can be: the unit, its parent and its rounds come in one statement.
+_pu = Unit.__table__.alias("parent_unit")
+_HEAD_COLS = (_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _pu.c.id, _pu.c.code, _pu.c.name,
+              _pu.c.kind, _r.c.id, _r.c.year, _r.c.plan_id, _r.c.unit_deadline,
               _r.c.consolidation_deadline, _r.c.closed_at, _p.c.code, _p.c.name_vi,
               _p.c.name_en, _p.c.issuer, _p.c.level)
-    .select_from(_r.join(_p, _p.c.id == _r.c.plan_id))
-    .where(_r.c.commune_id == bindparam("commune_id")).order_by(_r.c.year))
+_HEAD = (sa_select(*_HEAD_COLS)
+         .select_from(_u.outerjoin(_pu, _pu.c.id == _u.c.parent_id)
+                      .outerjoin(_r, _r.c.commune_id == _u.c.id)
+                      .outerjoin(_p, _p.c.id == _r.c.plan_id))
+         .order_by(_r.c.year))
+_HEAD_BY_ID = _HEAD.where(_u.c.id == bindparam("key"))
+_HEAD_BY_CODE = _HEAD.where(_u.c.code == bindparam("key"))
 _CUTOFF = bindparam("cutoff", type_=UTCDateTime())
-_ROUND_IDS = bindparam("round_ids", expanding=True)
+_ROUND_ID = bindparam("round_id")
+# the report's own round: its values one by one (the units' detail is made of them), each
+# with whether it counts as on time: its unit's report sent before the deadline's end, or,
+# not sent, the value entered before it
 _COMMUNE_VALUES = (
     sa_select(_rv.c.round_id, _rv.c.unit_id, _rv.c.indicator_id, _rv.c.numerator,
               _rv.c.denominator, _rv.c.value, _rv.c.task_status, _rv.c.text, _rv.c.state,
-              case((_rv.c.updated_at < _CUTOFF, 1), else_=0))
-    .where(_rv.c.round_id.in_(_ROUND_IDS)))
-_COMMUNE_SENT = (
-    sa_select(_s.c.round_id, _s.c.unit_id,
-              case((_s.c.round_id == bindparam("round_id"), _s.c.submitted_at)),
-              case((_s.c.submitted_at < _CUTOFF, 1), else_=0))
-    .where(_s.c.round_id.in_(_ROUND_IDS)))
+              case((_s.c.id.is_not(None), case((_s.c.submitted_at < _CUTOFF, 1), else_=0)),
+                   (_rv.c.updated_at < _CUTOFF, 1), else_=0))
+    .select_from(_rv.outerjoin(_s, and_(_s.c.round_id == _rv.c.round_id,
+                                        _s.c.unit_id == _rv.c.unit_id)))
+    .where(_rv.c.round_id == _ROUND_ID))
+# the commune's units and whether (and when) each sent its report of the round
 _COMMUNE_UNITS = (
-    sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind)
+    sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _s.c.id, _s.c.submitted_at,
+              case((_s.c.submitted_at < _CUTOFF, 1), else_=0))
+    .select_from(_u.outerjoin(_s, and_(_s.c.round_id == _ROUND_ID, _s.c.unit_id == _u.c.id)))
     .where(_u.c.parent_id == bindparam("commune_id")).order_by(_u.c.position, _u.c.code))
 _UNIT_KINDS = sa_select(_u.c.id, _u.c.kind).where(_u.c.id.in_(bindparam("unit_ids",
                                                                            expanding=True)))
+# the earlier years (the year before, the reference years, the road): summed in SQL per
+# round, indicator and unit kind, as a roll-up does, a value counting when the fields its
+# indicator's kind needs are filled (the kinds come from the plan: three lists of ids)
+_HAS_DATA = or_(
+    and_(_rv.c.indicator_id.in_(bindparam("rate_ids", expanding=True)),
+         _rv.c.numerator.is_not(None), _rv.c.denominator.is_not(None)),
+    and_(_rv.c.indicator_id.in_(bindparam("task_ids", expanding=True)),
+         _rv.c.task_status.is_not(None)),
+    and_(_rv.c.indicator_id.in_(bindparam("other_ids", expanding=True)),
+         _rv.c.value.is_not(None)))
+
+
+def _earlier_stmt(kind: Any, joined: Any) -> Any:
+    return (sa_select(_rv.c.round_id, _rv.c.indicator_id, kind, func.count(),
+                      func.sum(case((_rv.c.state == "submitted", 1), else_=0)),
+                      func.sum(_rv.c.numerator), func.sum(_rv.c.denominator),
+                      func.sum(_rv.c.value), func.sum(case((_rv.c.value >= 0.5, 1), else_=0)))
+            .select_from(joined)
+            .where(_rv.c.round_id.in_(bindparam("earlier", expanding=True)), _HAS_DATA)
+            .group_by(_rv.c.round_id, _rv.c.indicator_id, kind))
+
+
+# SQLite looks each value's unit up by its key
+_COMMUNE_EARLIER = _earlier_stmt(_u.c.kind, _rv.join(_u, _u.c.id == _rv.c.unit_id))
+# PostgreSQL would hash the whole unit table: it joins the commune's own units (a few
+# dozen) and looks a unit no longer under the commune up by its key
+_ux = Unit.__table__.alias("moved_unit")
+_OWN_KIND = func.coalesce(
+    _u.c.kind, sa_select(_ux.c.kind).where(_ux.c.id == _rv.c.unit_id).scalar_subquery())
+_COMMUNE_EARLIER_PG = _earlier_stmt(
+    _OWN_KIND, _rv.outerjoin(_u, and_(_u.c.id == _rv.c.unit_id,
+                                      _u.c.parent_id == bindparam("commune_id"))))
+
+
+def _earlier_groups(conn: Any, commune_id: int, earlier: list[int],
+                    rounds: dict[int, tuple[int, int]],
+                    inds: Sequence[IndicatorRule]) -> list[Group]:
+    """The grouped rows of a commune's earlier rounds (their on-time counts are not read:
+    who was late is a fact of the report's own year)."""
+    ids: dict[str, list[int]] = {"rate_ids": [], "task_ids": [], "other_ids": []}
+    for i in inds:
+        ids["rate_ids" if i.kind == IndicatorKind.rate else
+            "task_ids" if i.kind == IndicatorKind.task else "other_ids"].append(i.id)
+    out = []
+    for rid, ind, kind, n, sub, num, den, val, yes in conn.execute(
+            _COMMUNE_EARLIER if conn.dialect.name == "sqlite" else _COMMUNE_EARLIER_PG,
+            {"commune_id": commune_id, "earlier": earlier, **ids}).all():
+        cid, year = rounds[rid]
+        out.append(Group(cid, year, ind, kind, int(n), int(sub), _int(num), _int(den),
+                         None if val is None else float(val), int(yes or 0), 0))
+    return out
 
 
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, tz: ZoneInfo) -> CommuneReport:
     """The annual report of a commune (or any unit with its own round) for ``year``."""
-    commune, parent = _unit_and_parent(commune_code_or_id, session)
-    conn = session.connection()
-    rounds = conn.execute(_COMMUNE_ROUNDS, {"commune_id": commune.id}).all()
+    head = _head(commune_code_or_id, session)
+    commune = UnitInfo(*head[0][:4])
+    parent = UnitInfo(*head[0][4:8]) if head[0][4] is not None else None
+    rounds = [RoundRow(*h[8:]) for h in head if h[8] is not None]
     rnd = next((r for r in rounds if r.year == year), None)
     if rnd is None:
         raise ReportError(f"{commune.code} has no round for {year}; rounds: "
                           f"{', '.join(str(r.year) for r in rounds) or '(none)'}")
     plan = PlanInfo(rnd.plan_id, rnd.code, rnd.name_vi, rnd.name_en, rnd.issuer, rnd.level)
+    conn = session.connection()
     inds = _plan_indicators(plan.id, session=session)
     need = set(years_needed(inds, year))
     # and every earlier year on the plan: the path to the milestone and the trend start there
     mine = {r.id: (commune.id, r.year) for r in rounds
             if r.plan_id == plan.id and (r.year in need or r.year < year)}
-    # the values of those rounds (about a thousand rows) and who sent their report: summed
-    # here, as the grouped query of a roll-up would, without a join per value
-    params = {"round_ids": list(mine), "cutoff": deadline_cutoff(rnd.unit_deadline, tz),
-              "round_id": rnd.id}
+    # this round's values (a few hundred rows), summed here as the grouped query of a
+    # roll-up would; the units and who sent their report
+    params = {"round_id": rnd.id, "cutoff": deadline_cutoff(rnd.unit_deadline, tz),
+              "commune_id": commune.id}
     values = conn.execute(_COMMUNE_VALUES, params).all()
-    sent = {(rid, uid): (at, bool(in_time))
-            for rid, uid, at, in_time in conn.execute(_COMMUNE_SENT, params)}
-    units = conn.execute(_COMMUNE_UNITS, {"commune_id": commune.id}).all()
-    kind_of_unit = {u.id: u.kind for u in units}
+    units = conn.execute(_COMMUNE_UNITS, params).all()
+    kind_of_unit = {u[0]: u[3] for u in units}
     others = {v[1] for v in values} - kind_of_unit.keys()
     if others:  # values of units no longer under the commune: counted by their kind
         kind_of_unit.update(conn.execute(_UNIT_KINDS, {"unit_ids": sorted(others)}).all())
-    groups = _sum_values(values, mine, inds, kind_of_unit, sent)
+    groups = _sum_values(values, {rnd.id: mine[rnd.id]}, inds, kind_of_unit)
+    earlier = [rid for rid in mine if rid != rnd.id]
+    if earlier:
+        groups += _earlier_groups(conn, commune.id, earlier, mine, inds)
     scope = Scope()
     for g in groups:
         scope.groups[(g.year, g.ind)].append(g)
     for u in units:
-        scope.kind_counts[u.kind] = scope.kind_counts.get(u.kind, 0) + 1
+        scope.kind_counts[u[3]] = scope.kind_counts.get(u[3], 0) + 1
 
     # per-unit detail: the round's raw values
-    subs = {uid: done for (rid, uid), done in sent.items() if rid == rnd.id}
-    unit_list = [(u.id, u.code, u.name, u.kind) for u in units]
-    values = [v for v in values if v[0] == rnd.id]
+    subs = {u[0]: (u[5], bool(u[6])) for u in units if u[4] is not None}
+    unit_list = [u[:4] for u in units]
     by_unit: dict[int, dict[int, Any]] = defaultdict(dict)
     kind_of = {i.id: i.kind for i in inds}
     counted = set()  # (unit, indicator) whose value has what its kind needs
@@ -589,25 +683,32 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
         parent=parent)
 
 
-_pu = Unit.__table__.alias("parent_unit")
-_UNIT_AND_PARENT = (
-    sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _pu.c.id, _pu.c.code, _pu.c.name,
-              _pu.c.kind)
-    .select_from(_u.outerjoin(_pu, _pu.c.id == _u.c.parent_id)))
-_UNIT_AND_PARENT_BY_ID = _UNIT_AND_PARENT.where(_u.c.id == bindparam("key"))
-_UNIT_AND_PARENT_BY_CODE = _UNIT_AND_PARENT.where(_u.c.code == bindparam("key"))
+class RoundRow(NamedTuple):
+    """A round of the commune and its plan, as the head statement reads them."""
+
+    id: int
+    year: int
+    plan_id: int
+    unit_deadline: date
+    consolidation_deadline: date
+    closed_at: datetime | None
+    code: str
+    name_vi: str
+    name_en: str
+    issuer: str
+    level: str
 
 
-def _unit_and_parent(code_or_id: str | int, session: Session) -> tuple[Any, UnitInfo | None]:
-    """The unit (by id, full code or unambiguous last part) and its parent: one query."""
+def _head(code_or_id: str | int, session: Session) -> list[Any]:
+    """The unit (by id, full code or unambiguous last part), its parent and its rounds
+    (one row per round, or one row without a round): one query."""
     by_id = isinstance(code_or_id, int)
-    row = session.connection().execute(_UNIT_AND_PARENT_BY_ID if by_id else
-                                       _UNIT_AND_PARENT_BY_CODE, {"key": code_or_id}).first()
-    if row is None:  # a last part of a code, or nothing: resolve_unit says which
+    conn = session.connection()
+    rows = conn.execute(_HEAD_BY_ID if by_id else _HEAD_BY_CODE, {"key": code_or_id}).all()
+    if not rows:  # a last part of a code, or nothing: resolve_unit says which
         unit = resolve_unit(code_or_id, session)
-        return unit, _parent(unit, session)
-    parent = UnitInfo(*row[4:]) if row[4] is not None else None
-    return UnitInfo(*row[:4]), parent
+        rows = conn.execute(_HEAD_BY_ID, {"key": unit.id}).all()
+    return rows
 
 
 def _parent(unit: Any, session: Session) -> UnitInfo | None:
@@ -693,11 +794,17 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
         total.kind_counts[kind] = total.kind_counts.get(kind, 0) + int(n)
         per[cid].kind_counts[kind] = int(n)
     ind_by_id = {i.id: i for i in inds}
-    if include_units or mixed:
-        # one scan grouped per round (a commune and a year); the totals are the sums of the
-        # communes' groups, with the agency-before-hamlets choice made commune by commune
-        for g in _grouped(session, rounds, inds, deadlines, tz):
+    mixed_ids = set(mixed)
+    detail = include_units or bool(mixed)  # each commune's figures are needed
+    # one scan grouped per round (a commune and a year); the totals are the sums of the
+    # communes' groups, with the agency-before-hamlets choice made commune by commune
+    sums: dict[tuple[int, int], dict[tuple[str, bool | None], list[Any]]] = defaultdict(dict)
+    for g in _grouped(session, rounds, inds, deadlines, tz):
+        if detail:
             per[g.scope].groups[(g.year, g.ind)].append(g)  # type: ignore[index]
+        if g.ind not in mixed_ids:
+            _add_up(sums[(g.year, g.ind)], g)
+    if mixed:
         for sc in per.values():
             for key, groups in sc.groups.items():
                 ind = ind_by_id.get(key[1])
@@ -705,10 +812,12 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                     agency = any(g.kind in ind.agencies for g in groups)
                     groups[:] = [g._replace(agency_here=agency and g.kind in AREA_KINDS)
                                  for g in groups]
-                total.groups[key].extend(groups)
-    else:
-        for g in _grouped(session, rounds, inds, deadlines, tz):
-            total.groups[(g.year, g.ind)].append(g)
+                    for g in groups:
+                        _add_up(sums[key], g)
+    for (y, iid), acc in sums.items():
+        total.groups[(y, iid)] = [
+            Group(None, y, iid, kind, n, n_sub, num, den, val, yes, on_time, agency)
+            for (kind, agency), (n, n_sub, num, den, val, yes, on_time) in acc.items()]
     if mixed:  # expected units of mixed indicators: decided commune by commune
         for sc in per.values():
             for iid in mixed:
@@ -733,19 +842,20 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
 
     shown = [i for i in inds if include_sensitive or not i.sensitive]
     targets = {i.id: target_for(i.milestones, year) for i in inds}
-    per_computed: dict[int, dict[int, Computed]] = {}
-    if include_units or mixed:
+    # each commune's figure and verdict (its road and change are not shown)
+    per_brief: dict[int, dict[int, Brief]] = {}
+    if detail:
         for cid, sc in per.items():
-            per_computed[cid] = {i.id: compute(i, sc, year, targets[i.id]) for i in shown}
+            per_brief[cid] = {i.id: brief(i, sc, year, targets[i.id]) for i in shown}
     names_of = {cid: u.name for cid, u in communes.items()}
     rows = []
     for ind in shown:
         c = compute(ind, total, year, targets[ind.id])
         incomplete = []
-        for cid, cc in per_computed.items():
+        for cid, cc in per_brief.items():
             one = cc[ind.id]
-            if cid in names_of and one.expected and (one.fig.n < one.expected
-                                                      or one.fig.n_sub < one.fig.n):
+            if cid in names_of and one.expected and (one.n < one.expected
+                                                      or one.n_sub < one.n):
                 incomplete.append(names_of[cid])
         rows.append(_row(ind, c, incomplete, []))
     unit_rows = []
@@ -756,9 +866,10 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
             present = {k for k, n in sc.kind_counts.items() if n} if sc else set()
             # every indicator of the plan, with data or not: a commune that reported 4 of
             # 34 has 30 chưa đủ, as its own build_report says (value None: no data)
+            mine = per_brief.get(cid, {})
             vals = {i.code: UnitValue(cc.numerator, cc.denominator, cc.value,
                                       verdict=cc.verdict)
-                    for i in shown if (cc := per_computed.get(cid, {}).get(i.id))}
+                    for i in shown if (cc := mine.get(i.id))}
             unit_rows.append(UnitRow(
                 id=u.id, code=u.code, name=u.name, kind=u.kind,
                 expected=[i.code for i in shown if not i.reporters.isdisjoint(present)],

@@ -30,6 +30,7 @@ from flows.rules import (
     IndicatorRule,
     Scope,
     Target,
+    brief,
     change_decimals,
     change_pct,
     compute,
@@ -474,3 +475,42 @@ def test_an_earlier_share_is_over_the_units_expected_that_year():
     c = compute(i, sc, 2026, target("at_least", 50))
     own = compute(i, sc, 2025, target("at_least", 50))
     assert c.last_year_value == own.value == 40.0
+
+
+# ------------------------------------------------------------------ a roll-up's communes
+
+
+kinds_of = st.sampled_from(["hamlet", "health_station", "police"])
+one_group = st.tuples(st.sampled_from([2020, 2024, 2025, 2026]), kinds_of, st.integers(1, 4),
+                      st.integers(0, 300), st.integers(0, 300), st.integers(0, 30),
+                      st.booleans(), st.sampled_from([None, True, False]))
+milestone = st.tuples(st.sampled_from([2025, 2026, 2030]),
+                      st.sampled_from(["at_least", "at_most", "below", "above", "range", "yes",
+                                       "maintain", "reduce_per_year", "reduce_vs_year",
+                                       "none"]),
+                      st.integers(0, 120), st.sampled_from([None, 2020, 2024]))
+
+
+@given(st.sampled_from(["rate", "share_units", "count", "change", "yes_no", "task"]),
+       st.sampled_from([("hamlet",), ("hamlet", "health_station"), ("police",)]),
+       st.lists(one_group, max_size=8), st.lists(milestone, max_size=2),
+       st.integers(0, 4), st.integers(0, 2), st.integers(2024, 2027))
+def test_a_communes_brief_gives_the_figure_and_verdict_of_its_full_computation(
+        kind, reporters, groups, milestones, hamlets, agencies, year):
+    """A roll-up shows each commune's figure and verdict without its road: the same as the
+    full computation gives, whatever the data and the target."""
+    rule = ind(kind, reporters=reporters,
+               milestones=tuple(M(y, d, float(v), float(v) + 5, ref)
+                                for y, d, v, ref in milestones))
+    rows = []
+    for y, k, n, a, b, v, sent, agency in groups:
+        gr = Group(None, y, 1, k, n, n if sent else 0, min(a, b), max(a, b), float(v),
+                   min(v, n), n)
+        rows.append(gr._replace(agency_here=agency and k == "hamlet")
+                    if agency is not None and rule.mixed else gr)
+    sc = scope(rows, hamlet=hamlets, health_station=agencies, police=agencies)
+    t = target_for(rule.milestones, year)
+    full, short = compute(rule, sc, year, t), brief(rule, sc, year, t)
+    assert (short.numerator, short.denominator, short.value, short.verdict) == \
+        (full.numerator, full.denominator, full.value, full.verdict)
+    assert (short.expected, short.n, short.n_sub) == (full.expected, full.fig.n, full.fig.n_sub)
