@@ -118,6 +118,11 @@ class BotProcess:
             self.engine = None
 
 
+def handled(api: LocalBotApi) -> set[int]:
+    """The update ids the in-process bots polling ``api`` have finished handling."""
+    return _PROCESSED.setdefault(api, set())
+
+
 def newest(user: LocalUser) -> int:
     return max((m.message_id for m in user.messages()), default=0)
 
