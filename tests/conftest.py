@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -168,6 +170,29 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path):
         return runner.invoke(app, list(args), catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def played_demo(tmp_path_factory: pytest.TempPathFactory):
+    """``played(lang)``: the lines the demo printed in that language and its folder, played
+    once per test session and shared by the tests that only read them (mark them
+    ``xdist_group("demo")`` so they share one worker)."""
+    from sandbox.demo import run_demo
+
+    played: dict[str, tuple[list[str], Path]] = {}
+
+    def play(lang: str) -> tuple[list[str], Path]:
+        if lang not in played:
+            lines: list[str] = []
+            folder = tmp_path_factory.mktemp(f"demo_{lang}") / "demo"
+            # in a thread of its own: the calling test may already run an event loop
+            with ThreadPoolExecutor(1) as pool:
+                out = pool.submit(asyncio.run,
+                                  run_demo(lang, folder, echo=lines.append)).result()
+            played[lang] = (lines, out)
+        return played[lang]
+
+    return play
 
 
 @pytest.fixture
