@@ -51,11 +51,12 @@ async def test_worker_killed_mid_conversation_loses_nothing(api, db_url, engine)
     hamlets = ["thon-hanh-thien", "thon-xuan-bac", "thon-xuan-trung"]
     proc = await spawn(api, db_url)
     for person, hamlet in zip(people, hamlets, strict=True):
-        await say(person, f"/start {invite(engine, hamlet)}")
-        await say(person, "/baocao")
-        await say(person, "400")
-        await say(person, "8")
-        await say(person, "8")  # each is now at the numerator question of 8.2
+        # the bot runs in another process: each step waits for the reply it must produce
+        await say(person, f"/start {invite(engine, hamlet)}", expect="Xin chào")
+        await say(person, "/baocao", expect="(1/7)")
+        await say(person, "400", expect="Đã hiểu: 400")
+        await say(person, "8", expect="8/400")
+        await say(person, "8", expect="Đã hiểu: 8")  # each now at the numerator of 8.2
     # a burst of answers, then SIGKILL while they are being handled
     for person in people:
         await person.send("7")
@@ -68,10 +69,10 @@ async def test_worker_killed_mid_conversation_loses_nothing(api, db_url, engine)
             got = stored(engine, hamlet)
             assert got["8.1"] == (8, 400)
             if "8.2" not in got:  # the kill came before this answer was applied: resend it
-                out = await say(person, "7")
+                out = await say(person, "7", expect="7/8")
                 assert any("7/8" in o for o in out), out
             assert stored(engine, hamlet)["8.2"] == (7, 8)
-            out = await say(person, "/baocao")  # continues at the next question, 10
+            out = await say(person, "/baocao", expect="(3/7)")  # on at the next question, 10
             assert any("(3/7)" in o for o in out), out
     finally:
         proc.send_signal(signal.SIGINT)
