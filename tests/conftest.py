@@ -226,3 +226,16 @@ async def zbot(zapi, db_url, engine, clock):
     proc = await ZaloProcess(zapi, db_url, clock).start()
     yield proc
     await proc.stop()
+
+
+# Files whose tests start bot processes or play the whole demo (seconds each, mostly waiting):
+# run first, so that the workers end together on the short tests instead of one worker
+# finishing a long one alone.
+_LONG_FILES = ("test_demo.py", "test_webhook_workers.py", "test_cli_run.py", "test_zalo.py",
+               "test_faults.py", "test_staying_up.py", "test_web_run.py", "test_startup.py",
+               "test_bench.py", "test_sandbox_apart.py", "test_service_properties.py",
+               "test_report_golden.py", "test_web_browser.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in _LONG_FILES)  # stable: order kept
