@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -170,6 +172,29 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path):
     return run
 
 
+@pytest.fixture(scope="session")
+def played_demo(tmp_path_factory: pytest.TempPathFactory):
+    """``played(lang)``: the lines the demo printed in that language and its folder, played
+    once per test session and shared by the tests that only read them (mark them
+    ``xdist_group("demo")`` so they share one worker)."""
+    from sandbox.demo import run_demo
+
+    played: dict[str, tuple[list[str], Path]] = {}
+
+    def play(lang: str) -> tuple[list[str], Path]:
+        if lang not in played:
+            lines: list[str] = []
+            folder = tmp_path_factory.mktemp(f"demo_{lang}") / "demo"
+            # in a thread of its own: the calling test may already run an event loop
+            with ThreadPoolExecutor(1) as pool:
+                out = pool.submit(asyncio.run,
+                                  run_demo(lang, folder, echo=lines.append)).result()
+            played[lang] = (lines, out)
+        return played[lang]
+
+    return play
+
+
 @pytest.fixture
 def clock():
     """The tests' clock (each test file may give its own start)."""
@@ -201,3 +226,16 @@ async def zbot(zapi, db_url, engine, clock):
     proc = await ZaloProcess(zapi, db_url, clock).start()
     yield proc
     await proc.stop()
+
+
+# Files whose tests start bot processes or play the whole demo (seconds each, mostly waiting):
+# run first, so that the workers end together on the short tests instead of one worker
+# finishing a long one alone.
+_LONG_FILES = ("test_demo.py", "test_webhook_workers.py", "test_cli_run.py", "test_zalo.py",
+               "test_faults.py", "test_staying_up.py", "test_web_run.py", "test_startup.py",
+               "test_bench.py", "test_sandbox_apart.py", "test_service_properties.py",
+               "test_report_golden.py", "test_web_browser.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in _LONG_FILES)  # stable: order kept

@@ -118,22 +118,36 @@ class BotProcess:
             self.engine = None
 
 
+def handled(api: LocalBotApi) -> set[int]:
+    """The update ids the in-process bots polling ``api`` have finished handling."""
+    return _PROCESSED.setdefault(api, set())
+
+
 def newest(user: LocalUser) -> int:
     return max((m.message_id for m in user.messages()), default=0)
 
 
-async def new_messages(user: LocalUser, seen: int, update_id: int | None = None) -> list[str]:
+async def new_messages(user: LocalUser, seen: int, update_id: int | None = None,
+                       expect: str | None = None) -> list[str]:
     """The texts of the bot's messages to ``user`` newer than ``seen``, once ready.
 
     Ready means the update was handled to its end by an in-process bot (its replies are sent
-    inside the handler); with bots in other processes only, the bot sent something new and
-    went quiet.
+    inside the handler); with bots in other processes only (the harness cannot see inside
+    them), a new message holding ``expect`` came (the reply this step must produce), or,
+    without ``expect``, the bot sent something new and went quiet.
     """
     api = user.api
+
+    def texts() -> list[str]:
+        return [m.content or "" for m in user.messages() if m.message_id > seen and m.content]
+
     if update_id is not None and _SERVING.get(api):
         done = _PROCESSED.setdefault(api, set())
         await api.wait_until(lambda: update_id in done, timeout=30,
                              what=f"update {update_id} of {user.user_id} to be handled")
+    elif expect is not None:
+        await api.wait_until(lambda: any(expect in t for t in texts()), timeout=30,
+                             what=f"the bot to say {expect!r} to {user.user_id}")
     else:
         deadline = time.monotonic() + 30
         while newest(user) <= seen:
@@ -141,14 +155,16 @@ async def new_messages(user: LocalUser, seen: int, update_id: int | None = None)
                 raise TimeoutError(f"the bot sent nothing new to {user.user_id}")
             await asyncio.sleep(0.01)
         await user.wait_idle(timeout=10)
-    return [m.content or "" for m in user.messages() if m.message_id > seen and m.content]
+    return texts()
 
 
-async def say(user: LocalUser, text: str) -> list[str]:
-    """The person sends a text; returns the texts of the bot's new messages in answer."""
+async def say(user: LocalUser, text: str, expect: str | None = None) -> list[str]:
+    """The person sends a text; returns the texts of the bot's new messages in answer
+    (``expect``: a fragment of the answer, to wait for when the bot runs in another
+    process)."""
     seen = newest(user)
     update_id = await user.send(text)
-    return await new_messages(user, seen, update_id)
+    return await new_messages(user, seen, update_id, expect)
 
 
 async def tap(user: LocalUser, data_or_text: str) -> list[str]:

@@ -7,7 +7,6 @@ a new answer; a photo or a voice note gets told what the bot reads.
 
 from __future__ import annotations
 
-import asyncio
 import struct
 import time
 import zlib
@@ -21,6 +20,7 @@ from tests.harness import (
     TOKEN,
     BotProcess,
     Clock,
+    handled,
     invite,
     new_messages,
     newest,
@@ -55,11 +55,13 @@ async def _group_command(api, user: dict, text: str) -> list[str]:
     chat = api.group(TOKEN, GROUP, "Cán bộ xã Xuân Trường")
     seen = len(api.messages(TOKEN, GROUP))
     word = text.split()[0]
-    await api.push_update(TOKEN, {"message": {
+    update_id = await api.push_update(TOKEN, {"message": {
         "message_id": 1000 + seen, "date": int(time.time()), "chat": chat, "from": user,
         "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(word)}]}})
-    await api.wait_until(lambda: len(api.messages(TOKEN, GROUP)) > seen, timeout=10)
-    await asyncio.sleep(0.5)  # anything more (figures, files) would show up by now
+    # every answer (figures, files) is sent inside the handler: done once it was handled
+    await api.wait_until(lambda: update_id in handled(api), timeout=30,
+                         what=f"{text!r} in the group to be handled")
+    assert len(api.messages(TOKEN, GROUP)) > seen
     return [m.content or "" for m in api.messages(TOKEN, GROUP)[seen:]]
 
 

@@ -530,12 +530,10 @@ def test_the_demo_folder_is_ignored_by_git() -> None:
     assert proc.returncode == 0, f"{name} would show as untracked"
 
 
-async def test_the_demo_ends_in_its_language(tmp_path) -> None:
-    from sandbox.demo import run_demo
-
+@pytest.mark.xdist_group("demo")
+def test_the_demo_ends_in_its_language(played_demo) -> None:
     for lang, done, other in (("vi", "giây — các tệp ở", "files in"),
                               ("en", "s — files in", "các tệp")):
-        lines: list[str] = []
-        await run_demo(lang, tmp_path / lang, echo=lines.append)
+        lines, _ = played_demo(lang)
         assert done in lines[-1] and other not in lines[-1]
         assert not any(line.endswith(": reminders") for line in lines) or lang == "en"

@@ -44,8 +44,8 @@ async def test_two_processes_continue_one_conversation(api, db_url, engine):
     lan = api.user(TOKEN, 1001, "Lan", language_code="vi")
     first = await start_process(api, db_url)
     try:
-        await say(lan, f"/start {code}")
-        await say(lan, "/baocao")
+        await say(lan, f"/start {code}", expect="Xin chào")
+        await say(lan, "/baocao", expect="(1/7)")
         await say(lan, "450")
         await bot_said(api, lan, "Đã hiểu: 450")
     finally:

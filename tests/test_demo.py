@@ -5,13 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from sandbox.chat import run_chat
 from sandbox.demo import run_demo
 
 
-async def test_demo_plays_the_year_and_writes_its_files(tmp_path):
-    lines: list[str] = []
-    out = await run_demo("vi", tmp_path / "demo", echo=lines.append)
+@pytest.mark.xdist_group("demo")
+def test_demo_plays_the_year_and_writes_its_files(played_demo):
+    lines, out = played_demo("vi")
     text = "\n".join(lines)
     assert "Xin chào Lan" in text
     assert "Chưa hiểu «45o»" in text          # a typing mistake caught
@@ -49,9 +51,9 @@ async def test_demo_serve_keeps_the_form_open_until_ctrl_c(tmp_path):
     await asyncio.wait_for(task, 30)
 
 
-async def test_demo_in_english(tmp_path):
-    lines: list[str] = []
-    await run_demo("en", tmp_path / "demo", echo=lines.append)
+@pytest.mark.xdist_group("demo")
+def test_demo_in_english(played_demo):
+    lines, _ = played_demo("en")
     text = "\n".join(lines)
     assert "Hello Lan" in text and "Saved indicator" in text
 

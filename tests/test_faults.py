@@ -7,9 +7,12 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -48,11 +51,12 @@ async def test_worker_killed_mid_conversation_loses_nothing(api, db_url, engine)
     hamlets = ["thon-hanh-thien", "thon-xuan-bac", "thon-xuan-trung"]
     proc = await spawn(api, db_url)
     for person, hamlet in zip(people, hamlets, strict=True):
-        await say(person, f"/start {invite(engine, hamlet)}")
-        await say(person, "/baocao")
-        await say(person, "400")
-        await say(person, "8")
-        await say(person, "8")  # each is now at the numerator question of 8.2
+        # the bot runs in another process: each step waits for the reply it must produce
+        await say(person, f"/start {invite(engine, hamlet)}", expect="Xin chào")
+        await say(person, "/baocao", expect="(1/7)")
+        await say(person, "400", expect="Đã hiểu: 400")
+        await say(person, "8", expect="8/400")
+        await say(person, "8", expect="Đã hiểu: 8")  # each now at the numerator of 8.2
     # a burst of answers, then SIGKILL while they are being handled
     for person in people:
         await person.send("7")
@@ -65,10 +69,10 @@ async def test_worker_killed_mid_conversation_loses_nothing(api, db_url, engine)
             got = stored(engine, hamlet)
             assert got["8.1"] == (8, 400)
             if "8.2" not in got:  # the kill came before this answer was applied: resend it
-                out = await say(person, "7")
+                out = await say(person, "7", expect="7/8")
                 assert any("7/8" in o for o in out), out
             assert stored(engine, hamlet)["8.2"] == (7, 8)
-            out = await say(person, "/baocao")  # continues at the next question, 10
+            out = await say(person, "/baocao", expect="(3/7)")  # on at the next question, 10
             assert any("(3/7)" in o for o in out), out
     finally:
         proc.send_signal(signal.SIGINT)
@@ -113,42 +117,86 @@ def test_two_members_change_the_same_value_at_once(engine):
     assert sorted(hist) == [(10, 500), (12, 480)]
 
 
-PG_CTL = shutil.which("pg_ctlcluster")
+PG_CREATE = shutil.which("pg_createcluster")
 
 
-def _pg(action: str) -> None:
-    version = sorted(os.listdir("/etc/postgresql"))[0]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action,
-                    *(["-m", "fast"] if action == "stop" else [])], check=True, timeout=60)
-    if action == "start":
-        subprocess.run(["pg_isready", "-h", "127.0.0.1", "-t", "30"], check=True, timeout=60)
+class _OwnPostgres:
+    """A PostgreSQL server of the test's own (a new cluster on a free port, dropped after):
+    stopping it disturbs no other test running at the same time on the shared server."""
+
+    def __init__(self, data: str) -> None:
+        self.version = sorted(os.listdir("/etc/postgresql"))[0]
+        self.name = f"ctvbot_{uuid.uuid4().hex[:8]}"
+        self.port = _free_port()
+        self.data = data
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name,
+                        *args], check=True, timeout=60, stdout=subprocess.DEVNULL)
+
+    def create(self) -> None:
+        subprocess.run(["pg_createcluster", self.version, self.name, "-p", str(self.port),
+                        "-d", self.data, "--start", "--", "--auth=trust", "--no-sync"],
+                       check=True, timeout=120, stdout=subprocess.DEVNULL)
+        self._ready()
+
+    def _ready(self) -> None:
+        subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", str(self.port), "-t", "30"],
+                       check=True, timeout=60, stdout=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        self._ctl("stop", "-m", "fast")
+
+    def start(self) -> None:
+        self._ctl("start")
+        self._ready()
+
+    def drop(self) -> None:
+        subprocess.run(["pg_dropcluster", self.version, self.name, "--stop"], timeout=60,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-@pytest.mark.skipif(PG_CTL is None or os.geteuid() != 0,
-                    reason="needs pg_ctlcluster and root to restart PostgreSQL")
-async def test_postgresql_restart_while_reporting(api, pg_database):
-    from sqlalchemy import text
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
+
+@pytest.mark.postgres
+@pytest.mark.skipif(PG_CREATE is None or os.geteuid() != 0
+                    or not os.path.isdir("/etc/postgresql"),
+                    reason="needs pg_createcluster and root to start a PostgreSQL server")
+async def test_postgresql_restart_while_reporting(api):
+    data = tempfile.mkdtemp(prefix="ctvbot_pg_")  # /tmp: the postgres user must reach it
+    os.chmod(data, 0o777)
+    server = _OwnPostgres(os.path.join(data, "cluster"))
+    try:
+        await asyncio.to_thread(server.create)
+        await _report_across_a_restart(api, server)
+    finally:
+        await asyncio.to_thread(server.drop)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+async def _report_across_a_restart(api, server: _OwnPostgres) -> None:
     from storage.db import make_engine, upgrade
 
-    engine = make_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    engine = make_engine(server.url)
     upgrade(engine)
     setup_commune(engine)
-    bot = await BotProcess(api, pg_database, Clock()).start()
+    bot = await BotProcess(api, server.url, Clock()).start()
     lan = api.user(TOKEN, 9301, "Lan", language_code="vi")
     try:
         await say(lan, f"/start {invite(engine, 'thon-hanh-thien')}")
         await say(lan, "/baocao")
         await say(lan, "450")
-        await asyncio.to_thread(_pg, "stop")
+        await asyncio.to_thread(server.stop)
         try:
             out = await say(lan, "12")
             assert any("thử lại sau ít phút" in o for o in out), out
         finally:
-            await asyncio.to_thread(_pg, "start")
+            await asyncio.to_thread(server.start)
         out = await say(lan, "12")  # no restart of the bot: it recovers by itself
         assert any("12/450" in o for o in out), out
     finally:

@@ -326,8 +326,8 @@ async def test_two_processes_on_one_database_send_each_reminder_once(api, db_url
     try:
         async with Bot(TOKEN, base_url=f"{api.url}/bot") as b1, \
                 Bot(TOKEN, base_url=f"{api.url}/bot") as b2:
-            one = Reminders(engines[0], TelegramMessenger(b1), tz=TZ, messages_per_second=25)
-            two = Reminders(engines[1], TelegramMessenger(b2), tz=TZ, messages_per_second=25)
+            one = Reminders(engines[0], TelegramMessenger(b1), tz=TZ, messages_per_second=20)
+            two = Reminders(engines[1], TelegramMessenger(b2), tz=TZ, messages_per_second=20)
             r1, r2 = await asyncio.gather(one.run_due(at=at), two.run_due(at=at))
     finally:
         for e in engines:
@@ -361,7 +361,9 @@ async def test_a_claim_left_by_a_killed_process_is_sent_again(api, tg, engine):
 
 @pytest.mark.postgres
 async def test_two_processes_together_stay_under_the_overall_limit(api, pg_database):
-    """Each worker paces itself at 25/s; together they must not go past Telegram's 30/s."""
+    """Each worker paces itself at 20/s; together (40/s) they must not go past Telegram's
+    30/s. (At 25/s each a loaded machine that stalls the server's loop for a second lets one
+    worker's paced sends arrive bunched: a 429 that says nothing about the two workers.)"""
     from sqlalchemy import text
 
     eng = make_engine(pg_database)
@@ -386,8 +388,8 @@ async def test_two_processes_together_stay_under_the_overall_limit(api, pg_datab
     try:
         async with Bot(TOKEN, base_url=f"{api.url}/bot") as b1, \
                 Bot(TOKEN, base_url=f"{api.url}/bot") as b2:
-            one = Reminders(engines[0], TelegramMessenger(b1), tz=TZ, messages_per_second=25)
-            two = Reminders(engines[1], TelegramMessenger(b2), tz=TZ, messages_per_second=25)
+            one = Reminders(engines[0], TelegramMessenger(b1), tz=TZ, messages_per_second=20)
+            two = Reminders(engines[1], TelegramMessenger(b2), tz=TZ, messages_per_second=20)
             r1, r2 = await asyncio.gather(one.deliver(batches[0]), two.deliver(batches[1]))
     finally:
         for e in (*engines, eng):

@@ -26,7 +26,7 @@ async def test_long_polling_also_serves_the_pages(api, db_url, engine):
     try:
         await wait_port(port)
         lan = api.user(TOKEN, 1001, "Lan", language_code="vi")
-        await say(lan, f"/start {invite(engine, 'thon-hanh-thien')}")
+        await say(lan, f"/start {invite(engine, 'thon-hanh-thien')}", expect="Xin chào")
         await say(lan, "/web")
         await bot_said(api, lan, f"http://127.0.0.1:{port}/login/")
         link = next(m.content for m in lan.messages() if "/login/" in (m.content or ""))
