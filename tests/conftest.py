@@ -234,7 +234,8 @@ async def zbot(zapi, db_url, engine, clock):
 _LONG_FILES = ("test_demo.py", "test_webhook_workers.py", "test_cli_run.py", "test_zalo.py",
                "test_faults.py", "test_staying_up.py", "test_web_run.py", "test_startup.py",
                "test_bench.py", "test_sandbox_apart.py", "test_service_properties.py",
-               "test_report_golden.py", "test_web_browser.py")
+               "test_report_golden.py", "test_web_browser.py", "test_web_officer_browser.py",
+               "test_web_admin_browser.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
