@@ -212,15 +212,17 @@ def invitation_link(code: str, username: str) -> str:
 
 def invite_units(commune: Unit, *, session: Session, days: int = 30,
                  keep_earlier: bool = False, created_by: int | None = None,
-                 advance: Any = None) -> tuple[list[tuple[Unit, Invitation, str]], int]:
-    """One new invitation for the commune and for each of its units (their default role),
-    the earlier unused ones of the same units and roles revoked unless ``keep_earlier``: the
-    rows (unit, invitation, plain code) and how many were revoked. ``advance(1)`` is told
-    after each unit."""
+                 advance: Any = None, officers: bool = True,
+                 ) -> tuple[list[tuple[Unit, Invitation, str]], int]:
+    """One new invitation for the commune (unless not ``officers``: a sheet to print and hand
+    out never carries an officer's invitation) and for each of its units (their default
+    role), the earlier unused ones of the same units and roles revoked unless
+    ``keep_earlier``: the rows (unit, invitation, plain code) and how many were revoked.
+    ``advance(1)`` is told after each unit."""
     rows: list[tuple[Unit, Invitation, str]] = []
     revoked = 0
     assert commune.id is not None
-    for u in [commune, *children(commune.id, session=session)]:
+    for u in [*([commune] if officers else []), *children(commune.id, session=session)]:
         role = default_role(u)
         if not keep_earlier:
             revoked += revoke_unused_invitations(u.id, role, session=session)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import FormData
 from openpyxl import Workbook
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import service
 from bot.web import auth
@@ -230,8 +230,13 @@ async def test_the_invitation_sheet_has_a_qr_per_unit_and_revokes_the_earlier(we
             assert r.status == 200
             html = await r.text()
     with Session(web.engine) as s:
-        units = 1 + len(repo.children(cid, session=s))
+        units = len(repo.children(cid, session=s))
+        officer_codes = s.exec(select(Invitation).where(
+            Invitation.unit_id == cid, Invitation.role == Role.officer,
+            col(Invitation.used_by).is_(None))).all()
     links = re.findall(r'data-link="([^"]+)"', html)
+    # one per hamlet and agency; never an officer's invitation on a sheet handed out
+    assert not officer_codes
     assert len(links) == units and "@page{size:A4" in html and "GIẤY MỜI" in html.upper()
     for link in links:
         assert link.startswith("https://t.me/b?start=") and qr_svg(link) in html

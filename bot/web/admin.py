@@ -216,7 +216,8 @@ def _invitations(engine: Engine, commune: Unit, me: int, days: int, username: st
     with Session(engine) as s:
         c = s.get(Unit, commune.id)
         assert c is not None
-        made, revoked = repo.invite_units(c, days=days, created_by=me, session=s)
+        made, revoked = repo.invite_units(c, days=days, created_by=me, session=s,
+                                          officers=False)
         out = []
         for u, inv, code in made:
             link = repo.invitation_link(code, username)
