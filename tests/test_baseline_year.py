@@ -36,7 +36,7 @@ def test_baseline_round_is_set_up_entered_and_used(db_url, engine, tmp_path, mon
                      .replace("20/11/2025", "20/11/2019").replace("10/12/2025", "10/12/2019"),
                      encoding="utf-8")
     out = runner.invoke(app, ["setup", str(wrong)])
-    assert out.exit_code == 1 and "reference years: 2020" in out.output, out.output
+    assert out.exit_code == 1 and "năm so sánh của kế hoạch: 2020" in out.output, out.output
     with Session(engine) as s:
         hoa = Person(name="Chị Lan")
         s.add(hoa)

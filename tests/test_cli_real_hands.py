@@ -503,7 +503,8 @@ def test_every_sentence_of_the_file_checks_is_in_both_catalogs() -> None:
     keys: set[str] = set()
     for name in ("yamlfiles", "plan_files", "communes", "plans_db"):
         src = (ROOT / "storage" / f"{name}.py").read_text(encoding="utf-8")
-        keys |= set(re.findall(r'"((?:file|plan|commune)\.[a-z_.]+)"', src))
+        keys |= {k for k in re.findall(r'"((?:file|plan|commune)\.[a-z_.]+)"', src)
+                 if not k.endswith((".yaml", ".yml"))}  # file names, not sentences
     assert len(keys) > 60, sorted(keys)
     for key in sorted(keys):
         fields = [{f for _, f, _, _ in string.Formatter().parse(text_of(key, lang)) if f}

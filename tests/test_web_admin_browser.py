@@ -50,7 +50,7 @@ async def test_an_officer_adds_a_hamlet_prints_its_invitation_and_enters_a_paper
     page.on("response", measure)
     await page.goto(web_link(web, officer))
     await page.get_by_role("button").click()
-    await page.wait_for_url("**/form**")
+    await page.wait_for_url(f"**/o/{commune.id}")  # an officer lands on the progress page
 
     # units: add a hamlet
     await page.goto(f"{web.base}/o/{commune.id}/units")
