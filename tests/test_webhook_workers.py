@@ -96,8 +96,8 @@ async def test_two_webhook_workers_share_conversations(db_url, engine):
     try:
         await api.wait_until(lambda: api.webhook_url(TOKEN) == public, 30, "setWebhook")
         lan = api.user(TOKEN, 1001, "Lan", language_code="vi")
-        await say(lan, f"/start {invite(engine, 'thon-hanh-thien')}")
-        await say(lan, "/baocao")
+        await say(lan, f"/start {invite(engine, 'thon-hanh-thien')}", expect="Xin chào")
+        await say(lan, "/baocao", expect="(1/7)")
         for text, expected in [("450", "Đã hiểu: 450"), ("12", "12/450"), ("12", "Đã hiểu: 12"),
                                ("11", "11/12")]:
             # wait for the answer this step must produce, not for silence: under load a
