@@ -530,6 +530,7 @@ def run(
              " and Zalo" if zalo_bot is not None else "",
              engine.url.render_as_string(hide_password=True),
              f", web pages on {where}" if sock is not None else "")
+    _settle()
     try:
         asyncio.run(serve(application, web_app, sock, webhook_url=url if webhook else None,
                           webhook_secret=secret))
@@ -538,6 +539,16 @@ def run(
         raise _fail("Telegram refused the bot token (CTVBOT_TOKEN): check it with "
                     "@BotFather, or CTVBOT_API_URL if you use your own Bot API server") from None
     log.info("stopped")
+
+
+def _settle() -> None:
+    """Before serving: free what start-up left behind, then set the objects that live as long
+    as the process (modules, classes, the application) apart from the garbage collector, so
+    that its full passes while updates are handled do not walk them again and again."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _beside_telegram(application: Any, zalo_bot: Any, settings: Settings,
@@ -618,6 +629,7 @@ def _run_zalo_alone(zalo_bot: Any, env: Any, settings: Settings,
             raise _fail("Zalo refused the bot token (CTVBOT_ZALO_TOKEN), or polling failed: "
                         "check it in Zalo Bot Manager, or CTVBOT_ZALO_API_URL")
 
+    _settle()
     try:
         asyncio.run(main())
     except MessengerError:

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,6 +36,9 @@ from flows import form as form_flow
 from flows.effects import Msg, msg
 from flows.report import value_text
 from storage.web import LinkState
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 log = logging.getLogger("ctvbot.web")
 
@@ -115,6 +117,10 @@ async def read_form(request: Request, config: WebConfig) -> dict[str, list[str]]
 
 
 def _templates() -> Environment:
+    """The pages' templates. jinja2 is imported here, when the first page is shown: a bot
+    whose web pages nobody opens does not hold it (about 4 MiB)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
                        trim_blocks=True, lstrip_blocks=True)
 
@@ -125,7 +131,7 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
     """The web application around one Env; ``application``: the PTB Application whose
     updates arrive by the webhook route (built with ``updater(None)``, started by whoever
     serves this app)."""
-    jinja = _templates()
+    jinja: list[Environment] = []  # built by the first page shown
     metrics = metrics or Metrics(env.engine)
 
     def page(name: str, lang: str, status: int = 200, **params: Any) -> HTMLResponse:
@@ -135,7 +141,9 @@ def build_web_app(env: Env, config: WebConfig, *, application: Any = None,
         def r(m: Msg | None) -> str:
             return render(m, lang) if m is not None else ""
 
-        html = jinja.get_template(name).render(t=t, r=r, lang=lang, **params)
+        if not jinja:
+            jinja.append(_templates())
+        html = jinja[0].get_template(name).render(t=t, r=r, lang=lang, **params)
         return HTMLResponse(html, status_code=status,
                             headers={"Cache-Control": "no-store",
                                      "Content-Security-Policy":
