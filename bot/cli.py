@@ -432,8 +432,6 @@ def run(
 
     from bot.app import build_application, build_zalo, install_log_redaction
     from bot.service import Env
-    from bot.web.app import ZALO_WEBHOOK_PATH, WebConfig, build_web_app, zalo_webhook_route
-    from bot.web.metrics import Metrics
     from bot.web.serve import bind, serve
     from bot.zalo import webhook_handler
 
@@ -468,6 +466,9 @@ def run(
     zalo_hook: tuple[str, str] | None = None  # Zalo's webhook: (public URL, secret)
     zalo_routes: list[Any] = []
     if settings.zalo_token is not None:
+        from bot.web.app import ZALO_WEBHOOK_PATH, WebConfig, build_web_app, zalo_webhook_route
+        from bot.web.metrics import Metrics
+
         zalo_bot = build_zalo(env, token=settings.zalo_token.get_secret_value(),
                               api_url=settings.zalo_api_url,
                               replies_per_second=settings.zalo_messages_per_second)
@@ -507,12 +508,6 @@ def run(
                                      updater=not webhook)
     application.bot_data["messages_per_second"] = settings.messages_per_second  # reminders
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    metrics = Metrics(engine)
-    application.bot_data["shell"].metrics = metrics
-    web_app = build_web_app(env, WebConfig(
-        public_url=public, bot_token=token, webhook_secret=secret,
-        webhook_path=urlsplit(url).path if webhook and url else None),
-        application=application, metrics=metrics, extra_routes=zalo_routes)
     where = listen if webhook else settings.web_listen
     sock = None
     if where:
@@ -524,6 +519,17 @@ def run(
             log.warning("the web pages are not served: cannot listen on %s (%s)", where, exc)
     if zalo_hook is not None and sock is None:
         raise _fail("Zalo's webhook is a route of the web pages: set CTVBOT_WEB_LISTEN")
+    web_app = None
+    if sock is not None:  # the web face (pages, /metrics, webhooks) only when it is served
+        from bot.web.app import WebConfig, build_web_app
+        from bot.web.metrics import Metrics
+
+        metrics = Metrics(engine)
+        application.bot_data["shell"].metrics = metrics
+        web_app = build_web_app(env, WebConfig(
+            public_url=public, bot_token=token, webhook_secret=secret,
+            webhook_path=urlsplit(url).path if webhook and url else None),
+            application=application, metrics=metrics, extra_routes=zalo_routes)
     if zalo_bot is not None:
         _beside_telegram(application, zalo_bot, settings, zalo_hook)
     log.info("starting (%s%s, database: %s%s)", "webhook" if webhook else "long polling",
