@@ -217,9 +217,24 @@ class Shell:
         if not replies:
             return
         open_question = self._questions.pop(chat_id, None)
-        if open_question is not None:
-            with contextlib.suppress(Refused, Blocked):
-                await messenger.remove_choices(chat_id, open_question)
+        if open_question is None:
+            await self._send_rendered(messenger, chat_id, replies, locale)
+            return
+        # the old question's buttons go while the answer is on its way (one round trip less
+        # per answer); both are done before the next update of the chat is handled
+        removing = asyncio.ensure_future(self._remove_choices(messenger, chat_id, open_question))
+        try:
+            await self._send_rendered(messenger, chat_id, replies, locale)
+        finally:
+            await removing
+
+    @staticmethod
+    async def _remove_choices(messenger: Messenger, chat_id: int | str, message_id: int) -> None:
+        with contextlib.suppress(Refused, Blocked):
+            await messenger.remove_choices(chat_id, message_id)
+
+    async def _send_rendered(self, messenger: Messenger, chat_id: int | str,
+                             replies: list[Reply], locale: str) -> None:
         for reply in replies:
             if not messenger.limits.documents:  # the files are not coming (Zalo)
                 reply = replace(reply, lines=tuple(line for line in reply.lines

@@ -436,8 +436,6 @@ def run(
 
     from bot.app import build_application, build_zalo, install_log_redaction
     from bot.service import Env
-    from bot.web.app import ZALO_WEBHOOK_PATH, WebConfig, build_web_app, zalo_webhook_route
-    from bot.web.metrics import Metrics
     from bot.web.serve import bind, serve
     from bot.zalo import webhook_handler
 
@@ -472,6 +470,9 @@ def run(
     zalo_hook: tuple[str, str] | None = None  # Zalo's webhook: (public URL, secret)
     zalo_routes: list[Any] = []
     if settings.zalo_token is not None:
+        from bot.web.app import ZALO_WEBHOOK_PATH, WebConfig, build_web_app, zalo_webhook_route
+        from bot.web.metrics import Metrics
+
         zalo_bot = build_zalo(env, token=settings.zalo_token.get_secret_value(),
                               api_url=settings.zalo_api_url,
                               replies_per_second=settings.zalo_messages_per_second)
@@ -511,12 +512,6 @@ def run(
                                      updater=not webhook)
     application.bot_data["messages_per_second"] = settings.messages_per_second  # reminders
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    metrics = Metrics(engine)
-    application.bot_data["shell"].metrics = metrics
-    web_app = build_web_app(env, WebConfig(
-        public_url=public, bot_token=token, webhook_secret=secret,
-        webhook_path=urlsplit(url).path if webhook and url else None),
-        application=application, metrics=metrics, extra_routes=zalo_routes)
     where = listen if webhook else settings.web_listen
     sock = None
     if where:
@@ -528,12 +523,24 @@ def run(
             log.warning("the web pages are not served: cannot listen on %s (%s)", where, exc)
     if zalo_hook is not None and sock is None:
         raise _fail("Zalo's webhook is a route of the web pages: set CTVBOT_WEB_LISTEN")
+    web_app = None
+    if sock is not None:  # the web face (pages, /metrics, webhooks) only when it is served
+        from bot.web.app import WebConfig, build_web_app
+        from bot.web.metrics import Metrics
+
+        metrics = Metrics(engine)
+        application.bot_data["shell"].metrics = metrics
+        web_app = build_web_app(env, WebConfig(
+            public_url=public, bot_token=token, webhook_secret=secret,
+            webhook_path=urlsplit(url).path if webhook and url else None),
+            application=application, metrics=metrics, extra_routes=zalo_routes)
     if zalo_bot is not None:
         _beside_telegram(application, zalo_bot, settings, zalo_hook)
     log.info("starting (%s%s, database: %s%s)", "webhook" if webhook else "long polling",
              " and Zalo" if zalo_bot is not None else "",
              engine.url.render_as_string(hide_password=True),
              f", web pages on {where}" if sock is not None else "")
+    _settle()
     try:
         asyncio.run(serve(application, web_app, sock, webhook_url=url if webhook else None,
                           webhook_secret=secret))
@@ -542,6 +549,16 @@ def run(
         raise _fail("Telegram refused the bot token (CTVBOT_TOKEN): check it with "
                     "@BotFather, or CTVBOT_API_URL if you use your own Bot API server") from None
     log.info("stopped")
+
+
+def _settle() -> None:
+    """Before serving: free what start-up left behind, then set the objects that live as long
+    as the process (modules, classes, the application) apart from the garbage collector, so
+    that its full passes while updates are handled do not walk them again and again."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _beside_telegram(application: Any, zalo_bot: Any, settings: Settings,
@@ -623,6 +640,7 @@ def _run_zalo_alone(zalo_bot: Any, env: Any, settings: Settings,
             raise _fail("Zalo refused the bot token (CTVBOT_ZALO_TOKEN), or polling failed: "
                         "check it in Zalo Bot Manager, or CTVBOT_ZALO_API_URL")
 
+    _settle()
     try:
         asyncio.run(main())
     except MessengerError:

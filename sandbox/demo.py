@@ -176,14 +176,12 @@ class Demo:
         """Serve the web pages until Ctrl-C."""
         import signal
 
-        import uvicorn
-
         from bot.web.app import WebConfig, build_web_app
-        from bot.web.serve import _Server
+        from bot.web.serve import web_server
 
         assert self.env is not None
         app = build_web_app(self.env, WebConfig(public_url=self.web_url, bot_token=TOKEN))
-        server = _Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
+        server = web_server(app)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -47,3 +48,26 @@ def test_a_database_behind_is_migrated_to_the_head(tmp_path) -> None:
             assert conn.execute(text("select count(*) from alembic_version")).scalar() == 1
     finally:
         eng.dispose()
+
+
+_RUN_IMPORTS = """
+import os, sys
+from bot import cli
+try:
+    cli.app(["run"])  # imports what `ctvbot run` imports, then stops: no token is set
+except SystemExit:
+    pass
+import bot.web.app, bot.web.serve  # the web face, as when its pages are served
+print(" ".join(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def test_run_does_not_load_documents_libraries_or_page_templates_at_start(tmp_path) -> None:
+    """`ctvbot run` holds matplotlib, python-docx, openpyxl (the summary's files), Alembic
+    (an up-to-date database) and jinja2 (the web pages) only once something needs them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTVBOT_")}
+    out = subprocess.run([sys.executable, "-c", _RUN_IMPORTS], check=True, capture_output=True,
+                         text=True, cwd=tmp_path, env=env)
+    loaded = set(out.stdout.split())
+    assert {"telegram", "sqlalchemy", "starlette"} <= loaded  # the start-up's imports ran
+    assert not loaded & {"matplotlib", "docx", "openpyxl", "PIL", "alembic", "jinja2"}

@@ -11,9 +11,9 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
-import uvicorn
 from aiohttp import ClientSession, ClientTimeout, CookieJar
 from sqlmodel import Session, select
 
@@ -22,7 +22,7 @@ from bot.context import Env, SimpleCmd, command_event
 from bot.web import auth
 from bot.web import forms as store
 from bot.web.app import WebConfig, build_web_app
-from bot.web.serve import _Server, bind
+from bot.web.serve import bind, web_server
 from storage import repo
 from storage import web as web_store
 from storage.models import ReportedValue, Round, Submission, ValueChange
@@ -76,10 +76,10 @@ class _FakeApplication:
         self.bot = Bot(TOKEN)
 
 
-async def _serve(app) -> tuple[str, _Server, asyncio.Task]:  # noqa: ANN001
+async def _serve(app) -> tuple[str, Any, asyncio.Task]:  # noqa: ANN001
     sock = bind("127.0.0.1:0")
     port = sock.getsockname()[1]
-    server = _Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
+    server = web_server(app)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.02)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
@@ -96,7 +95,11 @@ async def read_form(request: Request, config: WebConfig) -> dict[str, list[str]]
         raise BodyRefused(400) from None
 
 
-def _templates() -> Environment:
+def _templates() -> Any:
+    """The pages' templates. jinja2 is imported here, when the first page is shown: a bot
+    whose web pages nobody opens does not hold it (about 4 MiB)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
                        trim_blocks=True, lstrip_blocks=True)
 
@@ -107,7 +110,7 @@ class WebKit:
 
     def __init__(self, env: Env, config: WebConfig, metrics: Metrics) -> None:
         self.env, self.config, self.metrics = env, config, metrics
-        self.jinja = _templates()
+        self._jinja: Any = None  # built by the first page shown
         # the reminder sender of the bot running in this process (bot.reminders.Reminders),
         # for an officer's nudges from a page; None when no bot runs here
         self.reminders: Callable[[], Any] = lambda: None
@@ -121,7 +124,9 @@ class WebKit:
         def r(m: Msg | None) -> str:
             return render(m, lang) if m is not None else ""
 
-        html = self.jinja.get_template(name).render(t=t, r=r, lang=lang, **params)
+        if self._jinja is None:
+            self._jinja = _templates()
+        html = self._jinja.get_template(name).render(t=t, r=r, lang=lang, **params)
         return HTMLResponse(html, status_code=status,
                             headers={"Cache-Control": "no-store",
                                      "Content-Security-Policy":

@@ -12,17 +12,22 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-import uvicorn
-
 log = logging.getLogger("ctvbot")
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the process's stop is handled here."""
+def web_server(web_app: Any) -> Any:
+    """uvicorn serving ``web_app``, without its own signal handling (the process's stop is
+    handled here); uvicorn is imported only when the web face is served."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return _Server(uvicorn.Config(web_app, lifespan="off", log_level="warning",
+                                  access_log=False, timeout_graceful_shutdown=5,
+                                  server_header=False))
 
 
 def bind(listen: str) -> socket.socket:
@@ -39,9 +44,7 @@ def bind(listen: str) -> socket.socket:
 def start_web(web_app: Any, sock: socket.socket) -> tuple[Any, asyncio.Task[Any]]:
     """uvicorn serving ``web_app`` on ``sock`` in the background; stop it by setting the
     server's ``should_exit`` and awaiting the task."""
-    config = uvicorn.Config(web_app, lifespan="off", log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=5, server_header=False)
-    server = _Server(config)
+    server = web_server(web_app)
     return server, asyncio.create_task(server.serve(sockets=[sock]))
 
 
@@ -57,9 +60,7 @@ async def serve(application: Any, web_app: Any, sock: socket.socket | None, *,
         loop.add_signal_handler(sig, stop.set)
     server = None
     if sock is not None:
-        config = uvicorn.Config(web_app, lifespan="off", log_level="warning", access_log=False,
-                                timeout_graceful_shutdown=5, server_header=False)
-        server = _Server(config)
+        server = web_server(web_app)
     await application.initialize()  # InvalidToken here
     try:
         if application.post_init is not None:

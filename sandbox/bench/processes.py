@@ -110,8 +110,11 @@ def bot_env(api_url: str, db_url: str, token: str, **extra: str) -> dict[str, st
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     # the benchmarks measure the bot's own work: Telegram's 30 messages a second, which the
     # bot keeps to by itself (CTVBOT_REPLIES_PER_SECOND), is lifted on the local Bot API
+    # the web pages on a port of their own, as a deployed bot serves them (on the default
+    # 127.0.0.1:8080 a run beside another bot would find it taken and measure a bot without)
     env.update(CTVBOT_TOKEN=token, CTVBOT_API_URL=f"{api_url}/bot", CTVBOT_DATABASE_URL=db_url,
-               CTVBOT_REPLIES_PER_SECOND="0", **extra)
+               CTVBOT_REPLIES_PER_SECOND="0", CTVBOT_WEB_LISTEN=f"127.0.0.1:{free_port()}")
+    env.update(extra)
     return env
 
 
