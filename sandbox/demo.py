@@ -136,7 +136,12 @@ class Person:
 
     async def tap(self, label: str) -> list[BotMessage]:
         """Press the button with this label on the latest message that has it."""
-        last = next(m for m in reversed(self.user.messages()) if label in m.button_texts)
+        deadline = time.monotonic() + 30  # the message that has it may still be on its way
+        while (last := next((m for m in reversed(self.user.messages())
+                             if label in m.button_texts), None)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no button {label!r} for {self.name}")
+            await asyncio.sleep(0.01)
         self.demo.transcript.person(self.who, f"[{label}]")
         got = await self.user_press(label, last.message_id)
         self.demo.transcript.bot(got)

@@ -12,10 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from storage.db import make_engine, upgrade
+
+# Property tests check results, not speed: a busy machine must not fail them on time.
+hypothesis_settings.register_profile("ctvbot", deadline=None)
+hypothesis_settings.load_profile("ctvbot")
 
 PG_ADMIN_URL = os.environ.get("CTVBOT_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")

@@ -82,7 +82,7 @@ async def fill(page, item, n: int) -> None:
         await fs.locator(f'input[name="v:{item.code}:value"]').press("Tab")
 
 
-async def wait_saved(web, unit_id: int, count: int, timeout: float = 15) -> None:  # noqa: F811
+async def wait_saved(web, unit_id: int, count: int, timeout: float = 60) -> None:  # noqa: F811
     deadline = time.monotonic() + timeout
     while True:
         with Session(web.engine) as s:
