@@ -129,3 +129,11 @@ def test_documents_write_no_vietnamese_of_their_own():
                   if isinstance(n, ast.Constant) and isinstance(n.value, str)
                   and id(n) not in allowed and re.search(r"[À-ỹ]", n.value)]
     assert vietnamese == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_catalog_holds_no_merge_leftovers(lang):
+    text = (LOCALES_DIR / lang / "LC_MESSAGES" / "ctvbot.po").read_text(encoding="utf-8")
+    left = [n for n, line in enumerate(text.splitlines(), 1)
+            if re.match(r"(<{7}|={7}|>{7})( |$)", line)]
+    assert not left, f"conflict markers on lines {left}"
