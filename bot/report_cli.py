@@ -135,7 +135,7 @@ def report(
                                                  include_sensitive=sensitive, plan_code=plan,
                                                  tz=tz)
         except aggregate.ReportError as exc:
-            raise _fail(str(exc)) from exc
+            raise _fail(said_text(exc)) from exc
         raw = (aggregate.raw_values(rep, session=session, limit=documents.EXCEL_MAX_ROWS - 1)
                if fmt is Format.xlsx else [])
         issue = documents.Issue(issued=_today()).merged(documents.Issue.from_settings(
@@ -155,7 +155,8 @@ def report(
                 data = documents.report_docx(rep, include_sensitive=sensitive, tz=tz,
                                              lang=lang.value, issue=issue)
             except documents.TemplateError as exc:
-                raise _fail(str(exc)) from exc
+                raise _fail(tr("cli.report.template_failed", template=exc.template,
+                               reason=exc.reason)) from exc
         elif fmt is Format.xlsx:
             data = documents.report_xlsx(rep, raw, include_sensitive=sensitive, tz=tz,
                                          lang=lang.value)

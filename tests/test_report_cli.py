@@ -133,7 +133,13 @@ def test_report_errors(app: typer.Typer, db: Engine) -> None:
     res = runner.invoke(app, ["report", "--year", "2019"])
     assert res.exit_code == 1 and "Không xã nào có đợt báo cáo năm 2019" in res.output
     res = runner.invoke(app, ["report", "--year", "2026", "--unit", "nowhere"])
-    assert res.exit_code == 1 and "no unit 'nowhere'" in res.output
+    assert res.exit_code == 1 and "Không có đơn vị «nowhere». Các đơn vị hiện có:" in res.output
+    res = runner.invoke(app, ["report", "--year", "2019", "--unit", "xuan-truong"])
+    assert res.exit_code == 1
+    assert "Không có đợt báo cáo năm 2019 nào thuộc xuan-truong." in res.output, res.output
+    res = runner.invoke(app, ["report", "--year", "2019", "--unit", "xuan-truong",
+                              "--lang", "en"])
+    assert res.exit_code == 1 and "No round for 2019 under xuan-truong." in res.output
 
 
 def _csv(tmp_path: Path, lines: list[str], name: str = "values.csv") -> Path:
