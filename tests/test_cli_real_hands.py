@@ -561,6 +561,26 @@ def test_every_sentence_of_the_file_checks_is_in_both_catalogs() -> None:
         assert fields[0] == fields[1], key
 
 
+def test_every_sentence_of_the_import_and_the_report_is_in_both_catalogs() -> None:
+    """The importer's and the report's refusals are catalog keys the command line and the
+    web's paper-report page word alike: each exists in Vietnamese and English, with the same
+    named values."""
+    import re
+    import string
+
+    from storage.importer import REFUSAL_KEYS
+
+    keys = {f"import.{k}" for k in REFUSAL_KEYS.values()}
+    for name, prefix in (("importer", "import"), ("aggregate", "aggregate")):
+        src = (ROOT / "storage" / f"{name}.py").read_text(encoding="utf-8")
+        keys |= set(re.findall(rf'"({prefix}\.[a-z_]+)"', src))
+    assert len(keys) > 35, sorted(keys)
+    for key in sorted(keys):
+        fields = [{f for _, f, _, _ in string.Formatter().parse(text_of(key, lang)) if f}
+                  for lang in ("vi", "en")]
+        assert fields[0] == fields[1], key
+
+
 def test_units_shows_kinds_as_words_in_the_officer_s_language(cli) -> None:
     cli("setup", str(ROOT / "communes/002_xuan_truong.yaml"))
     vi = cli("units").output
