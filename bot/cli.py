@@ -180,6 +180,7 @@ def units(lang: LangOption = None) -> None:
 
 
 FALLBACK_BOT = "ctvbot"
+NAME_MOST = 100  # a web-only reporter's name, in characters
 
 
 def _bot_username(settings: Settings) -> str:
@@ -261,12 +262,12 @@ def login_link(
         "--revoke-sessions", help="Also sign this person out of every browser")] = False,
 ) -> None:
     """Print a one-time sign-in link (15 minutes) to a unit's web form for one person."""
+    from bot.documents import kind_word
     from storage import web as web_store
 
     settings = Settings()
     if not settings.public_url:
-        raise _fail("CTVBOT_PUBLIC_URL is not set: give the address people open the web pages "
-                    "at, for example https://baocao.example.vn")
+        raise _fail(tr("cli.login.no_public_url"))
     engine = _engine()
     with session_scope(engine) as session:
         u = _find_unit(unit, session=session)
@@ -277,23 +278,22 @@ def login_link(
             person = next((p for _, p in web_store.members(u.id, session=session)
                            if p.telegram_id == telegram_id), None)
             if person is None:
-                raise _fail(f"no member of {u.code} has the Telegram id {telegram_id}")
+                raise _fail(tr("cli.login.no_member", unit=u.code, telegram_id=telegram_id))
         elif name is not None:
             role = repo.default_role(u)
             if role not in (Role.collaborator, Role.agency):
-                raise _fail(f"{u.code} is a {u.kind}: a web-only reporter belongs to a hamlet "
-                            "or an agency")
+                raise _fail(tr("cli.login.not_reporting", unit=u.code,
+                               kind=kind_word(u.kind, current_locale.get())))
             name = " ".join(name.split())
-            if not name or len(name) > 100:
-                raise _fail("--name must be a name of 1 to 100 characters")
+            if not name or len(name) > NAME_MOST:
+                raise _fail(tr("cli.login.bad_name", most=NAME_MOST))
             person, created, revoked, token = web_store.issue_web_link(u, name, role,
                                                                        session=session)
         elif len(people) == 1:
             person = people[0][1]
         else:
-            names = ", ".join(p.name for _, p in people) or "nobody yet"
-            raise _fail(f"{u.code} has {len(people)} reporters ({names}): choose one with "
-                        "--name (or --telegram-id)")
+            names = ", ".join(p.name for _, p in people) or tr("cli.login.nobody")
+            raise _fail(tr("cli.login.choose", unit=u.code, count=len(people), names=names))
         assert person.id is not None
         if name is None or telegram_id is not None:
             revoked = web_store.revoke_links(person.id, session=session) \
@@ -304,12 +304,13 @@ def login_link(
         link = f"{settings.public_url.rstrip('/')}/login/{token}"
         who = person.name
     if created:
-        typer.echo(f"created the web-only reporter {who} of {u.code}")
+        typer.echo(tr("cli.login.created", who=who, unit=u.code))
     if revoked:
-        typer.echo(f"{revoked} earlier link(s) of {who} revoked")
+        typer.echo(tr("cli.login.revoked", count=revoked, who=who))
     if signed_out:
-        typer.echo(f"{who} signed out of {signed_out} browser(s)")
-    typer.echo(f"{who} ({u.code}), valid {web_store.LINK_MINUTES} minutes, once: {link}")
+        typer.echo(tr("cli.login.signed_out", who=who, count=signed_out))
+    typer.echo(tr("cli.login.link", who=who, unit=u.code, minutes=web_store.LINK_MINUTES,
+                  link=link))
 
 
 def _check_out_path(out: Path) -> None:
@@ -441,19 +442,16 @@ def run(
 
     settings = Settings()
     if settings.token is None and settings.zalo_token is None:
-        raise _fail("CTVBOT_TOKEN is not set: put the bot token from @BotFather in it "
-                    "(environment or .env file), or CTVBOT_ZALO_TOKEN for Zalo")
+        raise _fail(tr("cli.run.no_token"))
     if webhook and settings.token is None:
-        raise _fail("--webhook is Telegram's: set CTVBOT_TOKEN (Zalo's webhook is a route of "
-                    "the web app)")
+        raise _fail(tr("cli.run.webhook_is_telegram"))
     if webhook and not url:
-        raise _fail("--webhook needs --url, the public URL the reverse proxy serves")
+        raise _fail(tr("cli.run.webhook_url"))
     if webhook and settings.webhook_secret is None:
-        raise _fail("--webhook needs CTVBOT_WEBHOOK_SECRET (the same on every worker): "
-                    f"for example {pysecrets.token_urlsafe(24)}")
+        raise _fail(tr("cli.run.webhook_secret", example=pysecrets.token_urlsafe(24)))
     host, _, port = listen.rpartition(":")
     if webhook and not port.isdigit():
-        raise _fail("--listen must be HOST:PORT, for example 127.0.0.1:8080")
+        raise _fail(tr("cli.run.bad_listen"))
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for secret in (settings.token, settings.webhook_secret, settings.zalo_token,
@@ -479,11 +477,9 @@ def run(
     if zalo_bot is not None and settings.zalo_webhook_secret is not None:
         zalo_secret = settings.zalo_webhook_secret.get_secret_value()
         if not 8 <= len(zalo_secret) <= 256:
-            raise _fail("CTVBOT_ZALO_WEBHOOK_SECRET must have 8 to 256 characters: "
-                        f"for example {pysecrets.token_urlsafe(24)}")
+            raise _fail(tr("cli.run.zalo_secret_length", example=pysecrets.token_urlsafe(24)))
         if not public:
-            raise _fail("Zalo's webhook needs CTVBOT_PUBLIC_URL, the public address of the "
-                        f"web pages (Zalo posts to it + {ZALO_WEBHOOK_PATH})")
+            raise _fail(tr("cli.run.zalo_public_url", path=ZALO_WEBHOOK_PATH))
         zalo_hook = (public + ZALO_WEBHOOK_PATH, zalo_secret)
         zalo_routes = [zalo_webhook_route(webhook_handler(zalo_bot, zalo_secret),
                                           WebConfig(public_url=public))]
@@ -499,8 +495,8 @@ def run(
             try:
                 sock = bind(settings.web_listen)
             except (OSError, ValueError) as exc:
-                raise _fail(f"Zalo's webhook: cannot listen on {settings.web_listen!r} "
-                            f"(CTVBOT_WEB_LISTEN): {exc}") from exc
+                raise _fail(tr("cli.run.zalo_cannot_listen", where=repr(settings.web_listen),
+                               reason=exc)) from exc
         _run_zalo_alone(zalo_bot, env, settings,
                         (web, sock, zalo_hook) if zalo_hook is not None else None)
         log.info("stopped")
@@ -519,10 +515,10 @@ def run(
             sock = bind(where)
         except (OSError, ValueError) as exc:
             if webhook:
-                raise _fail(f"cannot listen on {where}: {exc}") from exc
+                raise _fail(tr("cli.run.cannot_listen", where=where, reason=exc)) from exc
             log.warning("the web pages are not served: cannot listen on %s (%s)", where, exc)
     if zalo_hook is not None and sock is None:
-        raise _fail("Zalo's webhook is a route of the web pages: set CTVBOT_WEB_LISTEN")
+        raise _fail(tr("cli.run.zalo_needs_web"))
     web_app = None
     if sock is not None:  # the web face (pages, /metrics, webhooks) only when it is served
         from bot.web.app import WebConfig, build_web_app
@@ -546,8 +542,7 @@ def run(
                           webhook_secret=secret))
     except InvalidToken:
         # the exception's text holds the token: say what happened without it
-        raise _fail("Telegram refused the bot token (CTVBOT_TOKEN): check it with "
-                    "@BotFather, or CTVBOT_API_URL if you use your own Bot API server") from None
+        raise _fail(tr("cli.run.telegram_token_refused")) from None
     log.info("stopped")
 
 
@@ -637,14 +632,13 @@ def _run_zalo_alone(zalo_bot: Any, env: Any, settings: Settings,
         failed = poller.done() and not poller.cancelled() and poller.exception() is not None
         await zalo_bot.stop()
         if failed:
-            raise _fail("Zalo refused the bot token (CTVBOT_ZALO_TOKEN), or polling failed: "
-                        "check it in Zalo Bot Manager, or CTVBOT_ZALO_API_URL")
+            raise _fail(tr("cli.run.zalo_failed"))
 
     _settle()
     try:
         asyncio.run(main())
     except MessengerError:
-        raise _fail("Zalo refused the bot token (CTVBOT_ZALO_TOKEN)") from None
+        raise _fail(tr("cli.run.zalo_token_refused")) from None
 
 
 @app.command("backup")
@@ -691,7 +685,7 @@ def demo(
     account)."""
     _language(lang)
     if channel not in ("telegram", "zalo"):
-        raise _fail("--channel must be telegram or zalo")
+        raise _fail(tr("cli.demo.bad_channel"))
     if channel == "zalo":
         _sandbox("demo_zalo").main(out)
         return

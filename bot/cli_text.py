@@ -6,7 +6,7 @@ import codecs
 import itertools
 import sys
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,6 +180,12 @@ def working(description: str) -> Iterator[None]:
 def said_text(change: Any) -> str:
     """A catalog sentence given as key and params (storage's Said or a setup Change), its
     values themselves sentences or lists, in the command's language."""
+    return sentence(change.key, change.params)
+
+
+def sentence(key: str, params: Mapping[str, Any]) -> str:
+    """The catalog sentence ``key`` in the command's language, a value that is itself a
+    sentence (anything with a key and params) or a list worded too."""
     def word(value: Any) -> Any:
         if isinstance(value, list):
             return ", ".join(str(word(v)) for v in value)
@@ -187,4 +193,4 @@ def said_text(change: Any) -> str:
             return said_text(value)
         return value
 
-    return tr(change.key, **{k: word(v) for k, v in change.params.items()})
+    return tr(key, **{k: word(v) for k, v in params.items()})

@@ -845,7 +845,11 @@ def template_context(report: CommuneReport, issue: Issue, *, include_sensitive: 
 
 
 class TemplateError(ValueError):
-    """A province's template that cannot be filled in (the reason is in the message)."""
+    """A province's template that cannot be filled in, and why (the library's words)."""
+
+    def __init__(self, template: Path | str, reason: object) -> None:
+        super().__init__(f"{template}: {reason}")
+        self.template, self.reason = str(template), str(reason)
 
 
 def report_from_template(report: CommuneReport, template: Path, *, issue: Issue,
@@ -861,7 +865,7 @@ def report_from_template(report: CommuneReport, template: Path, *, issue: Issue,
         tpl.render(template_context(report, issue, include_sensitive=include_sensitive,
                                     lang=lang), autoescape=True)
     except (OSError, KeyError, ValueError, JinjaError) as exc:  # no file, not a .docx, bad tag
-        raise TemplateError(f"{template}: {exc}") from exc
+        raise TemplateError(template, exc) from exc
     out = io.BytesIO()
     tpl.save(out)
     return out.getvalue()

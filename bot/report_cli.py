@@ -7,7 +7,7 @@ import sys
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Engine
@@ -18,6 +18,7 @@ from bot.cli_text import (
     open_database,
     progress,
     said_text,
+    sentence,
     set_language,
     tr,
     working,
@@ -134,7 +135,7 @@ def report(
                                                  include_sensitive=sensitive, plan_code=plan,
                                                  tz=tz)
         except aggregate.ReportError as exc:
-            raise _fail(str(exc)) from exc
+            raise _fail(said_text(exc)) from exc
         raw = (aggregate.raw_values(rep, session=session, limit=documents.EXCEL_MAX_ROWS - 1)
                if fmt is Format.xlsx else [])
         issue = documents.Issue(issued=_today()).merged(documents.Issue.from_settings(
@@ -154,7 +155,8 @@ def report(
                 data = documents.report_docx(rep, include_sensitive=sensitive, tz=tz,
                                              lang=lang.value, issue=issue)
             except documents.TemplateError as exc:
-                raise _fail(str(exc)) from exc
+                raise _fail(tr("cli.report.template_failed", template=exc.template,
+                               reason=exc.reason)) from exc
         elif fmt is Format.xlsx:
             data = documents.report_xlsx(rep, raw, include_sensitive=sensitive, tz=tz,
                                          lang=lang.value)
@@ -206,18 +208,21 @@ def values_import(
         "--allow-closed",
         help="Correct a round that is closed (chốt) or past its consolidation deadline: "
              "needs --as; the history records the officer, the round stays closed")] = False,
-    lang: Annotated[Lang, typer.Option("--lang", help="Language of the messages: vi or en")]
-    = Lang.vi,
+    lang: Annotated[Lang | None, typer.Option(
+        "--lang", help="Language of the messages: vi or en (default: the command line's, "
+                       "ctvbot --lang or CTVBOT_LANG, else vi)")] = None,
 ) -> None:
     """Import reported values (year, unit, indicator, numerator, denominator, value).
 
     Every row is checked first; if any row is wrong nothing is saved and each problem is
-    printed as FILE:LINE: message. Rounds closed by an officer or past their consolidation
-    deadline are refused (as in the chat) unless --allow-closed --as OFFICER.
+    printed as FILE:LINE: sentence, in the officer's language. Rounds closed by an officer
+    or past their consolidation deadline are refused (as in the chat) unless --allow-closed
+    --as OFFICER.
     """
     from storage.importer import ImportFailed, count_rows, import_values
 
-    set_language(lang.value)
+    if lang is not None:
+        set_language(lang.value)
     engine = _engine()
     today, tz = _today(), Settings().tz
     try:
@@ -228,12 +233,27 @@ def values_import(
                                    submit=submit, allow_closed=allow_closed, today=today,
                                    tz=tz, progress=advance)
     except ImportFailed as exc:
-        lines = capped(str(exc).splitlines())
+        lines = capped([_import_problem(exc.path, p) for p in exc.problems])
+        if not allow_closed and any(p.key in LOCKED for p in exc.problems):
+            lines.append(tr("cli.values.locked_hint"))
         raise _fail("\n".join([*lines, tr("cli.values.failed", count=len(exc.problems))])) \
             from exc
     typer.echo(tr("cli.values.done", file=file, rows=result.rows, saved=result.saved,
                   unchanged=result.unchanged, units=result.units)
                + (tr("cli.values.submitted", count=result.submitted) if submit else ""))
+
+
+# problems of a locked round: the command line says how an officer corrects it
+LOCKED = ("import.locked_closed", "import.locked_deadline", "import.submit_locked")
+# the web page speaks to the signed-in officer ("you"); here --as names someone
+CLI_WORDING = {"import.not_officer": "cli.values.not_officer"}
+
+
+def _import_problem(path: str, problem: Any) -> str:
+    """One wrong row of an imported file as FILE:LINE: sentence, in the command's language
+    (the catalog sentences of the web's paper-report page)."""
+    key = CLI_WORDING.get(problem.key, problem.key)
+    return f"{path}:{problem.line}: {sentence(key, problem.params)}"
 
 
 def _today() -> date:

@@ -80,7 +80,12 @@ UPPER_KINDS = ("province", "city", "district", "commune")
 
 
 class ReportError(LookupError):
-    """No report can be made (unknown unit, no round, several plans)."""
+    """No report can be made (unknown unit, no round, several plans): the English text, and
+    the catalog key ("aggregate.*") and values a face words it with."""
+
+    def __init__(self, key: str, text: str, **params: Any) -> None:
+        super().__init__(text)
+        self.key, self.params = key, params
 
 
 # ------------------------------------------------------------------ the result
@@ -444,12 +449,14 @@ def resolve_unit(code_or_id: str | int, session: Session) -> Unit:
     if isinstance(code_or_id, int):
         unit = session.get(Unit, code_or_id)
         if unit is None:
-            raise ReportError(f"no unit with id {code_or_id}")
+            raise ReportError("aggregate.no_unit_id", f"no unit with id {code_or_id}",
+                              id=code_or_id)
         return unit
     try:
         return repo.find_unit(code_or_id, session=session)
     except repo.UnknownUnit as exc:
-        raise ReportError(str(exc)) from exc
+        raise ReportError("aggregate.unknown_unit", str(exc), unit=exc.wanted,
+                          known=", ".join(exc.known) or "—") from exc
 
 
 def _sum_values(values: Sequence[Any], rounds: dict[int, tuple[int, int]],
@@ -585,8 +592,10 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     rounds = [RoundRow(*h[8:]) for h in head if h[8] is not None]
     rnd = next((r for r in rounds if r.year == year), None)
     if rnd is None:
-        raise ReportError(f"{commune.code} has no round for {year}; rounds: "
-                          f"{', '.join(str(r.year) for r in rounds) or '(none)'}")
+        years = ", ".join(str(r.year) for r in rounds)
+        raise ReportError("aggregate.no_round", f"{commune.code} has no round for {year}; "
+                          f"rounds: {years or '(none)'}", unit=commune.code, year=year,
+                          years=years or "—")
     plan = PlanInfo(rnd.plan_id, rnd.code, rnd.name_vi, rnd.name_en, rnd.issuer, rnd.level)
     conn = session.connection()
     inds = _plan_indicators(plan.id, session=session)
@@ -763,10 +772,13 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     if plan_code is not None:
         plans = [p for p in plans if p[1] == plan_code]
     if not plans:
-        raise ReportError(f"no round for {year} under {upper.code}")
+        raise ReportError("aggregate.no_round_under", f"no round for {year} under {upper.code}",
+                          year=year, unit=upper.code)
     if len(plans) > 1:
-        raise ReportError(f"rounds of {year} under {upper.code} use several plans: "
-                          f"{', '.join(p[1] for p in plans)}; choose one")
+        codes = ", ".join(p[1] for p in plans)
+        raise ReportError("aggregate.several_plans", f"rounds of {year} under {upper.code} use "
+                          f"several plans: {codes}; choose one", year=year, unit=upper.code,
+                          plans=codes)
     conn = session.connection()
     plan = conn.execute(sa_select(_p.c.id, _p.c.code, _p.c.name_vi, _p.c.name_en,
                                   _p.c.issuer, _p.c.level).where(_p.c.id == plans[0][0])).one()

@@ -51,8 +51,8 @@ RAW_SHEET = "Số liệu"
 
 @dataclass(frozen=True)
 class Problem:
-    """One wrong row (line 1 is the header): its English message, and the catalog key and
-    values a face words it with in the officer's language ("" when there is none)."""
+    """One wrong row (line 1 is the header): its English message (logs), and the catalog
+    key ("import.*") and values a face words it with in the officer's language."""
 
     line: int
     message: str
@@ -67,9 +67,9 @@ class RowError(ValueError):
         super().__init__(text)
         self.key, self.params = key, params
 
-    def at(self, line: int, prefix: str = "") -> Problem:
+    def at(self, line: int) -> Problem:
         """This error as the problem of a line."""
-        return Problem(line, prefix + str(self), self.key, self.params)
+        return Problem(line, str(self), self.key, self.params)
 
 
 class ImportFailed(ValueError):
@@ -193,8 +193,9 @@ def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise ImportFailed(path, [Problem(line + 1, f"not a CSV file: {exc}",
                                           "import.not_csv")]) from exc
     except OSError as exc:
-        raise ImportFailed(path, [Problem(1, f"cannot read the file: {exc.strerror or exc}")]) \
-            from exc
+        raise ImportFailed(path, [Problem(1, f"cannot read the file: {exc.strerror or exc}",
+                                          "import.unreadable",
+                                          {"reason": exc.strerror or str(exc)})]) from exc
 
 
 def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -462,7 +463,7 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
             problems.append(exc.at(line))
             continue
         except ValueError as exc:
-            problems.append(Problem(line, str(exc)))
+            problems.append(Problem(line, str(exc), "import.bad_row", {"reason": str(exc)}))
             continue
         key = (rnd.id, unit.id, ind.id)
         if key in seen:
@@ -481,19 +482,22 @@ def import_values(path: Path, *, session: Session, person_id: int | None = None,
                   round_by_id[rid].commune_id), today, tz))}
     if allow_closed and person_id is None:
         problems.append(Problem(1, "--allow-closed needs --as OFFICER: the history must "
-                                   "say which officer corrected a closed round"))
+                                   "say which officer corrected a closed round",
+                                "import.needs_officer"))
     elif locked and not allow_closed:
         problems += _locked_rows(parsed, locked, submit, session)
 
     if person_id is not None:
         if session.get(Person, person_id) is None:
-            problems.append(Problem(1, f"no person with id {person_id}"))
+            problems.append(Problem(1, f"no person with id {person_id}", "import.no_person",
+                                    {"person": person_id}))
         else:
             commune_ids = {unit_by_id[p.unit_id].parent_id for p in parsed}
             for cid in _not_officer_of(person_id, {c for c in commune_ids if c}, session):
                 problems.append(Problem(1, f"person {person_id} is not an officer of "
                                            f"{unit_by_id[cid].code}", "import.not_officer",
-                                        {"unit": unit_by_id[cid].code}))
+                                        {"unit": unit_by_id[cid].code,
+                                         "person": person_id}))
     if problems:
         raise ImportFailed(path, sorted(problems, key=lambda p: p.line))
 
@@ -558,7 +562,9 @@ def _locked_rows(parsed: list[_Parsed], locked: dict[int, RowError], submit: boo
         if not _same(existing.get((p.round_id, p.unit_id, p.indicator_id)), p):
             problems.append(locked[p.round_id].at(p.line))
         elif submit and (p.round_id, p.unit_id) not in sent:
-            problems.append(locked[p.round_id].at(p.line, "--submit: "))
+            why = locked[p.round_id]
+            problems.append(Problem(p.line, f"--submit: {why}", "import.submit_locked",
+                                    {"why": why}))  # a sentence within the sentence
             sent.add((p.round_id, p.unit_id))  # once per unit
     return problems
 

@@ -123,15 +123,15 @@ def test_number_cells_obey_the_caps_of_text(app: typer.Typer, db: Engine,
                                     [2026, "thon-hanh-thien", "13", None, None, 5e18]])
     res = runner.invoke(app, ["values", "import", str(f)])
     assert res.exit_code == 1
-    assert "v.xlsx:2: numerator: is too large" in res.output
-    assert "v.xlsx:3: value: is too large" in res.output
+    assert "v.xlsx:2: Cột numerator: số quá lớn (1e+15; tối đa" in res.output, res.output
+    assert "v.xlsx:3: Cột value: số quá lớn (5e+18; tối đa" in res.output
     assert _values(db) == before
 
 
 @pytest.mark.parametrize("content, message", [
     ("year,unit,indicator,numerator,denominator,value\n2026,thon-xuân,8.1,1,2,\n"
-     .encode("cp1258"), "not UTF-8"),
-    (b"this is a CSV, not a workbook\n", "not an Excel .xlsx file"),
+     .encode("cp1258"), "Tệp không phải văn bản UTF-8"),
+    (b"this is a CSV, not a workbook\n", "Đây không phải tệp Excel .xlsx"),
 ])
 def test_unreadable_files_get_one_clear_line(app: typer.Typer, db: Engine,
                                              tmp_path: Path, content: bytes,
@@ -144,9 +144,10 @@ def test_unreadable_files_get_one_clear_line(app: typer.Typer, db: Engine,
 
 
 @pytest.mark.parametrize("cell, message", [
-    ("1e309", "numerator: inf is not a number"), ("-1e309", "numerator: -inf is not a number"),
-    ("NaN", "a cell holds something that is neither a number nor text"),
-    ("INF", "a cell holds something that is neither a number nor text"),
+    ("1e309", "Cột numerator: inf không phải là số."),
+    ("-1e309", "Cột numerator: -inf không phải là số."),
+    ("NaN", "Một ô chứa thứ không phải số cũng không phải chữ"),
+    ("INF", "Một ô chứa thứ không phải số cũng không phải chữ"),
 ])
 def test_infinities_are_not_numbers(app: typer.Typer, db: Engine, tmp_path: Path,
                                     cell: str, message: str) -> None:
@@ -176,13 +177,13 @@ def test_a_file_with_too_many_rows_is_refused_with_the_limit(app: typer.Typer,
                  + "2026,thon-hanh-thien,8.1,1,2,\n" * 500, encoding="utf-8")
     res = runner.invoke(app, ["values", "import", str(f)])
     assert res.exit_code == 1
-    assert "more than 100 rows; split it" in res.output
+    assert "Tệp có hơn 100 dòng: hãy chia thành các tệp nhỏ hơn." in res.output
 
 
 @pytest.mark.parametrize("typed, message", [
-    ("10%", "is a percentage, but this column takes a count"),
-    ("5 trở lên", "is not one certain number"),
-    ("5 sai", "is not one certain number"),
+    ("10%", "'10%' là tỉ lệ phần trăm, nhưng cột này nhận số đếm"),
+    ("5 trở lên", "'5 trở lên' không phải một con số chắc chắn"),
+    ("5 sai", "'5 sai' không phải một con số chắc chắn"),
 ])
 def test_each_refusal_of_a_count_says_what_is_wrong(app: typer.Typer, db: Engine,
                                                     tmp_path: Path, typed: str,
@@ -192,7 +193,8 @@ def test_each_refusal_of_a_count_says_what_is_wrong(app: typer.Typer, db: Engine
                  f"2026,thon-hanh-thien,8.1,{typed},20,\n", encoding="utf-8")
     res = runner.invoke(app, ["values", "import", str(f)])
     assert res.exit_code == 1
-    assert f"v.csv:2: numerator: {message}" in res.output and "is not a number" not in res.output
+    assert f"v.csv:2: Cột numerator: {message}" in res.output, res.output
+    assert "không phải là số" not in res.output
 
 
 # ------------------------------------------------------------------ 24. progress, capped errors
@@ -207,7 +209,7 @@ def test_values_import_shows_progress_and_the_first_50_problems(app: typer.Typer
     res = runner.invoke(app, ["values", "import", str(f)])
     assert res.exit_code == 1
     assert "Đọc các dòng" in res.output and "1200/" in res.output        # the progress bar
-    problems = [line for line in res.output.splitlines() if "unknown unit" in line]
+    problems = [line for line in res.output.splitlines() if "Không có đơn vị" in line]
     assert len(problems) == 50
     assert "chỉ hiện 50 lỗi đầu tiên; tổng cộng có 1200 lỗi" in res.output
     assert "1200 lỗi: không lưu gì cả." in res.output
@@ -228,6 +230,53 @@ def test_values_import_counts_its_rows_first_so_the_bar_has_a_total(app: typer.T
     assert "1200/1200" in res.stderr and "/?" not in res.stderr, res.stderr
     res = runner.invoke(app, ["values", "import", str(x)])
     assert res.exit_code == 0 and "1/1" in res.stderr, res.output
+
+
+def _stored(engine: Engine) -> set[tuple]:
+    with Session(engine) as s:
+        return {(v.unit_id, v.indicator_id, v.numerator, v.denominator, v.value)
+                for v in s.exec(select(ReportedValue)).all()}
+
+
+def test_values_import_explains_a_bad_line_in_the_officer_s_language(
+        db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole ctvbot command line on a file with one good line and two bad ones: each bad
+    line is a sentence of the catalogs (the web's paper-report page says the same), with its
+    line number, in Vietnamese, or in English when the command line speaks English; the
+    good line is not saved either."""
+    f = tmp_path / "so-lieu.csv"
+    f.write_text("year,unit,indicator,numerator,denominator,value\n"
+                 "2026,thon-xuan-trung,8.1,3,100,\n"      # 2: right
+                 "2026,thon-khong-co,8.1,1,2,\n"          # 3: no such unit
+                 "2026,thon-xuan-bac,8.1,chưa có,100,\n",    # 4: not a number
+                 encoding="utf-8")
+    before = _stored(db)
+
+    vi = runner.invoke(cli_app, ["values", "import", str(f)])
+    assert vi.exit_code == 1 and isinstance(vi.exception, SystemExit), vi.output
+    assert f"{f}:3: Không có đơn vị thon-khong-co." in vi.stderr, vi.stderr
+    assert f"{f}:4: Cột numerator: 'chưa có' không phải là số." in vi.stderr
+    assert f"{f}:2:" not in vi.stderr and "2 lỗi: không lưu gì cả." in vi.stderr
+    assert "Unknown unit" not in vi.output and "Traceback" not in vi.output
+
+    for how in (["--lang", "en", "values", "import", str(f)],
+                ["values", "import", str(f), "--lang", "en"]):
+        en = runner.invoke(cli_app, how)
+        assert en.exit_code == 1, en.output
+        assert f"{f}:3: Unknown unit thon-khong-co." in en.stderr, en.stderr
+        assert f"{f}:4: Column numerator: 'chưa có' is not a number." in en.stderr
+        assert "2 problem(s): nothing was saved." in en.stderr and "Cột" not in en.output
+    monkeypatch.setenv("CTVBOT_LANG", "en")  # every command in English
+    en = runner.invoke(cli_app, ["values", "import", str(f)])
+    assert f"{f}:3: Unknown unit thon-khong-co." in en.stderr, en.stderr
+    assert "Reading rows" in en.stderr
+    assert _stored(db) == before  # all or nothing: the right line 2 is not saved either
+
+    f.write_text("year,unit,indicator,numerator,denominator,value\n"
+                 "2026,thon-xuan-trung,8.1,3,100,\n", encoding="utf-8")
+    ok = runner.invoke(cli_app, ["values", "import", str(f)])
+    assert ok.exit_code == 0 and "1 saved" in ok.output, ok.output
+    assert len(_stored(db) - before) == 1
 
 
 def test_a_province_roll_up_says_what_it_is_doing(app: typer.Typer, db: Engine,
@@ -506,6 +555,26 @@ def test_every_sentence_of_the_file_checks_is_in_both_catalogs() -> None:
         keys |= {k for k in re.findall(r'"((?:file|plan|commune)\.[a-z_.]+)"', src)
                  if not k.endswith((".yaml", ".yml"))}  # file names, not sentences
     assert len(keys) > 60, sorted(keys)
+    for key in sorted(keys):
+        fields = [{f for _, f, _, _ in string.Formatter().parse(text_of(key, lang)) if f}
+                  for lang in ("vi", "en")]
+        assert fields[0] == fields[1], key
+
+
+def test_every_sentence_of_the_import_and_the_report_is_in_both_catalogs() -> None:
+    """The importer's and the report's refusals are catalog keys the command line and the
+    web's paper-report page word alike: each exists in Vietnamese and English, with the same
+    named values."""
+    import re
+    import string
+
+    from storage.importer import REFUSAL_KEYS
+
+    keys = {f"import.{k}" for k in REFUSAL_KEYS.values()}
+    for name, prefix in (("importer", "import"), ("aggregate", "aggregate")):
+        src = (ROOT / "storage" / f"{name}.py").read_text(encoding="utf-8")
+        keys |= set(re.findall(rf'"({prefix}\.[a-z_]+)"', src))
+    assert len(keys) > 35, sorted(keys)
     for key in sorted(keys):
         fields = [{f for _, f, _, _ in string.Formatter().parse(text_of(key, lang)) if f}
                   for lang in ("vi", "en")]

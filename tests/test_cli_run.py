@@ -77,5 +77,5 @@ async def test_a_refused_token_is_reported_without_the_token(api, db_url, engine
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
     text = out.decode()
     assert proc.returncode == 1, text
-    assert "Telegram refused the bot token" in text
+    assert "Telegram từ chối mã bot (CTVBOT_TOKEN)" in text
     assert wrong not in text and wrong.split(":")[1] not in text, text

@@ -34,8 +34,12 @@ TODAY = date(2026, 11, 20)
 
 @pytest.fixture
 def app() -> typer.Typer:
-    """A command line with the report commands (as bot.cli registers them)."""
+    """A command line with the report commands (as bot.cli registers them), choosing its
+    language as bot.cli does (--lang, CTVBOT_LANG, else Vietnamese)."""
+    from bot.cli import _everywhere
+
     a = typer.Typer()
+    a.callback()(_everywhere)
     register(a)
 
     @a.command("noop")
@@ -129,7 +133,13 @@ def test_report_errors(app: typer.Typer, db: Engine) -> None:
     res = runner.invoke(app, ["report", "--year", "2019"])
     assert res.exit_code == 1 and "Không xã nào có đợt báo cáo năm 2019" in res.output
     res = runner.invoke(app, ["report", "--year", "2026", "--unit", "nowhere"])
-    assert res.exit_code == 1 and "no unit 'nowhere'" in res.output
+    assert res.exit_code == 1 and "Không có đơn vị «nowhere». Các đơn vị hiện có:" in res.output
+    res = runner.invoke(app, ["report", "--year", "2019", "--unit", "xuan-truong"])
+    assert res.exit_code == 1
+    assert "Không có đợt báo cáo năm 2019 nào thuộc xuan-truong." in res.output, res.output
+    res = runner.invoke(app, ["report", "--year", "2019", "--unit", "xuan-truong",
+                              "--lang", "en"])
+    assert res.exit_code == 1 and "No round for 2019 under xuan-truong." in res.output
 
 
 def _csv(tmp_path: Path, lines: list[str], name: str = "values.csv") -> Path:
@@ -182,12 +192,17 @@ def test_bad_file_saves_nothing_and_names_the_lines(app: typer.Typer, db: Engine
     res = runner.invoke(app, ["values", "import", str(path)])
     assert res.exit_code == 1
     out = res.output
-    for line, words in ((3, "unknown unit 'thon-nowhere'"), (4, "unknown indicator '99'"),
-                        (5, "numerator 30 is larger than denominator 10"),
-                        (6, "already on line 2"), (7, "whole number"), (8, "negative"),
-                        (9, "numerator required"), (10, "no reporting round"),
-                        (11, "does not report indicator 9"), (12, "expected yes/no")):
-        assert f"values.csv:{line}: " in out and words in out, (line, out)
+    for line, words in ((3, "Không có đơn vị thon-nowhere."),
+                        (4, "Kế hoạch của đợt báo cáo năm 2026 không có chỉ số 99."),
+                        (5, "Tử số 30 lớn hơn mẫu số 10."),
+                        (6, "xuan-truong/thon-xuan-trung 8.1 2026 đã có ở dòng 2."),
+                        (7, "Cột value: phải là số nguyên, không phải '2.5'."),
+                        (8, "Cột numerator: không được là số âm ('-1')."),
+                        (9, "Chỉ số 11.1 là tỉ lệ: cần điền numerator."),
+                        (10, "xuan-truong/thon-xuan-phong không có đợt báo cáo năm 2019."),
+                        (11, "xuan-truong/thon-xuan-phong không báo cáo chỉ số 9 (do"),
+                        (12, "Cột value: cần có/không (1/0), không phải 'maybe'.")):
+        assert f"values.csv:{line}: {words}" in out, (line, out)
     assert "values.csv:2:" not in out
     assert "không lưu gì cả" in out
     assert (_count(db, ReportedValue), _count(db, ValueChange)) == before
@@ -196,7 +211,8 @@ def test_bad_file_saves_nothing_and_names_the_lines(app: typer.Typer, db: Engine
 def test_missing_column(app: typer.Typer, db: Engine, tmp_path: Path) -> None:
     path = _csv(tmp_path, ["year;unit;indicator;value", "2026;ubnd;1;1"])
     res = runner.invoke(app, ["values", "import", str(path)])
-    assert res.exit_code == 1 and ":1: missing column(s): numerator, denominator" in res.output
+    assert res.exit_code == 1
+    assert ":1: Thiếu cột: numerator, denominator; cần các cột year, unit," in res.output
 
 
 def test_export_edit_import_round_trip(app: typer.Typer, db: Engine, tmp_path: Path) -> None:
@@ -240,7 +256,7 @@ def test_import_as_someone_who_is_not_an_officer(app: typer.Typer, db: Engine,
     path = _csv(tmp_path, ["year,unit,indicator,numerator,denominator,value",
                            "2026,ubnd,1,,,1"])
     res = runner.invoke(app, ["values", "import", str(path), "--as", "Anh Nam"])
-    assert res.exit_code == 1 and "is not an officer of xuan-truong" in res.output
+    assert res.exit_code == 1 and "không phải cán bộ của xuan-truong." in res.output
 
 
 def test_xlsx_with_numbers_as_text(app: typer.Typer, db: Engine, tmp_path: Path) -> None:
@@ -303,8 +319,8 @@ def test_import_into_a_closed_round_is_refused(app: typer.Typer, db: Engine,
     res = runner.invoke(app, ["values", "import", str(path)])
     assert res.exit_code == 1
     for line in (2, 3):
-        assert (f"values.csv:{line}: the 2026 round of xuan-truong was closed (chốt) on "
-                f"18/11/2026") in res.output, res.output
+        assert (f"values.csv:{line}: Đợt báo cáo 2026 của Xã Xuân Trường đã chốt ngày "
+                f"18/11/2026: số liệu đã là cuối cùng.") in res.output, res.output
     assert "values.csv:4:" not in res.output
     assert "--allow-closed" in res.output and "không lưu gì cả" in res.output
     assert (_values(db), _count(db, ValueChange)) == before
@@ -318,8 +334,8 @@ def test_import_after_the_consolidation_deadline_is_refused(
     before = _values(db)
     res = runner.invoke(app, ["values", "import", str(path)])
     assert res.exit_code == 1
-    assert ("values.csv:2: the 2026 round of xuan-truong is locked: its consolidation "
-            "deadline 05/12/2026 has passed") in res.output
+    assert ("values.csv:2: Đợt báo cáo 2026 của Xã Xuân Trường đã khoá: hạn tổng hợp "
+            "05/12/2026 đã qua.") in res.output
     assert _values(db) == before
     monkeypatch.setattr("bot.report_cli._today", lambda: date(2026, 12, 5))  # its last day
     res = runner.invoke(app, ["values", "import", str(path)])
@@ -341,7 +357,9 @@ def test_submit_into_a_closed_round_is_refused(app: typer.Typer, db: Engine,
     path = _csv(tmp_path, ["year,unit,indicator,numerator,denominator,value",
                            "2026,thon-xuan-trung,8.1,3,100,"])
     res = runner.invoke(app, ["values", "import", str(path), "--submit"])
-    assert res.exit_code == 1 and "values.csv:2: --submit: the 2026 round" in res.output
+    assert res.exit_code == 1
+    assert ("values.csv:2: Không thể ghi đơn vị là đã gửi báo cáo (--submit): Đợt báo cáo "
+            "2026 của Xã Xuân Trường đã chốt") in res.output, res.output
     assert _count(db, Submission) == submissions
     res = runner.invoke(app, ["values", "import", str(path)])  # nothing changes: accepted
     assert res.exit_code == 0 and "0 đã lưu, 1 không đổi" in res.output
@@ -354,7 +372,7 @@ def test_officer_corrects_a_closed_round_explicitly(app: typer.Typer, db: Engine
     path = _csv(tmp_path, ["year,unit,indicator,numerator,denominator,value",
                            "2026,thon-xuan-bac,8.1,98,100,"])
     res = runner.invoke(app, ["values", "import", str(path), "--allow-closed"])
-    assert res.exit_code == 1 and "values.csv:1: --allow-closed needs --as" in res.output
+    assert res.exit_code == 1 and "values.csv:1: --allow-closed cần --as CÁN_BỘ" in res.output
     res = runner.invoke(app, ["values", "import", str(path), "--allow-closed", "--as",
                               "Chị Hoa"])
     assert res.exit_code == 0 and "1 đã lưu" in res.output, res.output

@@ -423,11 +423,12 @@ def test_login_link_creates_a_web_only_reporter_and_reissuing_revokes(cli, monke
     monkeypatch.setenv("CTVBOT_PUBLIC_URL", "https://baocao.example.vn")
     first = cli("login-link", "thon-hanh-thien", "--name", "Chị Lan")
     assert first.exit_code == 0, first.output
-    assert "created the web-only reporter Chị Lan" in first.output
+    assert "Đã tạo người báo cáo chỉ qua web Chị Lan của xuan-truong/thon-hanh-thien." in \
+        first.output
     token1 = first.output.rsplit("/login/", 1)[1].strip()
     second = cli("login-link", "thon-hanh-thien", "--name", "Chị Lan")
-    assert second.exit_code == 0 and "created" not in second.output
-    assert "1 earlier link(s) of Chị Lan revoked" in second.output
+    assert second.exit_code == 0 and "Đã tạo" not in second.output
+    assert "Đã thu hồi 1 đường dẫn cũ của Chị Lan." in second.output
     token2 = second.output.rsplit("/login/", 1)[1].strip()
     with Session(engine) as s:
         assert web_store.link_state(token1, session=s) == web_store.LinkState.revoked
@@ -560,7 +561,7 @@ async def test_sessions_can_be_revoked(web, cli, monkeypatch):
         async with laptop.get(f"{web.base}/form", allow_redirects=False) as r:
             assert r.status == 303
         out = cli("login-link", "thon-hanh-thien", "--name", "Chị Lan", "--revoke-sessions")
-        assert "signed out of 1 browser(s)" in out.output
+        assert "Chị Lan đã được đăng xuất khỏi 1 trình duyệt." in out.output
         async with laptop.get(f"{web.base}/form") as r:
             assert r.status == 401
 

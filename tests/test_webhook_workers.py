@@ -139,7 +139,7 @@ async def test_two_webhook_workers_share_conversations(db_url, engine):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["run", "--webhook"], "--webhook needs --url"),
+    (["run", "--webhook"], "--webhook cần --url"),
 ])
 def test_webhook_needs_url_and_secret(args, message, monkeypatch):
     from typer.testing import CliRunner

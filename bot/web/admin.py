@@ -26,7 +26,6 @@ from starlette.routing import BaseRoute, Route
 
 from bot.documents import kind_word
 from bot.web import auth
-from bot.web import forms as store
 from bot.web.kit import BodyRefused, WebKit, read_body
 from flows.effects import Msg, msg
 from storage import repo
@@ -317,24 +316,6 @@ def routes(kit: WebKit) -> list[BaseRoute]:
     """The routes of these pages."""
     env = kit.env
 
-    async def officer_post(request: Request) -> tuple[Any, str | None, Any, Any,
-                                                      Response | None]:
-        """A checked POST (session, CSRF) by an officer of the path's commune."""
-        person, token, fields, refusal = await kit.checked_post(request)
-        if refusal is not None:
-            return None, None, None, None, refusal
-        commune = await _commune_of(request, person)
-        if commune is None:
-            return None, None, None, None, kit.refused(person.language,
-                                                       "web.not_your_commune", 403)
-        return person, token, fields, commune, None
-
-    async def _commune_of(request: Request, person: Any) -> Unit | None:
-        raw = str(request.path_params.get("commune", ""))
-        if not (raw.isdigit() and len(raw) < 10):
-            return None
-        return await asyncio.to_thread(store.officer_commune, env.engine, person.id, int(raw))
-
     def one(fields: dict[str, list[str]], key: str) -> str:
         return " ".join((fields.get(key) or [""])[0].split())
 
@@ -356,35 +337,29 @@ def routes(kit: WebKit) -> list[BaseRoute]:
                         csrf=auth.csrf_token(token), notices=notices or [],
                         problems=problems or [])
 
-    async def units_get(request: Request) -> Response:
-        person, token, commune, refusal = await kit.officer_commune(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_get
+    async def units_get(request: Request, person: Any, token: str, commune: Unit) -> Response:
         return await units_page(request, person, token, commune)
 
-    async def commune_file(request: Request) -> Response:
+    @kit.officer_get
+    async def commune_file(request: Request, person: Any, token: str,
+                           commune: Unit) -> Response:
         from storage import communes
 
-        person, _, commune, refusal = await kit.officer_commune(request)
-        if refusal is not None:
-            return refusal
         try:
             text = await asyncio.to_thread(_commune_file, env.engine, commune)
         except communes.NoRound:
             return kit.refused(person.language, "web.admin.no_round", 409)
-        name = commune.code.replace("/", "-") + ".yaml"
-        return Response(text.encode("utf-8"), media_type="application/yaml; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                 "Cache-Control": "no-store"})
+        return kit.attachment(text.encode("utf-8"), "application/yaml; charset=utf-8",
+                              commune.code.replace("/", "-") + ".yaml")
 
     def units_action(action: str) -> Any:
-        async def handler(request: Request) -> Response:
+        @kit.officer_form
+        async def handler(request: Request, person: Any, token: str, fields: Any,
+                          commune: Unit) -> Response:
             from storage import communes
             from storage.yamlfiles import FileInvalid
 
-            person, token, fields, commune, refusal = await officer_post(request)
-            if refusal is not None:
-                return refusal
             lang = person.language
             unit_id = path_int(request, "unit") if action != "add" else None
             name = one(fields, "name")
@@ -435,16 +410,13 @@ def routes(kit: WebKit) -> list[BaseRoute]:
                         notices=notices or [], link=link, qr=qr_svg(link) if link else None,
                         minutes=web_store.LINK_MINUTES)
 
-    async def people_get(request: Request) -> Response:
-        person, token, commune, refusal = await kit.officer_commune(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_get
+    async def people_get(request: Request, person: Any, token: str, commune: Unit) -> Response:
         return await people_page(request, person, token, commune)
 
-    async def people_remove(request: Request) -> Response:
-        person, token, fields, commune, refusal = await officer_post(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_form
+    async def people_remove(request: Request, person: Any, token: str, fields: Any,
+                            commune: Unit) -> Response:
         mid = path_int(request, "membership")
         done = mid is not None and await asyncio.to_thread(
             _remove, env.engine, commune, mid, person.id, env.utcnow())
@@ -453,10 +425,9 @@ def routes(kit: WebKit) -> list[BaseRoute]:
                                      [msg("web.admin.not_removed")], status=400)
         return await people_page(request, person, token, commune, [msg("web.admin.removed")])
 
-    async def people_link(request: Request) -> Response:
-        person, token, fields, commune, refusal = await officer_post(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_form
+    async def people_link(request: Request, person: Any, token: str, fields: Any,
+                          commune: Unit) -> Response:
         name = one(fields, "name")
         unit = one(fields, "unit")
         if not 0 < len(name) <= NAME_MAX or not unit.isdigit() or len(unit) > 9:
@@ -480,17 +451,15 @@ def routes(kit: WebKit) -> list[BaseRoute]:
 
     # ---------------------------------------------------------------- invitations
 
-    async def invitations_get(request: Request) -> Response:
-        person, token, commune, refusal = await kit.officer_commune(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_get
+    async def invitations_get(request: Request, person: Any, token: str,
+                              commune: Unit) -> Response:
         return kit.page("officer_invitations.html", person.language, commune=commune,
                         nav="people", csrf=auth.csrf_token(token), invites=None, revoked=0)
 
-    async def invitations_post(request: Request) -> Response:
-        person, token, _, commune, refusal = await officer_post(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_form
+    async def invitations_post(request: Request, person: Any, token: str, fields: Any,
+                               commune: Unit) -> Response:
         username = (env.bot_username or FALLBACK_BOT).lstrip("@")
         invites, revoked = await asyncio.to_thread(
             _invitations, env.engine, commune, person.id, env.invitation_days, username,
@@ -501,23 +470,18 @@ def routes(kit: WebKit) -> list[BaseRoute]:
 
     # ---------------------------------------------------------------- paper reports
 
-    async def paper_get(request: Request) -> Response:
-        person, token, commune, refusal = await kit.officer_commune(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_get
+    async def paper_get(request: Request, person: Any, token: str, commune: Unit) -> Response:
         return kit.page("officer_paper.html", person.language, commune=commune, nav="paper",
                         csrf=auth.csrf_token(token), most=PAPER_MAX // 1_000_000)
 
-    async def paper_template(request: Request) -> Response:
-        person, _, commune, refusal = await kit.officer_commune(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_get
+    async def paper_template(request: Request, person: Any, token: str,
+                             commune: Unit) -> Response:
         data = await asyncio.to_thread(_template, env.engine, commune, person.language)
-        name = "bao-cao-giay-" + commune.code.replace("/", "-") + ".xlsx"
-        return Response(data, media_type="application/vnd.openxmlformats-officedocument."
-                                         "spreadsheetml.sheet",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                 "Cache-Control": "no-store"})
+        return kit.attachment(data, "application/vnd.openxmlformats-officedocument."
+                                    "spreadsheetml.sheet",
+                              "bao-cao-giay-" + commune.code.replace("/", "-") + ".xlsx")
 
     async def paper_post(request: Request) -> Response:
         from storage.importer import ImportFailed
@@ -565,7 +529,7 @@ def routes(kit: WebKit) -> list[BaseRoute]:
             return Response(status_code=400)
         if not auth.csrf_ok(token, csrf if isinstance(csrf, str) else ""):
             return kit.refused(lang, "web.refused", 403)
-        commune = await _commune_of(request, person)
+        commune = await kit.commune_of(request, person)
         if commune is None:
             return kit.refused(lang, "web.not_your_commune", 403)
         save = request.url.path.endswith("/save")

@@ -8,7 +8,7 @@ routes (``bot.web.officer``, ``bot.web.admin``), so they all sign in, render and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ COOKIE = "ctv_session"
 MAX_BODY = 1_000_000  # a Telegram update is a few KB; the form a few KB too
 BODY_SECONDS = 10.0  # the whole body within this time, or 408
 TEMPLATES = Path(__file__).parent / "templates"
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,28 @@ class WebKit:
         """A page saying why not."""
         return self.page("message.html", lang, status, title=msg("web.title"), text=msg(key))
 
+    def attachment(self, body: bytes, media_type: str, name: str) -> Response:
+        """A file to download (never cached)."""
+        return Response(body, media_type=media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                 "Cache-Control": "no-store"})
+
+    async def person(self, request: Request) -> tuple[Any, str | None, Response | None]:
+        """The signed-in person and their token, or the refusal (401 not signed in)."""
+        person, token = await self.signed_in(request)
+        if person is None or token is None:
+            return None, None, self.refused(self.lang_of(request), "web.sign_in_first", 401)
+        return person, token, None
+
+    async def commune_of(self, request: Request, person: Any) -> Any:
+        """The commune of the ``{commune}`` path parameter when the person is its officer or
+        admin (as in the chat), else None."""
+        raw = str(request.path_params.get("commune", ""))
+        if not (raw.isdigit() and len(raw) < 10):
+            return None
+        return await asyncio.to_thread(store.officer_commune, self.env.engine, person.id,
+                                       int(raw))
+
     async def checked_post(self, request: Request) -> tuple[Any, str | None, Any,
                                                             Response | None]:
         """The signed-in person, their token and the form's fields, or the refusal (no
@@ -182,15 +205,55 @@ class WebKit:
         """For a GET of an officer's page: the signed-in person, their token and the commune
         of the ``{commune}`` path parameter when they are its officer or admin (as in the
         chat); else the refusal page (401 not signed in, 403 not theirs)."""
-        person, token = await self.signed_in(request)
-        if person is None or token is None:
-            return None, None, None, self.refused(self.lang_of(request), "web.sign_in_first",
-                                                  401)
-        raw = str(request.path_params.get("commune", ""))
-        commune = None
-        if raw.isdigit() and len(raw) < 10:
-            commune = await asyncio.to_thread(store.officer_commune, self.env.engine,
-                                              person.id, int(raw))
+        person, token, refusal = await self.person(request)
+        if refusal is not None:
+            return None, None, None, refusal
+        commune = await self.commune_of(request, person)
         if commune is None:
             return None, None, None, self.refused(person.language, "web.not_your_commune", 403)
         return person, token, commune, None
+
+    async def officer_post(self, request: Request) -> tuple[Any, str | None, Any, Any,
+                                                            Response | None]:
+        """For a POST to an officer's page: the person, their token, the form's fields and
+        the commune, or the refusal (as ``checked_post``, then 403 not theirs)."""
+        person, token, fields, refusal = await self.checked_post(request)
+        if refusal is not None:
+            return None, None, None, None, refusal
+        commune = await self.commune_of(request, person)
+        if commune is None:
+            return None, None, None, None, self.refused(person.language,
+                                                        "web.not_your_commune", 403)
+        return person, token, fields, commune, None
+
+    # the handlers of an officer's pages: each is its step only, the kit signs the person
+    # in, finds the commune and refuses
+
+    def signed(self, step: Callable[..., Awaitable[Response]]) -> Handler:
+        """A page for any signed-in person: ``step(request, person, token)``."""
+        async def handler(request: Request) -> Response:
+            person, token, refusal = await self.person(request)
+            if refusal is not None:
+                return refusal
+            return await step(request, person, token)
+        return handler
+
+    def officer_get(self, step: Callable[..., Awaitable[Response]]) -> Handler:
+        """A GET of a commune's page by its officer: ``step(request, person, token,
+        commune)``."""
+        async def handler(request: Request) -> Response:
+            person, token, commune, refusal = await self.officer_commune(request)
+            if refusal is not None:
+                return refusal
+            return await step(request, person, token, commune)
+        return handler
+
+    def officer_form(self, step: Callable[..., Awaitable[Response]]) -> Handler:
+        """A checked POST (session, CSRF) to a commune's page by its officer:
+        ``step(request, person, token, fields, commune)``."""
+        async def handler(request: Request) -> Response:
+            person, token, fields, commune, refusal = await self.officer_post(request)
+            if refusal is not None:
+                return refusal
+            return await step(request, person, token, fields, commune)
+        return handler

@@ -17,7 +17,6 @@ from starlette.routing import BaseRoute, Route
 
 from bot import documents
 from bot.web import auth
-from bot.web import forms as store
 from bot.web import officer_store as data
 from bot.web.kit import WebKit
 from flows.effects import Reply, msg
@@ -42,27 +41,14 @@ def routes(kit: WebKit) -> list[BaseRoute]:
         """The reminder sender of this process (None when no bot runs here)."""
         return kit.reminders()
 
-    async def post_commune(request: Request) -> tuple[Any, Any, Any, Response | None]:
-        """A POST to a commune's page: the person, the form's fields (one value each) and
-        the commune, or the refusal."""
-        person, _, fields, refusal = await kit.checked_post(request)
-        if refusal is not None:
-            return None, None, None, refusal
-        commune_id = _int(request.path_params.get("commune"))
-        commune = None
-        if commune_id is not None:
-            commune = await asyncio.to_thread(store.officer_commune, env.engine, person.id,
-                                              commune_id)
-        if commune is None:
-            return None, None, None, kit.refused(person.language, "web.not_your_commune", 403)
-        return person, {k: v[-1][:600] for k, v in fields.items()}, commune, None
+    def one_each(fields: dict[str, list[str]]) -> dict[str, str]:
+        """The form's fields, one value each (the last), at most 600 characters."""
+        return {k: v[-1][:600] for k, v in fields.items()}
 
     # ---------------------------------------------------------------- home
 
-    async def home(request: Request) -> Response:
-        person, token = await kit.signed_in(request)
-        if person is None or token is None:
-            return kit.refused(kit.lang_of(request), "web.sign_in_first", 401)
+    @kit.signed
+    async def home(request: Request, person: Any, token: str) -> Response:
         mine = await asyncio.to_thread(data.home, env.engine, person.id)
         if not mine.communes and not mine.uppers:
             return kit.refused(person.language, "web.o.officers_only", 403)
@@ -87,17 +73,14 @@ def routes(kit: WebKit) -> list[BaseRoute]:
                         p=view, drafts=data.drafts(view), csrf=auth.csrf_token(token),
                         notices=notices or [], tz=env.tz)
 
-    async def progress(request: Request) -> Response:
-        person, token, commune, refusal = await kit.officer_commune(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_get
+    async def progress(request: Request, person: Any, token: str, commune: Any) -> Response:
         return await show_progress(request, person, token, commune)
 
-    async def remind(request: Request) -> Response:
-        person, fields, commune, refusal = await post_commune(request)
-        if refusal is not None:
-            return refusal
-        unit_id = _int(fields.get("unit"))
+    @kit.officer_form
+    async def remind(request: Request, person: Any, token: str, fields: Any,
+                     commune: Any) -> Response:
+        unit_id = _int(one_each(fields).get("unit"))
         replies, deliveries = await asyncio.to_thread(data.nudge, env.engine, env, person.id,
                                                       commune.id, unit_id)
         if deliveries:
@@ -106,7 +89,6 @@ def routes(kit: WebKit) -> list[BaseRoute]:
                 replies = [Reply((msg("web.o.no_sender"),))]
             else:
                 sender.spawn(sender.deliver(deliveries), "reminders:web")
-        _, token = await kit.signed_in(request)
         return await show_progress(request, person, token, commune, replies)
 
     # ---------------------------------------------------------------- the report
@@ -114,20 +96,16 @@ def routes(kit: WebKit) -> list[BaseRoute]:
     def year_of(request: Request) -> int | None:
         return _int(request.query_params.get("year"))
 
-    async def report_page(request: Request) -> Response:
-        person, _, commune, refusal = await kit.officer_commune(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_get
+    async def report_page(request: Request, person: Any, token: str, commune: Any) -> Response:
         rep, years, _ = await asyncio.to_thread(partial(
             data.report, env.engine, commune.id, year_of(request), tz=env.tz))
         return kit.page("officer_report.html", person.language, commune=commune,
                         nav="report", rep=rep, years=years, base=f"/o/{commune.id}/report",
                         **_report_params(rep, person.language, env.tz))
 
-    async def report_file(request: Request) -> Response:
-        person, _, commune, refusal = await kit.officer_commune(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_get
+    async def report_file(request: Request, person: Any, token: str, commune: Any) -> Response:
         return await _file(request, person, commune.id, rollup=False)
 
     async def _file(request: Request, person: Any, unit_id: int, *, rollup: bool) -> Response:
@@ -148,10 +126,8 @@ def routes(kit: WebKit) -> list[BaseRoute]:
         else:
             make = partial(documents.report_png, rep, lang=lang)
         body = await asyncio.to_thread(make)
-        name = f"bao-cao-{rep.commune.code.replace('/', '-')}-{rep.year}.{fmt}"
-        return Response(body, media_type=FILES[fmt],
-                        headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                 "Cache-Control": "no-store"})
+        return kit.attachment(body, FILES[fmt],
+                              f"bao-cao-{rep.commune.code.replace('/', '-')}-{rep.year}.{fmt}")
 
     # ---------------------------------------------------------------- the round
 
@@ -165,70 +141,61 @@ def routes(kit: WebKit) -> list[BaseRoute]:
                         notices=notices or [], confirm=confirm, typed=typed or {},
                         tz=env.tz)
 
-    async def round_get(request: Request) -> Response:
-        person, token, commune, refusal = await kit.officer_commune(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_get
+    async def round_get(request: Request, person: Any, token: str, commune: Any) -> Response:
         confirm = request.query_params.get("confirm")
         return await show_round(request, person, token, commune,
                                 confirm=confirm if confirm in ("close", "reopen") else None)
 
-    async def round_post(request: Request) -> Response:
-        person, fields, commune, refusal = await post_commune(request)
-        if refusal is not None:
-            return refusal
+    @kit.officer_form
+    async def round_post(request: Request, person: Any, token: str, fields: Any,
+                         commune: Any) -> Response:
+        fields = one_each(fields)
         action = fields.get("action", "")
         if action not in ("deadline", "close", "reopen"):
             return kit.refused(person.language, "web.refused", 400)
         if action in ("close", "reopen") and fields.get("confirmed") != "1":
             # the first press asks to confirm, with the reason
-            _, token = await kit.signed_in(request)
             return await show_round(request, person, token, commune, confirm=action)
         replies, changed = await asyncio.to_thread(data.change_round, env.engine, env,
                                                    person.id, commune.id, action, fields)
         if changed and reminders() is not None:
             await reminders().rebuild()
-        _, token = await kit.signed_in(request)
         return await show_round(request, person, token, commune, replies,
                                 confirm=None if changed or action == "deadline" else action,
                                 typed=fields if not changed else None)
 
     # ---------------------------------------------------------------- upper levels
 
-    async def area_of(request: Request) -> tuple[Any, Any, Response | None]:
-        person, token = await kit.signed_in(request)
-        if person is None or token is None:
-            return None, None, kit.refused(kit.lang_of(request), "web.sign_in_first", 401)
-        unit_id = _int(request.path_params.get("unit"))
-        unit = None
-        if unit_id is not None:
-            unit = await asyncio.to_thread(data.upper_unit, env.engine, person.id, unit_id)
-        if unit is None:
-            return None, None, kit.refused(person.language, "web.not_your_commune", 403)
-        return person, unit, None
+    def upper_get(step: Any) -> Any:
+        """A GET of an upper level's page by its officer: ``step(request, person, unit)``."""
+        @kit.signed
+        async def handler(request: Request, person: Any, token: str) -> Response:
+            unit_id = _int(request.path_params.get("unit"))
+            unit = None
+            if unit_id is not None:
+                unit = await asyncio.to_thread(data.upper_unit, env.engine, person.id, unit_id)
+            if unit is None:
+                return kit.refused(person.language, "web.not_your_commune", 403)
+            return await step(request, person, unit)
+        return handler
 
-    async def area(request: Request) -> Response:
-        person, unit, refusal = await area_of(request)
-        if refusal is not None:
-            return refusal
+    @upper_get
+    async def area(request: Request, person: Any, unit: Any) -> Response:
         lines = await asyncio.to_thread(data.area, env.engine, unit.id, person.language,
                                         today=env.today(), tz=env.tz)
         return kit.page("officer_area.html", person.language, unit=unit, lines=lines)
 
-    async def area_report(request: Request) -> Response:
-        person, unit, refusal = await area_of(request)
-        if refusal is not None:
-            return refusal
+    @upper_get
+    async def area_report(request: Request, person: Any, unit: Any) -> Response:
         rep, years, _ = await asyncio.to_thread(partial(
             data.report, env.engine, unit.id, year_of(request), tz=env.tz, rollup=True))
         return kit.page("officer_area_report.html", person.language, unit=unit, rep=rep,
                         years=years, base=f"/o/area/{unit.id}/report",
                         **_report_params(rep, person.language, env.tz))
 
-    async def area_file(request: Request) -> Response:
-        person, unit, refusal = await area_of(request)
-        if refusal is not None:
-            return refusal
+    @upper_get
+    async def area_file(request: Request, person: Any, unit: Any) -> Response:
         return await _file(request, person, unit.id, rollup=True)
 
     return [
