@@ -438,7 +438,6 @@ def run(
     from bot.app import build_application, build_zalo, install_log_redaction
     from bot.service import Env
     from bot.web.serve import bind, serve
-    from bot.zalo import webhook_handler
 
     settings = Settings()
     if settings.token is None and settings.zalo_token is None:
@@ -470,6 +469,7 @@ def run(
     if settings.zalo_token is not None:
         from bot.web.app import ZALO_WEBHOOK_PATH, WebConfig, build_web_app, zalo_webhook_route
         from bot.web.metrics import Metrics
+        from bot.zalo import webhook_handler  # Zalo's client, only when Zalo is served
 
         zalo_bot = build_zalo(env, token=settings.zalo_token.get_secret_value(),
                               api_url=settings.zalo_api_url,

@@ -630,44 +630,6 @@ async def test_webhook_push_secret_retry_and_duplicates(api: LocalBotApi) -> Non
         await runner.cleanup()
 
 
-async def test_ptb_start_webhook(api: LocalBotApi) -> None:
-    """Updater.start_webhook (needs python-telegram-bot[webhooks], i.e. tornado)."""
-    pytest.importorskip("tornado")
-    application = build_app(api)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/hook"
-    await application.initialize()
-    await application.start()
-    assert application.updater
-    await application.updater.start_webhook(
-        listen="127.0.0.1", port=port, url_path="hook", webhook_url=url, secret_token="s3cret"
-    )
-    try:
-        assert api.webhook_url(TOKEN) == url
-        lan = api.user(TOKEN, 1011, "Lan")
-        await lan.send("/start")
-        [reply] = await lan.wait_reply()
-        assert reply.text == "Xin chào Lan! []"
-        assert api.deliveries(TOKEN)[-1].secret_token == "s3cret"
-
-        api.set_delivery_secret(TOKEN, None)
-        refused = await lan.send("không có mật khẩu")
-        await api.wait_until(
-            lambda: any(d.update_id == refused and d.status == 403 for d in api.deliveries(TOKEN))
-        )
-        assert refused not in application.bot_data["seen"]
-        api.reset_delivery_secret(TOKEN)
-        [echoed] = await lan.wait_reply()
-        assert echoed.text == "không có mật khẩu"
-
-        await api.deliver_again(refused)
-        await api.wait_until(lambda: application.bot_data["seen"].count(refused) == 2)
-    finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
-
-
 # --------------------------------------------------------------------------- text and lifecycle
 
 

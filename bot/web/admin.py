@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.documents import kind_word
 from bot.web import auth
 from bot.web.kit import BodyRefused, WebKit, read_body
 from flows.effects import Msg, msg
@@ -41,6 +40,14 @@ PREVIEW_ROWS = 300  # rows shown before saving; the rest are checked all the sam
 NAME_MAX = 100
 AGENCY_KINDS = [k.value for k in UnitKind if k not in ADMIN_KINDS]
 FALLBACK_BOT = "ctvbot"
+
+
+def kind_word(kind: str, lang: str) -> str:
+    """A unit kind as a word (bot.documents' words: loaded with the first page showing one,
+    not when the bot starts)."""
+    from bot.documents import kind_word as word
+
+    return word(kind, lang)
 
 
 def said(change: Any) -> Msg:

@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot import documents
 from bot.web import auth
 from bot.web import officer_store as data
 from bot.web.kit import WebKit
@@ -118,6 +117,8 @@ def routes(kit: WebKit) -> list[BaseRoute]:
             raw=fmt == "xlsx"))
         if rep is None:
             return kit.refused(lang, "web.o.no_report", 404)
+        from bot import documents  # the document writers, with the first file asked for
+
         tz = env.tz
         if fmt == "docx":
             make = partial(documents.report_docx, rep, include_sensitive=True, tz=tz, lang=lang)
@@ -216,6 +217,8 @@ def _report_params(rep: Any, lang: str, tz: Any) -> dict[str, Any]:
     """The report's table as the documents write it (the same figures, the same words)."""
     if rep is None:
         return {"rows": [], "units": []}
+    from bot import documents  # with the first report page
+
     rows = [{"code": r.code, "name": r.name_en if lang == "en" else r.name_vi,
              "target": documents.fmt_target_cell(r, lang, sep=" · "),
              "value": documents.fmt_value(r, lang=lang),

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot import officer as officer_shell
 from bot.context import Env
-from bot.documents import EXCEL_MAX_ROWS
 from bot.reminders import Delivery
 from bot.service import OFFICER_ROLES
 from bot.settings import local_date
 from flows import officer as flow
 from flows.effects import Reply, msg
-from storage import aggregate, repo
 from storage import reminders as rstore
+from storage import repo
 from storage.models import Person, Round, Unit, address
+
+if TYPE_CHECKING:  # the report's modules are loaded with the first report or progress page
+    from storage import aggregate
 
 # a unit's state in the round, as the progress page shows it
 SENT, SENT_LATE, DRAFT, LATE, NOT_STARTED = "sent", "sent_late", "draft", "late", "not_started"
@@ -160,7 +162,9 @@ def progress_of(rnd: Round | None, commune: Unit, lang: str, *, session: Session
     out.closed_on = local_date(rnd.closed_at, tz) if rnd.closed_at else None
     units = rstore.round_progress(rnd, session=session)
     sent_at = repo.submitted_at(rnd.id, session=session)
-    cutoff = aggregate.deadline_cutoff(rnd.unit_deadline, tz)
+    from storage.aggregate import deadline_cutoff  # with the first page that needs it
+
+    cutoff = deadline_cutoff(rnd.unit_deadline, tz)
     people: dict[int, list[PersonLine]] = {}
     for m, p in rstore.reporting_people([u.unit.id for u in units], session=session):
         people.setdefault(m.unit_id, []).append(
@@ -231,6 +235,9 @@ def report(engine: Engine, unit_id: int, year: int | None, *, tz: Any, rollup: b
            raw: bool = False) -> tuple[aggregate.CommuneReport | None, list[int], list[Any]]:
     """The report ``ctvbot report`` makes (a commune's, or an upper level's roll-up), the
     years there are, and the raw values for Excel when asked."""
+    from bot.documents import EXCEL_MAX_ROWS
+    from storage import aggregate
+
     with Session(engine, expire_on_commit=False) as session:
         if rollup:
             years = sorted({r.year for _, r in repo.rounds_under(unit_id, session=session)},
