@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
+from storage.roundsums import bulk_load
 
 FORMAT = 2  # 2: with the tables' checksum; 1 (without it) is still restored
 MAX_UNPACKED = 500_000_000  # bytes of JSON a backup may unpack to (a province: a few MB)
@@ -179,22 +180,26 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
             if conn.execute(select(func.count()).select_from(table)).scalar_one():
                 raise RestoreRefused("restore.not_empty", table=table.name)
         tables = _tables()
-        for table in tables:
-            try:
-                rows = [_decode(table, r) for r in data.get(table.name, [])]
-            except (TypeError, ValueError) as exc:
-                raise RestoreRefused("restore.bad_column", file=path, table=table.name,
-                                     reason=str(exc)[:200]) from exc
-            if table.name == "valuechange":  # drop what the value trigger wrote: the history is
-                conn.execute(table.delete())  # restored as it was (values come before it)
-            if rows:
+        # the round sums (migration 0010) are made once per round at the end, not per row
+        rounds = [r["id"] for r in data.get("round", [])
+                  if isinstance(r, dict) and isinstance(r.get("id"), int)]
+        with bulk_load(conn, rounds):
+            for table in tables:
                 try:
-                    conn.execute(insert(table), rows)
-                except (DBAPIError, StatementError) as exc:  # a wrong type, a broken link
-                    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-                    raise RestoreRefused("restore.rejected", file=path, table=table.name,
-                                         reason=(reason[0] if reason else "")[:200]) from exc
-            counts[table.name] = len(rows)
+                    rows = [_decode(table, r) for r in data.get(table.name, [])]
+                except (TypeError, ValueError) as exc:
+                    raise RestoreRefused("restore.bad_column", file=path, table=table.name,
+                                         reason=str(exc)[:200]) from exc
+                if table.name == "valuechange":  # drop what the value trigger wrote: the history is
+                    conn.execute(table.delete())  # restored as it was (values come before it)
+                if rows:
+                    try:
+                        conn.execute(insert(table), rows)
+                    except (DBAPIError, StatementError) as exc:  # a wrong type, a broken link
+                        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+                        raise RestoreRefused("restore.rejected", file=path, table=table.name,
+                                             reason=(reason[0] if reason else "")[:200]) from exc
+                counts[table.name] = len(rows)
         if conn.dialect.name == "postgresql":
             for table in tables:
                 pk = list(table.primary_key.columns)

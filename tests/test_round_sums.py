@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlmodel import Session
 
 from bot import officer as officer_shell
@@ -293,10 +293,18 @@ def test_bulk_load_recomputes_its_rounds_once(session):
              **{"numerator": None, "denominator": None, "value": None, "task_status": None,
                 **fields_for(i.kind, rng)}}
             for r in rounds for u in units for i in inds if rng.random() < 0.3]
+    subs = [{"round_id": r.id, "unit_id": u.id, "submitted_at": moment(r, rng)}
+            for r in rounds for u in units if rng.random() < 0.5]
     conn = session.connection()
     with bulk_load(conn, [r.id for r in rounds]):
         conn.execute(insert(ReportedValue), rows)
+        conn.execute(insert(Submission), subs)
         assert stored(session) == set()  # the triggers stood aside
+    assert_exact(session)
+    # an error inside leaves the triggers in place for the rest of the transaction
+    with pytest.raises(LookupError), bulk_load(conn, [rounds[0].id]):
+        raise LookupError
+    session.execute(delete(Submission).where(Submission.round_id == rounds[0].id))
     assert_exact(session)
     # after it, the triggers run again
     repo.save_value(session=session, round_id=rounds[0].id, unit_id=units[0].id,
