@@ -382,3 +382,28 @@ def test_a_round_deleted_takes_its_sums(session):
     session.flush()
     assert {r.round_id for r in stored(session)} == {rounds[1].id}
     assert_exact(session)
+
+
+def test_a_unit_or_indicator_deleted_takes_its_values_sums(session):
+    """The values go with their unit or indicator (ON DELETE CASCADE): their groups are
+    recomputed (the database's triggers fire on the cascade too)."""
+    commune, rounds = set_up(session)
+    units = repo.children(commune.id, session=session)
+    inds = session.execute(select(Indicator)).scalars().all()
+    rng = random.Random(5)
+    for rnd in rounds:
+        for unit in units:
+            for ind in rng.sample(inds, 6):
+                repo.save_value(session=session, round_id=rnd.id, unit_id=unit.id,
+                                indicator_id=ind.id, person_id=None, now=moment(rnd, rng),
+                                **fields_for(ind.kind, rng))
+        repo.submit(rnd.id, units[0].id, person_id=None, session=session)
+    assert_exact(session)
+    session.execute(delete(Unit).where(Unit.id == units[0].id))
+    session.flush()
+    assert_exact(session, "unit deleted")
+    gone = session.execute(select(ReportedValue.indicator_id)).scalars().first()
+    session.execute(delete(Indicator).where(Indicator.id == gone))
+    session.flush()
+    assert_exact(session, "indicator deleted")
+    assert gone not in {r.indicator_id for r in stored(session)}
