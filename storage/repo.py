@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from storage import roundsums
 from storage.kinds import Role, UnitKind
 from storage.models import (
     Conversation,
@@ -505,6 +506,7 @@ def save_value(*, session: Session, round_id: int, unit_id: int, indicator_id: i
 def submit(round_id: int, unit_id: int, *, person_id: int | None, session: Session,
            now: datetime | None = None) -> bool:
     """Mark a unit's report as sent; True the first time."""
+    roundsums.lock_rounds(session.connection(), [round_id])  # before any value's row
     values = session.exec(select(ReportedValue).where(ReportedValue.round_id == round_id,
                                                       ReportedValue.unit_id == unit_id)).all()
     for v in values:

@@ -103,9 +103,11 @@ def _ids(ids: Iterable[int]) -> Any:
     return bindparam("ids", sorted(set(ids)), expanding=True)
 
 
-def _lock(conn: Connection, ids: Sequence[int]) -> None:
+def lock_rounds(conn: Connection, ids: Sequence[int]) -> None:
     """PostgreSQL: the rounds' advisory locks, in ascending order (as the triggers take
-    them, one round at a time)."""
+    them, one round at a time). A transaction that locks a value's row before the triggers
+    run (the ORM's updates of ``submit``) takes them first, so it never waits for the round
+    while holding a row an answer of the same round waits for."""
     if conn.dialect.name == "postgresql" and ids:
         conn.execute(text("SELECT count(pg_advisory_xact_lock(:k, r)) FROM "
                           "(SELECT unnest(CAST(:ids AS integer[])) AS r ORDER BY 1) AS o"),
@@ -118,7 +120,7 @@ def refresh_round_sums(conn: Connection, round_ids: Iterable[int]) -> None:
     ids = sorted(set(round_ids))
     if not ids:
         return
-    _lock(conn, ids)
+    lock_rounds(conn, ids)
     for start in range(0, len(ids), 500):
         part = ids[start:start + 500]
         conn.execute(text("DELETE FROM roundsum WHERE round_id IN :ids")
@@ -185,7 +187,7 @@ def bulk_load(conn: Connection, round_ids: Iterable[int]) -> Iterator[None]:
     writer): a row of ``roundsum_pause`` set while loading, removed before the transaction
     ends (a rollback removes it too, and so does an error raised inside)."""
     ids = sorted(set(round_ids))
-    _lock(conn, ids)
+    lock_rounds(conn, ids)
     if conn.dialect.name == "postgresql":
         pause, resume = "SET LOCAL ctvbot.bulk_load = 'on'", "SET LOCAL ctvbot.bulk_load = 'off'"
     else:
