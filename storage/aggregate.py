@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_
+from sqlalchemy import Date, and_, bindparam, case, column, func, literal, or_, table
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -39,6 +39,7 @@ from flows.rules import (  # noqa: F401 - the rules' codes are the report's code
     R_NOT_SUBMITTED,
     R_REFERENCE_INCOMPLETE,
     R_ZERO_DENOMINATOR,
+    REDUCTIONS,
     W_AGENCY_OVER_HAMLETS,
     W_SMALL_DENOMINATOR,
     W_ZERO_DENOMINATOR,
@@ -56,6 +57,7 @@ from flows.rules import (  # noqa: F401 - the rules' codes are the report's code
     compute,
     expected_units,
     has_value,
+    reference_year,
     responsible_kinds,
     target_for,
     unit_value,
@@ -412,6 +414,72 @@ def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
     return out
 
 
+def _lit_ids(column: Any, ids: Sequence[int], name: str) -> Any:
+    """``column IN (ids)`` with the ids written into the SQL, under a parameter ``name``."""
+    return column.in_(bindparam(name, list(ids) or [-1], expanding=True,
+                                literal_execute=True))
+
+
+def _kept_groups(conn: Any, all_rounds: Sequence[Any], year: int,
+                 inds: Sequence[IndicatorRule], tz: ZoneInfo,
+                 sums: dict[tuple[int, int], dict[tuple[str, bool | None], list[Any]]],
+                 per: dict[int, Scope] | None) -> dict[int, tuple[int, int]]:
+    """A roll-up's groups from the kept sums: the totals of the indicators that are not
+    mixed added up by SQL per year, indicator and unit kind into ``sums``, and, when
+    ``per`` is given, each commune's groups (this year's, the reference year's of a target
+    measured against one, every year's of a mixed indicator). This year's rounds whose
+    kept cutoff is not the end of their deadline day in ``tz`` are returned (id → commune,
+    year), to be read from their values; the earlier years need no on-time count.
+    """
+    exact = {d: deadline_cutoff(d, tz) for d in {r[3] for r in all_rounds if r[2] == year}}
+    kept, live, earlier = [], {}, []
+    for rid, cid, y, deadline, cutoff in all_rounds:
+        if y != year:
+            earlier.append(rid)
+        elif cutoff is not None and cutoff == exact[deadline]:
+            kept.append(rid)
+        else:
+            live[rid] = (cid, y)
+    plain = [i.id for i in inds if not i.mixed]
+    totals = (
+        sa_select(_rc.c.year, _rs.c.indicator_id, _rs.c.kind, func.sum(_rs.c.n),
+                  func.sum(_rs.c.n_sub), func.sum(_rs.c.num), func.sum(_rs.c.den),
+                  func.sum(_rs.c.val), func.sum(_rs.c.yes), func.sum(_rs.c.on_time))
+        .select_from(_rs.join(_rc, _rc.c.id == _rs.c.round_id))
+        .where(_lit_ids(_rs.c.round_id, kept + earlier, "kept"),
+               _lit_ids(_rs.c.indicator_id, plain, "plain"))
+        .group_by(_rc.c.year, _rs.c.indicator_id, _rs.c.kind))
+    for y, iid, kind, n, sub, num, den, val, yes, on_time in conn.execute(totals):
+        _add_up(sums[(y, iid)], Group(None, y, iid, kind, int(n), int(sub), _int(num),
+                                      _int(den), None if val is None else float(val),
+                                      int(yes), int(on_time)))
+    if per is None:
+        return live
+    targets = [(i, target_for(i.milestones, year)) for i in inds]
+    against = [i.id for i, t in targets
+               if t is not None and t.direction in (*REDUCTIONS, "maintain")]
+    ref_years = sorted({reference_year(t, year) for i, t in targets
+                        if t is not None and t.direction in (*REDUCTIONS, "maintain")})
+    mixed = [i.id for i in inds if i.mixed]
+    ref_rounds = [r[0] for r in all_rounds if r[2] != year and r[2] in ref_years]
+    wanted = [_lit_ids(_rs.c.round_id, kept, "this_year")]
+    if against and ref_rounds:
+        wanted.append(and_(_lit_ids(_rs.c.round_id, ref_rounds, "ref_rounds"),
+                           _lit_ids(_rs.c.indicator_id, against, "against")))
+    if mixed and earlier:
+        wanted.append(and_(_lit_ids(_rs.c.round_id, earlier, "earlier"),
+                           _lit_ids(_rs.c.indicator_id, mixed, "mixed")))
+    known = {i.id for i in inds}
+    stmt = (sa_select(_rc.c.commune_id, _rc.c.year, _rs.c.indicator_id, _rs.c.kind, _rs.c.n,
+                      _rs.c.n_sub, _rs.c.num, _rs.c.den, _rs.c.val, _rs.c.yes, _rs.c.on_time)
+            .select_from(_rs.join(_rc, _rc.c.id == _rs.c.round_id)).where(or_(*wanted)))
+    for row in conn.execute(stmt):
+        if row[2] in known:
+            g = Group(*row)
+            per[row[0]].groups[(row[1], row[2])].append(g)
+    return live
+
+
 def _add_up(acc: dict[tuple[str, bool | None], list[Any]], g: Group) -> None:
     """Add a group to the sums of its year and indicator, per unit kind (and agency
     choice): ``combine`` makes the same figure of the sums as of the groups."""
@@ -576,9 +644,42 @@ def _earlier_groups(conn: Any, commune_id: int, earlier: list[int],
     return out
 
 
+# the sums kept per round, indicator and unit kind (migration 0010, kept by triggers equal
+# to what ``_grouped`` makes of the values, on-time counted against ``round.cutoff_at``)
+_rs = table("roundsum", column("round_id"), column("indicator_id"), column("kind"),
+            column("n"), column("n_sub"), column("num"), column("den"), column("val"),
+            column("yes"), column("on_time"))
+# the rounds with the end of their deadline day as the sums were counted against
+_rc = table("round", column("id"), column("commune_id"), column("plan_id"), column("year"),
+            column("unit_deadline", Date()), column("cutoff_at", UTCDateTime()))
+_SUM_COLS = (_rs.c.round_id, _rs.c.indicator_id, _rs.c.kind, _rs.c.n, _rs.c.n_sub,
+             _rs.c.num, _rs.c.den, _rs.c.val, _rs.c.yes)
+# a commune's earlier years: their sums as kept (who was late then is not read)
+_EARLIER_SUMS = sa_select(*_SUM_COLS).where(
+    _rs.c.round_id.in_(bindparam("earlier", expanding=True)))
+
+
+def _earlier_sums(conn: Any, earlier: list[int], rounds: dict[int, tuple[int, int]],
+                  inds: Sequence[IndicatorRule]) -> list[Group]:
+    """The kept sums of a commune's earlier rounds, as ``_earlier_groups`` makes them."""
+    known = {i.id for i in inds}
+    out = []
+    append = out.append
+    for rid, ind, kind, n, sub, num, den, val, yes in conn.execute(
+            _EARLIER_SUMS, {"earlier": earlier}).all():
+        if ind in known:
+            cid, year = rounds[rid]
+            append(Group(cid, year, ind, kind, n, sub, num, den, val, yes, 0))
+    return out
+
+
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
-                 include_sensitive: bool = True, tz: ZoneInfo) -> CommuneReport:
-    """The annual report of a commune (or any unit with its own round) for ``year``."""
+                 include_sensitive: bool = True, tz: ZoneInfo,
+                 sums: bool = True) -> CommuneReport:
+    """The annual report of a commune (or any unit with its own round) for ``year``.
+
+    The earlier years come from the sums kept per round (``sums``), else from the values.
+    """
     head = _head(commune_code_or_id, session)
     commune = UnitInfo(*head[0][:4])
     parent = UnitInfo(*head[0][4:8]) if head[0][4] is not None else None
@@ -607,7 +708,8 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     groups = _sum_values(values, {rnd.id: mine[rnd.id]}, inds, kind_of_unit)
     earlier = [rid for rid in mine if rid != rnd.id]
     if earlier:
-        groups += _earlier_groups(conn, commune.id, earlier, mine, inds)
+        groups += (_earlier_sums(conn, earlier, mine, inds) if sums else
+                   _earlier_groups(conn, commune.id, earlier, mine, inds))
     scope = Scope()
     for g in groups:
         scope.groups[(g.year, g.ind)].append(g)
@@ -744,12 +846,15 @@ def _row(ind: IndicatorRule, c: Computed, missing: list[str], unsubmitted: list[
 
 def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, include_units: bool = True,
-                 plan_code: str | None = None, tz: ZoneInfo) -> CommuneReport:
+                 plan_code: str | None = None, tz: ZoneInfo,
+                 sums: bool = True) -> CommuneReport:
     """The report of an upper level: every round of ``year`` under it added together.
 
     Numerators, denominators, counts and units expected are summed over all rounds of the
     upper unit and its descendant communes on the same plan. ``units`` holds one row per
-    commune (its own figures) unless ``include_units`` is False.
+    commune (its own figures) unless ``include_units`` is False. The figures come from the
+    sums kept per round (``sums``): this year's of a round whose kept cutoff is the end of
+    its deadline day in ``tz``, the other rounds' from their values (``_grouped``).
     """
     upper = resolve_unit(upper_unit, session)
     tree = select(Unit.id).where(Unit.id == upper.id).cte("tree", recursive=True)
@@ -774,9 +879,11 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     years = years_needed(inds, year)
     # the rounds read (this year's and the years compared with): one query, then their ids
     all_rounds = conn.execute(
-        sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline)
-        .where(_r.c.commune_id.in_(select(tree.c.id)), _r.c.plan_id == plan.id,
-               or_(_r.c.year.in_(years), _r.c.year < year))).all()
+        sa_select(_rc.c.id, _rc.c.commune_id, _rc.c.year, _rc.c.unit_deadline,
+                  _rc.c.cutoff_at if sums else literal(None))
+        .where(_rc.c.commune_id.in_(select(tree.c.id)), _rc.c.plan_id == plan.id,
+               or_(_rc.c.year.in_(years), _rc.c.year < year))).all()
+    use_sums = sums
     rounds = {r.id: (r.commune_id, r.year) for r in all_rounds}
     current = sorted(r.id for r in all_rounds if r.year == year)
     deadlines = {r.unit_deadline for r in all_rounds if r.year == year}
@@ -799,7 +906,10 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     # one scan grouped per round (a commune and a year); the totals are the sums of the
     # communes' groups, with the agency-before-hamlets choice made commune by commune
     sums: dict[tuple[int, int], dict[tuple[str, bool | None], list[Any]]] = defaultdict(dict)
-    for g in _grouped(session, rounds, inds, deadlines, tz):
+    live = rounds
+    if use_sums:
+        live = _kept_groups(conn, all_rounds, year, inds, tz, sums, per if detail else None)
+    for g in _grouped(session, live, inds, deadlines, tz) if live else ():
         if detail:
             per[g.scope].groups[(g.year, g.ind)].append(g)  # type: ignore[index]
         if g.ind not in mixed_ids:
