@@ -332,8 +332,9 @@ def _has_data(rv: Any, inds: Sequence[IndicatorRule]) -> Any:
     )
 
 
-def _cutoff_expr(deadlines: Iterable[date], tz: ZoneInfo) -> Any:
-    """Per round: the end of its unit deadline day, as a UTC instant (a CASE on the date)."""
+def _cutoff_expr(deadlines: Iterable[date], tz: ZoneInfo, deadline: Any = None) -> Any:
+    """Per round: the end of its unit deadline day, as a UTC instant (a CASE on the date,
+    the round's ``unit_deadline`` unless another column is given)."""
     ds = sorted(set(deadlines))
     typed = UTCDateTime()
     if not ds:
@@ -341,7 +342,7 @@ def _cutoff_expr(deadlines: Iterable[date], tz: ZoneInfo) -> Any:
     if len(ds) == 1:
         return literal(deadline_cutoff(ds[0], tz), typed)
     return case({d: literal(deadline_cutoff(d, tz), typed) for d in ds},
-                value=_r.c.unit_deadline)
+                value=_r.c.unit_deadline if deadline is None else deadline)
 
 
 def _ids(column: Any, ids: Sequence[int]) -> Any:
@@ -431,12 +432,11 @@ def _kept_groups(conn: Any, all_rounds: Sequence[Any], year: int,
     kept cutoff is not the end of their deadline day in ``tz`` are returned (id → commune,
     year), to be read from their values; the earlier years need no on-time count.
     """
-    exact = {d: deadline_cutoff(d, tz) for d in {r[3] for r in all_rounds if r[2] == year}}
     kept, live, earlier = [], {}, []
-    for rid, cid, y, deadline, cutoff in all_rounds:
+    for rid, cid, y, _deadline, exact in all_rounds:
         if y != year:
             earlier.append(rid)
-        elif cutoff is not None and cutoff == exact[deadline]:
+        elif exact:
             kept.append(rid)
         else:
             live[rid] = (cid, y)
@@ -473,10 +473,15 @@ def _kept_groups(conn: Any, all_rounds: Sequence[Any], year: int,
     stmt = (sa_select(_rc.c.commune_id, _rc.c.year, _rs.c.indicator_id, _rs.c.kind, _rs.c.n,
                       _rs.c.n_sub, _rs.c.num, _rs.c.den, _rs.c.val, _rs.c.yes, _rs.c.on_time)
             .select_from(_rs.join(_rc, _rc.c.id == _rs.c.round_id)).where(or_(*wanted)))
-    for row in conn.execute(stmt):
-        if row[2] in known:
-            g = Group(*row)
-            per[row[0]].groups[(row[1], row[2])].append(g)
+    mine: dict[int, Any] = {}
+    for row in conn.execute(stmt).all():
+        iid = row[2]
+        if iid in known:
+            cid = row[0]
+            groups = mine.get(cid)
+            if groups is None:
+                groups = mine[cid] = per[cid].groups
+            groups[(row[1], iid)].append(Group(*row))
     return live
 
 
@@ -878,11 +883,18 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     inds = _plan_indicators(plan.id, session=session)
     years = years_needed(inds, year)
     # the rounds read (this year's and the years compared with): one query, then their ids
+    # and, for this year's, whether their sums were kept against the end of their
+    # deadline day in ``tz`` (a CASE on the deadlines of the year, read first)
+    in_plan = (_rc.c.commune_id.in_(select(tree.c.id)), _rc.c.plan_id == plan.id)
+    kept: Any = literal(0)
+    if sums:
+        ds = [d for (d,) in conn.execute(sa_select(_rc.c.unit_deadline).distinct()
+                                         .where(*in_plan, _rc.c.year == year))]
+        kept = case((_rc.c.cutoff_at == _cutoff_expr(ds, tz, _rc.c.unit_deadline), 1),
+                    else_=0)
     all_rounds = conn.execute(
-        sa_select(_rc.c.id, _rc.c.commune_id, _rc.c.year, _rc.c.unit_deadline,
-                  _rc.c.cutoff_at if sums else literal(None))
-        .where(_rc.c.commune_id.in_(select(tree.c.id)), _rc.c.plan_id == plan.id,
-               or_(_rc.c.year.in_(years), _rc.c.year < year))).all()
+        sa_select(_rc.c.id, _rc.c.commune_id, _rc.c.year, _rc.c.unit_deadline, kept)
+        .where(*in_plan, or_(_rc.c.year.in_(years), _rc.c.year < year))).all()
     use_sums = sums
     rounds = {r.id: (r.commune_id, r.year) for r in all_rounds}
     current = sorted(r.id for r in all_rounds if r.year == year)
@@ -977,8 +989,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
             # every indicator of the plan, with data or not: a commune that reported 4 of
             # 34 has 30 chưa đủ, as its own build_report says (value None: no data)
             mine = per_brief.get(cid, {})
-            vals = {i.code: UnitValue(cc.numerator, cc.denominator, cc.value,
-                                      verdict=cc.verdict)
+            vals = {i.code: UnitValue(cc[0], cc[1], cc[2], None, None, None, cc[3])
                     for i in shown if (cc := mine.get(i.id))}
             unit_rows.append(UnitRow(
                 id=u.id, code=u.code, name=u.name, kind=u.kind,
