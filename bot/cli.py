@@ -122,7 +122,8 @@ def setup(
     engine = _engine()
     try:
         with session_scope(engine) as session:
-            changes = apply_commune(spec, session=session, allow_move=move)
+            changes = apply_commune(spec, session=session, allow_move=move,
+                                    tz=Settings().tz)
     except SetupRefused as exc:
         lines = [tr("cli.setup.refused", file=file, commune=exc.commune)]
         lines += [f"  - {_said(p)}" for p in exc.problems]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlmodel import Session
@@ -26,6 +26,7 @@ from flows.effects import Button, Day, Reply, msg
 from storage import reminders as store
 from storage import repo
 from storage.models import Person, Round, Unit
+from storage.roundsums import stamp_cutoff
 
 log = logging.getLogger("ctvbot.officer")
 
@@ -66,8 +67,8 @@ def _view(ctx: Ctx, rnd: Round, *, progress: bool = False) -> flow.RoundView:
     return round_view(rnd, session=ctx.session, tz=ctx.env.tz, progress=progress)
 
 
-def apply(result: flow.Result, *, session: Session, person: Person, now: datetime
-          ) -> tuple[list[Reply], bool]:
+def apply(result: flow.Result, *, session: Session, person: Person, now: datetime,
+          tz: tzinfo) -> tuple[list[Reply], bool]:
     """Carry out the effects of an officer's conversation (any face): the replies to show,
     and whether a round's dates or state changed (the reminders are rescheduled)."""
     replies: list[Reply] = []
@@ -80,6 +81,7 @@ def apply(result: flow.Result, *, session: Session, person: Person, now: datetim
         assert rnd is not None
         if isinstance(effect, flow.SetDeadlines):
             rnd.unit_deadline = effect.unit_deadline
+            stamp_cutoff(rnd, tz)  # the on-time count's instant (round sums, 0010)
             rnd.consolidation_deadline = effect.consolidation_deadline
             rnd.reminder_days_before = list(effect.days_before)
             log.info("round %s: deadlines set to %s / %s, reminders %s by person %s", rnd.id,
@@ -105,7 +107,7 @@ def _carry_out(ctx: Ctx, result: flow.Result) -> None:
     """Apply the effects of an officer's conversation."""
     assert ctx.person is not None
     replies, changed = apply(result, session=ctx.session, person=ctx.person,
-                             now=ctx.env.utcnow())
+                             now=ctx.env.utcnow(), tz=ctx.env.tz)
     for reply in replies:
         ctx.say(reply)
     ctx.out.reschedule = ctx.out.reschedule or changed

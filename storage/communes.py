@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +34,7 @@ from storage.plan_files import (
 )
 from storage.plans_db import store_plan
 from storage.repo import bump_rounds
+from storage.roundsums import stamp_cutoff
 from storage.yamlfiles import FileInvalid, Said, SaidError, problem, validate_file
 
 DOC = "docs/commune-format.md"
@@ -524,7 +525,8 @@ def _retire_missing(spec: CommuneSpec, commune: Unit, changes: list[Change], *,
 
 
 def apply_commune(spec: CommuneSpec, *, session: Session,
-                  allow_move: bool = False, retire: bool = False) -> list[Change]:
+                  allow_move: bool = False, retire: bool = False,
+                  tz: tzinfo | None = None) -> list[Change]:
     """Create or update the commune, its units and its round; return what changed (and, as
     notes, what was kept or is still missing).
 
@@ -596,6 +598,7 @@ def apply_commune(spec: CommuneSpec, *, session: Session,
                     "year": r.year, "field": names.get(attr, attr),
                     "old": shown[0], "new": shown[1]}))
                 setattr(rnd, attr, new)
+    stamp_cutoff(rnd, tz)
     session.add(rnd)
     session.flush()
     bump_rounds(session=session, commune_id=commune.id, plan_id=plan.id)  # cached sheets
@@ -708,7 +711,8 @@ def commune_yaml(data: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def apply_commune_data(data: dict[str, Any], *, session: Session) -> list[Change]:
+def apply_commune_data(data: dict[str, Any], *, session: Session,
+                       tz: tzinfo | None = None) -> list[Change]:
     """Apply edited ``commune_data`` exactly as ``setup`` applies its file (the same checks:
     FileInvalid or SetupRefused, nothing written), a unit left out that holds data being
     retired rather than kept."""
@@ -719,7 +723,7 @@ def apply_commune_data(data: dict[str, Any], *, session: Session) -> list[Change
         path.write_text(commune_yaml(data), encoding="utf-8")
         spec = load_commune(path)
         spec.plan_spec()
-        return apply_commune(spec, session=session, retire=True)
+        return apply_commune(spec, session=session, retire=True, tz=tz)
 
 
 def unit_code_for(name: str, taken: set[str]) -> str:

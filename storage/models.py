@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -168,6 +168,9 @@ class Round(SQLModel, table=True):
     # grows when what the round's sheet shows changes (deadlines, closing, plan, setup, a new
     # officer): a worker's cached sheet of an older version is rebuilt (migration 0002)
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    # the instant the unit deadline ends (storage.roundsums.deadline_cutoff in the configured
+    # time zone): reports before it are on time; written with unit_deadline (migration 0010)
+    cutoff_at: datetime | None = None
 
 
 class RoundEvent(SQLModel, table=True):
@@ -179,6 +182,25 @@ class RoundEvent(SQLModel, table=True):
     reason: str = Field(default="", max_length=500)
     person_id: int | None = fk("person.id", nullable=True, index=False, cascade=False)
     at: datetime = Field(default_factory=utcnow)
+
+
+class RoundSum(SQLModel, table=True):
+    """A round's figures per indicator and unit kind, kept equal to the reported values by the
+    database's triggers (migration 0010; storage.roundsums): the values with data, those
+    submitted, the sums of numerators, denominators and values (NULL as SQL's sum gives
+    it), the yes answers and those on time. A group without data has no row."""
+
+    round_id: int = Field(sa_column=Column(Integer, ForeignKey("round.id", ondelete="CASCADE"),
+                                           primary_key=True))
+    indicator_id: int = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=30)
+    n: int
+    n_sub: int
+    num: int | None = Field(default=None, sa_type=BigInteger)
+    den: int | None = Field(default=None, sa_type=BigInteger)
+    val: float | None = None
+    yes: int
+    on_time: int
 
 
 class Person(SQLModel, table=True):
@@ -251,7 +273,8 @@ class JoinAttempt(SQLModel, table=True):
 class ReportedValue(SQLModel, table=True):
     """The current value a unit reported for an indicator in a round."""
 
-    __table_args__ = (UniqueConstraint("round_id", "unit_id", "indicator_id"),)
+    __table_args__ = (UniqueConstraint("round_id", "unit_id", "indicator_id"),
+                      Index("ix_reportedvalue_round_indicator", "round_id", "indicator_id"))
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = fk("round.id")
     unit_id: int = fk("unit.id")

@@ -14,6 +14,7 @@ import base64
 import binascii
 import tempfile
 from dataclasses import dataclass
+from datetime import tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ def _units(engine: Engine, commune: Unit, lang: str) -> tuple[list[UnitRow], lis
 
 
 def _edit_units(engine: Engine, commune: Unit, action: str, unit_id: int | None,
-                name: str, kind: str) -> list[Msg]:
+                name: str, kind: str, tz: tzinfo) -> list[Msg]:
     """Add, rename or retire a unit through the commune file's core; what changed (raises
     FileInvalid, SetupRefused, LookupError)."""
     from storage import communes
@@ -127,7 +128,7 @@ def _edit_units(engine: Engine, commune: Unit, action: str, unit_id: int | None,
             target[1]["name"] = name
         elif action == "retire" and target is not None:
             target[0].remove(target[1])
-        changes = communes.apply_commune_data(data, session=s)
+        changes = communes.apply_commune_data(data, session=s, tz=tz)
         s.commit()
     return [said(c) for c in changes if not c.note]
 
@@ -400,7 +401,7 @@ def routes(kit: WebKit) -> list[BaseRoute]:
                                         [msg("web.admin.bad_kind")], status=400)
             try:
                 changes = await asyncio.to_thread(_edit_units, env.engine, commune, action,
-                                                  unit_id, name, kind)
+                                                  unit_id, name, kind, env.tz)
             except communes.NoRound:
                 return kit.refused(lang, "web.admin.no_round", 409)
             except NameTaken:

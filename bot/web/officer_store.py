@@ -304,7 +304,7 @@ def change_round(engine: Engine, env: Env, person_id: int, commune_id: int, acti
         else:
             result = flow.reopen(commune.name, view, fields.get("reason", ""), today)
         replies, changed = officer_shell.apply(result, session=session, person=person,
-                                               now=env.utcnow())
+                                               now=env.utcnow(), tz=env.tz)
         session.commit()
         return replies, changed
 
