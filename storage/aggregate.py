@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, bindparam, case, column, func, literal, or_, table
+from sqlalchemy import and_, bindparam, case, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -74,6 +74,7 @@ from storage.models import (
     Plan,
     ReportedValue,
     Round,
+    RoundSum,
     Submission,
     Unit,
 )
@@ -442,13 +443,13 @@ def _kept_groups(conn: Any, all_rounds: Sequence[Any], year: int,
             live[rid] = (cid, y)
     plain = [i.id for i in inds if not i.mixed]
     totals = (
-        sa_select(_rc.c.year, _rs.c.indicator_id, _rs.c.kind, func.sum(_rs.c.n),
+        sa_select(_r.c.year, _rs.c.indicator_id, _rs.c.kind, func.sum(_rs.c.n),
                   func.sum(_rs.c.n_sub), func.sum(_rs.c.num), func.sum(_rs.c.den),
                   func.sum(_rs.c.val), func.sum(_rs.c.yes), func.sum(_rs.c.on_time))
-        .select_from(_rs.join(_rc, _rc.c.id == _rs.c.round_id))
+        .select_from(_rs.join(_r, _r.c.id == _rs.c.round_id))
         .where(_lit_ids(_rs.c.round_id, kept + earlier, "kept"),
                _lit_ids(_rs.c.indicator_id, plain, "plain"))
-        .group_by(_rc.c.year, _rs.c.indicator_id, _rs.c.kind))
+        .group_by(_r.c.year, _rs.c.indicator_id, _rs.c.kind))
     for y, iid, kind, n, sub, num, den, val, yes, on_time in conn.execute(totals):
         _add_up(sums[(y, iid)], Group(None, y, iid, kind, int(n), int(sub), _int(num),
                                       _int(den), None if val is None else float(val),
@@ -470,9 +471,9 @@ def _kept_groups(conn: Any, all_rounds: Sequence[Any], year: int,
         wanted.append(and_(_lit_ids(_rs.c.round_id, earlier, "earlier"),
                            _lit_ids(_rs.c.indicator_id, mixed, "mixed")))
     known = {i.id for i in inds}
-    stmt = (sa_select(_rc.c.commune_id, _rc.c.year, _rs.c.indicator_id, _rs.c.kind, _rs.c.n,
+    stmt = (sa_select(_r.c.commune_id, _r.c.year, _rs.c.indicator_id, _rs.c.kind, _rs.c.n,
                       _rs.c.n_sub, _rs.c.num, _rs.c.den, _rs.c.val, _rs.c.yes, _rs.c.on_time)
-            .select_from(_rs.join(_rc, _rc.c.id == _rs.c.round_id)).where(or_(*wanted)))
+            .select_from(_rs.join(_r, _r.c.id == _rs.c.round_id)).where(or_(*wanted)))
     mine: dict[int, Any] = {}
     for row in conn.execute(stmt).all():
         iid = row[2]
@@ -649,14 +650,10 @@ def _earlier_groups(conn: Any, commune_id: int, earlier: list[int],
     return out
 
 
-# the sums kept per round, indicator and unit kind (migration 0010, kept by triggers equal
-# to what ``_grouped`` makes of the values, on-time counted against ``round.cutoff_at``)
-_rs = table("roundsum", column("round_id"), column("indicator_id"), column("kind"),
-            column("n"), column("n_sub"), column("num"), column("den"), column("val"),
-            column("yes"), column("on_time"))
-# the rounds with the end of their deadline day as the sums were counted against
-_rc = table("round", column("id"), column("commune_id"), column("plan_id"), column("year"),
-            column("unit_deadline", Date()), column("cutoff_at", UTCDateTime()))
+# the sums kept per round, indicator and unit kind (migration 0010, storage.roundsums): the
+# triggers keep them equal to what ``_grouped`` makes of the values, on time counted against
+# ``round.cutoff_at``
+_rs = RoundSum.__table__
 _SUM_COLS = (_rs.c.round_id, _rs.c.indicator_id, _rs.c.kind, _rs.c.n, _rs.c.n_sub,
              _rs.c.num, _rs.c.den, _rs.c.val, _rs.c.yes)
 # a commune's earlier years: their sums as kept (who was late then is not read)
@@ -885,16 +882,16 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     # the rounds read (this year's and the years compared with): one query, then their ids
     # and, for this year's, whether their sums were kept against the end of their
     # deadline day in ``tz`` (a CASE on the deadlines of the year, read first)
-    in_plan = (_rc.c.commune_id.in_(select(tree.c.id)), _rc.c.plan_id == plan.id)
+    in_plan = (_r.c.commune_id.in_(select(tree.c.id)), _r.c.plan_id == plan.id)
     kept: Any = literal(0)
     if sums:
-        ds = [d for (d,) in conn.execute(sa_select(_rc.c.unit_deadline).distinct()
-                                         .where(*in_plan, _rc.c.year == year))]
-        kept = case((_rc.c.cutoff_at == _cutoff_expr(ds, tz, _rc.c.unit_deadline), 1),
+        ds = [d for (d,) in conn.execute(sa_select(_r.c.unit_deadline).distinct()
+                                         .where(*in_plan, _r.c.year == year))]
+        kept = case((_r.c.cutoff_at == _cutoff_expr(ds, tz, _r.c.unit_deadline), 1),
                     else_=0)
     all_rounds = conn.execute(
-        sa_select(_rc.c.id, _rc.c.commune_id, _rc.c.year, _rc.c.unit_deadline, kept)
-        .where(*in_plan, or_(_rc.c.year.in_(years), _rc.c.year < year))).all()
+        sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline, kept)
+        .where(*in_plan, or_(_r.c.year.in_(years), _r.c.year < year))).all()
     use_sums = sums
     rounds = {r.id: (r.commune_id, r.year) for r in all_rounds}
     current = sorted(r.id for r in all_rounds if r.year == year)

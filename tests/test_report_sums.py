@@ -11,18 +11,20 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlmodel import Session
 
 import storage.aggregate as aggregate
 from storage.aggregate import build_report, build_rollup, deadline_cutoff, report_json
+from storage.models import Round
+from storage.roundsums import stamp_cutoff
 from tests.test_aggregate import HAMLETS, SCHOOLS, Commune, _mix_reporters, setup_commune
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def _set_cutoff(session: Session, rnd_id: int, cutoff: datetime | None) -> None:
-    session.connection().execute(aggregate._rc.update().where(aggregate._rc.c.id == rnd_id)
+    session.connection().execute(update(Round).where(Round.id == rnd_id)  # type: ignore[arg-type]
                                  .values(cutoff_at=cutoff))
 
 
@@ -31,7 +33,8 @@ def _as_the_app(session: Session, *communes: Commune) -> None:
     for c in communes:
         for year in (2025, 2026):
             rnd = c.round(year)
-            _set_cutoff(session, rnd.id, deadline_cutoff(rnd.unit_deadline, TZ))
+            stamp_cutoff(rnd, TZ)
+            session.add(rnd)
     session.commit()
 
 
@@ -131,9 +134,8 @@ def test_after_the_deadline_moves(session: Session, two: tuple[Commune, Commune]
     before = build_rollup("ninh-binh", 2026, session=session, tz=TZ)
     rnd = a.round(2026)
     rnd.unit_deadline = date(2026, 11, 8)
+    stamp_cutoff(rnd, TZ)  # as /hanchot does
     session.add(rnd)
-    session.flush()
-    _set_cutoff(session, rnd.id, deadline_cutoff(rnd.unit_deadline, TZ))
     session.commit()
     assert _live_rounds(session, monkeypatch) == []
     after = build_rollup("ninh-binh", 2026, session=session, tz=TZ)
