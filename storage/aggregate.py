@@ -422,58 +422,54 @@ def _lit_ids(column: Any, ids: Sequence[int], name: str) -> Any:
                                 literal_execute=True))
 
 
-def _kept_groups(conn: Any, all_rounds: Sequence[Any], year: int,
-                 inds: Sequence[IndicatorRule], tz: ZoneInfo,
+def _kept_groups(conn: Any, all_rounds: Sequence[Any], in_plan: Sequence[Any], kept: Any,
+                 year: int, inds: Sequence[IndicatorRule],
                  sums: dict[tuple[int, int], dict[tuple[str, bool | None], list[Any]]],
                  per: dict[int, Scope] | None) -> dict[int, tuple[int, int]]:
     """A roll-up's groups from the kept sums: the totals of the indicators that are not
     mixed added up by SQL per year, indicator and unit kind into ``sums``, and, when
     ``per`` is given, each commune's groups (this year's, the reference year's of a target
-    measured against one, every year's of a mixed indicator). This year's rounds whose
-    kept cutoff is not the end of their deadline day in ``tz`` are returned (id → commune,
-    year), to be read from their values; the earlier years need no on-time count.
+    measured against one, every year's of a mixed indicator). ``in_plan`` selects the
+    rounds, ``kept`` those of this year whose sums were kept against the end of their
+    deadline day (as ``all_rounds`` flags them); the other rounds of this year are returned
+    (id → commune, year), to be read from their values. The earlier years need no on-time
+    count: every earlier round is read from its sums.
     """
-    kept, live, earlier = [], {}, []
-    for rid, cid, y, _deadline, exact in all_rounds:
-        if y != year:
-            earlier.append(rid)
-        elif exact:
-            kept.append(rid)
-        else:
-            live[rid] = (cid, y)
+    live = {rid: (cid, y) for rid, cid, y, _deadline, exact in all_rounds
+            if y == year and not exact}
+    this_year = and_(_r.c.year == year, kept)
     plain = [i.id for i in inds if not i.mixed]
+    joined = _rs.join(_r, _r.c.id == _rs.c.round_id)
     totals = (
         sa_select(_r.c.year, _rs.c.indicator_id, _rs.c.kind, func.sum(_rs.c.n),
                   func.sum(_rs.c.n_sub), func.sum(_rs.c.num), func.sum(_rs.c.den),
                   func.sum(_rs.c.val), func.sum(_rs.c.yes), func.sum(_rs.c.on_time))
-        .select_from(_rs.join(_r, _r.c.id == _rs.c.round_id))
-        .where(_lit_ids(_rs.c.round_id, kept + earlier, "kept"),
+        .select_from(joined)
+        .where(*in_plan, or_(_r.c.year < year, this_year),
                _lit_ids(_rs.c.indicator_id, plain, "plain"))
         .group_by(_r.c.year, _rs.c.indicator_id, _rs.c.kind))
-    for y, iid, kind, n, sub, num, den, val, yes, on_time in conn.execute(totals):
+    for y, iid, kind, n, sub, num, den, val, yes, on_time in conn.execute(totals).all():
         _add_up(sums[(y, iid)], Group(None, y, iid, kind, int(n), int(sub), _int(num),
                                       _int(den), None if val is None else float(val),
                                       int(yes), int(on_time)))
     if per is None:
         return live
-    targets = [(i, target_for(i.milestones, year)) for i in inds]
-    against = [i.id for i, t in targets
-               if t is not None and t.direction in (*REDUCTIONS, "maintain")]
-    ref_years = sorted({reference_year(t, year) for i, t in targets
-                        if t is not None and t.direction in (*REDUCTIONS, "maintain")})
+    measured = [(i.id, reference_year(t, year)) for i in inds
+                if (t := target_for(i.milestones, year)) is not None
+                and t.direction in (*REDUCTIONS, "maintain")]
+    wanted = [this_year]
+    if measured:
+        wanted.append(and_(_lit_ids(_r.c.year, sorted({y for _i, y in measured}),
+                                    "ref_years"),
+                           _lit_ids(_rs.c.indicator_id, [i for i, _y in measured],
+                                    "measured")))
     mixed = [i.id for i in inds if i.mixed]
-    ref_rounds = [r[0] for r in all_rounds if r[2] != year and r[2] in ref_years]
-    wanted = [_lit_ids(_rs.c.round_id, kept, "this_year")]
-    if against and ref_rounds:
-        wanted.append(and_(_lit_ids(_rs.c.round_id, ref_rounds, "ref_rounds"),
-                           _lit_ids(_rs.c.indicator_id, against, "against")))
-    if mixed and earlier:
-        wanted.append(and_(_lit_ids(_rs.c.round_id, earlier, "earlier"),
-                           _lit_ids(_rs.c.indicator_id, mixed, "mixed")))
+    if mixed:
+        wanted.append(and_(_r.c.year < year, _lit_ids(_rs.c.indicator_id, mixed, "mixed")))
     known = {i.id for i in inds}
     stmt = (sa_select(_r.c.commune_id, _r.c.year, _rs.c.indicator_id, _rs.c.kind, _rs.c.n,
                       _rs.c.n_sub, _rs.c.num, _rs.c.den, _rs.c.val, _rs.c.yes, _rs.c.on_time)
-            .select_from(_rs.join(_r, _r.c.id == _rs.c.round_id)).where(or_(*wanted)))
+            .select_from(joined).where(*in_plan, or_(*wanted)))
     mine: dict[int, Any] = {}
     for row in conn.execute(stmt).all():
         iid = row[2]
@@ -568,7 +564,7 @@ _pu = Unit.__table__.alias("parent_unit")
 _HEAD_COLS = (_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _pu.c.id, _pu.c.code, _pu.c.name,
               _pu.c.kind, _r.c.id, _r.c.year, _r.c.plan_id, _r.c.unit_deadline,
               _r.c.consolidation_deadline, _r.c.closed_at, _p.c.code, _p.c.name_vi,
-              _p.c.name_en, _p.c.issuer, _p.c.level)
+              _p.c.name_en, _p.c.issuer, _p.c.level, _r.c.cutoff_at)
 _HEAD = (sa_select(*_HEAD_COLS)
          .select_from(_u.outerjoin(_pu, _pu.c.id == _u.c.parent_id)
                       .outerjoin(_r, _r.c.commune_id == _u.c.id)
@@ -655,23 +651,24 @@ def _earlier_groups(conn: Any, commune_id: int, earlier: list[int],
 # ``round.cutoff_at``
 _rs = RoundSum.__table__
 _SUM_COLS = (_rs.c.round_id, _rs.c.indicator_id, _rs.c.kind, _rs.c.n, _rs.c.n_sub,
-             _rs.c.num, _rs.c.den, _rs.c.val, _rs.c.yes)
-# a commune's earlier years: their sums as kept (who was late then is not read)
-_EARLIER_SUMS = sa_select(*_SUM_COLS).where(
-    _rs.c.round_id.in_(bindparam("earlier", expanding=True)))
+             _rs.c.num, _rs.c.den, _rs.c.val, _rs.c.yes, _rs.c.on_time)
+# a commune's rounds: their sums as kept (the on-time counts are read only for the report's
+# own round, whose kept cutoff is then the end of its deadline day)
+_KEPT_SUMS = sa_select(*_SUM_COLS).where(
+    _rs.c.round_id.in_(bindparam("rounds", expanding=True)))
 
 
-def _earlier_sums(conn: Any, earlier: list[int], rounds: dict[int, tuple[int, int]],
-                  inds: Sequence[IndicatorRule]) -> list[Group]:
-    """The kept sums of a commune's earlier rounds, as ``_earlier_groups`` makes them."""
+def _kept_sums(conn: Any, round_ids: list[int], rounds: dict[int, tuple[int, int]],
+               inds: Sequence[IndicatorRule]) -> list[Group]:
+    """The kept sums of a commune's rounds, as ``_grouped`` makes them."""
     known = {i.id for i in inds}
     out = []
     append = out.append
-    for rid, ind, kind, n, sub, num, den, val, yes in conn.execute(
-            _EARLIER_SUMS, {"earlier": earlier}).all():
+    for rid, ind, kind, n, sub, num, den, val, yes, on_time in conn.execute(
+            _KEPT_SUMS, {"rounds": round_ids}).all():
         if ind in known:
             cid, year = rounds[rid]
-            append(Group(cid, year, ind, kind, n, sub, num, den, val, yes, 0))
+            append(Group(cid, year, ind, kind, n, sub, num, den, val, yes, on_time))
     return out
 
 
@@ -680,7 +677,9 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                  sums: bool = True) -> CommuneReport:
     """The annual report of a commune (or any unit with its own round) for ``year``.
 
-    The earlier years come from the sums kept per round (``sums``), else from the values.
+    The earlier years come from the sums kept per round (``sums``), and so do the round's
+    own when they were kept against the end of its deadline day in ``tz``; else from the
+    values. The per-unit detail is made of the round's values.
     """
     head = _head(commune_code_or_id, session)
     commune = UnitInfo(*head[0][:4])
@@ -703,15 +702,22 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
               "commune_id": commune.id}
     values = conn.execute(_COMMUNE_VALUES, params).all()
     units = conn.execute(_COMMUNE_UNITS, params).all()
-    kind_of_unit = {u[0]: u[3] for u in units}
-    others = {v[1] for v in values} - kind_of_unit.keys()
-    if others:  # values of units no longer under the commune: counted by their kind
-        kind_of_unit.update(conn.execute(_UNIT_KINDS, {"unit_ids": sorted(others)}).all())
-    groups = _sum_values(values, {rnd.id: mine[rnd.id]}, inds, kind_of_unit)
     earlier = [rid for rid in mine if rid != rnd.id]
-    if earlier:
-        groups += (_earlier_sums(conn, earlier, mine, inds) if sums else
-                   _earlier_groups(conn, commune.id, earlier, mine, inds))
+    # the round's own sums are kept against the end of its deadline day: read with the
+    # earlier years' (whose on-time counts are not read)
+    kept = sums and rnd.cutoff_at is not None and rnd.cutoff_at == params["cutoff"]
+    groups = []
+    if not kept:
+        kind_of_unit = {u[0]: u[3] for u in units}
+        others = {v[1] for v in values} - kind_of_unit.keys()
+        if others:  # values of units no longer under the commune: counted by their kind
+            kind_of_unit.update(conn.execute(_UNIT_KINDS,
+                                             {"unit_ids": sorted(others)}).all())
+        groups = _sum_values(values, {rnd.id: mine[rnd.id]}, inds, kind_of_unit)
+    if sums and (earlier or kept):
+        groups += _kept_sums(conn, [*earlier, rnd.id] if kept else earlier, mine, inds)
+    elif earlier:
+        groups += _earlier_groups(conn, commune.id, earlier, mine, inds)
     scope = Scope()
     for g in groups:
         scope.groups[(g.year, g.ind)].append(g)
@@ -801,6 +807,7 @@ class RoundRow(NamedTuple):
     name_en: str
     issuer: str
     level: str
+    cutoff_at: datetime | None
 
 
 def _head(code_or_id: str | int, session: Session) -> list[Any]:
@@ -883,14 +890,14 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     # and, for this year's, whether their sums were kept against the end of their
     # deadline day in ``tz`` (a CASE on the deadlines of the year, read first)
     in_plan = (_r.c.commune_id.in_(select(tree.c.id)), _r.c.plan_id == plan.id)
-    kept: Any = literal(0)
+    kept: Any = literal(False)
     if sums:
         ds = [d for (d,) in conn.execute(sa_select(_r.c.unit_deadline).distinct()
                                          .where(*in_plan, _r.c.year == year))]
-        kept = case((_r.c.cutoff_at == _cutoff_expr(ds, tz, _r.c.unit_deadline), 1),
-                    else_=0)
+        kept = _r.c.cutoff_at == _cutoff_expr(ds, tz, _r.c.unit_deadline)
     all_rounds = conn.execute(
-        sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline, kept)
+        sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline,
+                  case((kept, 1), else_=0))
         .where(*in_plan, or_(_r.c.year.in_(years), _r.c.year < year))).all()
     use_sums = sums
     rounds = {r.id: (r.commune_id, r.year) for r in all_rounds}
@@ -917,7 +924,8 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     sums: dict[tuple[int, int], dict[tuple[str, bool | None], list[Any]]] = defaultdict(dict)
     live = rounds
     if use_sums:
-        live = _kept_groups(conn, all_rounds, year, inds, tz, sums, per if detail else None)
+        live = _kept_groups(conn, all_rounds, in_plan, kept, year, inds, sums,
+                            per if detail else None)
     for g in _grouped(session, live, inds, deadlines, tz) if live else ():
         if detail:
             per[g.scope].groups[(g.year, g.ind)].append(g)  # type: ignore[index]
