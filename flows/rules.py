@@ -53,6 +53,7 @@ AREA_KINDS = frozenset({"province", "city", "district", "commune", "hamlet"})
 SUMMED_KINDS = frozenset({"rate", "count", "change"})
 DEFAULT_MIN_DENOMINATOR = {1000: 100, 100000: 1000}
 REDUCTIONS = ("reduce_per_year", "reduce_vs_year")
+MEASURED = (*REDUCTIONS, "maintain")  # targets judged against a reference year
 
 
 # ------------------------------------------------------------------ targets
@@ -93,10 +94,18 @@ def target_for(milestones: Iterable[MilestoneLike], year: int) -> Target | None:
 
     ``from_next_milestone`` tells the report to say "(theo mốc 2030)".
     """
-    ordered = sorted(milestones, key=lambda m: m.year)
-    if not ordered:
+    # one pass, as the first of them sorted by year (on equal years the first given) with
+    # a year from ``year`` on, else the last (on equal years the last given)
+    mine = last = None
+    for m in milestones:
+        y = m.year
+        if y >= year and (mine is None or y < mine.year):
+            mine = m
+        if last is None or y >= last.year:
+            last = m
+    m = mine if mine is not None else last
+    if m is None:
         return None
-    m = next((m for m in ordered if m.year >= year), ordered[-1])
     return Target(m.direction, m.value, m.value_max, m.ref_year, m.year, m.year != year,
                   getattr(m, "note", None), _fraction(m))
 
@@ -323,14 +332,17 @@ def trajectory(kind: str, target: Target | None, year: int, value: float | None,
 def trend(points: Sequence[tuple[int, float]]) -> tuple[float, float] | None:
     """Slope and intercept of the least-squares line through (year, value); None for fewer
     than two years. Two years give the line through both."""
-    years = {y for y, _ in points}
-    if len(years) < 2:
+    if len(points) < 2:
+        return None
+    years, values = zip(*points, strict=True)
+    if len(set(years)) < 2:
         return None
     n = len(points)
-    mx = sum(y for y, _ in points) / n
-    my = sum(v for _, v in points) / n
-    sxx = sum((y - mx) ** 2 for y, _ in points)
-    sxy = sum((y - mx) * (v - my) for y, v in points)
+    # the built-in sum, in the points' order (no other summation: the same floats)
+    mx = sum(years) / n
+    my = sum(values) / n
+    sxx = sum([(y - mx) ** 2 for y in years])
+    sxy = sum([(y - mx) * (v - my) for y, v in points])
     slope = sxy / sxx
     return slope, my - slope * mx
 
@@ -359,10 +371,12 @@ def project(points: Sequence[tuple[int, float]], to_year: int, *,
 
 def next_milestone(milestones: Iterable[MilestoneLike], year: int) -> Target | None:
     """The first milestone after ``year`` (what a projection aims at)."""
-    later = sorted((m for m in milestones if m.year > year), key=lambda m: m.year)
-    if not later:
+    m = None  # the earliest after ``year``; on equal years the first given
+    for one in milestones:
+        if one.year > year and (m is None or one.year < m.year):
+            m = one
+    if m is None:
         return None
-    m = later[0]
     return Target(m.direction, m.value, m.value_max, m.ref_year, m.year, True,
                   getattr(m, "note", None), _fraction(m))
 
@@ -374,10 +388,10 @@ def projection(kind: str, factor: int | None, milestones: Iterable[MilestoneLike
     two years, for yes/no and tasks, or when no milestone is ahead."""
     if kind not in ("rate", "share_units", "count", "change"):
         return None
-    points = [(y, v) for y, v in points if y <= year]
     ahead = next_milestone(milestones, year)
     if ahead is None:
         return None
+    points = [(y, v) for y, v in points if y <= year]
     percent = kind == "share_units" or (kind == "rate" and (factor or 100) == 100)
     value = project(points, ahead.milestone_year, upper=100.0 if percent else None)
     if value is None:
@@ -475,27 +489,41 @@ class Figure:
 
 
 def combine(groups: Iterable[Group], ind: IndicatorRule) -> Figure:
-    """Sum the groups of one indicator, keeping only reporter kinds; agency before hamlets."""
+    """Sum the groups of one indicator, keeping only reporter kinds; agency before hamlets.
+
+    The sums are ``Figure.add``'s, group after group, written out: this runs for every
+    year of every indicator of every report."""
     reporters = ind.reporters
-    fig = Figure()
-    if not ind.mixed:
-        for g in groups:
-            if g.kind in reporters:
-                fig.add(g)
-        return fig
-    mine = [g for g in groups if g.kind in reporters]
+    dropped = False
     if ind.mixed:
+        mine = [g for g in groups if g.kind in reporters]
         if any(g.agency_here is not None for g in mine):  # several rounds: flagged per round
             keep = [g for g in mine if not g.agency_here]
         elif any(g.kind not in AREA_KINDS for g in mine):
             keep = [g for g in mine if g.kind not in AREA_KINDS]
         else:
             keep = mine
-        fig.dropped_area = len(keep) < len(mine)
-        mine = keep
-    for g in mine:
-        fig.add(g)
-    return fig
+        dropped = len(keep) < len(mine)
+        groups = keep
+    n = n_sub = on_time = yes = 0
+    num = den = val = None
+    kinds: set[str] = set()
+    for _scope, _year, _ind, kind, g_n, g_sub, g_num, g_den, g_val, g_yes, g_on_time, _a \
+            in groups:
+        if kind not in reporters:
+            continue
+        n += g_n
+        n_sub += g_sub
+        on_time += g_on_time
+        yes += g_yes
+        kinds.add(kind)
+        if g_num is not None:
+            num = (num or 0) + g_num
+        if g_den is not None:
+            den = (den or 0) + g_den
+        if g_val is not None:
+            val = (val or 0.0) + g_val
+    return Figure(n, n_sub, on_time, num, den, val, yes, kinds, dropped)
 
 
 def figure_value(ind: IndicatorRule, fig: Figure,
@@ -503,10 +531,10 @@ def figure_value(ind: IndicatorRule, fig: Figure,
     """Numerator, denominator and value of a figure as the report shows them."""
     if fig.n == 0:
         return None, None, None
-    if ind.kind == "rate":
-        value = (pooled_rate([(fig.num or 0, fig.den)], ind.factor)
-                 if fig.den else None)
-        return fig.num, fig.den, value
+    if ind.kind == "rate":  # pooled_rate of the one pair the sums are
+        den = fig.den
+        value = (fig.num or 0) / den * (ind.factor or 100) if den else None
+        return fig.num, den, value
     if ind.kind == "share_units":
         return fig.yes, expected, share_of_units(fig.yes, expected)
     if ind.kind == "yes_no":
@@ -527,7 +555,7 @@ def judge(ind: IndicatorRule, value: float | None, fig: Figure, target: Target |
     (a sum over 3 hamlets then against 6 now is not a change).
     """
     warnings: list[str] = []
-    change = change_pct(ref_value, value)
+    change = change_pct(ref_value, value) if ref_value else None  # None without one
     if target is None:
         return None, None, R_NO_TARGET, change, warnings
     d = target.direction
@@ -538,7 +566,7 @@ def judge(ind: IndicatorRule, value: float | None, fig: Figure, target: Target |
     if value is None:  # a rate over a zero denominator: nothing happened to judge
         return None, None, R_ZERO_DENOMINATOR, change, warnings
     ok: bool | None
-    if d in (*REDUCTIONS, "maintain"):
+    if d in MEASURED:
         if not ref_known or ref_value is None:
             return CHUA_DU, None, R_NO_REFERENCE, change, warnings
         if not ref_complete:
@@ -600,11 +628,15 @@ class Scope:
 
 def expected_units(ind: IndicatorRule, scope: Scope, fig: Figure) -> int:
     """Units expected to report the indicator in the scope (agency-or-hamlet aware)."""
-    if ind.mixed and ind.id in scope.mixed_expected:
+    if not ind.mixed:
+        kinds = ind.reporters
+    elif ind.id in scope.mixed_expected:
         return scope.mixed_expected[ind.id]
+    else:
+        kinds = responsible_kinds(ind, fig)
     counts = scope.kind_counts
     n = 0
-    for k in responsible_kinds(ind, fig):
+    for k in kinds:
         n += counts.get(k, 0)
     return n
 
@@ -650,20 +682,31 @@ def history(ind: IndicatorRule, scope: Scope, year: int,
     """The scope's figure for every year up to ``year`` that has one, and whether a rate
     rests on a small denominator in any of them. A sum (count, change) of a year where
     some unit expected did not report is left out: it is not the commune's figure."""
+    return _history(ind, scope, year, {})
+
+
+def _history(ind: IndicatorRule, scope: Scope, year: int, figures: dict[int, Figure],
+             ) -> tuple[list[tuple[int, float]], bool]:
+    """``history``, keeping each year's figure in ``figures`` for the caller to reuse."""
     points: list[tuple[int, float]] = []
     small = False
-    min_den = min_denominator(ind.factor, ind.min_denominator) if ind.kind == "rate" else None
+    kind = ind.kind
+    min_den = min_denominator(ind.factor, ind.min_denominator) if kind == "rate" else None
+    summed = kind in ("count", "change")
+    needs_expected = summed or kind == "share_units"  # else the value does not use it
+    groups = scope.groups
+    iid = ind.id
     for y in scope.years():
         if y > year:
             break
-        fig = combine(scope.groups.get((y, ind.id), ()), ind)
+        fig = figures[y] = combine(groups.get((y, iid), ()), ind)
         if not fig.n:
             continue
-        exp = expected_units(ind, scope, fig)
+        exp = expected_units(ind, scope, fig) if needs_expected else 0
         value = figure_value(ind, fig, exp)[2]
         if value is None:
             continue
-        if ind.kind in ("count", "change") and fig.n < exp:
+        if summed and fig.n < exp:
             continue
         if min_den and fig.den is not None and fig.den < min_den:
             small = True
@@ -672,9 +715,12 @@ def history(ind: IndicatorRule, scope: Scope, year: int,
 
 
 def _figure(ind: IndicatorRule, scope: Scope, year: int, expected: int,
-            ) -> tuple[Figure, float | None]:
-    """An earlier year's figure and value (a share over the units expected that year)."""
-    fig = combine(scope.groups.get((year, ind.id), ()), ind)
+            figures: dict[int, Figure] | None = None) -> tuple[Figure, float | None]:
+    """An earlier year's figure and value (a share over the units expected that year);
+    ``figures``: the year's figure when ``_history`` has already made it."""
+    fig = figures.get(year) if figures else None
+    if fig is None:
+        fig = combine(scope.groups.get((year, ind.id), ()), ind)
     return fig, figure_value(ind, fig, _earlier_expected(ind, scope, fig, expected))[2]
 
 
@@ -713,7 +759,7 @@ def brief(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) ->
     num, den, value = figure_value(ind, fig, expected)
     ref_year = reference_year(target, year)
     ref = ref_value = None
-    if target is not None and target.direction in (*REDUCTIONS, "maintain"):
+    if target is not None and target.direction in MEASURED:
         ref, ref_value = _figure(ind, scope, ref_year, expected)
     verdict = _verdict(ind, fig, value, expected, target, year, ref_year, ref, ref_value)[0]
     return Brief(num, den, value, verdict, expected, fig.n, fig.n_sub)
@@ -721,16 +767,21 @@ def brief(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) ->
 
 def compute(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) -> Computed:
     """Figure and verdict of one indicator in one scope, against the year's target."""
-    fig = combine(scope.groups.get((year, ind.id), ()), ind)
+    # every year's figure up to ``year`` once: the history, the year, its reference
+    figures: dict[int, Figure] = {}
+    points, small = _history(ind, scope, year, figures)
+    fig = figures.get(year)
+    if fig is None:
+        fig = combine(scope.groups.get((year, ind.id), ()), ind)
     expected = expected_units(ind, scope, fig)
     num, den, value = figure_value(ind, fig, expected)
     # an earlier year's share of units is over the units expected that year
-    last, last_value = _figure(ind, scope, year - 1, expected)
+    last, last_value = _figure(ind, scope, year - 1, expected, figures)
     ref_year = reference_year(target, year)
     if ref_year == year - 1:
         ref, ref_value = last, last_value
     else:
-        ref, ref_value = _figure(ind, scope, ref_year, expected)
+        ref, ref_value = _figure(ind, scope, ref_year, expected, figures)
     verdict, provisional, reason, change, extra = _verdict(
         ind, fig, value, expected, target, year, ref_year, ref, ref_value)
     warnings = list(extra)
@@ -743,11 +794,10 @@ def compute(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) 
     if fig.dropped_area:
         warnings.append(W_AGENCY_OVER_HAMLETS)
     show_ref = ind.kind in ("change", "count") or (
-        target is not None and target.direction in (*REDUCTIONS, "maintain"))
-    points, small = history(ind, scope, year, expected)
-    earlier = [p for p in points if p[0] < year]
+        target is not None and target.direction in MEASURED)
+    # points run in year order: the first is the earliest reported year
     start = (ind.baseline if ind.baseline is not None and ind.baseline[0] < year
-             else earlier[0] if earlier else None)
+             else points[0] if points and points[0][0] < year else None)
     path = trajectory(ind.kind, target, year, value, start,
                       complete=verdict in (DAT, KHONG_DAT))
     ahead = projection(ind.kind, ind.factor, ind.milestones, year, points, small)
