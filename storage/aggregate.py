@@ -416,6 +416,9 @@ def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
     return out
 
 
+_new = tuple.__new__  # a NamedTuple of a row's values, without its Python __new__
+
+
 def _lit_ids(column: Any, ids: Sequence[int], name: str) -> Any:
     """``column IN (ids)`` with the ids written into the SQL, under a parameter ``name``."""
     return column.in_(bindparam(name, list(ids) or [-1], expanding=True,
@@ -467,8 +470,10 @@ def _kept_groups(conn: Any, all_rounds: Sequence[Any], in_plan: Sequence[Any], k
     if mixed:
         wanted.append(and_(_r.c.year < year, _lit_ids(_rs.c.indicator_id, mixed, "mixed")))
     known = {i.id for i in inds}
+    # the columns of a Group, made of each row as it is
     stmt = (sa_select(_r.c.commune_id, _r.c.year, _rs.c.indicator_id, _rs.c.kind, _rs.c.n,
-                      _rs.c.n_sub, _rs.c.num, _rs.c.den, _rs.c.val, _rs.c.yes, _rs.c.on_time)
+                      _rs.c.n_sub, _rs.c.num, _rs.c.den, _rs.c.val, _rs.c.yes, _rs.c.on_time,
+                      literal(None))
             .select_from(joined).where(*in_plan, or_(*wanted)))
     mine: dict[int, Any] = {}
     for row in conn.execute(stmt).all():
@@ -478,7 +483,7 @@ def _kept_groups(conn: Any, all_rounds: Sequence[Any], in_plan: Sequence[Any], k
             groups = mine.get(cid)
             if groups is None:
                 groups = mine[cid] = per[cid].groups
-            groups[(row[1], iid)].append(Group(*row))
+            groups[(row[1], iid)].append(_new(Group, row))
     return live
 
 
@@ -910,7 +915,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     kind_rows = conn.execute(
         sa_select(_r.c.commune_id, _u.c.kind, func.count())
         .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id))
-        .where(_ids(_r.c.id, current)).group_by(_r.c.commune_id, _u.c.kind)).all()
+        .where(*in_plan, _r.c.year == year).group_by(_r.c.commune_id, _u.c.kind)).all()
     total = Scope()
     per: dict[int, Scope] = defaultdict(Scope)
     for cid, kind, n in kind_rows:
@@ -960,7 +965,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                   func.sum(case((_s.c.submitted_at < cutoff, 1), else_=0)))
         .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id)
                      .outerjoin(_s, and_(_s.c.round_id == _r.c.id, _s.c.unit_id == _u.c.id)))
-        .where(_ids(_r.c.id, current), _u.c.kind.in_(reporter_kinds))
+        .where(*in_plan, _r.c.year == year, _u.c.kind.in_(reporter_kinds))
         .group_by(_r.c.commune_id).order_by(_r.c.commune_id)).all()
     communes = {u.id: u for u in conn.execute(
         sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _u.c.position)
@@ -986,6 +991,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                 incomplete.append(names_of[cid])
         rows.append(_row(ind, c, incomplete, []))
     unit_rows = []
+    expected: dict[frozenset[str], list[str]] = {}  # the codes expected of the kinds there
     if include_units:
         for cid, u in sorted(communes.items(), key=lambda kv: (kv[1].position, kv[1].code)):
             e, s, o = subs.get(cid, (0, 0, 0))
@@ -994,11 +1000,15 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
             # every indicator of the plan, with data or not: a commune that reported 4 of
             # 34 has 30 chưa đủ, as its own build_report says (value None: no data)
             mine = per_brief.get(cid, {})
-            vals = {i.code: UnitValue(cc[0], cc[1], cc[2], None, None, None, cc[3])
+            vals = {i.code: _new(UnitValue, (cc[0], cc[1], cc[2], None, None, None, cc[3]))
                     for i in shown if (cc := mine.get(i.id))}
+            kinds = frozenset(present)
+            codes = expected.get(kinds)
+            if codes is None:
+                codes = expected[kinds] = [i.code for i in shown
+                                           if not i.reporters.isdisjoint(kinds)]
             unit_rows.append(UnitRow(
-                id=u.id, code=u.code, name=u.name, kind=u.kind,
-                expected=[i.code for i in shown if not i.reporters.isdisjoint(present)],
+                id=u.id, code=u.code, name=u.name, kind=u.kind, expected=list(codes),
                 submitted=e > 0 and s >= e, submitted_at=None,
                 on_time=(o >= e) if e and s >= e else None, values=vals,
                 units_expected=e, units_submitted=s))
