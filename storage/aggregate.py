@@ -273,7 +273,7 @@ class _Milestone:
 def _plan_indicators(plan_id: int, *, session: Session) -> list[IndicatorRule]:
     """The plan's indicators with goal, chỉ tiêu and milestones: one query, plain rows."""
     found: dict[int, tuple[Any, list[_Milestone]]] = {}
-    for row in session.connection().execute(_PLAN_INDICATORS, {"plan_id": plan_id}):
+    for row in session.connection().execute(_PLAN_INDICATORS, {"plan_id": plan_id}).all():
         head = found.get(row[0])
         if head is None:
             head = found[row[0]] = (row[:_N_IND], [])
@@ -732,51 +732,59 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     # per-unit detail: the round's raw values
     subs = {u[0]: (u[5], bool(u[6])) for u in units if u[4] is not None}
     unit_list = [u[:4] for u in units]
-    by_unit: dict[int, dict[int, Any]] = defaultdict(dict)
-    kind_of = {i.id: i.kind for i in inds}
-    counted = set()  # (unit, indicator) whose value has what its kind needs
+    by_unit: dict[int, dict[int, Any]] = {}
     for v in values:
-        _rid, uid, iid, num, den, val, status = v[:7]
-        by_unit[uid][iid] = v
-        kind = kind_of.get(iid)
-        if kind and has_value(kind, num, den, val, status):
-            counted.add((uid, iid))
+        given = by_unit.get(v[1])
+        if given is None:
+            given = by_unit[v[1]] = {}
+        given[v[2]] = v
+    nothing: dict[int, Any] = {}
     shown = [i for i in inds if include_sensitive or not i.sensitive]
 
     rows = []
+    of_kinds: dict[frozenset[str], list[tuple[dict[int, Any], str]]] = {}
     for ind in shown:
         c = compute(ind, scope, year, target_for(ind.milestones, year))
         kinds = responsible_kinds(ind, c.fig)
-        missing, unsub, theirs = [], [], []
-        iid = ind.id
-        for uid, _code, name, kind in unit_list:
-            if kind not in kinds:
-                continue
-            v = by_unit[uid].get(iid)
-            theirs.append(v)
-            if (uid, iid) not in counted:
+        theirs = of_kinds.get(kinds)
+        if theirs is None:  # the units expected to report, in their order
+            theirs = of_kinds[kinds] = [(by_unit.get(uid, nothing), name)
+                                        for uid, _code, name, kind in unit_list
+                                        if kind in kinds]
+        missing, unsub, vals = [], [], []
+        iid, kind = ind.id, ind.kind
+        for given, name in theirs:
+            v = given.get(iid)
+            vals.append(v)
+            if v is None or not has_value(kind, v[3], v[4], v[5], v[6]):
                 missing.append(name)
             elif v[8] != "submitted":
                 unsub.append(name)
-        rows.append(_row(ind, c, missing, unsub, by_unit_values=theirs))
+        rows.append(_row(ind, c, missing, unsub, by_unit_values=vals))
 
     reporter_kinds = set().union(*(i.reporters for i in inds)) if inds else set()
+    cells = [(i.id, i.code, i.kind, i.factor) for i in shown]
+    expected: dict[str, list[str]] = {}  # the codes a kind of unit reports
     unit_rows = []
     for uid, code, name, kind in unit_list:
         if kind not in reporter_kinds:
             continue
         at, in_time = subs.get(uid, (None, None))
         vals = {}
-        given = by_unit[uid]
-        for ind in shown:
-            v = given.get(ind.id)
-            if v is not None:
-                num, den, value, status, text, state = v[3:9]
-                own = unit_value(ind.kind, ind.factor, num, den, value)
-                vals[ind.code] = UnitValue(num, den, own, status, text, state)
+        given = by_unit.get(uid)
+        if given:
+            for iid, icode, ikind, factor in cells:
+                v = given.get(iid)
+                if v is not None:
+                    num, den, value = v[3], v[4], v[5]
+                    vals[icode] = _new(UnitValue, (
+                        num, den, unit_value(ikind, factor, num, den, value), v[6], v[7],
+                        v[8], None))
+        codes = expected.get(kind)
+        if codes is None:
+            codes = expected[kind] = [i.code for i in shown if kind in i.reporters]
         unit_rows.append(UnitRow(
-            id=uid, code=code, name=name, kind=kind,
-            expected=[i.code for i in shown if kind in i.reporters],
+            id=uid, code=code, name=name, kind=kind, expected=list(codes),
             submitted=uid in subs, submitted_at=at, on_time=in_time, values=vals,
             units_expected=1, units_submitted=1 if uid in subs else 0))
     completeness = Completeness(
