@@ -13,6 +13,7 @@ are documented in docs/report.md. Nothing here writes to the database.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_
+from sqlalchemy import Text, and_, bindparam, case, cast, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -241,10 +242,12 @@ _m = Milestone.__table__
 _p = Plan.__table__
 
 
-_IND_COLS = (_i.c.id, _i.c.code, _i.c.kind, _i.c.factor, _i.c.reporters, _i.c.sensitive,
+# the reporters and roles as their JSON text: a plan repeats a few of them, each decoded once
+_IND_COLS = (_i.c.id, _i.c.code, _i.c.kind, _i.c.factor, cast(_i.c.reporters, Text),
+             _i.c.sensitive,
              _i.c.min_denominator, _i.c.name_vi, _i.c.name_en, _i.c.unit_vi, _i.c.unit_en,
              _gl.c.code, _gl.c.title_vi, _gl.c.title_en, _c.c.number,
-             _i.c.roles, _i.c.baseline_year, _i.c.baseline_value)
+             cast(_i.c.roles, Text), _i.c.baseline_year, _i.c.baseline_value)
 _N_IND = len(_IND_COLS)
 _PLAN_INDICATORS = (
     sa_select(*_IND_COLS, _m.c.year, _m.c.direction, _m.c.value, _m.c.value_max,
@@ -270,6 +273,35 @@ class _Milestone:
     value_den: int | None = None
 
 
+_DECODED: dict[tuple[str, str | None], Any] = {}
+
+
+def _reporters(text: str | None) -> frozenset[str]:
+    """An indicator's reporter kinds from their JSON text (each text decoded once)."""
+    key = ("reporters", text)
+    found = _DECODED.get(key)
+    if found is None:
+        found = frozenset(json.loads(text) or ()) if text is not None else frozenset()
+        _remember(key, found)
+    return found  # type: ignore[no-any-return]
+
+
+def _roles(text: str | None) -> tuple[tuple[str, str], ...]:
+    """An indicator's (unit, role) pairs from their JSON text (each text decoded once)."""
+    key = ("roles", text)
+    found = _DECODED.get(key)
+    if found is None:
+        found = tuple((u, r) for u, r in json.loads(text) or ()) if text is not None else ()
+        _remember(key, found)
+    return found  # type: ignore[no-any-return]
+
+
+def _remember(key: tuple[str, str | None], value: Any) -> None:
+    if len(_DECODED) > 4096:  # plans repeat a few texts; never let it grow without bound
+        _DECODED.clear()
+    _DECODED[key] = value
+
+
 def _plan_indicators(plan_id: int, *, session: Session) -> list[IndicatorRule]:
     """The plan's indicators with goal, chỉ tiêu and milestones: one query, plain rows."""
     found: dict[int, tuple[Any, list[_Milestone]]] = {}
@@ -280,12 +312,12 @@ def _plan_indicators(plan_id: int, *, session: Session) -> list[IndicatorRule]:
         if row[_N_IND] is not None:
             head[1].append(_Milestone(*row[_N_IND:]))
     return [IndicatorRule(id=iid, code=code, kind=kind, factor=factor,
-                          reporters=frozenset(reporters or ()), sensitive=sensitive,
+                          reporters=_reporters(reporters), sensitive=sensitive,
                           min_denominator=min_den, name_vi=name_vi, name_en=name_en,
                           unit_vi=unit_vi, unit_en=unit_en, goal_code=gcode, goal_title_vi=gvi,
                           goal_title_en=gen, criterion_number=cnum, milestones=tuple(ms),
                           baseline=(b_year, b_value) if b_year is not None else None,
-                          roles=tuple((u, r) for u, r in roles or ()))
+                          roles=_roles(roles))
             for (iid, code, kind, factor, reporters, sensitive, min_den, name_vi, name_en,
                  unit_vi, unit_en, gcode, gvi, gen, cnum, roles, b_year, b_value), ms
             in found.values()]
