@@ -1,14 +1,17 @@
 """The commune's annual figures: the queries behind a report, handed to the rules.
 
-A roll-up's figures are made in SQL: one grouped query over ``ReportedValue`` joined to its
-unit and submission gives, per round, indicator and unit kind, the sums of numerators,
-denominators and values and the number of units that reported (submitted, on time); the
-totals add those rows up per unit kind, and each commune gets its figure and verdict
-(``flows.rules.brief``) without the road it does not show. A commune's report reads its
-own round's values one by one (they make the per-unit detail) and sums them the same way
-here, and its earlier years already summed by a grouped query. Every rule
-(reporters, agency before hamlets, targets, verdicts, changes) is in ``flows.rules``; they
-are documented in docs/report.md. Nothing here writes to the database.
+A roll-up's figures are sums per round, indicator and unit kind: the sums of numerators,
+denominators and values and the number of units that reported (submitted, on time). The
+database keeps them per round (``roundsum``, migration 0010, ``storage.roundsums``); a round
+whose kept on-time counts were made against another cutoff than the end of its deadline day
+in the report's time zone is summed from its values by the grouped query (``_grouped``, also
+the reference the kept sums are tested against; ``sums=False`` reads every round so). The
+totals are added up per unit kind, by SQL for the indicators that are not mixed, and each
+commune gets its figure and verdict (``flows.rules.brief``) without the road it does not
+show. A commune's report reads its own round's values one by one (they make the per-unit
+detail) and its rounds' kept sums. Every rule (reporters, agency before hamlets, targets,
+verdicts, changes) is in ``flows.rules``; they are documented in docs/report.md. Nothing
+here writes to the database.
 """
 
 from __future__ import annotations
