@@ -27,12 +27,15 @@ zone, written by the application wherever a round is created or its unit deadlin
 (``stale_rounds``): a round whose stored cutoff differs (another time zone, a round written
 without it) is computed from the values, never read from ``roundsum``.
 
-Loading many values at once: ``bulk_load`` sets the triggers on the values aside for the
-transaction and recomputes the rounds it loaded once at the end (``refresh_round_sums``).
+Loading many values at once: ``bulk_load`` sets the triggers of values and submissions
+aside for the transaction and recomputes the rounds it loaded once at the end
+(``refresh_round_sums``). A bulk insert through the triggers is exact too, only slower
+(each row recomputes its group; each submission its round).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -40,6 +43,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from storage.models import Round
@@ -171,26 +175,29 @@ def stale_rounds(conn: Connection, round_ids: Iterable[int], tz: tzinfo) -> list
 
 @contextmanager
 def bulk_load(conn: Connection, round_ids: Iterable[int]) -> Iterator[None]:
-    """Load many values of ``round_ids`` in this transaction without the per-value
-    recomputation; the rounds are recomputed once at the end. Every value written inside
-    must belong to ``round_ids``.
+    """Load many values and submissions of ``round_ids`` in this transaction without the
+    recomputation per row; the rounds are recomputed once at the end. Every value and
+    submission written inside must belong to ``round_ids`` (the sums of another round would
+    be left behind).
 
-    PostgreSQL: the value triggers skip while the transaction's ``ctvbot.bulk_load`` is on
-    (SET LOCAL: it ends with the transaction); the rounds' locks are taken first. SQLite
-    (one writer): a row of ``roundsum_pause`` set while loading, removed before the
-    transaction ends (a rollback removes it too)."""
+    PostgreSQL: those triggers skip while the transaction's ``ctvbot.bulk_load`` is on (SET
+    LOCAL: it ends with the transaction); the rounds' locks are taken first. SQLite (one
+    writer): a row of ``roundsum_pause`` set while loading, removed before the transaction
+    ends (a rollback removes it too, and so does an error raised inside)."""
     ids = sorted(set(round_ids))
     _lock(conn, ids)
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SET LOCAL ctvbot.bulk_load = 'on'"))
-        try:
-            yield
-        finally:
-            conn.execute(text("SET LOCAL ctvbot.bulk_load = 'off'"))
+        pause, resume = "SET LOCAL ctvbot.bulk_load = 'on'", "SET LOCAL ctvbot.bulk_load = 'off'"
     else:
-        conn.execute(text("INSERT INTO roundsum_pause (id) VALUES (1)"))
-        try:
-            yield
-        finally:
-            conn.execute(text("DELETE FROM roundsum_pause"))
+        pause, resume = "INSERT INTO roundsum_pause (id) VALUES (1)", "DELETE FROM roundsum_pause"
+    conn.execute(text(pause))
+    try:
+        yield
+    except BaseException:
+        # never leave the triggers aside in a transaction the caller might still commit
+        # (PostgreSQL refuses the statement in a failed transaction, which rolls back anyway)
+        with contextlib.suppress(DBAPIError):
+            conn.execute(text(resume))
+        raise
+    conn.execute(text(resume))
     refresh_round_sums(conn, ids)

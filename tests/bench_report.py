@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session
 
 from storage.aggregate import build_report, build_rollup, deadline_cutoff, report_json
@@ -82,18 +82,23 @@ def _plan_rows() -> tuple[list[dict], list[dict], list[dict], list[dict], list[d
 
 
 def _insert(engine: Engine, table: Any, rows: Iterator[dict] | list[dict]) -> int:
+    """Core INSERT executemany, in chunks, in a transaction of its own."""
+    with engine.begin() as conn:
+        return _insert_in(conn, table, rows)
+
+
+def _insert_in(conn: Connection, table: Any, rows: Iterator[dict] | list[dict]) -> int:
     """Core INSERT executemany, in chunks."""
     n, batch = 0, []
-    with engine.begin() as conn:
-        for r in rows:
-            batch.append(r)
-            if len(batch) >= CHUNK:
-                conn.execute(table.insert(), batch)
-                n += len(batch)
-                batch = []
-        if batch:
+    for r in rows:
+        batch.append(r)
+        if len(batch) >= CHUNK:
             conn.execute(table.insert(), batch)
             n += len(batch)
+            batch = []
+    if batch:
+        conn.execute(table.insert(), batch)
+        n += len(batch)
     return n
 
 
@@ -130,10 +135,10 @@ def populate(engine: Engine, communes: int) -> dict[str, Any]:
             rid += 1
             rounds.append(dict(id=rid, commune_id=cid, plan_id=1, year=y,
                                unit_deadline=date(y, 11, 10),
-                               cutoff_at=deadline_cutoff(date(y, 11, 10), TZ),
                                consolidation_deadline=date(y, 12, 5),
                                reminder_days_before=[7, 3, 1, 0], reminder_time="09:00",
-                               reminder_every_days_after=2))
+                               reminder_every_days_after=2,
+                               cutoff_at=deadline_cutoff(date(y, 11, 10), TZ)))
     _insert(engine, Round.__table__, rounds)
     by_kind: dict[str, list[dict]] = {}
     for i in inds:
@@ -161,8 +166,8 @@ def populate(engine: Engine, communes: int) -> dict[str, Any]:
                         row["value"] = float(rng.randint(0, 6))
                     yield row
 
-    def subs() -> Iterator[dict]:
-        for r in rounds:
+    def subs(part: list[dict]) -> Iterator[dict]:
+        for r in part:
             for unit_id, _ in members[r["commune_id"]]:
                 if not submitted(r["id"], unit_id):
                     continue
@@ -171,24 +176,14 @@ def populate(engine: Engine, communes: int) -> dict[str, Any]:
                 yield dict(round_id=r["id"], unit_id=unit_id, submitted_at=at,
                            submitted_by=None)
 
-    # the submissions first (each recomputes its round's sums: nothing to sum yet), then
-    # the values with the triggers set aside, each round's sums computed once at the end of
-    # its transaction (a few hundred rounds per transaction: one lock per round)
-    n_subs = _insert(engine, Submission.__table__, subs())
-    n_values = 0
+    # a bulk load: the round sums' triggers stand aside, each round is summed once at the end
+    # of its transaction (500 rounds per transaction: PostgreSQL holds a lock per round)
+    n_values = n_subs = 0
     for start in range(0, len(rounds), 500):
         part = rounds[start:start + 500]
         with engine.begin() as conn, bulk_load(conn, [r["id"] for r in part]):
-            batch: list[dict] = []
-            for row in values(part):
-                batch.append(row)
-                if len(batch) >= CHUNK:
-                    conn.execute(ReportedValue.__table__.insert(), batch)
-                    n_values += len(batch)
-                    batch = []
-            if batch:
-                conn.execute(ReportedValue.__table__.insert(), batch)
-                n_values += len(batch)
+            n_values += _insert_in(conn, ReportedValue.__table__, values(part))
+            n_subs += _insert_in(conn, Submission.__table__, subs(part))
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     return dict(values=n_values, submissions=n_subs, units=len(units), rounds=len(rounds))

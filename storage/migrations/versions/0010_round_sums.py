@@ -19,8 +19,8 @@ Asia/Ho_Chi_Minh, the default setting; a report whose configuration gives anothe
 ignores the round's stored sums and computes them from the values.
 
 ``roundsum_pause`` (SQLite): a row there, set only inside a bulk load's transaction, makes
-the value triggers skip (the load recomputes its rounds once); PostgreSQL uses the
-transaction's setting ``ctvbot.bulk_load`` instead.
+the triggers of values and submissions skip (the load recomputes its rounds once);
+PostgreSQL uses the transaction's setting ``ctvbot.bulk_load`` instead.
 """
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -170,7 +170,8 @@ CREATE TRIGGER roundsum_value_update AFTER UPDATE ON reportedvalue
             IS DISTINCT FROM ({", ".join("NEW." + f for f in _FIELDS)}))
     EXECUTE FUNCTION roundsum_value();
 CREATE TRIGGER roundsum_submission AFTER INSERT OR DELETE OR UPDATE ON submission
-    FOR EACH ROW EXECUTE FUNCTION roundsum_submission();
+    FOR EACH ROW WHEN (current_setting('ctvbot.bulk_load', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION roundsum_submission();
 CREATE TRIGGER roundsum_round AFTER UPDATE OF cutoff_at ON round
     FOR EACH ROW WHEN (OLD.cutoff_at IS DISTINCT FROM NEW.cutoff_at)
     EXECUTE FUNCTION roundsum_round();
@@ -206,14 +207,17 @@ BEGIN
     {_group("OLD.round_id", "OLD.indicator_id")}
 END""",
     f"""CREATE TRIGGER roundsum_submission_insert AFTER INSERT ON submission
+WHEN {_SQLITE_NOT_PAUSED}
 BEGIN
     {_round("NEW.round_id")}
 END""",
     f"""CREATE TRIGGER roundsum_submission_delete AFTER DELETE ON submission
+WHEN {_SQLITE_NOT_PAUSED}
 BEGIN
     {_round("OLD.round_id")}
 END""",
     f"""CREATE TRIGGER roundsum_submission_update AFTER UPDATE ON submission
+WHEN {_SQLITE_NOT_PAUSED}
 BEGIN
     {_round("OLD.round_id, NEW.round_id")}
 END""",
