@@ -89,21 +89,25 @@ def _fraction(m: Any) -> tuple[int, int] | None:
     return (int(num), int(den)) if num is not None and den else None
 
 
-def target_for(milestones: Iterable[MilestoneLike], year: int) -> Target | None:
-    """The milestone target for ``year``: its own, else the next one, else the last.
-
-    ``from_next_milestone`` tells the report to say "(theo mốc 2030)".
-    """
-    # one pass, as the first of them sorted by year (on equal years the first given) with
-    # a year from ``year`` on, else the last (on equal years the last given)
+def milestone_for(milestones: Iterable[MilestoneLike], year: int) -> MilestoneLike | None:
+    """The milestone whose target applies to ``year``: its own, else the next, else the last
+    (on equal years the first given, and the last given for the last: as sorted by year)."""
     mine = last = None
-    for m in milestones:
+    for m in milestones:  # one pass, no sorting: this runs for every indicator of a report
         y = m.year
         if y >= year and (mine is None or y < mine.year):
             mine = m
         if last is None or y >= last.year:
             last = m
-    m = mine if mine is not None else last
+    return mine if mine is not None else last
+
+
+def target_for(milestones: Iterable[MilestoneLike], year: int) -> Target | None:
+    """The milestone target for ``year``: its own, else the next one, else the last.
+
+    ``from_next_milestone`` tells the report to say "(theo mốc 2030)".
+    """
+    m = milestone_for(milestones, year)
     if m is None:
         return None
     return Target(m.direction, m.value, m.value_max, m.ref_year, m.year, m.year != year,
@@ -602,9 +606,9 @@ def years_needed(inds: Sequence[IndicatorRule], year: int) -> list[int]:
     """The years a report of ``year`` reads: it, the year before and baseline years."""
     years = {year, year - 1}
     for ind in inds:
-        t = target_for(ind.milestones, year)
-        if t is not None and t.direction == "reduce_vs_year" and t.ref_year:
-            years.add(t.ref_year)
+        m = milestone_for(ind.milestones, year)
+        if m is not None and m.direction == "reduce_vs_year" and m.ref_year:
+            years.add(m.ref_year)
     return sorted(years)
 
 
@@ -699,7 +703,10 @@ def _history(ind: IndicatorRule, scope: Scope, year: int, figures: dict[int, Fig
     for y in scope.years():
         if y > year:
             break
-        fig = figures[y] = combine(groups.get((y, iid), ()), ind)
+        mine = groups.get((y, iid))
+        if not mine:  # nothing reported that year (another indicator was)
+            continue
+        fig = figures[y] = combine(mine, ind)
         if not fig.n:
             continue
         exp = expected_units(ind, scope, fig) if needs_expected else 0

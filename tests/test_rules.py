@@ -514,3 +514,73 @@ def test_a_communes_brief_gives_the_figure_and_verdict_of_its_full_computation(
     assert (short.numerator, short.denominator, short.value, short.verdict) == \
         (full.numerator, full.denominator, full.value, full.verdict)
     assert (short.expected, short.n, short.n_sub) == (full.expected, full.fig.n, full.fig.n_sub)
+
+
+# ------------------------------------------------------------------ the same figures, once
+
+
+from flows.rules import Figure, combine, history, next_milestone  # noqa: E402
+
+
+@given(st.sampled_from([("hamlet",), ("health_station",), ("health_station", "police")]),
+       st.lists(st.tuples(kinds_of, st.integers(0, 4), st.integers(0, 4),
+                          st.one_of(st.none(), st.integers(0, 300)),
+                          st.one_of(st.none(), st.integers(0, 300)),
+                          st.one_of(st.none(), st.floats(-1e6, 1e6)), st.integers(0, 4)),
+                max_size=6))
+@example(("hamlet",), [("hamlet", 1, 1, None, None, -0.0, 0)] * 2)  # no sum starts at −0
+def test_a_figure_adds_its_groups_one_after_the_other(reporters, groups):
+    """``combine`` gives the sums of ``Figure.add``, group after group, in their order (the
+    same floats), of the reporters' kinds only (no mix of thôn and agencies here)."""
+    rule = ind("count", reporters=reporters)
+    rows = [Group(None, 2026, 1, k, n, sub, num, den, val, yes, n)
+            for k, n, sub, num, den, val, yes in groups]
+    added = Figure()
+    for gr in rows:
+        if gr.kind in rule.reporters:
+            added.add(gr)
+    got = combine(rows, rule)
+    assert got == added
+    assert repr(got.val) == repr(added.val)  # to the last bit and the sign of a zero
+
+
+@given(st.lists(st.tuples(st.sampled_from([2024, 2025, 2026, 2030]),
+                          st.sampled_from(["at_least", "below", "reduce_vs_year"])),
+                max_size=5),
+       st.integers(2023, 2031))
+def test_a_year_takes_its_own_milestone_else_the_next_else_the_last(given_ms, year):
+    """Milestones of the same year: the first written is the target, the last written the
+    last one (as they come out of a stable sort by year)."""
+    ms = [M(y, d, float(k)) for k, (y, d) in enumerate(given_ms)]
+    ordered = sorted(ms, key=lambda m: m.year)
+    t = target_for(ms, year)
+    if not ms:
+        assert t is None
+    else:
+        m = next((m for m in ordered if m.year >= year), ordered[-1])
+        assert (t.direction, t.value, t.milestone_year) == (m.direction, m.value, m.year)
+    after = [m for m in ordered if m.year > year]
+    ahead = next_milestone(ms, year)
+    assert (ahead is None) if not after else \
+        (ahead.value, ahead.milestone_year) == (after[0].value, after[0].year)
+
+
+@given(st.sampled_from(["rate", "share_units", "count", "change", "yes_no"]),
+       st.sampled_from([("hamlet",), ("hamlet", "health_station"), ("police",)]),
+       st.lists(one_group, max_size=10), st.lists(milestone, max_size=2),
+       st.integers(0, 4), st.integers(0, 2), st.integers(2024, 2027))
+def test_a_report_reads_each_year_as_that_years_own_report(
+        kind, reporters, groups, milestones, hamlets, agencies, year):
+    """Last year's figure is last year's report's; the projection is drawn through the
+    history of the scope, whatever the data, as the rules give them one by one."""
+    rule = ind(kind, reporters=reporters,
+               milestones=tuple(M(y, d, float(v), float(v) + 5, ref)
+                                for y, d, v, ref in milestones))
+    rows = [Group(None, y, 1, k, n, n if sent else 0, min(a, b), max(a, b), float(v),
+                  min(v, n), n) for y, k, n, a, b, v, sent, _agency in groups]
+    sc = scope(rows, hamlet=hamlets, health_station=agencies, police=agencies)
+    c = compute(rule, sc, year, target_for(rule.milestones, year))
+    last = compute(rule, sc, year - 1, target_for(rule.milestones, year - 1))
+    assert repr(c.last_year_value) == repr(last.value)
+    points, small = history(rule, sc, year, c.expected)
+    assert c.projection == projection(kind, rule.factor, rule.milestones, year, points, small)
