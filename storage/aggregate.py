@@ -625,6 +625,11 @@ _COMMUNE_VALUES = (
     .select_from(_rv.outerjoin(_s, and_(_s.c.round_id == _rv.c.round_id,
                                         _s.c.unit_id == _rv.c.unit_id)))
     .where(_rv.c.round_id == _ROUND_ID))
+# the same values when the round's kept sums are read (nothing to count on time here)
+_COMMUNE_VALUES_KEPT = (
+    sa_select(_rv.c.round_id, _rv.c.unit_id, _rv.c.indicator_id, _rv.c.numerator,
+              _rv.c.denominator, _rv.c.value, _rv.c.task_status, _rv.c.text, _rv.c.state)
+    .where(_rv.c.round_id == _ROUND_ID))
 # the commune's units and whether (and when) each sent its report of the round
 _COMMUNE_UNITS = (
     sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _s.c.id, _s.c.submitted_at,
@@ -740,12 +745,12 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     # roll-up would; the units and who sent their report
     params = {"round_id": rnd.id, "cutoff": deadline_cutoff(rnd.unit_deadline, tz),
               "commune_id": commune.id}
-    values = conn.execute(_COMMUNE_VALUES, params).all()
-    units = conn.execute(_COMMUNE_UNITS, params).all()
-    earlier = [rid for rid in mine if rid != rnd.id]
-    # the round's own sums are kept against the end of its deadline day: read with the
+    # the round's own sums kept against the end of its deadline day are read with the
     # earlier years' (whose on-time counts are not read)
     kept = sums and rnd.cutoff_at is not None and rnd.cutoff_at == params["cutoff"]
+    values = conn.execute(_COMMUNE_VALUES_KEPT if kept else _COMMUNE_VALUES, params).all()
+    units = conn.execute(_COMMUNE_UNITS, params).all()
+    earlier = [rid for rid in mine if rid != rnd.id]
     groups = []
     if not kept:
         kind_of_unit = {u[0]: u[3] for u in units}
