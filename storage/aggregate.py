@@ -1,18 +1,22 @@
 """The commune's annual figures: the queries behind a report, handed to the rules.
 
-A roll-up's figures are made in SQL: one grouped query over ``ReportedValue`` joined to its
-unit and submission gives, per round, indicator and unit kind, the sums of numerators,
-denominators and values and the number of units that reported (submitted, on time); the
-totals add those rows up per unit kind, and each commune gets its figure and verdict
-(``flows.rules.brief``) without the road it does not show. A commune's report reads its
-own round's values one by one (they make the per-unit detail) and sums them the same way
-here, and its earlier years already summed by a grouped query. Every rule
-(reporters, agency before hamlets, targets, verdicts, changes) is in ``flows.rules``; they
-are documented in docs/report.md. Nothing here writes to the database.
+A roll-up's figures are sums per round, indicator and unit kind: the sums of numerators,
+denominators and values and the number of units that reported (submitted, on time). The
+database keeps them per round (``roundsum``, migration 0010, ``storage.roundsums``); a round
+whose kept on-time counts were made against another cutoff than the end of its deadline day
+in the report's time zone is summed from its values by the grouped query (``_grouped``, also
+the reference the kept sums are tested against; ``sums=False`` reads every round so). The
+totals are added up per unit kind, by SQL for the indicators that are not mixed, and each
+commune gets its figure and verdict (``flows.rules.brief``) without the road it does not
+show. A commune's report reads its own round's values one by one (they make the per-unit
+detail) and its rounds' kept sums. Every rule (reporters, agency before hamlets, targets,
+verdicts, changes) is in ``flows.rules``; they are documented in docs/report.md. Nothing
+here writes to the database.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_
+from sqlalchemy import Text, and_, bindparam, case, cast, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -39,6 +43,7 @@ from flows.rules import (  # noqa: F401 - the rules' codes are the report's code
     R_NOT_SUBMITTED,
     R_REFERENCE_INCOMPLETE,
     R_ZERO_DENOMINATOR,
+    REDUCTIONS,
     W_AGENCY_OVER_HAMLETS,
     W_SMALL_DENOMINATOR,
     W_ZERO_DENOMINATOR,
@@ -56,6 +61,7 @@ from flows.rules import (  # noqa: F401 - the rules' codes are the report's code
     compute,
     expected_units,
     has_value,
+    reference_year,
     responsible_kinds,
     target_for,
     unit_value,
@@ -72,6 +78,7 @@ from storage.models import (
     Plan,
     ReportedValue,
     Round,
+    RoundSum,
     Submission,
     Unit,
 )
@@ -243,10 +250,12 @@ _m = Milestone.__table__
 _p = Plan.__table__
 
 
-_IND_COLS = (_i.c.id, _i.c.code, _i.c.kind, _i.c.factor, _i.c.reporters, _i.c.sensitive,
+# the reporters and roles as their JSON text: a plan repeats a few of them, each decoded once
+_IND_COLS = (_i.c.id, _i.c.code, _i.c.kind, _i.c.factor, cast(_i.c.reporters, Text),
+             _i.c.sensitive,
              _i.c.min_denominator, _i.c.name_vi, _i.c.name_en, _i.c.unit_vi, _i.c.unit_en,
              _gl.c.code, _gl.c.title_vi, _gl.c.title_en, _c.c.number,
-             _i.c.roles, _i.c.baseline_year, _i.c.baseline_value)
+             cast(_i.c.roles, Text), _i.c.baseline_year, _i.c.baseline_value)
 _N_IND = len(_IND_COLS)
 _PLAN_INDICATORS = (
     sa_select(*_IND_COLS, _m.c.year, _m.c.direction, _m.c.value, _m.c.value_max,
@@ -272,22 +281,51 @@ class _Milestone:
     value_den: int | None = None
 
 
+_DECODED: dict[tuple[str, str | None], Any] = {}
+
+
+def _reporters(text: str | None) -> frozenset[str]:
+    """An indicator's reporter kinds from their JSON text (each text decoded once)."""
+    key = ("reporters", text)
+    found = _DECODED.get(key)
+    if found is None:
+        found = frozenset(json.loads(text) or ()) if text is not None else frozenset()
+        _remember(key, found)
+    return found  # type: ignore[no-any-return]
+
+
+def _roles(text: str | None) -> tuple[tuple[str, str], ...]:
+    """An indicator's (unit, role) pairs from their JSON text (each text decoded once)."""
+    key = ("roles", text)
+    found = _DECODED.get(key)
+    if found is None:
+        found = tuple((u, r) for u, r in json.loads(text) or ()) if text is not None else ()
+        _remember(key, found)
+    return found  # type: ignore[no-any-return]
+
+
+def _remember(key: tuple[str, str | None], value: Any) -> None:
+    if len(_DECODED) > 4096:  # plans repeat a few texts; never let it grow without bound
+        _DECODED.clear()
+    _DECODED[key] = value
+
+
 def _plan_indicators(plan_id: int, *, session: Session) -> list[IndicatorRule]:
     """The plan's indicators with goal, chỉ tiêu and milestones: one query, plain rows."""
     found: dict[int, tuple[Any, list[_Milestone]]] = {}
-    for row in session.connection().execute(_PLAN_INDICATORS, {"plan_id": plan_id}):
+    for row in session.connection().execute(_PLAN_INDICATORS, {"plan_id": plan_id}).all():
         head = found.get(row[0])
         if head is None:
             head = found[row[0]] = (row[:_N_IND], [])
         if row[_N_IND] is not None:
             head[1].append(_Milestone(*row[_N_IND:]))
     return [IndicatorRule(id=iid, code=code, kind=kind, factor=factor,
-                          reporters=frozenset(reporters or ()), sensitive=sensitive,
+                          reporters=_reporters(reporters), sensitive=sensitive,
                           min_denominator=min_den, name_vi=name_vi, name_en=name_en,
                           unit_vi=unit_vi, unit_en=unit_en, goal_code=gcode, goal_title_vi=gvi,
                           goal_title_en=gen, criterion_number=cnum, milestones=tuple(ms),
                           baseline=(b_year, b_value) if b_year is not None else None,
-                          roles=tuple((u, r) for u, r in roles or ()))
+                          roles=_roles(roles))
             for (iid, code, kind, factor, reporters, sensitive, min_den, name_vi, name_en,
                  unit_vi, unit_en, gcode, gvi, gen, cnum, roles, b_year, b_value), ms
             in found.values()]
@@ -335,8 +373,9 @@ def _has_data(rv: Any, inds: Sequence[IndicatorRule]) -> Any:
     )
 
 
-def _cutoff_expr(deadlines: Iterable[date], tz: ZoneInfo) -> Any:
-    """Per round: the end of its unit deadline day, as a UTC instant (a CASE on the date)."""
+def _cutoff_expr(deadlines: Iterable[date], tz: ZoneInfo, deadline: Any = None) -> Any:
+    """Per round: the end of its unit deadline day, as a UTC instant (a CASE on the date,
+    the round's ``unit_deadline`` unless another column is given)."""
     ds = sorted(set(deadlines))
     typed = UTCDateTime()
     if not ds:
@@ -344,7 +383,7 @@ def _cutoff_expr(deadlines: Iterable[date], tz: ZoneInfo) -> Any:
     if len(ds) == 1:
         return literal(deadline_cutoff(ds[0], tz), typed)
     return case({d: literal(deadline_cutoff(d, tz), typed) for d in ds},
-                value=_r.c.unit_deadline)
+                value=_r.c.unit_deadline if deadline is None else deadline)
 
 
 def _ids(column: Any, ids: Sequence[int]) -> Any:
@@ -415,6 +454,77 @@ def _grouped(session: Session, rounds: dict[int, tuple[int, int]],
                          None if val is None else float(val), int(yes or 0),
                          int(ontime or 0)))
     return out
+
+
+_new = tuple.__new__  # a NamedTuple of a row's values, without its Python __new__
+
+
+def _lit_ids(column: Any, ids: Sequence[int], name: str) -> Any:
+    """``column IN (ids)`` with the ids written into the SQL, under a parameter ``name``."""
+    return column.in_(bindparam(name, list(ids) or [-1], expanding=True,
+                                literal_execute=True))
+
+
+def _kept_groups(conn: Any, all_rounds: Sequence[Any], in_plan: Sequence[Any], kept: Any,
+                 year: int, inds: Sequence[IndicatorRule],
+                 sums: dict[tuple[int, int], dict[tuple[str, bool | None], list[Any]]],
+                 per: dict[int, Scope] | None) -> dict[int, tuple[int, int]]:
+    """A roll-up's groups from the kept sums: the totals of the indicators that are not
+    mixed added up by SQL per year, indicator and unit kind into ``sums``, and, when
+    ``per`` is given, each commune's groups (this year's, the reference year's of a target
+    measured against one, every year's of a mixed indicator). ``in_plan`` selects the
+    rounds, ``kept`` those of this year whose sums were kept against the end of their
+    deadline day (as ``all_rounds`` flags them); the other rounds of this year are returned
+    (id → commune, year), to be read from their values. The earlier years need no on-time
+    count: every earlier round is read from its sums.
+    """
+    live = {rid: (cid, y) for rid, cid, y, _deadline, exact in all_rounds
+            if y == year and not exact}
+    this_year = and_(_r.c.year == year, kept)
+    plain = [i.id for i in inds if not i.mixed]
+    joined = _rs.join(_r, _r.c.id == _rs.c.round_id)
+    totals = (
+        sa_select(_r.c.year, _rs.c.indicator_id, _rs.c.kind, func.sum(_rs.c.n),
+                  func.sum(_rs.c.n_sub), func.sum(_rs.c.num), func.sum(_rs.c.den),
+                  func.sum(_rs.c.val), func.sum(_rs.c.yes), func.sum(_rs.c.on_time))
+        .select_from(joined)
+        .where(*in_plan, or_(_r.c.year < year, this_year),
+               _lit_ids(_rs.c.indicator_id, plain, "plain"))
+        .group_by(_r.c.year, _rs.c.indicator_id, _rs.c.kind))
+    for y, iid, kind, n, sub, num, den, val, yes, on_time in conn.execute(totals).all():
+        _add_up(sums[(y, iid)], Group(None, y, iid, kind, int(n), int(sub), _int(num),
+                                      _int(den), None if val is None else float(val),
+                                      int(yes), int(on_time)))
+    if per is None:
+        return live
+    measured = [(i.id, reference_year(t, year)) for i in inds
+                if (t := target_for(i.milestones, year)) is not None
+                and t.direction in (*REDUCTIONS, "maintain")]
+    wanted = [this_year]
+    if measured:
+        wanted.append(and_(_lit_ids(_r.c.year, sorted({y for _i, y in measured}),
+                                    "ref_years"),
+                           _lit_ids(_rs.c.indicator_id, [i for i, _y in measured],
+                                    "measured")))
+    mixed = [i.id for i in inds if i.mixed]
+    if mixed:
+        wanted.append(and_(_r.c.year < year, _lit_ids(_rs.c.indicator_id, mixed, "mixed")))
+    known = {i.id for i in inds}
+    # the columns of a Group, made of each row as it is
+    stmt = (sa_select(_r.c.commune_id, _r.c.year, _rs.c.indicator_id, _rs.c.kind, _rs.c.n,
+                      _rs.c.n_sub, _rs.c.num, _rs.c.den, _rs.c.val, _rs.c.yes, _rs.c.on_time,
+                      literal(None))
+            .select_from(joined).where(*in_plan, or_(*wanted)))
+    mine: dict[int, Any] = {}
+    for row in conn.execute(stmt).all():
+        iid = row[2]
+        if iid in known:
+            cid = row[0]
+            groups = mine.get(cid)
+            if groups is None:
+                groups = mine[cid] = per[cid].groups
+            groups[(row[1], iid)].append(_new(Group, row))
+    return live
 
 
 def _add_up(acc: dict[tuple[str, bool | None], list[Any]], g: Group) -> None:
@@ -501,7 +611,7 @@ _pu = Unit.__table__.alias("parent_unit")
 _HEAD_COLS = (_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _pu.c.id, _pu.c.code, _pu.c.name,
               _pu.c.kind, _r.c.id, _r.c.year, _r.c.plan_id, _r.c.unit_deadline,
               _r.c.consolidation_deadline, _r.c.closed_at, _p.c.code, _p.c.name_vi,
-              _p.c.name_en, _p.c.issuer, _p.c.level)
+              _p.c.name_en, _p.c.issuer, _p.c.level, _r.c.cutoff_at)
 _HEAD = (sa_select(*_HEAD_COLS)
          .select_from(_u.outerjoin(_pu, _pu.c.id == _u.c.parent_id)
                       .outerjoin(_r, _r.c.commune_id == _u.c.id)
@@ -521,6 +631,11 @@ _COMMUNE_VALUES = (
                    (_rv.c.updated_at < _CUTOFF, 1), else_=0))
     .select_from(_rv.outerjoin(_s, and_(_s.c.round_id == _rv.c.round_id,
                                         _s.c.unit_id == _rv.c.unit_id)))
+    .where(_rv.c.round_id == _ROUND_ID))
+# the same values when the round's kept sums are read (nothing to count on time here)
+_COMMUNE_VALUES_KEPT = (
+    sa_select(_rv.c.round_id, _rv.c.unit_id, _rv.c.indicator_id, _rv.c.numerator,
+              _rv.c.denominator, _rv.c.value, _rv.c.task_status, _rv.c.text, _rv.c.state)
     .where(_rv.c.round_id == _ROUND_ID))
 # the commune's units and whether (and when) each sent its report of the round
 _COMMUNE_UNITS = (
@@ -583,9 +698,41 @@ def _earlier_groups(conn: Any, commune_id: int, earlier: list[int],
     return out
 
 
+# the sums kept per round, indicator and unit kind (migration 0010, storage.roundsums): the
+# triggers keep them equal to what ``_grouped`` makes of the values, on time counted against
+# ``round.cutoff_at``
+_rs = RoundSum.__table__
+_SUM_COLS = (_rs.c.round_id, _rs.c.indicator_id, _rs.c.kind, _rs.c.n, _rs.c.n_sub,
+             _rs.c.num, _rs.c.den, _rs.c.val, _rs.c.yes, _rs.c.on_time)
+# a commune's rounds: their sums as kept (the on-time counts are read only for the report's
+# own round, whose kept cutoff is then the end of its deadline day)
+_KEPT_SUMS = sa_select(*_SUM_COLS).where(
+    _rs.c.round_id.in_(bindparam("rounds", expanding=True)))
+
+
+def _kept_sums(conn: Any, round_ids: list[int], rounds: dict[int, tuple[int, int]],
+               inds: Sequence[IndicatorRule]) -> list[Group]:
+    """The kept sums of a commune's rounds, as ``_grouped`` makes them."""
+    known = {i.id for i in inds}
+    out = []
+    append = out.append
+    for rid, ind, kind, n, sub, num, den, val, yes, on_time in conn.execute(
+            _KEPT_SUMS, {"rounds": round_ids}).all():
+        if ind in known:
+            cid, year = rounds[rid]
+            append(Group(cid, year, ind, kind, n, sub, num, den, val, yes, on_time))
+    return out
+
+
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
-                 include_sensitive: bool = True, tz: ZoneInfo) -> CommuneReport:
-    """The annual report of a commune (or any unit with its own round) for ``year``."""
+                 include_sensitive: bool = True, tz: ZoneInfo,
+                 sums: bool = True) -> CommuneReport:
+    """The annual report of a commune (or any unit with its own round) for ``year``.
+
+    The earlier years come from the sums kept per round (``sums``), and so do the round's
+    own when they were kept against the end of its deadline day in ``tz``; else from the
+    values. The per-unit detail is made of the round's values.
+    """
     head = _head(commune_code_or_id, session)
     commune = UnitInfo(*head[0][:4])
     parent = UnitInfo(*head[0][4:8]) if head[0][4] is not None else None
@@ -607,15 +754,23 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     # roll-up would; the units and who sent their report
     params = {"round_id": rnd.id, "cutoff": deadline_cutoff(rnd.unit_deadline, tz),
               "commune_id": commune.id}
-    values = conn.execute(_COMMUNE_VALUES, params).all()
+    # the round's own sums kept against the end of its deadline day are read with the
+    # earlier years' (whose on-time counts are not read)
+    kept = sums and rnd.cutoff_at is not None and rnd.cutoff_at == params["cutoff"]
+    values = conn.execute(_COMMUNE_VALUES_KEPT if kept else _COMMUNE_VALUES, params).all()
     units = conn.execute(_COMMUNE_UNITS, params).all()
-    kind_of_unit = {u[0]: u[3] for u in units}
-    others = {v[1] for v in values} - kind_of_unit.keys()
-    if others:  # values of units no longer under the commune: counted by their kind
-        kind_of_unit.update(conn.execute(_UNIT_KINDS, {"unit_ids": sorted(others)}).all())
-    groups = _sum_values(values, {rnd.id: mine[rnd.id]}, inds, kind_of_unit)
     earlier = [rid for rid in mine if rid != rnd.id]
-    if earlier:
+    groups = []
+    if not kept:
+        kind_of_unit = {u[0]: u[3] for u in units}
+        others = {v[1] for v in values} - kind_of_unit.keys()
+        if others:  # values of units no longer under the commune: counted by their kind
+            kind_of_unit.update(conn.execute(_UNIT_KINDS,
+                                             {"unit_ids": sorted(others)}).all())
+        groups = _sum_values(values, {rnd.id: mine[rnd.id]}, inds, kind_of_unit)
+    if sums and (earlier or kept):
+        groups += _kept_sums(conn, [*earlier, rnd.id] if kept else earlier, mine, inds)
+    elif earlier:
         groups += _earlier_groups(conn, commune.id, earlier, mine, inds)
     scope = Scope()
     for g in groups:
@@ -626,51 +781,59 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     # per-unit detail: the round's raw values
     subs = {u[0]: (u[5], bool(u[6])) for u in units if u[4] is not None}
     unit_list = [u[:4] for u in units]
-    by_unit: dict[int, dict[int, Any]] = defaultdict(dict)
-    kind_of = {i.id: i.kind for i in inds}
-    counted = set()  # (unit, indicator) whose value has what its kind needs
+    by_unit: dict[int, dict[int, Any]] = {}
     for v in values:
-        _rid, uid, iid, num, den, val, status = v[:7]
-        by_unit[uid][iid] = v
-        kind = kind_of.get(iid)
-        if kind and has_value(kind, num, den, val, status):
-            counted.add((uid, iid))
+        given = by_unit.get(v[1])
+        if given is None:
+            given = by_unit[v[1]] = {}
+        given[v[2]] = v
+    nothing: dict[int, Any] = {}
     shown = [i for i in inds if include_sensitive or not i.sensitive]
 
     rows = []
+    of_kinds: dict[frozenset[str], list[tuple[dict[int, Any], str]]] = {}
     for ind in shown:
         c = compute(ind, scope, year, target_for(ind.milestones, year))
         kinds = responsible_kinds(ind, c.fig)
-        missing, unsub, theirs = [], [], []
-        iid = ind.id
-        for uid, _code, name, kind in unit_list:
-            if kind not in kinds:
-                continue
-            v = by_unit[uid].get(iid)
-            theirs.append(v)
-            if (uid, iid) not in counted:
+        theirs = of_kinds.get(kinds)
+        if theirs is None:  # the units expected to report, in their order
+            theirs = of_kinds[kinds] = [(by_unit.get(uid, nothing), name)
+                                        for uid, _code, name, kind in unit_list
+                                        if kind in kinds]
+        missing, unsub, vals = [], [], []
+        iid, kind = ind.id, ind.kind
+        for given, name in theirs:
+            v = given.get(iid)
+            vals.append(v)
+            if v is None or not has_value(kind, v[3], v[4], v[5], v[6]):
                 missing.append(name)
             elif v[8] != "submitted":
                 unsub.append(name)
-        rows.append(_row(ind, c, missing, unsub, by_unit_values=theirs))
+        rows.append(_row(ind, c, missing, unsub, by_unit_values=vals))
 
     reporter_kinds = set().union(*(i.reporters for i in inds)) if inds else set()
+    cells = [(i.id, i.code, i.kind, i.factor) for i in shown]
+    expected: dict[str, list[str]] = {}  # the codes a kind of unit reports
     unit_rows = []
     for uid, code, name, kind in unit_list:
         if kind not in reporter_kinds:
             continue
         at, in_time = subs.get(uid, (None, None))
         vals = {}
-        given = by_unit[uid]
-        for ind in shown:
-            v = given.get(ind.id)
-            if v is not None:
-                num, den, value, status, text, state = v[3:9]
-                own = unit_value(ind.kind, ind.factor, num, den, value)
-                vals[ind.code] = UnitValue(num, den, own, status, text, state)
+        given = by_unit.get(uid)
+        if given:
+            for iid, icode, ikind, factor in cells:
+                v = given.get(iid)
+                if v is not None:
+                    num, den, value = v[3], v[4], v[5]
+                    vals[icode] = _new(UnitValue, (
+                        num, den, unit_value(ikind, factor, num, den, value), v[6], v[7],
+                        v[8], None))
+        codes = expected.get(kind)
+        if codes is None:
+            codes = expected[kind] = [i.code for i in shown if kind in i.reporters]
         unit_rows.append(UnitRow(
-            id=uid, code=code, name=name, kind=kind,
-            expected=[i.code for i in shown if kind in i.reporters],
+            id=uid, code=code, name=name, kind=kind, expected=list(codes),
             submitted=uid in subs, submitted_at=at, on_time=in_time, values=vals,
             units_expected=1, units_submitted=1 if uid in subs else 0))
     completeness = Completeness(
@@ -706,6 +869,7 @@ class RoundRow(NamedTuple):
     name_en: str
     issuer: str
     level: str
+    cutoff_at: datetime | None
 
 
 def _head(code_or_id: str | int, session: Session) -> list[Any]:
@@ -753,12 +917,15 @@ def _row(ind: IndicatorRule, c: Computed, missing: list[str], unsubmitted: list[
 
 def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, include_units: bool = True,
-                 plan_code: str | None = None, tz: ZoneInfo) -> CommuneReport:
+                 plan_code: str | None = None, tz: ZoneInfo,
+                 sums: bool = True) -> CommuneReport:
     """The report of an upper level: every round of ``year`` under it added together.
 
     Numerators, denominators, counts and units expected are summed over all rounds of the
     upper unit and its descendant communes on the same plan. ``units`` holds one row per
-    commune (its own figures) unless ``include_units`` is False.
+    commune (its own figures) unless ``include_units`` is False. The figures come from the
+    sums kept per round (``sums``): this year's of a round whose kept cutoff is the end of
+    its deadline day in ``tz``, the other rounds' from their values (``_grouped``).
     """
     upper = resolve_unit(upper_unit, session)
     tree = select(Unit.id).where(Unit.id == upper.id).cte("tree", recursive=True)
@@ -785,10 +952,19 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     inds = _plan_indicators(plan.id, session=session)
     years = years_needed(inds, year)
     # the rounds read (this year's and the years compared with): one query, then their ids
+    # and, for this year's, whether their sums were kept against the end of their
+    # deadline day in ``tz`` (a CASE on the deadlines of the year, read first)
+    in_plan = (_r.c.commune_id.in_(select(tree.c.id)), _r.c.plan_id == plan.id)
+    kept: Any = literal(False)
+    if sums:
+        ds = [d for (d,) in conn.execute(sa_select(_r.c.unit_deadline).distinct()
+                                         .where(*in_plan, _r.c.year == year))]
+        kept = _r.c.cutoff_at == _cutoff_expr(ds, tz, _r.c.unit_deadline)
     all_rounds = conn.execute(
-        sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline)
-        .where(_r.c.commune_id.in_(select(tree.c.id)), _r.c.plan_id == plan.id,
-               or_(_r.c.year.in_(years), _r.c.year < year))).all()
+        sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline,
+                  case((kept, 1), else_=0))
+        .where(*in_plan, or_(_r.c.year.in_(years), _r.c.year < year))).all()
+    use_sums = sums
     rounds = {r.id: (r.commune_id, r.year) for r in all_rounds}
     current = sorted(r.id for r in all_rounds if r.year == year)
     deadlines = {r.unit_deadline for r in all_rounds if r.year == year}
@@ -799,7 +975,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     kind_rows = conn.execute(
         sa_select(_r.c.commune_id, _u.c.kind, func.count())
         .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id))
-        .where(_ids(_r.c.id, current)).group_by(_r.c.commune_id, _u.c.kind)).all()
+        .where(*in_plan, _r.c.year == year).group_by(_r.c.commune_id, _u.c.kind)).all()
     total = Scope()
     per: dict[int, Scope] = defaultdict(Scope)
     for cid, kind, n in kind_rows:
@@ -811,7 +987,11 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     # one scan grouped per round (a commune and a year); the totals are the sums of the
     # communes' groups, with the agency-before-hamlets choice made commune by commune
     sums: dict[tuple[int, int], dict[tuple[str, bool | None], list[Any]]] = defaultdict(dict)
-    for g in _grouped(session, rounds, inds, deadlines, tz):
+    live = rounds
+    if use_sums:
+        live = _kept_groups(conn, all_rounds, in_plan, kept, year, inds, sums,
+                            per if detail else None)
+    for g in _grouped(session, live, inds, deadlines, tz) if live else ():
         if detail:
             per[g.scope].groups[(g.year, g.ind)].append(g)  # type: ignore[index]
         if g.ind not in mixed_ids:
@@ -845,7 +1025,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                   func.sum(case((_s.c.submitted_at < cutoff, 1), else_=0)))
         .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id)
                      .outerjoin(_s, and_(_s.c.round_id == _r.c.id, _s.c.unit_id == _u.c.id)))
-        .where(_ids(_r.c.id, current), _u.c.kind.in_(reporter_kinds))
+        .where(*in_plan, _r.c.year == year, _u.c.kind.in_(reporter_kinds))
         .group_by(_r.c.commune_id).order_by(_r.c.commune_id)).all()
     communes = {u.id: u for u in conn.execute(
         sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _u.c.position)
@@ -871,6 +1051,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                 incomplete.append(names_of[cid])
         rows.append(_row(ind, c, incomplete, []))
     unit_rows = []
+    expected: dict[frozenset[str], list[str]] = {}  # the codes expected of the kinds there
     if include_units:
         for cid, u in sorted(communes.items(), key=lambda kv: (kv[1].position, kv[1].code)):
             e, s, o = subs.get(cid, (0, 0, 0))
@@ -879,12 +1060,15 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
             # every indicator of the plan, with data or not: a commune that reported 4 of
             # 34 has 30 chưa đủ, as its own build_report says (value None: no data)
             mine = per_brief.get(cid, {})
-            vals = {i.code: UnitValue(cc.numerator, cc.denominator, cc.value,
-                                      verdict=cc.verdict)
+            vals = {i.code: _new(UnitValue, (cc[0], cc[1], cc[2], None, None, None, cc[3]))
                     for i in shown if (cc := mine.get(i.id))}
+            kinds = frozenset(present)
+            codes = expected.get(kinds)
+            if codes is None:
+                codes = expected[kinds] = [i.code for i in shown
+                                           if not i.reporters.isdisjoint(kinds)]
             unit_rows.append(UnitRow(
-                id=u.id, code=u.code, name=u.name, kind=u.kind,
-                expected=[i.code for i in shown if not i.reporters.isdisjoint(present)],
+                id=u.id, code=u.code, name=u.name, kind=u.kind, expected=list(codes),
                 submitted=e > 0 and s >= e, submitted_at=None,
                 on_time=(o >= e) if e and s >= e else None, values=vals,
                 units_expected=e, units_submitted=s))
