@@ -103,12 +103,22 @@ def _ids(ids: Iterable[int]) -> Any:
     return bindparam("ids", sorted(set(ids)), expanding=True)
 
 
+MANY_ROUNDS = 64
+
+
 def lock_rounds(conn: Connection, ids: Sequence[int]) -> None:
     """PostgreSQL: the rounds' advisory locks, in ascending order (as the triggers take
     them, one round at a time). A transaction that locks a value's row before the triggers
     run (the ORM's updates of ``submit``) takes them first, so it never waits for the round
     while holding a row an answer of the same round waits for."""
-    if conn.dialect.name == "postgresql" and ids:
+    if conn.dialect.name != "postgresql" or not ids:
+        return
+    if len(set(ids)) > MANY_ROUNDS:
+        # a province's restore: one lock on the whole table instead of thousands of advisory
+        # locks (PostgreSQL's lock table holds about 64 per connection); a trigger holding
+        # a round's lock waits for it before writing the table, which this one never waits for
+        conn.execute(text("LOCK TABLE roundsum IN SHARE ROW EXCLUSIVE MODE"))
+    else:
         conn.execute(text("SELECT count(pg_advisory_xact_lock(:k, r)) FROM "
                           "(SELECT unnest(CAST(:ids AS integer[])) AS r ORDER BY 1) AS o"),
                      {"k": ROUND_LOCK, "ids": sorted(set(ids))})

@@ -315,6 +315,21 @@ def test_bulk_load_recomputes_its_rounds_once(session):
     assert_exact(session)
 
 
+def test_a_province_sized_bulk_load_fits_the_database_s_locks(session):
+    """A restore of thousands of rounds in one transaction: PostgreSQL's lock table (about
+    64 locks per connection) does not hold one lock per round, so the load locks the table."""
+    _, rounds = set_up(session)
+    conn = session.connection()
+    many = [r.id for r in rounds] + list(range(100_000, 200_000))  # a province: 100,000 rounds
+    with bulk_load(conn, many):
+        repo.save_value(session=session, round_id=rounds[0].id,
+                        unit_id=repo.children(rounds[0].commune_id, session=session)[0].id,
+                        indicator_id=session.execute(select(Indicator)).scalars().first().id,
+                        person_id=None, value=1.0, numerator=1, denominator=2,
+                        task_status="done")
+    assert_exact(session)
+
+
 @pytest.mark.postgres
 def test_concurrent_writers_of_one_group_leave_exact_sums(pg_migrated):
     """Two units of one commune answering the same indicators at once, in opposite orders,
