@@ -244,6 +244,11 @@ class PerChatInOrder(BaseUpdateProcessor):
         self._slots = asyncio.Semaphore(at_once)
         self._last: dict[tuple[str, int], asyncio.Event] = {}  # chat/person -> its last update
 
+    @property
+    def answering(self) -> int:
+        """How many updates hold a slot now (being answered)."""
+        return self.at_once - self._slots._value  # noqa: SLF001 - asyncio keeps no public count
+
     @staticmethod
     def _keys(update: object) -> list[tuple[str, int]]:
         if not isinstance(update, Update):
