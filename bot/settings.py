@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flows.reminders import Daytime, parse_hhmm
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-SQLITE_AT_ONCE = 4  # chats answered at once by default (see docs/deployment.md)
-POSTGRESQL_AT_ONCE = 8
 
 
 class Settings(BaseSettings):
@@ -65,15 +59,9 @@ class Settings(BaseSettings):
     # saved in the moments before a power cut or a crash of the machine (not of the bot) can
     # be lost; the database stays consistent. See docs/deployment.md.
     sqlite_synchronous: Literal["full", "normal"] = "full"
-    # Telegram: how many chats are answered at once (each chat's updates stay one at a time,
-    # in the order they were sent); unset: SQLITE_AT_ONCE or POSTGRESQL_AT_ONCE by the database
-    concurrent_updates: int | None = Field(default=None, ge=1, le=64)
-
-    def updates_at_once(self, engine: Engine) -> int:
-        """``concurrent_updates``, or the default of the database in use."""
-        if self.concurrent_updates is not None:
-            return self.concurrent_updates
-        return SQLITE_AT_ONCE if engine.dialect.name == "sqlite" else POSTGRESQL_AT_ONCE
+    # Telegram: how many chats are answered at once; each chat's updates stay one at a time,
+    # in the order they were sent; 1: every update after the other (docs/deployment.md)
+    concurrent_updates: int = Field(default=4, ge=1, le=64)
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -139,12 +141,12 @@ async def test_people_sending_answers_fast_get_them_applied_in_order(db_url, tmp
         engine.dispose()
 
 
-def test_default_depends_on_the_database(monkeypatch):
-    sqlite = make_engine("sqlite://")
+def test_the_setting_and_the_pool(monkeypatch):
     monkeypatch.delenv("CTVBOT_CONCURRENT_UPDATES", raising=False)
-    from bot.settings import SQLITE_AT_ONCE
-
-    assert Settings(_env_file=None).updates_at_once(sqlite) == SQLITE_AT_ONCE
+    assert Settings(_env_file=None).concurrent_updates == 4
     monkeypatch.setenv("CTVBOT_CONCURRENT_UPDATES", "1")
-    assert Settings(_env_file=None).updates_at_once(sqlite) == 1
-    assert pool_size(1) < pool_size(32) <= 128  # never hundreds of connections to look at
+    assert Settings(_env_file=None).concurrent_updates == 1
+    monkeypatch.setenv("CTVBOT_CONCURRENT_UPDATES", "0")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)
+    assert pool_size(1) < pool_size(64) <= 256  # never hundreds of idle connections to look at
