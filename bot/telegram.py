@@ -290,7 +290,6 @@ class PerChatInOrder(BaseUpdateProcessor):
         """Nothing to free (the application waits for the updates in hand when it stops)."""
 
 
-
 def _reason(exc: TelegramError) -> str:
     """What went wrong, in one short line (never the token: PTB's messages do not hold it)."""
     return f"{type(exc).__name__}: {exc.message}"
