@@ -60,15 +60,8 @@ class Settings(BaseSettings):
     # be lost; the database stays consistent. See docs/deployment.md.
     sqlite_synchronous: Literal["full", "normal"] = "full"
     # Telegram: how many chats are answered at once; each chat's updates stay one at a time,
-    # in the order they were sent; 1: every update after the other. Unset: 4 on PostgreSQL,
-    # 1 on SQLite, whose writes take turns anyway (docs/deployment.md, BENCHMARKS.md)
-    concurrent_updates: int | None = Field(default=None, ge=1, le=64)
-
-    def updates_at_once(self, backend: str) -> int:
-        """``concurrent_updates``, or the default for the database backend ("sqlite", …)."""
-        if self.concurrent_updates is not None:
-            return self.concurrent_updates
-        return 1 if backend == "sqlite" else 4
+    # in the order they were sent; 1: every update after the other (docs/deployment.md)
+    concurrent_updates: int = Field(default=1, ge=1, le=64)
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -143,10 +143,9 @@ async def test_people_sending_answers_fast_get_them_applied_in_order(db_url, tmp
 
 def test_the_setting_and_the_pool(monkeypatch):
     monkeypatch.delenv("CTVBOT_CONCURRENT_UPDATES", raising=False)
-    assert Settings(_env_file=None).updates_at_once("postgresql") == 4
-    assert Settings(_env_file=None).updates_at_once("sqlite") == 1
-    monkeypatch.setenv("CTVBOT_CONCURRENT_UPDATES", "3")
-    assert Settings(_env_file=None).updates_at_once("sqlite") == 3
+    assert Settings(_env_file=None).concurrent_updates == 1
+    monkeypatch.setenv("CTVBOT_CONCURRENT_UPDATES", "4")
+    assert Settings(_env_file=None).concurrent_updates == 4
     monkeypatch.setenv("CTVBOT_CONCURRENT_UPDATES", "0")
     with pytest.raises(ValidationError):
         Settings(_env_file=None)
