@@ -334,12 +334,14 @@ def build_zalo(env: Env, *, token: str, api_url: str, replies_per_second: float 
 
 def build_application(env: Env, *, token: str, base_url: str, base_file_url: str,
                       replies_per_second: float = REPLIES_PER_SECOND,
-                      updater: bool = True) -> tg.Application:
-    """The Telegram application around one shell; nothing is started (see bot.telegram)."""
+                      updater: bool = True, concurrent_updates: int = 1) -> tg.Application:
+    """The Telegram application around one shell; nothing is started (see bot.telegram).
+    ``concurrent_updates``: chats answered at once, each chat's updates in order."""
     shell = Shell(env)
     application = tg.build_application(env, shell.receive, shell.failed, token=token,
                                        base_url=base_url, base_file_url=base_file_url,
                                        replies_per_second=replies_per_second,
-                                       started=shell.started, updater=updater)
+                                       started=shell.started, updater=updater,
+                                       concurrent_updates=concurrent_updates)
     application.bot_data["shell"] = shell
     return application

@@ -506,7 +506,8 @@ def run(
     application = build_application(env, token=token, base_url=settings.api_url,
                                      base_file_url=settings.base_file_url,
                                      replies_per_second=settings.replies_per_second,
-                                     updater=not webhook)
+                                     updater=not webhook,
+                                     concurrent_updates=settings.concurrent_updates)
     application.bot_data["messages_per_second"] = settings.messages_per_second  # reminders
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     where = listen if webhook else settings.web_listen

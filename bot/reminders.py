@@ -498,6 +498,7 @@ class Reminders:
         self.job_queue: Any = None
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._rebuilding = asyncio.Lock()  # updates handled at once may each ask for it
 
     def utcnow(self) -> datetime:
         """Now (aware, UTC), from the injected clock when there is one."""
@@ -665,14 +666,17 @@ class Reminders:
         """Schedule one job per open round at its next slot (the database is the truth)."""
         if self.job_queue is None:
             return {}
-        now = self.utcnow()
-        nexts = await asyncio.to_thread(self.next_slots, now)
-        for job in self.job_queue.jobs(pattern=r"^reminders:round:"):
-            job.schedule_removal()
-        for round_id, slot in nexts.items():
-            delay = max((slot.at - now).total_seconds(), 0.0)
-            self.job_queue.run_once(self._round_job, when=delay, name=f"reminders:round:{round_id}",
-                                    data={"round_id": round_id, "slot": slot.key, "at": slot.at})
+        async with self._rebuilding:  # one after the other: the last read is the one scheduled
+            now = self.utcnow()
+            nexts = await asyncio.to_thread(self.next_slots, now)
+            for job in self.job_queue.jobs(pattern=r"^reminders:round:"):
+                job.schedule_removal()
+            for round_id, slot in nexts.items():
+                delay = max((slot.at - now).total_seconds(), 0.0)
+                self.job_queue.run_once(self._round_job, when=delay,
+                                        name=f"reminders:round:{round_id}",
+                                        data={"round_id": round_id, "slot": slot.key,
+                                              "at": slot.at})
         return {rid: s.at for rid, s in nexts.items()}
 
     async def _round_job(self, context: Any) -> None:

@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flows.reminders import Daytime, parse_hhmm
@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # saved in the moments before a power cut or a crash of the machine (not of the bot) can
     # be lost; the database stays consistent. See docs/deployment.md.
     sqlite_synchronous: Literal["full", "normal"] = "full"
+    # Telegram: how many chats are answered at once; each chat's updates stay one at a time,
+    # in the order they were sent; 1: every update after the other (docs/deployment.md)
+    concurrent_updates: int = Field(default=1, ge=1, le=64)
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -36,7 +36,14 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    TypeHandler,
+)
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
@@ -206,6 +213,83 @@ def inbound(update: Update) -> Inbound:
 # ------------------------------------------------------------------ the application
 
 
+UPDATES_IN_HAND = 100_000  # PTB's own bound on updates in hand (never the one that limits)
+
+
+def pool_size(concurrent_updates: int) -> int:
+    """Connections of the HTTP pool replies and reminders share. httpcore looks at every open
+    connection on each request, so the pool stays near what the chats answered at once use
+    (two requests each: an answer and the previous question's buttons taken away)."""
+    return max(16, 4 * concurrent_updates)
+
+
+class PerChatInOrder(BaseUpdateProcessor):
+    """Different chats' updates at once, each chat's (and each person's) one at a time.
+
+    Every update waits for the previous update of its chat and of its sender, in the order
+    they were received, before it takes one of ``at_once`` slots: a person's answers are
+    applied and answered in the order they were sent, while up to ``at_once`` chats are
+    being answered. An update waiting for its chat's previous one holds no slot.
+    """
+
+    __slots__ = ("_last", "_slots", "at_once")
+
+    def __init__(self, at_once: int) -> None:
+        if at_once < 1:
+            raise ValueError("at_once must be at least 1")
+        # PTB awaits its own semaphore (first in, first out) before ``do_process_update``:
+        # it never has to wait, so updates come here in the order they were received
+        super().__init__(UPDATES_IN_HAND)
+        self.at_once = at_once
+        self._slots = asyncio.Semaphore(at_once)
+        self._last: dict[tuple[str, int], asyncio.Event] = {}  # chat/person -> its last update
+
+    @property
+    def answering(self) -> int:
+        """How many updates hold a slot now (being answered)."""
+        return self.at_once - self._slots._value  # noqa: SLF001 - asyncio keeps no public count
+
+    @staticmethod
+    def _keys(update: object) -> list[tuple[str, int]]:
+        if not isinstance(update, Update):
+            return []
+        keys = []
+        if update.effective_chat is not None:
+            keys.append(("chat", update.effective_chat.id))
+        if update.effective_user is not None:
+            keys.append(("user", update.effective_user.id))
+        return keys
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Wait for the chat's and the sender's previous updates, then for a slot, then run."""
+        keys = self._keys(update)
+        # no await before these lines: updates queue up here in the order they arrive
+        before = [self._last[k] for k in keys if k in self._last]
+        done = asyncio.Event()
+        for k in keys:
+            self._last[k] = done
+        started = False
+        try:
+            for previous in before:
+                await previous.wait()
+            async with self._slots:
+                started = True
+                await coroutine
+        finally:
+            done.set()
+            for k in keys:
+                if self._last.get(k) is done:
+                    del self._last[k]
+            if not started and asyncio.iscoroutine(coroutine):
+                coroutine.close()  # stopped while waiting: never run, never warned about
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to free (the application waits for the updates in hand when it stops)."""
+
+
 def _reason(exc: TelegramError) -> str:
     """What went wrong, in one short line (never the token: PTB's messages do not hold it)."""
     return f"{type(exc).__name__}: {exc.message}"
@@ -309,7 +393,7 @@ async def stop_reminders(application: Application) -> None:
 def build_application(env: Env, receive: Receive, failed: Failed, *, token: str,
                       base_url: str, base_file_url: str, replies_per_second: float,
                       started: Callable[[Env, Reminders], None],
-                      updater: bool = True) -> Application:
+                      updater: bool = True, concurrent_updates: int = 1) -> Application:
     """The PTB Application: every update goes to ``receive``; nothing is started.
 
     Every reply and reminder of the process stays under ``replies_per_second`` (Telegram's
@@ -317,14 +401,19 @@ def build_application(env: Env, receive: Receive, failed: Failed, *, token: str,
     the reply; 0 switches the limiter off (a local Bot API server, a benchmark). ``started``
     gets the Env (with the bot's username learnt) and the Reminders once running.
     ``updater=False``: no updater of its own (the webhook route of ``bot.web`` feeds it).
+    ``concurrent_updates``: how many chats are answered at once (``PerChatInOrder``); each
+    chat's updates stay one at a time and in order; 1 handles every update after the other.
     """
-    # PTB's two HTTP clients (getUpdates, everything else), with its default pool sizes, share
-    # one TLS context: each would load the certificate authorities on its own (about 1 MiB)
+    # PTB's two HTTP clients (getUpdates, everything else) share one TLS context: each would
+    # load the certificate authorities on its own (about 1 MiB)
     tls = {"verify": httpx.create_ssl_context()}
     builder = (ApplicationBuilder().application_class(ResilientApplication).token(token)
                .base_url(base_url).base_file_url(base_file_url)
-               .request(HTTPXRequest(connection_pool_size=256, httpx_kwargs=tls))
+               .request(HTTPXRequest(connection_pool_size=pool_size(concurrent_updates),
+                                     httpx_kwargs=tls))
                .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs=tls)))
+    if concurrent_updates > 1:
+        builder = builder.concurrent_updates(PerChatInOrder(concurrent_updates))
     if not updater:  # updates come from the web app's webhook route (bot.web.app)
         builder = builder.updater(None)
     if replies_per_second > 0:

@@ -87,8 +87,11 @@ class _Recording(BaseUpdateProcessor):
 class BotProcess:
     """One bot process: its own engine and PTB Application, polling the local API."""
 
-    def __init__(self, api: LocalBotApi, db_url: str, clock: Clock):
+    def __init__(self, api: LocalBotApi, db_url: str, clock: Clock,
+                 concurrent_updates: int = 1):
         self.api, self.db_url, self.clock = api, db_url, clock
+        self.concurrent_updates = concurrent_updates
+        self.processor: BaseUpdateProcessor | None = None  # the application's own
         self.engine: Engine | None = None
         self.app: Application | None = None
 
@@ -96,9 +99,11 @@ class BotProcess:
         self.engine = make_engine(self.db_url)
         env = Env(engine=self.engine, tz=TZ, bot_username="", now=self.clock)
         self.app = build_application(env, token=TOKEN, base_url=f"{self.api.url}/bot",
-                                     base_file_url=f"{self.api.url}/file/bot")
+                                     base_file_url=f"{self.api.url}/file/bot",
+                                     concurrent_updates=self.concurrent_updates)
         done = _PROCESSED.setdefault(self.api, set())
-        self.app._update_processor = _Recording(self.app.update_processor, done)
+        self.processor = self.app.update_processor
+        self.app._update_processor = _Recording(self.processor, done)
         await self.app.initialize()
         await self.app.post_init(self.app)
         await self.app.start()
