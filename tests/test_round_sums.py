@@ -330,59 +330,64 @@ def test_a_province_sized_bulk_load_fits_the_database_s_locks(session):
     assert_exact(session)
 
 
-@pytest.mark.postgres
-def test_concurrent_writers_of_one_group_leave_exact_sums(pg_migrated):
-    """Two units of one commune answering the same indicators at once, in opposite orders,
-    each in its own transaction (READ COMMITTED), many times: the sums include both."""
+@pytest.fixture
+def pg_engine(pg_migrated):
+    """An engine on the emptied, migrated PostgreSQL database, for threads of their own."""
     url, empty = pg_migrated
     admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(empty)
     admin.dispose()
     engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            _, rounds = set_up(session)
-            rnd = next(r for r in rounds if r.year == 2026)
-            units = [u.id for u in repo.children(rnd.commune_id, session=session)
-                     if u.kind == UnitKind.hamlet][:2]
-            inds = [i.id for i in session.execute(select(Indicator).where(
-                Indicator.kind == IndicatorKind.rate)).scalars()][:3]
-        barrier = threading.Barrier(2)
-        errors: list[BaseException] = []
+    yield engine
+    engine.dispose()
 
-        def writer(unit_id: int, seed: int) -> None:
-            rng = random.Random(seed)
-            try:
-                for n in range(150):
-                    order = inds if (n + seed) % 2 else list(reversed(inds))
-                    barrier.wait(timeout=30)
-                    with Session(engine) as s:
-                        for ind in order:
-                            den = rng.randint(1, 1000)
-                            repo.save_value(session=s, round_id=rnd.id, unit_id=unit_id,
-                                            indicator_id=ind, person_id=None,
-                                            numerator=rng.randint(0, den), denominator=den)
-                        if n % 25 == 0:
-                            repo.submit(rnd.id, unit_id, person_id=None, session=s)
-                        s.commit()
-            except BaseException as exc:  # noqa: BLE001 - reported by the test
-                errors.append(exc)
-                barrier.abort()
 
-        threads = [threading.Thread(target=writer, args=(u, k)) for k, u in enumerate(units)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not errors, errors
-        with Session(engine) as session:
-            assert_exact(session)
-            hamlets = [r for r in stored(session)
-                       if r.indicator_id in inds and r.kind == UnitKind.hamlet]
-            assert len(hamlets) == len(inds) and all(r.n == 2 for r in hamlets)
-    finally:
-        engine.dispose()
+@pytest.mark.postgres
+def test_concurrent_writers_of_one_group_leave_exact_sums(pg_engine):
+    """Two units of one commune answering the same indicators at once, in opposite orders,
+    each in its own transaction (READ COMMITTED), many times: the sums include both."""
+    engine = pg_engine
+    with Session(engine) as session:
+        _, rounds = set_up(session)
+        rnd = next(r for r in rounds if r.year == 2026)
+        units = [u.id for u in repo.children(rnd.commune_id, session=session)
+                 if u.kind == UnitKind.hamlet][:2]
+        inds = [i.id for i in session.execute(select(Indicator).where(
+            Indicator.kind == IndicatorKind.rate)).scalars()][:3]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def writer(unit_id: int, seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for n in range(150):
+                order = inds if (n + seed) % 2 else list(reversed(inds))
+                barrier.wait(timeout=30)
+                with Session(engine) as s:
+                    for ind in order:
+                        den = rng.randint(1, 1000)
+                        repo.save_value(session=s, round_id=rnd.id, unit_id=unit_id,
+                                        indicator_id=ind, person_id=None,
+                                        numerator=rng.randint(0, den), denominator=den)
+                    if n % 25 == 0:
+                        repo.submit(rnd.id, unit_id, person_id=None, session=s)
+                    s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=writer, args=(u, k)) for k, u in enumerate(units)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with Session(engine) as session:
+        assert_exact(session)
+        hamlets = [r for r in stored(session)
+                   if r.indicator_id in inds and r.kind == UnitKind.hamlet]
+        assert len(hamlets) == len(inds) and all(r.n == 2 for r in hamlets)
 
 
 def test_a_round_deleted_takes_its_sums(session):
@@ -426,69 +431,61 @@ def test_a_unit_or_indicator_deleted_takes_its_values_sums(session):
 
 @pytest.mark.postgres
 def test_a_unit_sending_its_report_while_its_other_reporter_answers_never_deadlocks(
-        pg_migrated):
+        pg_engine):
     """Two people of one unit: one presses "Gửi báo cáo" while the other saves answers,
     at the same instant, many times: neither is refused and the sums stay exact."""
-    url, empty = pg_migrated
-    admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(empty)
-    admin.dispose()
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            _, rounds = set_up(session)
-            rnd = next(r for r in rounds if r.year == 2026)
-            rid = rnd.id
-            unit = next(u.id for u in repo.children(rnd.commune_id, session=session)
-                        if u.kind == UnitKind.hamlet)
-            inds = [i.id for i in session.execute(select(Indicator).where(
-                Indicator.kind == IndicatorKind.rate)).scalars()][:3]
-            for ind in inds:
-                repo.save_value(session=session, round_id=rid, unit_id=unit,
-                                indicator_id=ind, person_id=None, numerator=1, denominator=2)
-            session.commit()
-        barrier = threading.Barrier(2)
-        errors: list[BaseException] = []
+    engine = pg_engine
+    with Session(engine) as session:
+        _, rounds = set_up(session)
+        rnd = next(r for r in rounds if r.year == 2026)
+        rid = rnd.id
+        unit = next(u.id for u in repo.children(rnd.commune_id, session=session)
+                    if u.kind == UnitKind.hamlet)
+        inds = [i.id for i in session.execute(select(Indicator).where(
+            Indicator.kind == IndicatorKind.rate)).scalars()][:3]
+        for ind in inds:
+            repo.save_value(session=session, round_id=rid, unit_id=unit,
+                            indicator_id=ind, person_id=None, numerator=1, denominator=2)
+        session.commit()
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
 
-        def answering() -> None:
-            rng = random.Random(7)
-            try:
-                for _ in range(60):
-                    barrier.wait(timeout=30)
-                    with Session(engine) as s:
-                        for ind in inds:
-                            den = rng.randint(1, 1000)
-                            repo.save_value(session=s, round_id=rid, unit_id=unit,
-                                            indicator_id=ind, person_id=None,
-                                            numerator=rng.randint(0, den), denominator=den)
-                        s.commit()
-            except BaseException as exc:  # noqa: BLE001 - reported by the test
-                errors.append(exc)
-                barrier.abort()
+    def answering() -> None:
+        rng = random.Random(7)
+        try:
+            for _ in range(60):
+                barrier.wait(timeout=30)
+                with Session(engine) as s:
+                    for ind in inds:
+                        den = rng.randint(1, 1000)
+                        repo.save_value(session=s, round_id=rid, unit_id=unit,
+                                        indicator_id=ind, person_id=None,
+                                        numerator=rng.randint(0, den), denominator=den)
+                    s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+            barrier.abort()
 
-        def sending() -> None:
-            try:
-                for _ in range(60):
-                    barrier.wait(timeout=30)
-                    with Session(engine) as s:
-                        repo.submit(rid, unit, person_id=None, session=s)
-                        s.commit()
-                    with Session(engine) as s:  # the officer reopens it for the next turn
-                        s.execute(delete(Submission).where(Submission.round_id == rid,
-                                                           Submission.unit_id == unit))
-                        s.commit()
-            except BaseException as exc:  # noqa: BLE001 - reported by the test
-                errors.append(exc)
-                barrier.abort()
+    def sending() -> None:
+        try:
+            for _ in range(60):
+                barrier.wait(timeout=30)
+                with Session(engine) as s:
+                    repo.submit(rid, unit, person_id=None, session=s)
+                    s.commit()
+                with Session(engine) as s:  # the officer reopens it for the next turn
+                    s.execute(delete(Submission).where(Submission.round_id == rid,
+                                                       Submission.unit_id == unit))
+                    s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+            barrier.abort()
 
-        threads = [threading.Thread(target=answering), threading.Thread(target=sending)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not errors, errors
-        with Session(engine) as session:
-            assert_exact(session)
-    finally:
-        engine.dispose()
+    threads = [threading.Thread(target=answering), threading.Thread(target=sending)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with Session(engine) as session:
+        assert_exact(session)
