@@ -40,7 +40,6 @@ from bot.messenger import (
     Other,
     Press,
     Reachable,
-    Refused,
     User,
     pieces,
 )
@@ -51,10 +50,6 @@ log = logging.getLogger("ctvbot")
 
 REPLIES_PER_SECOND = 30  # Telegram: about 30 messages a second overall
 SAVED_REMEMBERED = 4096  # updates applied lately: an error after them never says "not saved"
-# chats whose open question's buttons the bot takes away itself when the conversation moves
-# on (10,000 chats: 1.6 MiB; 50,000 members all at a question held 5.5 MiB); a question
-# forgotten past that keeps its buttons, as after a restart, and a press on them still counts
-QUESTIONS_REMEMBERED = 10_000
 
 
 class RedactToken(logging.Filter):
@@ -97,12 +92,9 @@ class FileNotBuilt(Exception):
 class Shell:
     """Receives a messenger's events, dispatches them, sends what comes back."""
 
-    def __init__(self, env: Env, *, questions_remembered: int = QUESTIONS_REMEMBERED) -> None:
+    def __init__(self, env: Env) -> None:
         self.env = env
         self.reminders: Reminders | None = None
-        # chat -> the open question's message, the chat asked last at the end
-        self._questions: OrderedDict[int | str, int] = OrderedDict()
-        self._questions_remembered = questions_remembered
         self.metrics: Any = None  # bot.web.metrics.Metrics, when the web app serves /metrics
         self._saved: OrderedDict[int | str, None] = OrderedDict()  # updates committed lately
 
@@ -137,9 +129,8 @@ class Shell:
                 log.info("update %s: press not acknowledged (%s), applied all the same",
                          inb.update_id, exc)
             if ev.message_id is not None and inb.chat_id is not None:
-                if self._questions.get(inb.chat_id) == ev.message_id:
-                    del self._questions[inb.chat_id]  # its buttons go now, not twice
-                # already edited or too old to edit: the press still counts
+                # the pressed keyboard goes: the tap is seen taken, and not made twice;
+                # already edited or too old to edit, the press still counts
                 with contextlib.suppress(MessengerError):
                     await messenger.remove_choices(inb.chat_id, ev.message_id)
             event = PressIn(ev.data)
@@ -219,43 +210,17 @@ class Shell:
 
     async def send_replies(self, messenger: Messenger, chat_id: int | str, replies: list[Reply],
                            locale: str) -> None:
-        """Render and send replies in order; the previous question's choices go away."""
-        if not replies:
-            return
-        open_question = self._questions.pop(chat_id, None)
-        if open_question is None:
-            await self._send_rendered(messenger, chat_id, replies, locale)
-            return
-        # the old question's buttons go while the answer is on its way (one round trip less
-        # per answer); both are done before the next update of the chat is handled
-        removing = asyncio.ensure_future(self._remove_choices(messenger, chat_id, open_question))
-        try:
-            await self._send_rendered(messenger, chat_id, replies, locale)
-        finally:
-            await removing
+        """Render and send replies in order, one message each (longer ones split).
 
-    def _remember_question(self, chat_id: int | str, message_id: int) -> None:
-        self._questions[chat_id] = message_id
-        self._questions.move_to_end(chat_id)
-        while len(self._questions) > self._questions_remembered:
-            self._questions.popitem(last=False)  # the chat asked longest ago
-
-    @staticmethod
-    async def _remove_choices(messenger: Messenger, chat_id: int | str, message_id: int) -> None:
-        with contextlib.suppress(Refused, Blocked):
-            await messenger.remove_choices(chat_id, message_id)
-
-    async def _send_rendered(self, messenger: Messenger, chat_id: int | str,
-                             replies: list[Reply], locale: str) -> None:
+        A typed answer costs one message: an earlier question keeps its buttons (its "✏️ Sửa"
+        stays at hand; any other of its buttons, pressed, says it is old and asks again)."""
         for reply in replies:
             if not messenger.limits.documents:  # the files are not coming (Zalo)
                 reply = replace(reply, lines=tuple(line for line in reply.lines
                                                    if line.key != "summary.files"))
             text, rows = render_reply(reply, locale, messenger.limits.wording)
             for piece, choices in pieces(text, rows, messenger.limits):
-                sent = await messenger.send_text(chat_id, piece, choices)
-                if reply.transient and choices:
-                    self._remember_question(chat_id, sent)
+                await messenger.send_text(chat_id, piece, choices)
 
     async def send_files(self, messenger: Messenger, chat_id: int | str, outcome: Outcome) -> None:
         """Build (off the event loop, "sending a file…" shown meanwhile) and upload the

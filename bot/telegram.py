@@ -219,7 +219,7 @@ UPDATES_IN_HAND = 100_000  # PTB's own bound on updates in hand (never the one t
 def pool_size(concurrent_updates: int) -> int:
     """Connections of the HTTP pool replies and reminders share. httpcore looks at every open
     connection on each request, so the pool stays near what the chats answered at once use
-    (two requests each: an answer and the previous question's buttons taken away)."""
+    (up to three requests each: a press acknowledged, its keyboard taken away, the answer)."""
     return max(16, 4 * concurrent_updates)
 
 

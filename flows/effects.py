@@ -42,7 +42,7 @@ class Reply:
 
     lines: tuple[Msg, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
-    transient: bool = False  # a question: its buttons go away once the conversation moves on
+    transient: bool = False  # a question (its buttons answer it only while it is the open one)
 
 
 @dataclass(frozen=True)

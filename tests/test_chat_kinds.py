@@ -124,8 +124,39 @@ async def test_buttons_cost_no_failed_api_call(api, bot, engine):
     await say(lan, "380")
     await tap(lan, "✏️ Sửa tổng số 380")
     stats = api.stats(TOKEN)
-    assert stats.calls["editMessageReplyMarkup"] >= 3
+    assert stats.calls["editMessageReplyMarkup"] == 3  # the three pressed keyboards, once each
     assert sum(stats.errors.values()) == 0, stats.errors
+
+
+async def test_a_typed_answer_is_one_message_and_older_buttons_stay_harmless(api, bot, engine):
+    """A typed answer costs one Bot API call, the next question with the answer said back;
+    the earlier question keeps its buttons, and pressing one of them says it is old, asks
+    the current question again and changes nothing."""
+    code = invite(engine, "thon-hanh-thien")
+    lan = api.user(TOKEN, 1001, "Lan", language_code="vi")
+    await say(lan, f"/start {code}")
+    await say(lan, "/baocao")
+    await say(lan, "450")  # 8.1's total: now its count is asked
+    asked = lan.messages()[-1]
+    assert "Chưa có số liệu" in asked.button_texts
+    api.stats(TOKEN).reset()
+    await say(lan, "12")
+    calls = {k: v for k, v in api.stats(TOKEN).calls.items() if k != "getUpdates" and v}
+    assert calls == {"sendMessage": 1}, calls
+    reply = lan.messages()[-1]
+    assert "12/450" in reply.text and "✏️ Sửa" in " ".join(reply.button_texts)
+    old = next(m for m in lan.messages() if m.message_id == asked.message_id)
+    assert old.button_texts == asked.button_texts  # untouched
+    def stored():
+        return {c: (v.numerator, v.denominator, v.version)
+                for c, v in values(engine, "thon-hanh-thien").items()}
+    before = stored()
+    assert before == {"8.1": (12, 450, 1)}
+    seen = newest(lan)
+    update_id = await lan.press_text("Chưa có số liệu", message_id=asked.message_id)
+    new = await new_messages(lan, seen, update_id)
+    assert "câu hỏi cũ" in new[0] and reply.text.splitlines()[-1] in new[-1], new
+    assert stored() == before
 
 
 async def test_an_empty_report_cannot_be_sent_and_a_sent_report_still_missing_is_chased(

@@ -24,7 +24,6 @@ from bot.context import (
 )
 from bot.i18n import text_of
 from bot.messenger import Choices, Command, Inbound, Limits, Other, Press, Text, User
-from flows.effects import Button, Reply, msg
 from storage import repo
 from storage.kinds import Role
 from tests.harness import invite, setup_commune
@@ -144,19 +143,3 @@ def test_every_command_word_and_alias_names_one_event():
     assert command_event("hanchot", ["1/12", "5/12"]) == OfficerCmd("deadline", ("1/12", "5/12"))
     assert command_event("Bogus") == SimpleCmd("unknown", "/Bogus")
     assert MENU_NAMES["vi"] == list(pairs) and MENU_NAMES["en"] == list(pairs.values())
-
-
-async def test_the_open_questions_remembered_are_bounded(engine):
-    """The bot takes the buttons of a chat's previous question away itself for the chats asked
-    most recently; a chat asked longer ago than that keeps them (as after a restart)."""
-    env = Env(engine=engine, tz=ZoneInfo("Asia/Ho_Chi_Minh"), bot_username="b")
-    shell, m = Shell(env, questions_remembered=2), Memory(limits=Limits(2000, 64, 8))
-    question = Reply((msg("err.try_again"),), ((Button(msg("err.try_again"), "x"),),),
-                     transient=True)
-    answer = Reply((msg("err.try_again"),))
-    for chat in (1, 2, 3, 2):  # chat 1, asked first, is forgotten once 3 is asked
-        await shell.send_replies(m, chat, [question], "vi")
-    assert m.removed == [(2, 2)]  # chat 2's first question (message 2), asked again
-    for chat in (1, 2, 3):
-        await shell.send_replies(m, chat, [answer], "vi")
-    assert m.removed == [(2, 2), (2, 4), (3, 3)]  # chat 1's question (message 1) keeps them
