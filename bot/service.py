@@ -45,7 +45,7 @@ from flows.report import ReportState
 from flows.status import status as status_reply
 from storage import repo
 from storage.kinds import Role
-from storage.models import Indicator, Milestone, Person, ReportedValue, Round, Unit
+from storage.models import Indicator, Milestone, Person, Round, Unit
 from storage.repo import JoinOutcome
 
 REPORTING_ROLES = (Role.collaborator, Role.agency)
@@ -64,10 +64,10 @@ def target_for(milestones: list[Milestone], year: int) -> report_flow.Target | N
                               t.fraction)
 
 
-def _value(v: ReportedValue | None) -> report_flow.Value | None:
+def _value(v: repo.Figures | None) -> report_flow.Value | None:
     if v is None:
         return None
-    return report_flow.Value(v.numerator, v.denominator, v.value, v.task_status, v.text)
+    return report_flow.Value(*v)
 
 
 # The part of a sheet that does not change while people answer (indicators, targets,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, case, func, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -413,22 +413,35 @@ def bump_rounds(*, session: Session, commune_id: int | None = None,
                         .execution_options(synchronize_session=False))
 
 
-_VALUES_TWO_YEARS = select(ReportedValue, Round.year).join(
+class Figures(NamedTuple):
+    """What a unit reported for one indicator, as plain values."""
+
+    numerator: int | None
+    denominator: int | None
+    value: float | None
+    task_status: str | None
+    text: str | None
+
+
+_VALUES_TWO_YEARS = select(
+    ReportedValue.indicator_id, Round.year, ReportedValue.numerator, ReportedValue.denominator,
+    ReportedValue.value, ReportedValue.task_status, ReportedValue.text).join(
     Round, Round.id == ReportedValue.round_id).where(
     ReportedValue.unit_id == bindparam("unit_id"), Round.commune_id == bindparam("commune_id"),
     col(Round.year).in_([bindparam("year"), bindparam("last_year")]))
 
 
 def values_with_last_year(round_: Round, unit_id: int, *,
-                          session: Session) -> tuple[dict[int, ReportedValue],
-                                                     dict[int, ReportedValue]]:
-    """One query: a unit's values in a round and in its commune's round of the year before,
-    by indicator id."""
-    rows = session.execute(_VALUES_TWO_YEARS, {
+                          session: Session) -> tuple[dict[int, Figures], dict[int, Figures]]:
+    """One query: a unit's figures in a round and in its commune's round of the year before,
+    by indicator id (plain rows: an answer reads them and loads no object)."""
+    rows = session.connection().execute(_VALUES_TWO_YEARS, {
         "unit_id": unit_id, "commune_id": round_.commune_id, "year": round_.year,
         "last_year": round_.year - 1}).all()
-    now = {v.indicator_id: v for v, y in rows if y == round_.year}
-    last = {v.indicator_id: v for v, y in rows if y != round_.year}
+    now: dict[int, Figures] = {}
+    last: dict[int, Figures] = {}
+    for indicator_id, year, *figures in rows:
+        (now if year == round_.year else last)[indicator_id] = Figures(*figures)
     return now, last
 
 
