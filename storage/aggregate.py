@@ -16,12 +16,14 @@ here writes to the database.
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, and_, bindparam, case, cast, func, literal, or_
@@ -49,6 +51,7 @@ from flows.rules import (  # noqa: F401 - the rules' codes are the report's code
     W_ZERO_DENOMINATOR,
     W_ZERO_REFERENCE,
     Brief,
+    Briefing,
     Computed,
     Group,
     IndicatorRule,
@@ -82,6 +85,9 @@ from storage.models import (
     Submission,
     Unit,
 )
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 UPPER_KINDS = ("province", "city", "district", "commune")
 
@@ -915,6 +921,32 @@ def _row(ind: IndicatorRule, c: Computed, missing: list[str], unsubmitted: list[
         task_counts=tasks, path=c.path, projection=c.projection, roles=ind.roles)
 
 
+def _collector_paused(fn: Callable[_P, _T]) -> Callable[_P, _T]:
+    """``fn`` run with Python's cyclic garbage collector paused, and the objects it made
+    looked at once when it ends (a young collection, which any later one would do anyway).
+
+    A roll-up keeps some hundred thousand small objects (a row per commune, indicator and
+    unit kind, a figure per commune and indicator): while they are made, the collector
+    would walk every object of the process several times over, for no garbage (they are
+    all kept). Pausing it changes no figure. When the collector is already paused (by the
+    caller, or another thread inside ``fn``) it is left as found.
+    """
+
+    @functools.wraps(fn)
+    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
+            gc.collect(0)
+
+    return paused
+
+
+@_collector_paused
 def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, include_units: bool = True,
                  plan_code: str | None = None, tz: ZoneInfo,
@@ -1034,22 +1066,26 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
 
     shown = [i for i in inds if include_sensitive or not i.sensitive]
     targets = {i.id: target_for(i.milestones, year) for i in inds}
-    # each commune's figure and verdict (its road and change are not shown)
-    per_brief: dict[int, dict[int, Brief]] = {}
-    if detail:
-        for cid, sc in per.items():
-            per_brief[cid] = {i.id: brief(i, sc, year, targets[i.id]) for i in shown}
     names_of = {cid: u.name for cid, u in communes.items()}
+    # each commune's figure and verdict (its road and change are not shown), indicator
+    # after indicator: the communes not complete named, their values kept for the detail
+    scopes = [(cid, sc, {} if include_units else None) for cid, sc in per.items()] \
+        if detail else []
     rows = []
     for ind in shown:
-        c = compute(ind, total, year, targets[ind.id])
+        target = targets[ind.id]
+        c = compute(ind, total, year, target)
         incomplete = []
-        for cid, cc in per_brief.items():
-            one = cc[ind.id]
-            if cid in names_of and one.expected and (one.n < one.expected
-                                                      or one.n_sub < one.n):
-                incomplete.append(names_of[cid])
+        if scopes:
+            of, code = Briefing(ind, year, target), ind.code
+            for cid, sc, vals in scopes:
+                num, den, value, verdict, exp, n, n_sub = of(sc)
+                if exp and (n < exp or n_sub < n) and cid in names_of:
+                    incomplete.append(names_of[cid])
+                if vals is not None:
+                    vals[code] = _new(UnitValue, (num, den, value, None, None, None, verdict))
         rows.append(_row(ind, c, incomplete, []))
+    values_of = {cid: vals for cid, _sc, vals in scopes}
     unit_rows = []
     expected: dict[frozenset[str], list[str]] = {}  # the codes expected of the kinds there
     if include_units:
@@ -1059,9 +1095,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
             present = {k for k, n in sc.kind_counts.items() if n} if sc else set()
             # every indicator of the plan, with data or not: a commune that reported 4 of
             # 34 has 30 chưa đủ, as its own build_report says (value None: no data)
-            mine = per_brief.get(cid, {})
-            vals = {i.code: _new(UnitValue, (cc[0], cc[1], cc[2], None, None, None, cc[3]))
-                    for i in shown if (cc := mine.get(i.id))}
+            vals = values_of.get(cid) or {}
             kinds = frozenset(present)
             codes = expected.get(kinds)
             if codes is None:
