@@ -784,9 +784,9 @@ class Briefing:
     (agency before hamlets) goes the whole way (``_brief``).
     """
 
-    __slots__ = ("_ind", "_year", "_target", "_key", "_ref_key", "_reporters", "_kind",
-                 "_factor", "_whole_way", "_judged", "_measured", "_direction", "_value",
-                 "_value_max")
+    __slots__ = ("_ind", "_year", "_target", "_key", "_ref_key", "_reporters", "_one_kind",
+                 "_kind", "_factor", "_whole_way", "_judged", "_measured", "_direction",
+                 "_value", "_value_max", "_bound", "_upward")
 
     def __init__(self, ind: IndicatorRule, year: int, target: Target | None) -> None:
         self._ind, self._year, self._target = ind, year, target
@@ -794,6 +794,7 @@ class Briefing:
         ref_year = reference_year(target, year)
         self._ref_key = (ref_year, ind.id)
         self._reporters = ind.reporters
+        self._one_kind = next(iter(ind.reporters)) if len(ind.reporters) == 1 else None
         self._kind = ind.kind
         self._factor = ind.factor or 100
         d = target.direction if target is not None else None
@@ -807,6 +808,9 @@ class Briefing:
         self._direction = d
         self._value = target.value if target is not None else None
         self._value_max = target.value_max if target is not None else None
+        # a bound compared as written (``compares``): a value far from it needs no rounding
+        self._bound = self._value if d in ("at_least", "above", "at_most", "below") else None
+        self._upward = d in ("at_least", "above")
 
     def __call__(self, scope: Scope) -> Brief:
         """The figure and verdict in ``scope``."""
@@ -833,9 +837,12 @@ class Briefing:
                     val = (val or 0.0) + g_val
         # expected_units of an indicator that is not mixed
         counts = scope.kind_counts
-        expected = 0
-        for k in self._reporters:
-            expected += counts.get(k, 0)
+        if self._one_kind is not None:
+            expected = counts.get(self._one_kind, 0)
+        else:
+            expected = 0
+            for k in self._reporters:
+                expected += counts.get(k, 0)
         num, den, value = self._figure_value(n, num, den, val, yes, expected)
         # _verdict and judge
         verdict = None
@@ -845,12 +852,20 @@ class Briefing:
             elif value is not None:
                 if self._measured:
                     verdict = self._measured_verdict(scope, value, expected, n, n_sub)
+                    return _new_tuple(Brief, (num, den, value, verdict, expected, n, n_sub))
+                # meets rounds to EXACT (9) decimals, which moves a value by less than
+                # 1e-9 + |value|·2⁻⁵²: further than ``far`` from a bound, both the value and
+                # its rounding are on the same side of it (NaN and ∞ go through meets)
+                bound = self._bound
+                far = 1e-6 * (value if value > 1.0 else -value if value < -1.0 else 1.0)
+                if bound is not None and (value - bound > far or bound - value > far):
+                    ok = value > bound if self._upward else value < bound
                 else:
                     ok = meets(self._direction, value, self._value,  # type: ignore[arg-type]
                                self._value_max, kind=self._kind)
-                    if ok is not None:
-                        verdict = CHUA_DU if n < expected or n_sub < n else \
-                            DAT if ok else KHONG_DAT
+                if ok is not None:
+                    verdict = CHUA_DU if n < expected or n_sub < n else \
+                        DAT if ok else KHONG_DAT
         return _new_tuple(Brief, (num, den, value, verdict, expected, n, n_sub))
 
     def _figure_value(self, n: int, num: int | None, den: int | None, val: float | None,

@@ -1050,14 +1050,15 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                 total.mixed_expected[iid] = total.mixed_expected.get(iid, 0) + c
                 sc.mixed_expected[iid] = c
 
-    # who submitted, per commune: one grouped query
+    # who submitted, per commune: one grouped query over this year's rounds (known by
+    # their ids: the tree of units is not walked again)
     cutoff = _cutoff_expr(deadlines, tz)
     sub_rows = conn.execute(
         sa_select(_r.c.commune_id, func.count(_u.c.id), func.count(_s.c.id),
                   func.sum(case((_s.c.submitted_at < cutoff, 1), else_=0)))
         .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id)
                      .outerjoin(_s, and_(_s.c.round_id == _r.c.id, _s.c.unit_id == _u.c.id)))
-        .where(*in_plan, _r.c.year == year, _u.c.kind.in_(reporter_kinds))
+        .where(_ids(_r.c.id, current), _u.c.kind.in_(reporter_kinds))
         .group_by(_r.c.commune_id).order_by(_r.c.commune_id)).all()
     communes = {u.id: u for u in conn.execute(
         sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _u.c.position)
