@@ -814,59 +814,70 @@ class Briefing:
 
     def __call__(self, scope: Scope) -> Brief:
         """The figure and verdict in ``scope``."""
+        return self.over((scope,))[0]
+
+    def over(self, scopes: Iterable[Scope]) -> list[Brief]:
+        """The figure and verdict in each of ``scopes``, in their order."""
         if self._whole_way:
-            return _brief(self._ind, scope, self._year, self._target)
-        # combine: the reporters' groups, summed one after the other
-        n = n_sub = yes = 0
-        num = den = val = None
-        groups = scope.groups.get(self._key)
-        if groups:
-            reporters = self._reporters
-            for _scope, _year, _ind, kind, g_n, g_sub, g_num, g_den, g_val, g_yes, _on_time, \
-                    _a in groups:
-                if kind not in reporters:
-                    continue
-                n += g_n
-                n_sub += g_sub
-                yes += g_yes
-                if g_num is not None:
-                    num = (num or 0) + g_num
-                if g_den is not None:
-                    den = (den or 0) + g_den
-                if g_val is not None:
-                    val = (val or 0.0) + g_val
-        # expected_units of an indicator that is not mixed
-        counts = scope.kind_counts
-        if self._one_kind is not None:
-            expected = counts.get(self._one_kind, 0)
-        else:
-            expected = 0
-            for k in self._reporters:
-                expected += counts.get(k, 0)
-        num, den, value = self._figure_value(n, num, den, val, yes, expected)
-        # _verdict and judge
-        verdict = None
-        if self._judged:
-            if n == 0:
-                verdict = CHUA_DU
-            elif value is not None:
-                if self._measured:
+            return [_brief(self._ind, scope, self._year, self._target) for scope in scopes]
+        key, reporters, one_kind = self._key, self._reporters, self._one_kind
+        judged, measured, bound, upward = self._judged, self._measured, self._bound, \
+            self._upward
+        figure_value = self._figure_value
+        out = []
+        append = out.append
+        for scope in scopes:
+            # combine: the reporters' groups, summed one after the other
+            n = n_sub = yes = 0
+            num = den = val = None
+            groups = scope.groups.get(key)
+            if groups:
+                for _scope, _year, _ind, kind, g_n, g_sub, g_num, g_den, g_val, g_yes, \
+                        _on_time, _a in groups:
+                    if kind not in reporters:
+                        continue
+                    n += g_n
+                    n_sub += g_sub
+                    yes += g_yes
+                    if g_num is not None:
+                        num = (num or 0) + g_num
+                    if g_den is not None:
+                        den = (den or 0) + g_den
+                    if g_val is not None:
+                        val = (val or 0.0) + g_val
+            # expected_units of an indicator that is not mixed
+            counts = scope.kind_counts
+            if one_kind is not None:
+                expected = counts.get(one_kind, 0)
+            else:
+                expected = 0
+                for k in reporters:
+                    expected += counts.get(k, 0)
+            num, den, value = figure_value(n, num, den, val, yes, expected)
+            # _verdict and judge
+            verdict = None
+            if judged:
+                if n == 0:
+                    verdict = CHUA_DU
+                elif value is None:
+                    pass
+                elif measured:
                     verdict = self._measured_verdict(scope, value, expected, n, n_sub)
-                    return _new_tuple(Brief, (num, den, value, verdict, expected, n, n_sub))
-                # meets rounds to EXACT (9) decimals, which moves a value by less than
-                # 1e-9 + |value|·2⁻⁵²: further than ``far`` from a bound, both the value and
-                # its rounding are on the same side of it (NaN and ∞ go through meets)
-                bound = self._bound
-                far = 1e-6 * (value if value > 1.0 else -value if value < -1.0 else 1.0)
-                if bound is not None and (value - bound > far or bound - value > far):
-                    ok = value > bound if self._upward else value < bound
                 else:
-                    ok = meets(self._direction, value, self._value,  # type: ignore[arg-type]
-                               self._value_max, kind=self._kind)
-                if ok is not None:
-                    verdict = CHUA_DU if n < expected or n_sub < n else \
-                        DAT if ok else KHONG_DAT
-        return _new_tuple(Brief, (num, den, value, verdict, expected, n, n_sub))
+                    # meets rounds to EXACT (9) decimals, which moves a value by less than
+                    # 1e-9 + |value|·2⁻⁵²: further than ``far`` from a bound, the value and
+                    # its rounding are on the same side of it (NaN and ∞ go through meets)
+                    far = 1e-6 * (value if value > 1.0 else -value if value < -1.0 else 1.0)
+                    if bound is not None and (value - bound > far or bound - value > far):
+                        ok = value > bound if upward else value < bound
+                    else:
+                        ok = meets(self._direction, value,  # type: ignore[arg-type]
+                                   self._value, self._value_max, kind=self._kind)
+                    if ok is not None:
+                        verdict = CHUA_DU if n < expected or n_sub < n else \
+                            DAT if ok else KHONG_DAT
+            append(_new_tuple(Brief, (num, den, value, verdict, expected, n, n_sub)))
+        return out
 
     def _figure_value(self, n: int, num: int | None, den: int | None, val: float | None,
                       yes: int, expected: int) -> tuple[int | None, int | None, float | None]:

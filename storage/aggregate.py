@@ -1070,7 +1070,11 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     names_of = {cid: u.name for cid, u in communes.items()}
     # each commune's figure and verdict (its road and change are not shown), indicator
     # after indicator: the communes not complete named, their values kept for the detail
-    scopes = [(cid, sc, {} if include_units else None) for cid, sc in per.items()] \
+    scopes = list(per.values()) if detail else []
+    values_of: dict[int, dict[str, UnitValue]] = {cid: {} for cid in per} \
+        if detail and include_units else {}
+    # per commune: whether it has a round this year, its name, its values
+    theirs = [(cid in names_of, names_of.get(cid), values_of.get(cid)) for cid in per] \
         if detail else []
     rows = []
     for ind in shown:
@@ -1078,15 +1082,14 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
         c = compute(ind, total, year, target)
         incomplete = []
         if scopes:
-            of, code = Briefing(ind, year, target), ind.code
-            for cid, sc, vals in scopes:
-                num, den, value, verdict, exp, n, n_sub = of(sc)
-                if exp and (n < exp or n_sub < n) and cid in names_of:
-                    incomplete.append(names_of[cid])
+            code = ind.code
+            for (named, name, vals), (num, den, value, verdict, exp, n, n_sub) in zip(
+                    theirs, Briefing(ind, year, target).over(scopes)):
+                if exp and (n < exp or n_sub < n) and named:
+                    incomplete.append(name)
                 if vals is not None:
                     vals[code] = _new(UnitValue, (num, den, value, None, None, None, verdict))
         rows.append(_row(ind, c, incomplete, []))
-    values_of = {cid: vals for cid, _sc, vals in scopes}
     unit_rows = []
     expected: dict[frozenset[str], list[str]] = {}  # the codes expected of the kinds there
     if include_units:
