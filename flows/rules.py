@@ -824,6 +824,7 @@ class Briefing:
         judged, measured, bound, upward = self._judged, self._measured, self._bound, \
             self._upward
         figure_value = self._figure_value
+        kind_rate, factor = self._kind == "rate", self._factor
         out = []
         append = out.append
         for scope in scopes:
@@ -853,7 +854,13 @@ class Briefing:
                 expected = 0
                 for k in reporters:
                     expected += counts.get(k, 0)
-            num, den, value = figure_value(n, num, den, val, yes, expected)
+            # figure_value
+            if n == 0:
+                num = den = value = None
+            elif kind_rate:
+                value = (num or 0) / den * factor if den else None
+            else:
+                num, den, value = figure_value(n, num, den, val, yes, expected)
             # _verdict and judge
             verdict = None
             if judged:
