@@ -1084,7 +1084,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
         if scopes:
             code = ind.code
             for (named, name, vals), (num, den, value, verdict, exp, n, n_sub) in zip(
-                    theirs, Briefing(ind, year, target).over(scopes)):
+                    theirs, Briefing(ind, year, target).over(scopes), strict=True):
                 if exp and (n < exp or n_sub < n) and named:
                     incomplete.append(name)
                 if vals is not None:
