@@ -983,23 +983,24 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                                   _p.c.issuer, _p.c.level).where(_p.c.id == plans[0][0])).one()
     inds = _plan_indicators(plan.id, session=session)
     years = years_needed(inds, year)
-    # the rounds read (this year's and the years compared with): one query, then their ids
-    # and, for this year's, whether their sums were kept against the end of their
-    # deadline day in ``tz`` (a CASE on the deadlines of the year, read first)
+    # the rounds read (this year's and the years compared with): one query, then, of this
+    # year's (known by their ids: the tree of units is not walked again), those whose sums
+    # were kept against the end of their deadline day in ``tz`` (a CASE on the deadlines)
     in_plan = (_r.c.commune_id.in_(select(tree.c.id)), _r.c.plan_id == plan.id)
-    kept: Any = literal(False)
-    if sums:
-        ds = [d for (d,) in conn.execute(sa_select(_r.c.unit_deadline).distinct()
-                                         .where(*in_plan, _r.c.year == year))]
-        kept = _r.c.cutoff_at == _cutoff_expr(ds, tz, _r.c.unit_deadline)
-    all_rounds = conn.execute(
-        sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline,
-                  case((kept, 1), else_=0))
+    found = conn.execute(
+        sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline)
         .where(*in_plan, or_(_r.c.year.in_(years), _r.c.year < year))).all()
     use_sums = sums
-    rounds = {r.id: (r.commune_id, r.year) for r in all_rounds}
-    current = sorted(r.id for r in all_rounds if r.year == year)
-    deadlines = {r.unit_deadline for r in all_rounds if r.year == year}
+    rounds = {r.id: (r.commune_id, r.year) for r in found}
+    current = sorted(r.id for r in found if r.year == year)
+    deadlines = {r.unit_deadline for r in found if r.year == year}
+    kept: Any = literal(False)
+    exact: set[int] = set()
+    if sums:
+        kept = _r.c.cutoff_at == _cutoff_expr(deadlines, tz, _r.c.unit_deadline)
+        exact = set(conn.scalars(sa_select(_r.c.id).where(_ids(_r.c.id, current), kept)))
+    all_rounds = [(rid, cid, y, deadline, 1 if rid in exact else 0)
+                  for rid, cid, y, deadline in found]
     mixed = [i.id for i in inds if i.mixed]
     reporter_kinds = sorted(set().union(*(i.reporters for i in inds))) if inds else []
 
