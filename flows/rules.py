@@ -575,13 +575,9 @@ def judge(ind: IndicatorRule, value: float | None, fig: Figure, target: Target |
             return CHUA_DU, None, R_NO_REFERENCE, change, warnings
         if not ref_complete:
             return CHUA_DU, None, R_REFERENCE_INCOMPLETE, change, warnings
-        if d == "maintain":
-            ok = meets(d, value, target.value, target.value_max, kind=ind.kind, ref=ref_value)
-        elif ref_value == 0:
+        if d != "maintain" and ref_value == 0:
             warnings.append(W_ZERO_REFERENCE)
-            ok = value == 0
-        else:
-            ok = round(change or 0.0, EXACT) >= (target.value or 0.0)
+        ok = against_reference(target, ind.kind, value, ref_value, change)
     elif target.fraction is not None and ind.kind == "rate" and fig.den:
         # "xuống 5/804": the rate against 5/804 exactly, never a rounded 621,9/100.000
         ok = compares(d, Fraction(fig.num or 0, fig.den), Fraction(*target.fraction), None)
@@ -593,6 +589,19 @@ def judge(ind: IndicatorRule, value: float | None, fig: Figure, target: Target |
     if incomplete:
         return CHUA_DU, verdict, incomplete, change, warnings
     return verdict, verdict, None, change, warnings
+
+
+def against_reference(target: Target, kind: str, value: float, ref_value: float,
+                      change: float | None) -> bool | None:
+    """Whether ``value`` meets a target measured against the reference year's figure
+    ``ref_value`` (``change``: ``change_pct`` of the two, None without a reference):
+    maintained, or reduced by the target's % (from a zero reference: still zero)."""
+    d = target.direction
+    if d == "maintain":
+        return meets(d, value, target.value, target.value_max, kind=kind, ref=ref_value)
+    if ref_value == 0:
+        return value == 0
+    return round(change or 0.0, EXACT) >= (target.value or 0.0)
 
 
 def reference_year(target: Target | None, year: int) -> int:
@@ -761,6 +770,176 @@ class Brief(NamedTuple):
 def brief(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) -> Brief:
     """The figure and verdict of ``compute``, reading the reference year only when the
     target is measured against it (a reduction, maintain)."""
+    return Briefing(ind, year, target)(scope)
+
+
+class Briefing:
+    """``brief`` of one indicator, year and target, for scope after scope: what does not
+    depend on the scope (the keys of the year's groups and of its reference year's, the
+    reporters, the target) is worked out once, as a roll-up asks it of every commune.
+
+    An indicator that is not mixed, with a target not written as a fraction, is summed
+    and judged here as ``combine``, ``expected_units``, ``figure_value``, ``_verdict`` and
+    ``judge`` do (the same sums in the same order, the same comparisons); a mixed one
+    (agency before hamlets) goes the whole way (``_brief``).
+    """
+
+    __slots__ = ("_ind", "_year", "_target", "_key", "_ref_key", "_reporters", "_one_kind",
+                 "_kind", "_factor", "_whole_way", "_judged", "_measured", "_direction",
+                 "_value", "_value_max", "_bound", "_upward")
+
+    def __init__(self, ind: IndicatorRule, year: int, target: Target | None) -> None:
+        self._ind, self._year, self._target = ind, year, target
+        self._key = (year, ind.id)
+        ref_year = reference_year(target, year)
+        self._ref_key = (ref_year, ind.id)
+        self._reporters = ind.reporters
+        self._one_kind = next(iter(ind.reporters)) if len(ind.reporters) == 1 else None
+        self._kind = ind.kind
+        self._factor = ind.factor or 100
+        d = target.direction if target is not None else None
+        self._whole_way = ind.mixed or (
+            target is not None and target.fraction is not None and ind.kind == "rate")
+        self._measured = d in MEASURED
+        # no verdict without a target, for "none", for a task, nor in the baseline year
+        # of a reduction (what later years are measured from)
+        self._judged = target is not None and d != "none" and ind.kind != "task" and not (
+            d == "reduce_vs_year" and ref_year >= year)
+        self._direction = d
+        self._value = target.value if target is not None else None
+        self._value_max = target.value_max if target is not None else None
+        # a bound compared as written (``compares``): a value far from it needs no rounding
+        self._bound = self._value if d in ("at_least", "above", "at_most", "below") else None
+        self._upward = d in ("at_least", "above")
+
+    def __call__(self, scope: Scope) -> Brief:
+        """The figure and verdict in ``scope``."""
+        return self.over((scope,))[0]
+
+    def over(self, scopes: Iterable[Scope]) -> list[Brief]:
+        """The figure and verdict in each of ``scopes``, in their order."""
+        if self._whole_way:
+            return [_brief(self._ind, scope, self._year, self._target) for scope in scopes]
+        key, reporters, one_kind = self._key, self._reporters, self._one_kind
+        judged, measured, bound, upward = self._judged, self._measured, self._bound, \
+            self._upward
+        figure_value = self._figure_value
+        kind_rate, factor = self._kind == "rate", self._factor
+        out = []
+        append = out.append
+        for scope in scopes:
+            # combine: the reporters' groups, summed one after the other
+            n = n_sub = yes = 0
+            num = den = val = None
+            groups = scope.groups.get(key)
+            if groups:
+                for _scope, _year, _ind, kind, g_n, g_sub, g_num, g_den, g_val, g_yes, \
+                        _on_time, _a in groups:
+                    if kind not in reporters:
+                        continue
+                    n += g_n
+                    n_sub += g_sub
+                    yes += g_yes
+                    if g_num is not None:
+                        num = (num or 0) + g_num
+                    if g_den is not None:
+                        den = (den or 0) + g_den
+                    if g_val is not None:
+                        val = (val or 0.0) + g_val
+            # expected_units of an indicator that is not mixed
+            counts = scope.kind_counts
+            if one_kind is not None:
+                expected = counts.get(one_kind, 0)
+            else:
+                expected = 0
+                for k in reporters:
+                    expected += counts.get(k, 0)
+            # figure_value
+            if n == 0:
+                num = den = value = None
+            elif kind_rate:
+                value = (num or 0) / den * factor if den else None
+            else:
+                num, den, value = figure_value(n, num, den, val, yes, expected)
+            # _verdict and judge
+            verdict = None
+            if judged:
+                if n == 0:
+                    verdict = CHUA_DU
+                elif value is None:
+                    pass
+                elif measured:
+                    verdict = self._measured_verdict(scope, value, expected, n, n_sub)
+                else:
+                    # meets rounds to EXACT (9) decimals, which moves a value by less than
+                    # 1e-9 + |value|·2⁻⁵²: further than ``far`` from a bound, the value and
+                    # its rounding are on the same side of it (NaN and ∞ go through meets)
+                    far = 1e-6 * (value if value > 1.0 else -value if value < -1.0 else 1.0)
+                    if bound is not None and (value - bound > far or bound - value > far):
+                        ok = value > bound if upward else value < bound
+                    else:
+                        ok = meets(self._direction, value,  # type: ignore[arg-type]
+                                   self._value, self._value_max, kind=self._kind)
+                    if ok is not None:
+                        verdict = CHUA_DU if n < expected or n_sub < n else \
+                            DAT if ok else KHONG_DAT
+            append(_new_tuple(Brief, (num, den, value, verdict, expected, n, n_sub)))
+        return out
+
+    def _figure_value(self, n: int, num: int | None, den: int | None, val: float | None,
+                      yes: int, expected: int) -> tuple[int | None, int | None, float | None]:
+        """``figure_value`` of the sums."""
+        if n == 0:
+            return None, None, None
+        kind = self._kind
+        if kind == "rate":
+            return num, den, (num or 0) / den * self._factor if den else None
+        if kind == "share_units":
+            return yes, expected, share_of_units(yes, expected)
+        if kind == "yes_no":
+            return yes, n, (1.0 if yes == n else 0.0)
+        if kind in ("count", "change"):
+            return None, None, val
+        return None, None, None
+
+    def _measured_verdict(self, scope: Scope, value: float, expected: int, n: int,
+                          n_sub: int) -> str | None:
+        """The verdict against a target measured against the reference year: its figure
+        (``_figure``, over the units expected now: the indicator is not mixed), then
+        ``judge``."""
+        ref_n = yes = 0
+        num = den = val = None
+        groups = scope.groups.get(self._ref_key)
+        if groups:
+            reporters = self._reporters
+            for _scope, _year, _ind, kind, g_n, _sub, g_num, g_den, g_val, g_yes, _on_time, \
+                    _a in groups:
+                if kind not in reporters:
+                    continue
+                ref_n += g_n
+                yes += g_yes
+                if g_num is not None:
+                    num = (num or 0) + g_num
+                if g_den is not None:
+                    den = (den or 0) + g_den
+                if g_val is not None:
+                    val = (val or 0.0) + g_val
+        ref_value = self._figure_value(ref_n, num, den, val, yes, expected)[2]
+        if ref_n == 0 or ref_value is None or ref_n < expected:  # no reference, or not all
+            return CHUA_DU
+        change = change_pct(ref_value, value) if ref_value else None
+        ok = against_reference(self._target, self._kind, value,  # type: ignore[arg-type]
+                               ref_value, change)
+        if ok is None:
+            return None
+        return CHUA_DU if n < expected or n_sub < n else DAT if ok else KHONG_DAT
+
+
+_new_tuple = tuple.__new__  # a NamedTuple of its values, without its Python __new__
+
+
+def _brief(ind: IndicatorRule, scope: Scope, year: int, target: Target | None) -> Brief:
+    """``brief`` the whole way: ``combine``, ``figure_value``, the reference, ``_verdict``."""
     fig = combine(scope.groups.get((year, ind.id), ()), ind)
     expected = expected_units(ind, scope, fig)
     num, den, value = figure_value(ind, fig, expected)

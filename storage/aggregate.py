@@ -16,12 +16,14 @@ here writes to the database.
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, and_, bindparam, case, cast, func, literal, or_
@@ -49,6 +51,7 @@ from flows.rules import (  # noqa: F401 - the rules' codes are the report's code
     W_ZERO_DENOMINATOR,
     W_ZERO_REFERENCE,
     Brief,
+    Briefing,
     Computed,
     Group,
     IndicatorRule,
@@ -82,6 +85,9 @@ from storage.models import (
     Submission,
     Unit,
 )
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 UPPER_KINDS = ("province", "city", "district", "commune")
 
@@ -915,6 +921,32 @@ def _row(ind: IndicatorRule, c: Computed, missing: list[str], unsubmitted: list[
         task_counts=tasks, path=c.path, projection=c.projection, roles=ind.roles)
 
 
+def _collector_paused(fn: Callable[_P, _T]) -> Callable[_P, _T]:
+    """``fn`` run with Python's cyclic garbage collector paused, and the objects it made
+    looked at once when it ends (a young collection, which any later one would do anyway).
+
+    A roll-up keeps some hundred thousand small objects (a row per commune, indicator and
+    unit kind, a figure per commune and indicator): while they are made, the collector
+    would walk every object of the process several times over, for no garbage (they are
+    all kept). Pausing it changes no figure. When the collector is already paused (by the
+    caller, or another thread inside ``fn``) it is left as found.
+    """
+
+    @functools.wraps(fn)
+    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
+            gc.collect(0)
+
+    return paused
+
+
+@_collector_paused
 def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, include_units: bool = True,
                  plan_code: str | None = None, tz: ZoneInfo,
@@ -951,23 +983,24 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                                   _p.c.issuer, _p.c.level).where(_p.c.id == plans[0][0])).one()
     inds = _plan_indicators(plan.id, session=session)
     years = years_needed(inds, year)
-    # the rounds read (this year's and the years compared with): one query, then their ids
-    # and, for this year's, whether their sums were kept against the end of their
-    # deadline day in ``tz`` (a CASE on the deadlines of the year, read first)
+    # the rounds read (this year's and the years compared with): one query, then, of this
+    # year's (known by their ids: the tree of units is not walked again), those whose sums
+    # were kept against the end of their deadline day in ``tz`` (a CASE on the deadlines)
     in_plan = (_r.c.commune_id.in_(select(tree.c.id)), _r.c.plan_id == plan.id)
-    kept: Any = literal(False)
-    if sums:
-        ds = [d for (d,) in conn.execute(sa_select(_r.c.unit_deadline).distinct()
-                                         .where(*in_plan, _r.c.year == year))]
-        kept = _r.c.cutoff_at == _cutoff_expr(ds, tz, _r.c.unit_deadline)
-    all_rounds = conn.execute(
-        sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline,
-                  case((kept, 1), else_=0))
+    found = conn.execute(
+        sa_select(_r.c.id, _r.c.commune_id, _r.c.year, _r.c.unit_deadline)
         .where(*in_plan, or_(_r.c.year.in_(years), _r.c.year < year))).all()
     use_sums = sums
-    rounds = {r.id: (r.commune_id, r.year) for r in all_rounds}
-    current = sorted(r.id for r in all_rounds if r.year == year)
-    deadlines = {r.unit_deadline for r in all_rounds if r.year == year}
+    rounds = {r.id: (r.commune_id, r.year) for r in found}
+    current = sorted(r.id for r in found if r.year == year)
+    deadlines = {r.unit_deadline for r in found if r.year == year}
+    kept: Any = literal(False)
+    exact: set[int] = set()
+    if sums:
+        kept = _r.c.cutoff_at == _cutoff_expr(deadlines, tz, _r.c.unit_deadline)
+        exact = set(conn.scalars(sa_select(_r.c.id).where(_ids(_r.c.id, current), kept)))
+    all_rounds = [(rid, cid, y, deadline, 1 if rid in exact else 0)
+                  for rid, cid, y, deadline in found]
     mixed = [i.id for i in inds if i.mixed]
     reporter_kinds = sorted(set().union(*(i.reporters for i in inds))) if inds else []
 
@@ -1018,14 +1051,15 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                 total.mixed_expected[iid] = total.mixed_expected.get(iid, 0) + c
                 sc.mixed_expected[iid] = c
 
-    # who submitted, per commune: one grouped query
+    # who submitted, per commune: one grouped query over this year's rounds (known by
+    # their ids: the tree of units is not walked again)
     cutoff = _cutoff_expr(deadlines, tz)
     sub_rows = conn.execute(
         sa_select(_r.c.commune_id, func.count(_u.c.id), func.count(_s.c.id),
                   func.sum(case((_s.c.submitted_at < cutoff, 1), else_=0)))
         .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id)
                      .outerjoin(_s, and_(_s.c.round_id == _r.c.id, _s.c.unit_id == _u.c.id)))
-        .where(*in_plan, _r.c.year == year, _u.c.kind.in_(reporter_kinds))
+        .where(_ids(_r.c.id, current), _u.c.kind.in_(reporter_kinds))
         .group_by(_r.c.commune_id).order_by(_r.c.commune_id)).all()
     communes = {u.id: u for u in conn.execute(
         sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _u.c.position)
@@ -1034,21 +1068,28 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
 
     shown = [i for i in inds if include_sensitive or not i.sensitive]
     targets = {i.id: target_for(i.milestones, year) for i in inds}
-    # each commune's figure and verdict (its road and change are not shown)
-    per_brief: dict[int, dict[int, Brief]] = {}
-    if detail:
-        for cid, sc in per.items():
-            per_brief[cid] = {i.id: brief(i, sc, year, targets[i.id]) for i in shown}
     names_of = {cid: u.name for cid, u in communes.items()}
+    # each commune's figure and verdict (its road and change are not shown), indicator
+    # after indicator: the communes not complete named, their values kept for the detail
+    scopes = list(per.values()) if detail else []
+    values_of: dict[int, dict[str, UnitValue]] = {cid: {} for cid in per} \
+        if detail and include_units else {}
+    # per commune: whether it has a round this year, its name, its values
+    theirs = [(cid in names_of, names_of.get(cid), values_of.get(cid)) for cid in per] \
+        if detail else []
     rows = []
     for ind in shown:
-        c = compute(ind, total, year, targets[ind.id])
+        target = targets[ind.id]
+        c = compute(ind, total, year, target)
         incomplete = []
-        for cid, cc in per_brief.items():
-            one = cc[ind.id]
-            if cid in names_of and one.expected and (one.n < one.expected
-                                                      or one.n_sub < one.n):
-                incomplete.append(names_of[cid])
+        if scopes:
+            code = ind.code
+            for (named, name, vals), (num, den, value, verdict, exp, n, n_sub) in zip(
+                    theirs, Briefing(ind, year, target).over(scopes), strict=True):
+                if exp and (n < exp or n_sub < n) and named:
+                    incomplete.append(name)
+                if vals is not None:
+                    vals[code] = _new(UnitValue, (num, den, value, None, None, None, verdict))
         rows.append(_row(ind, c, incomplete, []))
     unit_rows = []
     expected: dict[frozenset[str], list[str]] = {}  # the codes expected of the kinds there
@@ -1059,9 +1100,7 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
             present = {k for k, n in sc.kind_counts.items() if n} if sc else set()
             # every indicator of the plan, with data or not: a commune that reported 4 of
             # 34 has 30 chưa đủ, as its own build_report says (value None: no data)
-            mine = per_brief.get(cid, {})
-            vals = {i.code: _new(UnitValue, (cc[0], cc[1], cc[2], None, None, None, cc[3]))
-                    for i in shown if (cc := mine.get(i.id))}
+            vals = values_of.get(cid) or {}
             kinds = frozenset(present)
             codes = expected.get(kinds)
             if codes is None:
