@@ -273,9 +273,9 @@ _PLAN_INDICATORS = (
     .order_by(_i.c.position, _i.c.id, _m.c.year, _m.c.id))
 
 
-@dataclass(frozen=True)
-class _Milestone:
-    """A milestone as the rules read it."""
+class _Milestone(NamedTuple):
+    """A milestone as the rules read it (a tuple: a plan's rows are made into them as
+    they come, for every report)."""
 
     year: int
     direction: str
@@ -324,7 +324,7 @@ def _plan_indicators(plan_id: int, *, session: Session) -> list[IndicatorRule]:
         if head is None:
             head = found[row[0]] = (row[:_N_IND], [])
         if row[_N_IND] is not None:
-            head[1].append(_Milestone(*row[_N_IND:]))
+            head[1].append(_new(_Milestone, row[_N_IND:]))
     return [IndicatorRule(id=iid, code=code, kind=kind, factor=factor,
                           reporters=_reporters(reporters), sensitive=sensitive,
                           min_denominator=min_den, name_vi=name_vi, name_en=name_en,
@@ -726,10 +726,39 @@ def _kept_sums(conn: Any, round_ids: list[int], rounds: dict[int, tuple[int, int
             _KEPT_SUMS, {"rounds": round_ids}).all():
         if ind in known:
             cid, year = rounds[rid]
-            append(Group(cid, year, ind, kind, n, sub, num, den, val, yes, on_time))
+            append(_new(Group, (cid, year, ind, kind, n, sub, num, den, val, yes, on_time,
+                                None)))
     return out
 
 
+def _collector_paused(fn: Callable[_P, _T]) -> Callable[_P, _T]:
+    """``fn`` run with Python's cyclic garbage collector paused, and the objects it made
+    looked at once when it ends (a young collection, which any later one would do anyway).
+
+    A roll-up keeps some hundred thousand small objects (a row per commune, indicator and
+    unit kind, a figure per commune and indicator): while they are made, the collector
+    would walk every object of the process several times over, for no garbage (they are
+    all kept). A commune's report makes some ten thousand (its values, its kept sums,
+    its units' detail), enough for a dozen young collections and now and then a full one.
+    Pausing it changes no figure. When the collector is already paused (by the
+    caller, or another thread inside ``fn``) it is left as found.
+    """
+
+    @functools.wraps(fn)
+    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
+            gc.collect(0)
+
+    return paused
+
+
+@_collector_paused
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, tz: ZoneInfo,
                  sums: bool = True) -> CommuneReport:
@@ -919,31 +948,6 @@ def _row(ind: IndicatorRule, c: Computed, missing: list[str], unsubmitted: list[
         units_late=c.fig.n - c.fig.on_time, missing_units=missing,
         unsubmitted_units=unsubmitted, warnings=c.warnings, sensitive=ind.sensitive,
         task_counts=tasks, path=c.path, projection=c.projection, roles=ind.roles)
-
-
-def _collector_paused(fn: Callable[_P, _T]) -> Callable[_P, _T]:
-    """``fn`` run with Python's cyclic garbage collector paused, and the objects it made
-    looked at once when it ends (a young collection, which any later one would do anyway).
-
-    A roll-up keeps some hundred thousand small objects (a row per commune, indicator and
-    unit kind, a figure per commune and indicator): while they are made, the collector
-    would walk every object of the process several times over, for no garbage (they are
-    all kept). Pausing it changes no figure. When the collector is already paused (by the
-    caller, or another thread inside ``fn``) it is left as found.
-    """
-
-    @functools.wraps(fn)
-    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-        if not gc.isenabled():
-            return fn(*args, **kwargs)
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            gc.enable()
-            gc.collect(0)
-
-    return paused
 
 
 @_collector_paused
