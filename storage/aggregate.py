@@ -808,10 +808,12 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     elif earlier:
         groups += _earlier_groups(conn, commune.id, earlier, mine, inds)
     scope = Scope()
-    for g in groups:
-        scope.groups[(g.year, g.ind)].append(g)
+    by_key = scope.groups
+    for g in groups:  # (year, indicator)
+        by_key[g[1], g[2]].append(g)
+    counts = scope.kind_counts
     for u in units:
-        scope.kind_counts[u[3]] = scope.kind_counts.get(u[3], 0) + 1
+        counts[u[3]] = counts.get(u[3], 0) + 1
 
     # per-unit detail: the round's raw values
     subs = {u[0]: (u[5], bool(u[6])) for u in units if u[4] is not None}
@@ -827,6 +829,7 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
 
     rows = []
     of_kinds: dict[frozenset[str], list[tuple[dict[int, Any], str]]] = {}
+    present = has_value
     for ind in shown:
         c = compute(ind, scope, year, target_for(ind.milestones, year))
         kinds = responsible_kinds(ind, c.fig)
@@ -840,7 +843,7 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
         for given, name in theirs:
             v = given.get(iid)
             vals.append(v)
-            if v is None or not has_value(kind, v[3], v[4], v[5], v[6]):
+            if v is None or not present(kind, v[3], v[4], v[5], v[6]):
                 missing.append(name)
             elif v[8] != "submitted":
                 unsub.append(name)
