@@ -1011,16 +1011,30 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     mixed = [i.id for i in inds if i.mixed]
     reporter_kinds = sorted(set().union(*(i.reporters for i in inds))) if inds else []
 
-    # units per kind and per commune (for units expected); one grouped query
+    # units per kind and per commune (for units expected), and of them who submitted this
+    # year's report, on time or not: one grouped query
     kind_rows = conn.execute(
-        sa_select(_r.c.commune_id, _u.c.kind, func.count())
-        .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id))
+        sa_select(_r.c.commune_id, _u.c.kind, func.count(), func.count(_s.c.id),
+                  func.sum(case((_s.c.submitted_at < _cutoff_expr(deadlines, tz), 1),
+                                else_=0)))
+        .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id)
+                     .outerjoin(_s, and_(_s.c.round_id == _r.c.id, _s.c.unit_id == _u.c.id)))
         .where(*in_plan, _r.c.year == year).group_by(_r.c.commune_id, _u.c.kind)).all()
     total = Scope()
     per: dict[int, Scope] = defaultdict(Scope)
-    for cid, kind, n in kind_rows:
+    # per commune, over its units of the kinds that report: expected, submitted, on time
+    reporting: dict[int, list[int]] = {}
+    reporters = set(reporter_kinds)
+    for cid, kind, n, n_sub, n_on_time in kind_rows:
         total.kind_counts[kind] = total.kind_counts.get(kind, 0) + int(n)
         per[cid].kind_counts[kind] = int(n)
+        if kind in reporters:
+            acc = reporting.get(cid)
+            if acc is None:
+                acc = reporting[cid] = [0, 0, 0]
+            acc[0] += int(n)
+            acc[1] += int(n_sub)
+            acc[2] += int(n_on_time or 0)
     ind_by_id = {i.id: i for i in inds}
     mixed_ids = set(mixed)
     detail = include_units or bool(mixed)  # each commune's figures are needed
@@ -1058,20 +1072,11 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                 total.mixed_expected[iid] = total.mixed_expected.get(iid, 0) + c
                 sc.mixed_expected[iid] = c
 
-    # who submitted, per commune: one grouped query over this year's rounds (known by
-    # their ids: the tree of units is not walked again)
-    cutoff = _cutoff_expr(deadlines, tz)
-    sub_rows = conn.execute(
-        sa_select(_r.c.commune_id, func.count(_u.c.id), func.count(_s.c.id),
-                  func.sum(case((_s.c.submitted_at < cutoff, 1), else_=0)))
-        .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id)
-                     .outerjoin(_s, and_(_s.c.round_id == _r.c.id, _s.c.unit_id == _u.c.id)))
-        .where(_ids(_r.c.id, current), _u.c.kind.in_(reporter_kinds))
-        .group_by(_r.c.commune_id).order_by(_r.c.commune_id)).all()
+    # who submitted, per commune (in the order of their ids)
+    subs = {cid: (e, s, o) for cid, (e, s, o) in sorted(reporting.items())}
     communes = {u.id: u for u in conn.execute(
         sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _u.c.position)
-        .where(_ids(_u.c.id, [r[0] for r in sub_rows])))}
-    subs = {cid: (int(e), int(s), int(o or 0)) for cid, e, s, o in sub_rows}
+        .where(_ids(_u.c.id, list(subs))))}
 
     shown = [i for i in inds if include_sensitive or not i.sensitive]
     targets = {i.id: target_for(i.milestones, year) for i in inds}
