@@ -1012,14 +1012,15 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     reporter_kinds = sorted(set().union(*(i.reporters for i in inds))) if inds else []
 
     # units per kind and per commune (for units expected), and of them who submitted this
-    # year's report, on time or not: one grouped query
+    # year's report, on time or not: one grouped query over this year's rounds (known by
+    # their ids: the tree of units is not walked again)
     kind_rows = conn.execute(
         sa_select(_r.c.commune_id, _u.c.kind, func.count(), func.count(_s.c.id),
                   func.sum(case((_s.c.submitted_at < _cutoff_expr(deadlines, tz), 1),
                                 else_=0)))
         .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id)
                      .outerjoin(_s, and_(_s.c.round_id == _r.c.id, _s.c.unit_id == _u.c.id)))
-        .where(*in_plan, _r.c.year == year).group_by(_r.c.commune_id, _u.c.kind)).all()
+        .where(_ids(_r.c.id, current)).group_by(_r.c.commune_id, _u.c.kind)).all()
     total = Scope()
     per: dict[int, Scope] = defaultdict(Scope)
     # per commune, over its units of the kinds that report: expected, submitted, on time
