@@ -709,6 +709,9 @@ def _history(ind: IndicatorRule, scope: Scope, year: int, figures: dict[int, Fig
     needs_expected = summed or kind == "share_units"  # else the value does not use it
     groups = scope.groups
     iid = ind.id
+    if not ind.mixed:
+        return _plain_history(ind, scope, year, figures, min_den, summed,
+                              expected_units(ind, scope, _NO_FIGURE) if needs_expected else 0)
     for y in scope.years():
         if y > year:
             break
@@ -727,6 +730,75 @@ def _history(ind: IndicatorRule, scope: Scope, year: int, figures: dict[int, Fig
         if min_den and fig.den is not None and fig.den < min_den:
             small = True
         points.append((y, value))
+    return points, small
+
+
+_NO_FIGURE = Figure()  # what ``expected_units`` of an indicator that is not mixed is given
+
+
+def _plain_history(ind: IndicatorRule, scope: Scope, year: int, figures: dict[int, Figure],
+                   min_den: int | None, summed: bool, expected: int,
+                   ) -> tuple[list[tuple[int, float]], bool]:
+    """``_history`` of an indicator that is not mixed: its units expected are the same
+    every year (``expected``), and a year's figure is summed here as ``combine`` sums it
+    (the same sums in the same order) and valued as ``figure_value`` values it; only the
+    year and the year before, which ``compute`` reads again, are kept whole in
+    ``figures``."""
+    points: list[tuple[int, float]] = []
+    append = points.append
+    small = False
+    kind = ind.kind
+    reporters = ind.reporters
+    factor = ind.factor or 100
+    groups = scope.groups
+    iid = ind.id
+    kept = year - 1
+    for y in scope.years():
+        if y > year:
+            break
+        mine = groups.get((y, iid))
+        if not mine:  # nothing reported that year (another indicator was)
+            continue
+        if y >= kept:
+            fig = figures[y] = combine(mine, ind)
+            n, den = fig.n, fig.den
+            if not n:
+                continue
+            value = figure_value(ind, fig, expected)[2]
+        else:
+            n = yes = 0
+            num = den = val = None
+            for _scope, _year, _ind, g_kind, g_n, _sub, g_num, g_den, g_val, g_yes, _on_time, \
+                    _a in mine:
+                if g_kind not in reporters:
+                    continue
+                n += g_n
+                yes += g_yes
+                if g_num is not None:
+                    num = (num or 0) + g_num
+                if g_den is not None:
+                    den = (den or 0) + g_den
+                if g_val is not None:
+                    val = (val or 0.0) + g_val
+            if not n:
+                continue
+            if kind == "rate":
+                value = (num or 0) / den * factor if den else None
+            elif kind == "share_units":
+                value = share_of_units(yes, expected)
+            elif kind == "yes_no":
+                value = 1.0 if yes == n else 0.0
+            elif summed:
+                value = val
+            else:
+                value = None
+        if value is None:
+            continue
+        if summed and n < expected:
+            continue
+        if min_den and den is not None and den < min_den:
+            small = True
+        append((y, value))
     return points, small
 
 

@@ -273,9 +273,9 @@ _PLAN_INDICATORS = (
     .order_by(_i.c.position, _i.c.id, _m.c.year, _m.c.id))
 
 
-@dataclass(frozen=True)
-class _Milestone:
-    """A milestone as the rules read it."""
+class _Milestone(NamedTuple):
+    """A milestone as the rules read it (a tuple: a plan's rows are made into them as
+    they come, for every report)."""
 
     year: int
     direction: str
@@ -324,7 +324,7 @@ def _plan_indicators(plan_id: int, *, session: Session) -> list[IndicatorRule]:
         if head is None:
             head = found[row[0]] = (row[:_N_IND], [])
         if row[_N_IND] is not None:
-            head[1].append(_Milestone(*row[_N_IND:]))
+            head[1].append(_new(_Milestone, row[_N_IND:]))
     return [IndicatorRule(id=iid, code=code, kind=kind, factor=factor,
                           reporters=_reporters(reporters), sensitive=sensitive,
                           min_denominator=min_den, name_vi=name_vi, name_en=name_en,
@@ -726,10 +726,39 @@ def _kept_sums(conn: Any, round_ids: list[int], rounds: dict[int, tuple[int, int
             _KEPT_SUMS, {"rounds": round_ids}).all():
         if ind in known:
             cid, year = rounds[rid]
-            append(Group(cid, year, ind, kind, n, sub, num, den, val, yes, on_time))
+            append(_new(Group, (cid, year, ind, kind, n, sub, num, den, val, yes, on_time,
+                                None)))
     return out
 
 
+def _collector_paused(fn: Callable[_P, _T]) -> Callable[_P, _T]:
+    """``fn`` run with Python's cyclic garbage collector paused, and the objects it made
+    looked at once when it ends (a young collection, which any later one would do anyway).
+
+    A roll-up keeps some hundred thousand small objects (a row per commune, indicator and
+    unit kind, a figure per commune and indicator): while they are made, the collector
+    would walk every object of the process several times over, for no garbage (they are
+    all kept). A commune's report makes some ten thousand (its values, its kept sums,
+    its units' detail), enough for a dozen young collections and now and then a full one.
+    Pausing it changes no figure. When the collector is already paused (by the
+    caller, or another thread inside ``fn``) it is left as found.
+    """
+
+    @functools.wraps(fn)
+    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
+            gc.collect(0)
+
+    return paused
+
+
+@_collector_paused
 def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, tz: ZoneInfo,
                  sums: bool = True) -> CommuneReport:
@@ -779,10 +808,12 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
     elif earlier:
         groups += _earlier_groups(conn, commune.id, earlier, mine, inds)
     scope = Scope()
-    for g in groups:
-        scope.groups[(g.year, g.ind)].append(g)
+    by_key = scope.groups
+    for g in groups:  # (year, indicator)
+        by_key[g[1], g[2]].append(g)
+    counts = scope.kind_counts
     for u in units:
-        scope.kind_counts[u[3]] = scope.kind_counts.get(u[3], 0) + 1
+        counts[u[3]] = counts.get(u[3], 0) + 1
 
     # per-unit detail: the round's raw values
     subs = {u[0]: (u[5], bool(u[6])) for u in units if u[4] is not None}
@@ -798,6 +829,7 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
 
     rows = []
     of_kinds: dict[frozenset[str], list[tuple[dict[int, Any], str]]] = {}
+    present = has_value
     for ind in shown:
         c = compute(ind, scope, year, target_for(ind.milestones, year))
         kinds = responsible_kinds(ind, c.fig)
@@ -811,7 +843,7 @@ def build_report(commune_code_or_id: str | int, year: int, *, session: Session,
         for given, name in theirs:
             v = given.get(iid)
             vals.append(v)
-            if v is None or not has_value(kind, v[3], v[4], v[5], v[6]):
+            if v is None or not present(kind, v[3], v[4], v[5], v[6]):
                 missing.append(name)
             elif v[8] != "submitted":
                 unsub.append(name)
@@ -921,31 +953,6 @@ def _row(ind: IndicatorRule, c: Computed, missing: list[str], unsubmitted: list[
         task_counts=tasks, path=c.path, projection=c.projection, roles=ind.roles)
 
 
-def _collector_paused(fn: Callable[_P, _T]) -> Callable[_P, _T]:
-    """``fn`` run with Python's cyclic garbage collector paused, and the objects it made
-    looked at once when it ends (a young collection, which any later one would do anyway).
-
-    A roll-up keeps some hundred thousand small objects (a row per commune, indicator and
-    unit kind, a figure per commune and indicator): while they are made, the collector
-    would walk every object of the process several times over, for no garbage (they are
-    all kept). Pausing it changes no figure. When the collector is already paused (by the
-    caller, or another thread inside ``fn``) it is left as found.
-    """
-
-    @functools.wraps(fn)
-    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-        if not gc.isenabled():
-            return fn(*args, **kwargs)
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            gc.enable()
-            gc.collect(0)
-
-    return paused
-
-
 @_collector_paused
 def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                  include_sensitive: bool = True, include_units: bool = True,
@@ -1004,16 +1011,31 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     mixed = [i.id for i in inds if i.mixed]
     reporter_kinds = sorted(set().union(*(i.reporters for i in inds))) if inds else []
 
-    # units per kind and per commune (for units expected); one grouped query
+    # units per kind and per commune (for units expected), and of them who submitted this
+    # year's report, on time or not: one grouped query over this year's rounds (known by
+    # their ids: the tree of units is not walked again)
     kind_rows = conn.execute(
-        sa_select(_r.c.commune_id, _u.c.kind, func.count())
-        .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id))
-        .where(*in_plan, _r.c.year == year).group_by(_r.c.commune_id, _u.c.kind)).all()
+        sa_select(_r.c.commune_id, _u.c.kind, func.count(), func.count(_s.c.id),
+                  func.sum(case((_s.c.submitted_at < _cutoff_expr(deadlines, tz), 1),
+                                else_=0)))
+        .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id)
+                     .outerjoin(_s, and_(_s.c.round_id == _r.c.id, _s.c.unit_id == _u.c.id)))
+        .where(_ids(_r.c.id, current)).group_by(_r.c.commune_id, _u.c.kind)).all()
     total = Scope()
     per: dict[int, Scope] = defaultdict(Scope)
-    for cid, kind, n in kind_rows:
+    # per commune, over its units of the kinds that report: expected, submitted, on time
+    reporting: dict[int, list[int]] = {}
+    reporters = set(reporter_kinds)
+    for cid, kind, n, n_sub, n_on_time in kind_rows:
         total.kind_counts[kind] = total.kind_counts.get(kind, 0) + int(n)
         per[cid].kind_counts[kind] = int(n)
+        if kind in reporters:
+            acc = reporting.get(cid)
+            if acc is None:
+                acc = reporting[cid] = [0, 0, 0]
+            acc[0] += int(n)
+            acc[1] += int(n_sub)
+            acc[2] += int(n_on_time or 0)
     ind_by_id = {i.id: i for i in inds}
     mixed_ids = set(mixed)
     detail = include_units or bool(mixed)  # each commune's figures are needed
@@ -1051,20 +1073,11 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
                 total.mixed_expected[iid] = total.mixed_expected.get(iid, 0) + c
                 sc.mixed_expected[iid] = c
 
-    # who submitted, per commune: one grouped query over this year's rounds (known by
-    # their ids: the tree of units is not walked again)
-    cutoff = _cutoff_expr(deadlines, tz)
-    sub_rows = conn.execute(
-        sa_select(_r.c.commune_id, func.count(_u.c.id), func.count(_s.c.id),
-                  func.sum(case((_s.c.submitted_at < cutoff, 1), else_=0)))
-        .select_from(_r.join(_u, _u.c.parent_id == _r.c.commune_id)
-                     .outerjoin(_s, and_(_s.c.round_id == _r.c.id, _s.c.unit_id == _u.c.id)))
-        .where(_ids(_r.c.id, current), _u.c.kind.in_(reporter_kinds))
-        .group_by(_r.c.commune_id).order_by(_r.c.commune_id)).all()
+    # who submitted, per commune (in the order of their ids)
+    subs = {cid: (e, s, o) for cid, (e, s, o) in sorted(reporting.items())}
     communes = {u.id: u for u in conn.execute(
         sa_select(_u.c.id, _u.c.code, _u.c.name, _u.c.kind, _u.c.position)
-        .where(_ids(_u.c.id, [r[0] for r in sub_rows])))}
-    subs = {cid: (int(e), int(s), int(o or 0)) for cid, e, s, o in sub_rows}
+        .where(_ids(_u.c.id, list(subs))))}
 
     shown = [i for i in inds if include_sensitive or not i.sensitive]
     targets = {i.id: target_for(i.milestones, year) for i in inds}
