@@ -1084,12 +1084,14 @@ def build_rollup(upper_unit: str | int, year: int, *, session: Session,
     names_of = {cid: u.name for cid, u in communes.items()}
     # each commune's figure and verdict (its road and change are not shown), indicator
     # after indicator: the communes not complete named, their values kept for the detail
-    scopes = list(per.values()) if detail else []
-    values_of: dict[int, dict[str, UnitValue]] = {cid: {} for cid in per} \
-        if detail and include_units else {}
+    # the communes in the order of their ids, as the completeness lists name them (the
+    # grouped queries hand them over in whatever order the database's plan gives)
+    order = sorted(per) if detail else []
+    scopes = [per[cid] for cid in order]
+    values_of: dict[int, dict[str, UnitValue]] = {cid: {} for cid in order} \
+        if include_units else {}
     # per commune: whether it has a round this year, its name, its values
-    theirs = [(cid in names_of, names_of.get(cid), values_of.get(cid)) for cid in per] \
-        if detail else []
+    theirs = [(cid in names_of, names_of.get(cid), values_of.get(cid)) for cid in order]
     rows = []
     for ind in shown:
         target = targets[ind.id]

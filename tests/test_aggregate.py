@@ -436,6 +436,21 @@ def test_rollup_over_two_communes_equals_the_sums(session: Session) -> None:
         (x.code, x.numerator, x.denominator, x.value, x.verdict) for x in up.rows]
 
 
+def test_a_rollup_names_the_communes_missing_in_one_order_on_every_engine(
+        session: Session) -> None:
+    """The communes an indicator still waits for come in the communes' own order (that of
+    the completeness lists), whatever order the database groups them in."""
+    names = ["Xã Xuân Trường", "Xã Yên Bình", "Xã An Hòa", "Xã Bình Minh"]
+    codes = ["xuan-truong", "yen-binh", "an-hoa", "binh-minh"]
+    made = [setup_commune(session, code=c, name=n) for c, n in zip(codes, names, strict=True)]
+    made[1].save("thon-hanh-thien", "8.1", numerator=1, denominator=2)
+    session.commit()
+    up = build_rollup("ninh-binh", 2026, session=session, tz=TZ)
+    assert up.completeness.missing_units == names
+    assert row(up, "8.1").missing_units == names
+    assert row(up, "3.1").missing_units == names
+
+
 def test_rollup_of_one_commune_matches_its_report(xt: Commune) -> None:
     xt.save("thon-hanh-thien", "8.1", numerator=1, denominator=2)
     xt.save("tram-y-te", "2", numerator=95, denominator=100, submit=False)
