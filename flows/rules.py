@@ -530,6 +530,45 @@ def combine(groups: Iterable[Group], ind: IndicatorRule) -> Figure:
     return Figure(n, n_sub, on_time, num, den, val, yes, kinds, dropped)
 
 
+def _summed(groups: Iterable[Group], reporters: frozenset[str] | set[str],
+            ) -> tuple[int, int, int, int | None, int | None, float | None]:
+    """n, n_sub, yes, num, den, val of the reporters' groups: ``combine``'s sums (the same
+    sums in the same order) for an indicator that is not mixed, with no Figure made."""
+    n = n_sub = yes = 0
+    num = den = val = None
+    for _scope, _year, _ind, kind, g_n, g_sub, g_num, g_den, g_val, g_yes, _on_time, _a \
+            in groups:
+        if kind not in reporters:
+            continue
+        n += g_n
+        n_sub += g_sub
+        yes += g_yes
+        if g_num is not None:
+            num = (num or 0) + g_num
+        if g_den is not None:
+            den = (den or 0) + g_den
+        if g_val is not None:
+            val = (val or 0.0) + g_val
+    return n, n_sub, yes, num, den, val
+
+
+def _valued(kind: str, factor: float, n: int, num: int | None, den: int | None,
+            val: float | None, yes: int,
+            expected: int) -> tuple[int | None, int | None, float | None]:
+    """``figure_value`` of sums made by ``_summed``."""
+    if n == 0:
+        return None, None, None
+    if kind == "rate":
+        return num, den, (num or 0) / den * factor if den else None
+    if kind == "share_units":
+        return yes, expected, share_of_units(yes, expected)
+    if kind == "yes_no":
+        return yes, n, (1.0 if yes == n else 0.0)
+    if kind in ("count", "change"):
+        return None, None, val
+    return None, None, None
+
+
 def figure_value(ind: IndicatorRule, fig: Figure,
                  expected: int) -> tuple[int | None, int | None, float | None]:
     """Numerator, denominator and value of a figure as the report shows them."""
@@ -733,6 +772,7 @@ def _history(ind: IndicatorRule, scope: Scope, year: int, figures: dict[int, Fig
     return points, small
 
 
+_NOTHING = (0, 0, 0, None, None, None)  # ``_summed`` of no group
 _NO_FIGURE = Figure()  # what ``expected_units`` of an indicator that is not mixed is given
 
 
@@ -766,32 +806,10 @@ def _plain_history(ind: IndicatorRule, scope: Scope, year: int, figures: dict[in
                 continue
             value = figure_value(ind, fig, expected)[2]
         else:
-            n = yes = 0
-            num = den = val = None
-            for _scope, _year, _ind, g_kind, g_n, _sub, g_num, g_den, g_val, g_yes, _on_time, \
-                    _a in mine:
-                if g_kind not in reporters:
-                    continue
-                n += g_n
-                yes += g_yes
-                if g_num is not None:
-                    num = (num or 0) + g_num
-                if g_den is not None:
-                    den = (den or 0) + g_den
-                if g_val is not None:
-                    val = (val or 0.0) + g_val
+            n, _n_sub, yes, num, den, val = _summed(mine, reporters)
             if not n:
                 continue
-            if kind == "rate":
-                value = (num or 0) / den * factor if den else None
-            elif kind == "share_units":
-                value = share_of_units(yes, expected)
-            elif kind == "yes_no":
-                value = 1.0 if yes == n else 0.0
-            elif summed:
-                value = val
-            else:
-                value = None
+            value = _valued(kind, factor, n, num, den, val, yes, expected)[2]
         if value is None:
             continue
         if summed and n < expected:
@@ -901,23 +919,8 @@ class Briefing:
         append = out.append
         for scope in scopes:
             # combine: the reporters' groups, summed one after the other
-            n = n_sub = yes = 0
-            num = den = val = None
             groups = scope.groups.get(key)
-            if groups:
-                for _scope, _year, _ind, kind, g_n, g_sub, g_num, g_den, g_val, g_yes, \
-                        _on_time, _a in groups:
-                    if kind not in reporters:
-                        continue
-                    n += g_n
-                    n_sub += g_sub
-                    yes += g_yes
-                    if g_num is not None:
-                        num = (num or 0) + g_num
-                    if g_den is not None:
-                        den = (den or 0) + g_den
-                    if g_val is not None:
-                        val = (val or 0.0) + g_val
+            n, n_sub, yes, num, den, val = _summed(groups, reporters) if groups else _NOTHING
             # expected_units of an indicator that is not mixed
             counts = scope.kind_counts
             if one_kind is not None:
@@ -961,41 +964,16 @@ class Briefing:
     def _figure_value(self, n: int, num: int | None, den: int | None, val: float | None,
                       yes: int, expected: int) -> tuple[int | None, int | None, float | None]:
         """``figure_value`` of the sums."""
-        if n == 0:
-            return None, None, None
-        kind = self._kind
-        if kind == "rate":
-            return num, den, (num or 0) / den * self._factor if den else None
-        if kind == "share_units":
-            return yes, expected, share_of_units(yes, expected)
-        if kind == "yes_no":
-            return yes, n, (1.0 if yes == n else 0.0)
-        if kind in ("count", "change"):
-            return None, None, val
-        return None, None, None
+        return _valued(self._kind, self._factor, n, num, den, val, yes, expected)
 
     def _measured_verdict(self, scope: Scope, value: float, expected: int, n: int,
                           n_sub: int) -> str | None:
         """The verdict against a target measured against the reference year: its figure
         (``_figure``, over the units expected now: the indicator is not mixed), then
         ``judge``."""
-        ref_n = yes = 0
-        num = den = val = None
         groups = scope.groups.get(self._ref_key)
-        if groups:
-            reporters = self._reporters
-            for _scope, _year, _ind, kind, g_n, _sub, g_num, g_den, g_val, g_yes, _on_time, \
-                    _a in groups:
-                if kind not in reporters:
-                    continue
-                ref_n += g_n
-                yes += g_yes
-                if g_num is not None:
-                    num = (num or 0) + g_num
-                if g_den is not None:
-                    den = (den or 0) + g_den
-                if g_val is not None:
-                    val = (val or 0.0) + g_val
+        ref_n, _sub, yes, num, den, val = _summed(groups, self._reporters) if groups \
+            else _NOTHING
         ref_value = self._figure_value(ref_n, num, den, val, yes, expected)[2]
         if ref_n == 0 or ref_value is None or ref_n < expected:  # no reference, or not all
             return CHUA_DU
